@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "logstore",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "logstore", targets: ["logstore"]),
+        .library(name: "LogStore", targets: ["LogStore"]),
+        .library(name: "LogStoreIngest", targets: ["LogStoreIngest"]),
+        .library(name: "LogStoreHTTP", targets: ["LogStoreHTTP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "LogStore",
+            dependencies: [
+                "CLMDB", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "LogStoreIngest",
+            dependencies: ["CZlib"]
+        ),
+        .target(
+            name: "LogStoreHTTP",
+            dependencies: [
+                "LogStore", "LogStoreIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "logstore",
+            dependencies: [
+                "LogStore", "LogStoreIngest", "LogStoreHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "LogStoreTests",
+            dependencies: ["LogStore", "LogStoreIngest"]
+        ),
+        .testTarget(name: "LogStoreIngestTests", dependencies: ["LogStoreIngest"]),
+    ]
+)

@@ -1,0 +1,85 @@
+/// The catalog environment `catalog.mdb`: format version, the streams (id ↔ key) and the
+/// segments seen. It is derived data: segments are the source of truth for lines, and
+/// `Storage.open` reconciles the catalog from them (a crash may fall between the segment
+/// commit and the catalog commit).
+final class Catalog: Sendable {
+    let env: LMDBEnvironment
+    let meta: LMDBTable
+    let streams: LMDBTable
+    let streamKeys: LMDBTable
+    let segments: LMDBTable
+
+    init(path: String, readOnly: Bool) throws {
+        env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly)
+        meta = try env.table(Keys.catalogMeta)
+        streams = try env.table(Keys.catalogStreams)
+        streamKeys = try env.table(Keys.catalogStreamKeys)
+        segments = try env.table(Keys.catalogSegments)
+        let (meta, env) = (self.meta, self.env)
+        let format: UInt32? = try env.read { txn in
+            guard let v = try txn.get(meta, Keys.metaFormat) else { return nil }
+            var r = ByteReader(v)
+            return try r.u32BE()
+        }
+        if let format, format > Keys.formatVersion {
+            throw StorageError.unsupportedFormat(found: format, supported: Keys.formatVersion)
+        }
+        if format == nil && !readOnly {
+            try env.write { txn in
+                var w = ByteWriter()
+                w.u32BE(Keys.formatVersion)
+                try txn.put(meta, Keys.metaFormat, w.bytes)
+            }
+        }
+    }
+
+    /// Every stream recorded in the catalog.
+    func loadStreams() throws -> [StreamID: StreamKey] {
+        var result: [StreamID: StreamKey] = [:]
+        let table = streams
+        try env.read { txn in
+            try txn.scan(table) { key, value in
+                result[try Keys.decodeU64(key)] = try Keys.decodeStreamKey(value)
+                return true
+            }
+        }
+        return result
+    }
+
+    /// Records new streams and segments (one transaction, synced).
+    func record(streams newStreams: [(StreamID, StreamKey)], segments newSegments: [Int32]) throws {
+        if newStreams.isEmpty && newSegments.isEmpty { return }
+        let (streams, streamKeys, segments) = (self.streams, self.streamKeys, self.segments)
+        try env.write { txn in
+            for (id, key) in newStreams {
+                let record = Keys.encodeStreamKey(key)
+                try txn.put(streams, Keys.u64(id), record)
+                try txn.put(streamKeys, record, Keys.u64(id))
+            }
+            for day in newSegments { try txn.put(segments, Keys.day(day), [UInt8]()) }
+        }
+    }
+
+    /// Forgets segments whose files are gone.
+    func forget(segments days: [Int32]) throws {
+        if days.isEmpty { return }
+        let segments = self.segments
+        try env.write { txn in
+            for day in days { try txn.delete(segments, Keys.day(day)) }
+        }
+    }
+
+    func recordedSegments() throws -> [Int32] {
+        var days: [Int32] = []
+        let table = segments
+        try env.read { txn in
+            try txn.scan(table) { key, _ in
+                days.append(try Keys.decodeDay(key))
+                return true
+            }
+        }
+        return days
+    }
+
+    func close() { env.close() }
+}

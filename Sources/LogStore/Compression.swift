@@ -1,0 +1,53 @@
+import CZlib
+
+/// zlib deflate/inflate and crc32 for blocks.
+public enum Compression {
+    /// Compresses `input` as a raw zlib stream at `level` (1 fastest … 9 smallest).
+    public static func deflate(_ input: UnsafeRawBufferPointer, level: Int32 = 6) -> [UInt8] {
+        var stream = z_stream()
+        let rc = deflateInit2_(&stream, level, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        precondition(rc == Z_OK, "BUG: deflateInit2 failed: \(rc)")
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, UInt(input.count)))
+        var output = [UInt8](repeating: 0, count: bound)
+        let produced = output.withUnsafeMutableBytes { out -> Int in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            stream.avail_in = UInt32(input.count)
+            stream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.avail_out = UInt32(out.count)
+            let result = CZlib.deflate(&stream, Z_FINISH)
+            precondition(result == Z_STREAM_END, "BUG: deflate with a bound-sized buffer did not finish: \(result)")
+            return Int(stream.total_out)
+        }
+        output.removeSubrange(produced...)
+        return output
+    }
+
+    /// Inflates a zlib stream whose decompressed size is exactly `expectedSize`.
+    public static func inflate(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(CorruptDataError) -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw CorruptDataError("inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: expectedSize)
+        let (rc, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            stream.avail_in = UInt32(input.count)
+            stream.next_out = out.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            stream.avail_out = UInt32(out.count)
+            let rc = CZlib.inflate(&stream, Z_FINISH)
+            return (rc, Int(stream.total_out))
+        }
+        guard rc == Z_STREAM_END, produced == expectedSize else {
+            throw CorruptDataError("inflate failed (zlib \(rc), \(produced) of \(expectedSize) bytes)")
+        }
+        return output
+    }
+
+    /// CRC-32 (zlib's) of `bytes`, continuing from `crc`.
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, crc: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return UInt32(CZlib.crc32(UInt(crc), base.assumingMemoryBound(to: UInt8.self), UInt32(bytes.count)))
+    }
+}

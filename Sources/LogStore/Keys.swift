@@ -1,0 +1,134 @@
+/// Every file name, LMDB table and key layout of a data directory, in one place.
+///
+/// Integers in keys are big-endian so that LMDB's byte order is numeric order. Change
+/// `formatVersion` whenever a layout here changes.
+public enum Keys {
+    /// The on-disk format this build writes and reads. Must be updated when a layout changes.
+    public static let formatVersion: UInt32 = 1
+
+    // MARK: Files
+    /// The catalog environment, directly in the data directory.
+    public static let catalogFile = "catalog.mdb"
+    /// Day segments live in this subdirectory as `YYYY-MM-DD.mdb`.
+    public static let segmentsDirectory = "segments"
+    /// Held with `flock` by the process that writes the directory.
+    public static let lockFile = "LOCK"
+    public static let segmentSuffix = ".mdb"
+
+    // MARK: Catalog tables
+    /// `"format"` → u32 BE format version; `"created"` → i64 BE creation time (ns).
+    public static let catalogMeta = "meta"
+    /// streamID (u64 BE) → stream record (`encodeStreamKey`).
+    public static let catalogStreams = "streams"
+    /// stream record bytes → streamID (u64 BE).
+    public static let catalogStreamKeys = "stream_keys"
+    /// day (u32 BE, days since epoch + 2^31) → empty: the segments this catalog has seen.
+    public static let catalogSegments = "segments"
+
+    // MARK: Segment tables
+    /// `"format"` → u32 BE; `"maxLSN"` → u64 BE highest LSN committed to this segment.
+    public static let segmentMeta = "meta"
+    /// streamID (u64 BE) → stream record: the streams with lines in this segment (self-describing,
+    /// so the catalog can be rebuilt from segments after a crash between the two commits).
+    public static let segmentStreams = "streams"
+    /// streamID (u64 BE) → `StreamStats` of this segment (varints).
+    public static let segmentStreamStats = "stream_stats"
+    /// (streamID u64 BE, LSN u64 BE) → head line (`encodeHeadLine`): fresh, unsealed lines.
+    public static let segmentHead = "head"
+    /// (streamID u64 BE, firstLSN u64 BE) → block (`BlockCodec`).
+    public static let segmentBlocks = "blocks"
+
+    public static let metaFormat: [UInt8] = Array("format".utf8)
+    public static let metaMaxLSN: [UInt8] = Array("maxLSN".utf8)
+
+    // MARK: Encoders
+    @inline(__always)
+    public static func u64(_ v: UInt64) -> [UInt8] {
+        var w = ByteWriter(capacity: 8)
+        w.u64BE(v)
+        return w.bytes
+    }
+
+    @inline(__always)
+    public static func streamLSN(_ stream: StreamID, _ lsn: LSN) -> [UInt8] {
+        var w = ByteWriter(capacity: 16)
+        w.u64BE(stream)
+        w.u64BE(lsn)
+        return w.bytes
+    }
+
+    public static func day(_ day: Int32) -> [UInt8] {
+        var w = ByteWriter(capacity: 4)
+        w.u32BE(UInt32(bitPattern: day) ^ (1 << 31))
+        return w.bytes
+    }
+
+    public static func decodeDay(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> Int32 {
+        var r = ByteReader(bytes)
+        return Int32(bitPattern: try r.u32BE() ^ (1 << 31))
+    }
+
+    public static func decodeU64(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> UInt64 {
+        var r = ByteReader(bytes)
+        return try r.u64BE()
+    }
+
+    /// Stream record: three length-prefixed UTF-8 strings (index, workflow, job).
+    public static func encodeStreamKey(_ key: StreamKey) -> [UInt8] {
+        var w = ByteWriter(capacity: key.index.utf8.count + key.workflow.utf8.count + key.job.utf8.count + 3)
+        w.lengthPrefixed(key.index.utf8)
+        w.lengthPrefixed(key.workflow.utf8)
+        w.lengthPrefixed(key.job.utf8)
+        return w.bytes
+    }
+
+    public static func decodeStreamKey(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> StreamKey {
+        var r = ByteReader(bytes)
+        let index = try r.lengthPrefixedString()
+        let workflow = try r.lengthPrefixedString()
+        let job = try r.lengthPrefixedString()
+        return StreamKey(index: index, workflow: workflow, job: job)
+    }
+
+    public static func encodeStats(_ s: StreamStats) -> [UInt8] {
+        var w = ByteWriter(capacity: 40)
+        w.varint(s.lines)
+        w.varint(s.rawBytes)
+        w.zigzag(s.firstTimestamp)
+        w.zigzag(s.lastTimestamp)
+        w.varint(s.lastLSN)
+        return w.bytes
+    }
+
+    public static func decodeStats(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> StreamStats {
+        var r = ByteReader(bytes)
+        var s = StreamStats()
+        s.lines = try r.varint()
+        s.rawBytes = try r.varint()
+        s.firstTimestamp = try r.zigzag()
+        s.lastTimestamp = try r.zigzag()
+        s.lastLSN = try r.varint()
+        return s
+    }
+
+    /// Head line: timestamp (i64 LE), message length (varint), message, fields (the rest).
+    public static func encodeHeadLine(timestamp: Int64, message: [UInt8], fields: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: 12 + message.count + fields.count)
+        w.u64LE(UInt64(bitPattern: timestamp))
+        w.lengthPrefixed(message)
+        w.append(fields)
+        return w.bytes
+    }
+
+    public static func decodeHeadLine(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
+        var k = ByteReader(key)
+        let stream = try k.u64BE()
+        let lsn = try k.u64BE()
+        var r = ByteReader(value)
+        let ts = Int64(bitPattern: try r.u64LE())
+        let n = try r.length()
+        let message = try r.bytes(n).array
+        let fields = try r.bytes(r.remaining).array
+        return (stream, BlockLine(timestamp: ts, lsn: lsn, message: message, fields: fields))
+    }
+}

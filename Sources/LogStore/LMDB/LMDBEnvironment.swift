@@ -1,0 +1,238 @@
+import CLMDB
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A named table (LMDB "database") inside an environment.
+public struct LMDBTable: Sendable, Hashable {
+    let dbi: MDB_dbi
+    /// The table's name, for error messages.
+    public let name: String
+}
+
+/// One LMDB environment (one `.mdb` file, `MDB_NOSUBDIR`).
+///
+/// Read transactions may run on any thread at once (`MDB_NOTLS`); write transactions are
+/// serialized by LMDB and, in this project, only ever issued by the single writer thread.
+/// The map grows on `MDB_MAP_FULL`: the failed write is aborted, the map doubled under an
+/// exclusive lock (no transaction of this process may be open while `mdb_env_set_mapsize`
+/// runs), and the write retried. The environment is closed by `close()` or on `deinit`.
+///
+/// `@unchecked Sendable`: the `MDB_env*` is safe to share between threads for
+/// `mdb_txn_begin`; the only call that is not (`mdb_env_set_mapsize`) runs while `resizeLock`
+/// is held exclusively, and every transaction holds it shared.
+public final class LMDBEnvironment: @unchecked Sendable {
+    private var env: OpaquePointer?
+    /// The file path of the environment.
+    public let path: String
+    /// True when opened with `MDB_RDONLY`.
+    public let readOnly: Bool
+    private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
+    private var tables: [String: LMDBTable] = [:]  // guarded by resizeLock (written only while exclusive)
+    private let tablesLock = NSLock()
+
+    /// Opens (creating when writable and missing) the environment at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: the `.mdb` file; its lock file is `path + "-lock"`.
+    ///   - mapSize: initial map size in bytes; it grows on demand for writers.
+    ///   - maxTables: how many named tables the environment may hold.
+    ///   - readOnly: open with `MDB_RDONLY` (no table is created).
+    public init(path: String, mapSize: Int, maxTables: UInt32 = 16, readOnly: Bool = false) throws {
+        self.path = path
+        self.readOnly = readOnly
+        resizeLock = .allocate(capacity: 1)
+        pthread_rwlock_init(resizeLock, nil)
+        var handle: OpaquePointer?
+        do {
+            try lmdbCheck(mdb_env_create(&handle), "mdb_env_create")
+            try lmdbCheck(mdb_env_set_maxdbs(handle, maxTables), "mdb_env_set_maxdbs")
+            try lmdbCheck(mdb_env_set_maxreaders(handle, 1024), "mdb_env_set_maxreaders")
+            try lmdbCheck(mdb_env_set_mapsize(handle, mapSize), "mdb_env_set_mapsize")
+            var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS)
+            if readOnly { flags |= UInt32(MDB_RDONLY) }
+            try lmdbCheck(mdb_env_open(handle, path, flags, 0o644), "mdb_env_open(\(path))")
+        } catch {
+            if let handle { mdb_env_close(handle) }
+            pthread_rwlock_destroy(resizeLock)
+            resizeLock.deallocate()
+            throw error
+        }
+        env = handle
+        // A file bigger than our requested map (written by an earlier, grown run) is adopted.
+        _ = mdb_env_set_mapsize(handle, 0)
+    }
+
+    deinit {
+        close()
+        pthread_rwlock_destroy(resizeLock)
+        resizeLock.deallocate()
+    }
+
+    /// Closes the environment. No transaction may be open; later calls throw.
+    public func close() {
+        pthread_rwlock_wrlock(resizeLock)
+        if let env {
+            mdb_env_close(env)
+            self.env = nil
+        }
+        pthread_rwlock_unlock(resizeLock)
+    }
+
+    /// Opens (creating it in a writable environment) the named table.
+    public func table(_ name: String, flags: Int32 = 0) throws -> LMDBTable {
+        tablesLock.lock()
+        if let table = tables[name] {
+            tablesLock.unlock()
+            return table
+        }
+        tablesLock.unlock()
+        let table: LMDBTable
+        if readOnly {
+            table = try openTableReadOnly(name, flags: UInt32(flags))
+        } else {
+            table = try write { txn in try txn.openTable(name, flags: UInt32(flags | MDB_CREATE)) }
+        }
+        tablesLock.lock()
+        tables[name] = table
+        tablesLock.unlock()
+        return table
+    }
+
+    /// A handle opened in a read-only transaction survives only if that transaction commits.
+    private func openTableReadOnly(_ name: String, flags: UInt32) throws -> LMDBTable {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { throw LMDBError(code: EINVAL, operation: "open table on closed \(path)") }
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read, \(path))")
+        let table: LMDBTable
+        do {
+            table = try LMDBTransaction(txn: txn!, path: path).openTable(name, flags: flags)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(\(path))")
+        return table
+    }
+
+    /// Runs `body` in a read-only transaction, which is aborted (released) when it returns.
+    ///
+    /// Bytes borrowed from the transaction must be copied before `body` returns.
+    public func read<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+        while true {
+            pthread_rwlock_rdlock(resizeLock)
+            defer { pthread_rwlock_unlock(resizeLock) }
+            guard let env else { throw LMDBError(code: EINVAL, operation: "read on closed \(path)") }
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+            if rc == MDB_MAP_RESIZED {
+                // Another process grew the file; adopt its size (needs the exclusive lock).
+                pthread_rwlock_unlock(resizeLock)
+                adoptResizedMap()
+                pthread_rwlock_rdlock(resizeLock)
+                continue
+            }
+            try lmdbCheck(rc, "mdb_txn_begin(read, \(path))")
+            let transaction = LMDBTransaction(txn: txn!, path: path)
+            defer { mdb_txn_abort(txn) }
+            return try body(transaction)
+        }
+    }
+
+    /// Runs `body` in a write transaction: committed (and synced to disk) when `body` returns,
+    /// aborted when it throws. On `MDB_MAP_FULL` the map is doubled and `body` runs again, so
+    /// `body` must only depend on its inputs and the transaction.
+    public func write<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                return try writeOnce(body)
+            } catch let error as LMDBError where error.isMapFull && attempts < 40 {
+                grow()
+            } catch let error as LMDBError where error.isMapResized && attempts < 40 {
+                adoptResizedMap()
+            }
+        }
+    }
+
+    private func writeOnce<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { throw LMDBError(code: EINVAL, operation: "write on closed \(path)") }
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(write, \(path))")
+        let transaction = LMDBTransaction(txn: txn!, path: path)
+        let result: T
+        do {
+            result = try body(transaction)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(\(path))")
+        return result
+    }
+
+    /// Current map size in bytes.
+    public var mapSize: Int {
+        info().mapSize
+    }
+
+    /// Map size, last used page and page size.
+    public func info() -> (mapSize: Int, usedBytes: Int, pageSize: Int) {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { return (0, 0, 0) }
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        let pageSize = Int(stat.ms_psize)
+        return (info.me_mapsize, (info.me_last_pgno + 1) * pageSize, pageSize)
+    }
+
+    /// Doubles the map (up to 1 TiB steps of at most 8 GiB). Exclusive: waits for readers.
+    public func grow() {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { return }
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        let current = info.me_mapsize
+        let next = current + min(max(current, 1 << 20), 8 << 30)
+        _ = mdb_env_set_mapsize(env, next)
+    }
+
+    /// Grows the map, when needed, so that at least `fraction` of it stays free.
+    public func ensureHeadroom(fraction: Double = 0.5) {
+        let (size, used, _) = info()
+        if size > 0, Double(used) > Double(size) * (1 - fraction) { grow() }
+    }
+
+    private func adoptResizedMap() {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        if let env { _ = mdb_env_set_mapsize(env, 0) }
+    }
+
+    /// Writes a compacted copy of the environment to `path` (`MDB_CP_COMPACT`).
+    public func copyCompacted(to destination: String) throws {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { throw LMDBError(code: EINVAL, operation: "copy of closed \(path)") }
+        try lmdbCheck(mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2(\(destination))")
+    }
+
+    /// Flushes buffers to disk (needed only for environments opened without sync).
+    public func sync() throws {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { return }
+        try lmdbCheck(mdb_env_sync(env, 1), "mdb_env_sync(\(path))")
+    }
+}

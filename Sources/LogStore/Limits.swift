@@ -1,0 +1,24 @@
+/// Every tunable limit of the engine, with its reason. Override through `StorageOptions`.
+public enum Limits {
+    /// A stream's head is sealed into a block at this many lines: ~1000 lines of ~200 bytes
+    /// compress well (zlib sees enough repetition) and still decode in well under a millisecond.
+    public static let sealLines = 1000
+    /// …or at this many raw bytes, so blocks of long lines stay small enough to decode quickly.
+    public static let sealBytes = 256 * 1024
+    /// …or when its oldest line waited this long, so quiet streams also end up compressed.
+    public static let sealAge: Duration = .seconds(30)
+    /// zlib level for fresh blocks: 6 is zlib's default balance (~140 MB/s on log text here).
+    public static let compressionLevel: Int32 = 6
+    /// Initial LMDB map of a day segment; it doubles when full (LMDB files only grow as used).
+    public static let segmentMapSize = 256 << 20
+    /// Initial LMDB map of the catalog.
+    public static let catalogMapSize = 64 << 20
+    /// The writer holds at most this many queued lines before `append` fails with
+    /// `StorageError.overloaded` (the HTTP layer answers 503; FluentBit retries).
+    public static let maxQueuedLines = 2_000_000
+    /// The writer commits at most this many lines in one transaction (bounds the latency of a
+    /// commit and the memory of a batch), continuing with the rest right after.
+    public static let maxLinesPerCommit = 200_000
+    /// Longest message accepted (bytes); longer lines are refused, never truncated silently.
+    public static let maxMessageBytes = 1 << 20
+}

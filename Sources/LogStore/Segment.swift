@@ -1,0 +1,59 @@
+import Foundation
+
+/// One UTC day of lines: an LMDB environment `segments/YYYY-MM-DD.mdb` holding the head,
+/// the blocks and the per-stream statistics of that day (see `Keys`).
+///
+/// Retention drops whole segment files, so disk is really freed.
+public final class Segment: Sendable {
+    /// Days since the epoch (UTC).
+    public let day: Int32
+    public let path: String
+    let env: LMDBEnvironment
+    let meta: LMDBTable
+    let streams: LMDBTable
+    let stats: LMDBTable
+    let head: LMDBTable
+    let blocks: LMDBTable
+
+    /// Opens (or, when writable, creates) the segment of `day` in `directory`.
+    init(directory: String, day: Int32, readOnly: Bool, mapSize: Int) throws {
+        self.day = day
+        path = directory + "/" + Day.name(day) + Keys.segmentSuffix
+        env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly)
+        meta = try env.table(Keys.segmentMeta)
+        streams = try env.table(Keys.segmentStreams)
+        stats = try env.table(Keys.segmentStreamStats)
+        head = try env.table(Keys.segmentHead)
+        blocks = try env.table(Keys.segmentBlocks)
+        if !readOnly {
+            let (meta, env) = (self.meta, self.env)
+            try env.write { txn in
+                if let v = try txn.get(meta, Keys.metaFormat) {
+                    var r = ByteReader(v)
+                    let found = try r.u32BE()
+                    if found > Keys.formatVersion { throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion) }
+                } else {
+                    var w = ByteWriter()
+                    w.u32BE(Keys.formatVersion)
+                    try txn.put(meta, Keys.metaFormat, w.bytes)
+                }
+            }
+        }
+    }
+
+    /// The name of the segment (`YYYY-MM-DD`).
+    public var name: String { Day.name(day) }
+
+    /// Highest LSN committed to this segment (0 when none).
+    func maxLSN(_ txn: borrowing LMDBTransaction) throws -> LSN {
+        guard let v = try txn.get(meta, Keys.metaMaxLSN) else { return 0 }
+        return try Keys.decodeU64(v)
+    }
+
+    /// Size of the file on disk.
+    public var fileBytes: Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
+    }
+
+    func close() { env.close() }
+}

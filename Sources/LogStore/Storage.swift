@@ -1,0 +1,301 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Options of a store; defaults come from `Limits`.
+public struct StorageOptions: Sendable {
+    public var readOnly = false
+    public var sealLines = Limits.sealLines
+    public var sealBytes = Limits.sealBytes
+    public var sealAge = Limits.sealAge
+    public var compressionLevel = Limits.compressionLevel
+    public var segmentMapSize = Limits.segmentMapSize
+    public var maxQueuedLines = Limits.maxQueuedLines
+    public var maxLinesPerCommit = Limits.maxLinesPerCommit
+
+    public init(readOnly: Bool = false) { self.readOnly = readOnly }
+}
+
+/// Which streams to read: every given part must match. A job is found by its name alone when
+/// no workflow is given, and a job stream without a workflow id (REANA's job documents) matches
+/// any workflow asked together with its job.
+public struct StreamSelector: Sendable, Equatable {
+    public var index: String?
+    public var workflow: String?
+    public var job: String?
+
+    public init(index: String? = nil, workflow: String? = nil, job: String? = nil) {
+        self.index = index
+        self.workflow = workflow
+        self.job = job
+    }
+
+    func matches(_ key: StreamKey) -> Bool {
+        if let index, key.index != index { return false }
+        if let job {
+            guard key.job == job else { return false }
+            if let workflow, !key.workflow.isEmpty, key.workflow != workflow { return false }
+            return true
+        }
+        if let workflow, key.workflow != workflow { return false }
+        return true
+    }
+}
+
+/// Told after every commit, on the writer thread: keep it short.
+public struct CommitEvent: Sendable {
+    /// Highest LSN now durable.
+    public var lastLSN: LSN
+    /// Streams that received lines in this commit.
+    public var streams: Set<StreamID>
+}
+
+/// The engine: an append-only store of log lines keyed by stream and time, in one LMDB
+/// environment per UTC day plus a catalog.
+///
+/// Open it with `Storage.open`; `append` returns once the lines are durable; reads may run
+/// on any thread. `close()` finishes the commit in flight and closes the files.
+public final class Storage: Sendable {
+    /// The data directory.
+    public let directory: String
+    public let options: StorageOptions
+    let logger: Logger
+    let catalog: Catalog
+    let lock: DirectoryLock?
+    let shared: Shared
+    let writer: Writer?
+
+    struct SharedState: ~Copyable {
+        var streams: [StreamID: StreamInfo] = [:]
+        var byKey: [StreamKey: StreamID] = [:]
+        var segments: [Int32: Segment] = [:]
+        var committedLSN: LSN = 0
+        var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
+        var nextObserverID: UInt64 = 0
+        var closed = false
+    }
+
+    var segmentsDirectory: String { directory + "/" + Keys.segmentsDirectory }
+
+    /// Opens the store in `directory` (created when missing), reconciling the catalog with the
+    /// segments, and starts the writer (unless read-only).
+    public static func open(directory: String, options: StorageOptions = StorageOptions(), logger: Logger) throws -> Storage {
+        try Storage(directory: directory, options: options, logger: logger)
+    }
+
+    private init(directory: String, options: StorageOptions, logger: Logger) throws {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        let fm = FileManager.default
+        if options.readOnly {
+            guard fm.fileExists(atPath: directory + "/" + Keys.catalogFile) else {
+                throw StorageError.io("no logstore data in \(directory) (missing \(Keys.catalogFile))")
+            }
+            lock = nil
+        } else {
+            do {
+                try fm.createDirectory(atPath: directory + "/" + Keys.segmentsDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw StorageError.io("cannot create data directory \(directory): \(error.localizedDescription)")
+            }
+            lock = try DirectoryLock(directory: directory)
+        }
+        catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly)
+
+        // Reconcile: segments are the source of truth.
+        var keys = try catalog.loadStreams()
+        let recorded = Set(try catalog.recordedSegments())
+        var segments: [Int32: Segment] = [:]
+        let names = (try? fm.contentsOfDirectory(atPath: directory + "/" + Keys.segmentsDirectory)) ?? []
+        for name in names.sorted() where name.hasSuffix(Keys.segmentSuffix) {
+            guard let day = Day.parse(name.dropLast(Keys.segmentSuffix.count)) else { continue }
+            segments[day] = try Segment(
+                directory: directory + "/" + Keys.segmentsDirectory, day: day, readOnly: options.readOnly,
+                mapSize: options.segmentMapSize)
+        }
+        var streams: [StreamID: StreamInfo] = [:]
+        var missingStreams: [(StreamID, StreamKey)] = []
+        var maxLSN: LSN = 0
+        var heads: [Int32: [StreamID: Writer.HeadState]] = [:]
+        var segmentStreams: [Int32: Set<StreamID>] = [:]
+        for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
+            try segment.env.read { txn in
+                maxLSN = max(maxLSN, try segment.maxLSN(txn))
+                var members = Set<StreamID>()
+                try txn.scan(segment.streams) { k, v in
+                    let id = try Keys.decodeU64(k)
+                    members.insert(id)
+                    if keys[id] == nil {
+                        let key = try Keys.decodeStreamKey(v)
+                        keys[id] = key
+                        missingStreams.append((id, key))
+                    }
+                    return true
+                }
+                segmentStreams[day] = members
+                try txn.scan(segment.stats) { k, v in
+                    let id = try Keys.decodeU64(k)
+                    let s = try Keys.decodeStats(v)
+                    guard let key = keys[id] else { throw CorruptDataError("segment \(segment.name) has stats for unknown stream \(id)") }
+                    streams[id, default: StreamInfo(id: id, key: key, stats: StreamStats(), days: [])].stats.merge(s)
+                    streams[id]!.days.append(day)
+                    return true
+                }
+                var dayHeads: [StreamID: Writer.HeadState] = [:]
+                let now = ContinuousClock.now
+                try txn.scan(segment.head) { k, v in
+                    var r = ByteReader(k)
+                    let id = try r.u64BE()
+                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now)].count += 1
+                    dayHeads[id]!.bytes += v.count
+                    return true
+                }
+                if !dayHeads.isEmpty { heads[day] = dayHeads }
+            }
+        }
+        for (id, key) in keys where streams[id] == nil {
+            // Known to the catalog but without lines (e.g. all its segments were dropped).
+            streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
+        }
+        let newSegments = segments.keys.filter { !recorded.contains($0) }
+        if !options.readOnly {
+            if !missingStreams.isEmpty || !newSegments.isEmpty {
+                logger.info(
+                    "catalog reconciled from segments",
+                    metadata: ["streams": "\(missingStreams.count)", "segments": "\(newSegments.count)"])
+            }
+            try catalog.record(streams: missingStreams, segments: Array(newSegments))
+            try catalog.forget(segments: recorded.filter { segments[$0] == nil })
+        }
+        var byKey: [StreamKey: StreamID] = [:]
+        for (id, info) in streams { byKey[info.key] = id }
+        let nextStreamID = (keys.keys.max() ?? 0) + 1
+        shared = Shared(SharedState(streams: streams, byKey: byKey, segments: segments, committedLSN: maxLSN))
+        if options.readOnly {
+            writer = nil
+        } else {
+            writer = Writer(
+                shared: shared, catalog: catalog, segmentsDirectory: directory + "/" + Keys.segmentsDirectory,
+                nextLSN: maxLSN + 1, nextStreamID: nextStreamID, keys: byKey, heads: heads,
+                segmentStreams: segmentStreams, options: options, logger: logger)
+            writer!.start()
+        }
+        logger.debug(
+            "store opened",
+            metadata: ["directory": "\(directory)", "segments": "\(segments.count)", "streams": "\(streams.count)", "lastLSN": "\(maxLSN)"])
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Stops the writer after it committed everything queued, and closes every environment.
+    /// Later calls fail with `StorageError.closed`.
+    public func close() {
+        let alreadyClosed = shared.state.withLock { s in
+            defer { s.closed = true }
+            return s.closed
+        }
+        if alreadyClosed { return }
+        writer?.stop()
+        let segments = shared.state.withLock { s in
+            defer { s.segments = [:] }
+            return Array(s.segments.values)
+        }
+        for segment in segments { segment.close() }
+        catalog.close()
+        lock?.release()
+    }
+
+    /// Appends `lines`, giving them LSNs in order. Returns once they are committed and synced
+    /// together with whatever else was queued (group commit).
+    public func append(_ lines: [IncomingLine]) async throws -> AppendReceipt {
+        guard let writer else { throw StorageError.readOnly }
+        if lines.isEmpty { return AppendReceipt(firstLSN: 0, lastLSN: 0, count: 0) }
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.enqueue(lines, continuation: continuation)
+        }
+    }
+
+    /// Moves every head into blocks now (normally done by size and age).
+    public func sealAll() async throws {
+        guard let writer else { throw StorageError.readOnly }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            writer.requestSealAll(continuation)
+        }
+    }
+
+    /// The highest LSN that is durable and readable.
+    public var lastLSN: LSN { shared.state.withLock { $0.committedLSN } }
+
+    /// Registers `handler` to be called after each commit; returns a token for `removeObserver`.
+    @discardableResult
+    public func addObserver(_ handler: @escaping @Sendable (CommitEvent) -> Void) -> UInt64 {
+        shared.state.withLock { s in
+            s.nextObserverID += 1
+            s.observers[s.nextObserverID] = handler
+            return s.nextObserverID
+        }
+    }
+
+    public func removeObserver(_ token: UInt64) {
+        _ = shared.state.withLock { $0.observers.removeValue(forKey: token) }
+    }
+
+    /// Every stream the store knows.
+    public func allStreams() -> [StreamInfo] {
+        shared.state.withLock { Array($0.streams.values) }.sorted { $0.key < $1.key }
+    }
+
+    /// The streams matching `selector`, sorted by key.
+    public func streams(matching selector: StreamSelector) -> [StreamInfo] {
+        shared.state.withLock { s in s.streams.values.filter { selector.matches($0.key) } }.sorted { $0.key < $1.key }
+    }
+
+    /// One stream by id.
+    public func stream(_ id: StreamID) -> StreamInfo? {
+        shared.state.withLock { $0.streams[id] }
+    }
+
+    func segment(_ day: Int32) -> Segment? {
+        shared.state.withLock { $0.segments[day] }
+    }
+}
+
+/// State shared between the writer and readers, behind one lock.
+final class Shared: Sendable {
+    let state: Mutex<Storage.SharedState>
+
+    init(_ initial: consuming Storage.SharedState) {
+        state = Mutex(initial)
+    }
+
+    /// Called by the writer after a commit: publishes stats and wakes observers.
+    func publish(
+        newStreams: [(StreamID, StreamKey)], segments newSegments: [Segment], stats: [Int32: [StreamID: StreamStats]], lastLSN: LSN
+    ) {
+        let (observers, touched) = state.withLock { s -> ([@Sendable (CommitEvent) -> Void], Set<StreamID>) in
+            for segment in newSegments { s.segments[segment.day] = segment }
+            for (id, key) in newStreams {
+                s.streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
+                s.byKey[key] = id
+            }
+            var touched = Set<StreamID>()
+            for (day, perStream) in stats {
+                for (id, delta) in perStream {
+                    touched.insert(id)
+                    s.streams[id]?.stats.merge(delta)
+                    if let days = s.streams[id]?.days, !days.contains(day) {
+                        s.streams[id]!.days.append(day)
+                        s.streams[id]!.days.sort()
+                    }
+                }
+            }
+            s.committedLSN = max(s.committedLSN, lastLSN)
+            return (Array(s.observers.values), touched)
+        }
+        let event = CommitEvent(lastLSN: lastLSN, streams: touched)
+        for observer in observers { observer(event) }
+    }
+}

@@ -1,0 +1,31 @@
+/// Errors the engine reports to its callers.
+public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Another process holds the data directory's lock.
+    case locked(path: String, owner: String)
+    /// The directory was written by a newer, incompatible format.
+    case unsupportedFormat(found: UInt32, supported: UInt32)
+    /// The writer queue is full; retry later (HTTP 503).
+    case overloaded(queuedLines: Int)
+    /// The store was closed.
+    case closed
+    /// The store is open read-only.
+    case readOnly
+    /// A line was refused before anything was stored.
+    case invalidLine(String)
+    /// A file or directory operation failed.
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .locked(let path, let owner):
+            return "data directory \(path) is in use by another logstore process (\(owner)); stop it or use its HTTP API"
+        case .unsupportedFormat(let found, let supported):
+            return "data directory has format version \(found); this logstore reads up to \(supported)"
+        case .overloaded(let queued): return "writer queue is full (\(queued) lines waiting); retry later"
+        case .closed: return "the store is closed"
+        case .readOnly: return "the store is open read-only"
+        case .invalidLine(let why): return "invalid line: \(why)"
+        case .io(let why): return why
+        }
+    }
+}

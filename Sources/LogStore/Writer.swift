@@ -1,0 +1,378 @@
+import Foundation
+import Logging
+
+/// The single writer: one thread that owns every LMDB write transaction.
+///
+/// `append` callers queue their lines; the thread takes everything queued (up to
+/// `maxLinesPerCommit` lines), gives LSNs in queue order, writes one transaction per touched
+/// day segment, syncs, records new streams/segments in the catalog, then resumes all callers
+/// of that batch at once (group commit) and wakes observers. Heads are sealed into blocks in
+/// the same transaction when they reach `sealLines`/`sealBytes`, and by age in between batches.
+///
+/// `@unchecked Sendable`: the queue fields are guarded by `condition`; every other field is
+/// touched only by the writer thread (`run()` and what it calls).
+final class Writer: @unchecked Sendable {
+    struct HeadState {
+        var count: Int
+        var bytes: Int
+        var oldest: ContinuousClock.Instant
+    }
+
+    struct Pending {
+        var lines: [IncomingLine]
+        var continuation: CheckedContinuation<AppendReceipt, Error>
+    }
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var queuedLines = 0
+    private var stopping = false
+    private var sealAllWaiters: [CheckedContinuation<Void, Error>] = []
+    private let finished = DispatchSemaphore(value: 0)
+
+    // Writer thread only.
+    private let shared: Shared
+    private let catalog: Catalog
+    private let segmentsDirectory: String
+    private var nextLSN: LSN
+    private var nextStreamID: StreamID
+    private var keys: [StreamKey: StreamID]
+    private var keyOf: [StreamID: StreamKey]
+    private var heads: [Int32: [StreamID: HeadState]]
+    private var segmentStreams: [Int32: Set<StreamID>]
+    private let options: StorageOptions
+    private let logger: Logger
+    private var lastAgeCheck = ContinuousClock.now
+
+    init(
+        shared: Shared, catalog: Catalog, segmentsDirectory: String, nextLSN: LSN, nextStreamID: StreamID,
+        keys: [StreamKey: StreamID], heads: [Int32: [StreamID: HeadState]], segmentStreams: [Int32: Set<StreamID>],
+        options: StorageOptions, logger: Logger
+    ) {
+        self.shared = shared
+        self.catalog = catalog
+        self.segmentsDirectory = segmentsDirectory
+        self.nextLSN = nextLSN
+        self.nextStreamID = nextStreamID
+        self.keys = keys
+        self.keyOf = Dictionary(uniqueKeysWithValues: keys.map { ($0.value, $0.key) })
+        self.heads = heads
+        self.segmentStreams = segmentStreams
+        self.options = options
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            self.run()
+            self.finished.signal()
+        }
+        thread.name = "logstore-writer"
+        thread.start()
+    }
+
+    /// Commits what is queued, then ends the thread and waits for it.
+    func stop() {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            return
+        }
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        finished.wait()
+    }
+
+    func enqueue(_ lines: [IncomingLine], continuation: CheckedContinuation<AppendReceipt, Error>) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            continuation.resume(throwing: StorageError.closed)
+            return
+        }
+        if queuedLines > 0 && queuedLines + lines.count > options.maxQueuedLines {
+            let queued = queuedLines
+            condition.unlock()
+            continuation.resume(throwing: StorageError.overloaded(queuedLines: queued))
+            return
+        }
+        queue.append(Pending(lines: lines, continuation: continuation))
+        queuedLines += lines.count
+        condition.signal()
+        condition.unlock()
+    }
+
+    func requestSealAll(_ continuation: CheckedContinuation<Void, Error>) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            continuation.resume(throwing: StorageError.closed)
+            return
+        }
+        sealAllWaiters.append(continuation)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && sealAllWaiters.isEmpty && !stopping {
+                if !condition.wait(until: Date().addingTimeInterval(1)) { break }
+            }
+            var batch: [Pending] = []
+            var lines = 0
+            while !queue.isEmpty && (lines == 0 || lines + queue[0].lines.count <= options.maxLinesPerCommit) {
+                let next = queue.removeFirst()
+                lines += next.lines.count
+                batch.append(next)
+            }
+            queuedLines -= lines
+            let sealWaiters = queue.isEmpty ? sealAllWaiters : []
+            if queue.isEmpty { sealAllWaiters = [] }
+            let exit = stopping && queue.isEmpty && batch.isEmpty
+            condition.unlock()
+
+            if !batch.isEmpty { commit(batch) }
+            if !sealWaiters.isEmpty {
+                do {
+                    try sealHeads { _ in true }
+                    for waiter in sealWaiters { waiter.resume() }
+                } catch {
+                    for waiter in sealWaiters { waiter.resume(throwing: error) }
+                }
+            }
+            let now = ContinuousClock.now
+            if now - lastAgeCheck >= .seconds(1) {
+                lastAgeCheck = now
+                let deadline = now - options.sealAge
+                do {
+                    try sealHeads { $0.oldest <= deadline }
+                } catch {
+                    logger.error("sealing heads by age failed", metadata: ["error": "\(error)"])
+                }
+            }
+            if exit { return }
+        }
+    }
+
+    // MARK: Commit
+
+    private func commit(_ batch: [Pending]) {
+        var lsn = nextLSN
+        var newStreams: [(StreamID, StreamKey)] = []
+        var groups: [Int32: [StreamID: [BlockLine]]] = [:]
+        var receipts: [AppendReceipt] = []
+        receipts.reserveCapacity(batch.count)
+        for pending in batch {
+            let first = lsn
+            for line in pending.lines {
+                let id: StreamID
+                if let known = keys[line.stream] {
+                    id = known
+                } else {
+                    id = nextStreamID
+                    nextStreamID += 1
+                    keys[line.stream] = id
+                    keyOf[id] = line.stream
+                    newStreams.append((id, line.stream))
+                }
+                groups[Day.of(line.timestamp), default: [:]][id, default: []].append(
+                    BlockLine(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields))
+                lsn += 1
+            }
+            receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.count))
+        }
+        nextLSN = lsn
+
+        var created: [Segment] = []
+        var stats: [Int32: [StreamID: StreamStats]] = [:]
+        var failure: Error?
+        for day in groups.keys.sorted() {
+            do {
+                let segment = try segmentFor(day, created: &created)
+                stats[day] = try write(segment: segment, group: groups[day]!, seal: [])
+            } catch {
+                failure = error
+                logger.error("commit failed", metadata: ["segment": "\(Day.name(day))", "error": "\(error)"])
+                break
+            }
+        }
+        do {
+            try catalog.record(streams: newStreams, segments: created.map(\.day))
+        } catch {
+            // The segments hold the stream records too; the next open reconciles the catalog.
+            logger.error("catalog update failed", metadata: ["error": "\(error)"])
+        }
+        shared.publish(newStreams: newStreams, segments: created, stats: stats, lastLSN: failure == nil ? lsn - 1 : 0)
+        for (pending, receipt) in zip(batch, receipts) {
+            if let failure {
+                pending.continuation.resume(throwing: failure)
+            } else {
+                pending.continuation.resume(returning: receipt)
+            }
+        }
+    }
+
+    private func segmentFor(_ day: Int32, created: inout [Segment]) throws -> Segment {
+        if let segment = shared.state.withLock({ $0.segments[day] }) { return segment }
+        if let segment = created.first(where: { $0.day == day }) { return segment }
+        let segment = try Segment(directory: segmentsDirectory, day: day, readOnly: false, mapSize: options.segmentMapSize)
+        syncDirectory(segmentsDirectory)
+        created.append(segment)
+        logger.info("segment created", metadata: ["segment": "\(segment.name)"])
+        return segment
+    }
+
+    /// Writes one day's new lines (and seals the heads of `seal`) in one transaction.
+    /// Returns the statistics the new lines add per stream.
+    private func write(segment: Segment, group: [StreamID: [BlockLine]], seal: Set<StreamID>) throws -> [StreamID: StreamStats] {
+        let day = segment.day
+        let dayHeads = heads[day] ?? [:]
+        var toSeal: [StreamID] = []
+        var toHead: [StreamID] = []
+        for (id, lines) in group {
+            let head = dayHeads[id]
+            var bytes = 0
+            for line in lines { bytes += line.message.count + line.fields.count }
+            if (head?.count ?? 0) + lines.count >= options.sealLines || (head?.bytes ?? 0) + bytes >= options.sealBytes
+                || seal.contains(id)
+            {
+                toSeal.append(id)
+            } else {
+                toHead.append(id)
+            }
+        }
+        for id in seal where group[id] == nil && (dayHeads[id]?.count ?? 0) > 0 { toSeal.append(id) }
+
+        // Read what the sealed streams already have in the head (nobody else writes it).
+        var sealLines: [[BlockLine]] = []
+        sealLines.reserveCapacity(toSeal.count)
+        if !toSeal.isEmpty {
+            try segment.env.read { txn in
+                for id in toSeal {
+                    var lines: [BlockLine] = []
+                    if (dayHeads[id]?.count ?? 0) > 0 {
+                        try txn.scan(segment.head, prefix: Keys.u64(id)) { k, v in
+                            lines.append(try Keys.decodeHeadLine(key: k, value: v).1)
+                            return true
+                        }
+                    }
+                    lines.append(contentsOf: group[id] ?? [])
+                    sealLines.append(lines)
+                }
+            }
+        }
+        let blocks = encodeBlocks(sealLines)
+
+        var deltas: [StreamID: StreamStats] = [:]
+        var maxLSN: LSN = 0
+        for (id, lines) in group {
+            var s = StreamStats()
+            for line in lines { s.add(timestamp: line.timestamp, lsn: line.lsn, rawBytes: line.message.count + line.fields.count) }
+            deltas[id] = s
+            maxLSN = max(maxLSN, s.lastLSN)
+        }
+        let members = segmentStreams[day] ?? []
+        let keyOf = self.keyOf
+        try segment.env.write { txn in
+            for id in toHead {
+                for line in group[id]! {
+                    try txn.put(
+                        segment.head, Keys.streamLSN(id, line.lsn),
+                        Keys.encodeHeadLine(timestamp: line.timestamp, message: line.message, fields: line.fields))
+                }
+            }
+            for (i, id) in toSeal.enumerated() {
+                if (dayHeads[id]?.count ?? 0) > 0 { try txn.deleteAll(segment.head, prefix: Keys.u64(id)) }
+                for (firstLSN, bytes) in blocks[i] { try txn.put(segment.blocks, Keys.streamLSN(id, firstLSN), bytes) }
+            }
+            for (id, delta) in deltas {
+                let key = Keys.u64(id)
+                var merged = delta
+                if let old = try txn.get(segment.stats, key) { merged.merge(try Keys.decodeStats(old)) }
+                try txn.put(segment.stats, key, Keys.encodeStats(merged))
+                if !members.contains(id), let streamKey = keyOf[id] {
+                    try txn.put(segment.streams, key, Keys.encodeStreamKey(streamKey))
+                }
+            }
+            if maxLSN > 0 {
+                let old = try segment.maxLSN(txn)
+                if maxLSN > old { try txn.put(segment.meta, Keys.metaMaxLSN, Keys.u64(maxLSN)) }
+            }
+        }
+
+        // Committed: update the writer's view.
+        var updated = dayHeads
+        let now = ContinuousClock.now
+        for id in toSeal { updated[id] = nil }
+        for id in toHead {
+            let lines = group[id]!
+            var bytes = 0
+            for line in lines { bytes += line.message.count + line.fields.count }
+            var head = updated[id] ?? HeadState(count: 0, bytes: 0, oldest: now)
+            head.count += lines.count
+            head.bytes += bytes
+            updated[id] = head
+        }
+        heads[day] = updated.isEmpty ? nil : updated
+        if !deltas.isEmpty { segmentStreams[day, default: []].formUnion(deltas.keys) }
+        return deltas
+    }
+
+    /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes
+    /// and encodes them, on all cores when there is enough work.
+    private func encodeBlocks(_ streams: [[BlockLine]]) -> [[(LSN, [UInt8])]] {
+        if streams.isEmpty { return [] }
+        var chunks: [(stream: Int, lines: [BlockLine])] = []
+        for (i, lines) in streams.enumerated() {
+            let sorted = lines.sorted { $0.position < $1.position }
+            var current: [BlockLine] = []
+            var bytes = 0
+            for line in sorted {
+                let size = line.message.count + line.fields.count
+                if !current.isEmpty && (current.count >= options.sealLines || bytes + size > options.sealBytes) {
+                    chunks.append((i, current))
+                    current = []
+                    bytes = 0
+                }
+                current.append(line)
+                bytes += size
+            }
+            if !current.isEmpty { chunks.append((i, current)) }
+        }
+        let level = options.compressionLevel
+        let encoded = UnsafeMutableBufferPointer<(LSN, [UInt8])>.allocate(capacity: chunks.count)
+        defer { encoded.deallocate() }
+        nonisolated(unsafe) let output = encoded
+        let work = chunks
+        if chunks.count > 1 {
+            DispatchQueue.concurrentPerform(iterations: work.count) { i in
+                let lines = work[i].lines
+                let first = lines.lazy.map(\.lsn).min()!
+                (output.baseAddress! + i).initialize(to: (first, BlockCodec.encode(lines, level: level)))
+            }
+        } else {
+            let lines = work[0].lines
+            (output.baseAddress!).initialize(to: (lines.lazy.map(\.lsn).min()!, BlockCodec.encode(lines, level: level)))
+        }
+        var result = [[(LSN, [UInt8])]](repeating: [], count: streams.count)
+        for (i, chunk) in chunks.enumerated() {
+            result[chunk.stream].append(output[i])
+        }
+        _ = output.deinitialize()
+        return result
+    }
+
+    /// Seals the heads that `shouldSeal` picks, one transaction per day.
+    private func sealHeads(_ shouldSeal: (HeadState) -> Bool) throws {
+        for day in heads.keys.sorted() {
+            let pick = Set((heads[day] ?? [:]).filter { $0.value.count > 0 && shouldSeal($0.value) }.keys)
+            if pick.isEmpty { continue }
+            guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
+            _ = try write(segment: segment, group: [:], seal: pick)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import LogStore
+
+@Suite("Block codec")
+struct BlockCodecTests {
+    func roundTrip(_ lines: [BlockLine], level: Int32 = 6) throws -> DecodedBlock {
+        let bytes = BlockCodec.encode(lines, level: level)
+        return try bytes.withUnsafeBytes { try BlockCodec.decode($0) }
+    }
+
+    @Test func roundTripsUnicodeEmptyAndOrdering() throws {
+        let lines = [
+            BlockLine(timestamp: 30, lsn: 7, message: Array("café ✓ \t \"quoted\" \\ 日本語 🚀".utf8), fields: Array(#"{"a":"ü"}"#.utf8)),
+            BlockLine(timestamp: 10, lsn: 9, message: [], fields: []),
+            BlockLine(timestamp: 10, lsn: 3, message: Array("first".utf8), fields: Array("{}".utf8)),
+            BlockLine(timestamp: -5, lsn: 100, message: Array("before the epoch".utf8), fields: Array("{}".utf8)),
+        ]
+        let decoded = try roundTrip(lines)
+        #expect(decoded.count == 4)
+        // Sorted by (timestamp, LSN).
+        #expect(decoded.timestamps == [-5, 10, 10, 30])
+        #expect(decoded.lsns == [100, 3, 9, 7])
+        #expect(decoded.message(3) == "café ✓ \t \"quoted\" \\ 日本語 🚀")
+        #expect(decoded.fields(3) == #"{"a":"ü"}"#)
+        #expect(decoded.message(2) == "")
+        #expect(decoded.fields(2) == "")
+        #expect(decoded.header.minTimestamp == -5 && decoded.header.maxTimestamp == 30)
+        #expect(decoded.header.firstLSN == 3 && decoded.header.lastLSN == 100)
+    }
+
+    @Test func roundTripsOneMegabyteLines() throws {
+        var rng = SeededRandom(seed: 1)
+        let big = (0..<(1 << 20)).map { _ in UInt8.random(in: 32...126, using: &rng) }
+        let lines = (0..<3).map { BlockLine(timestamp: Int64($0), lsn: LSN($0 + 1), message: big, fields: Array("{}".utf8)) }
+        let decoded = try roundTrip(lines)
+        for i in 0..<3 { #expect(Array(decoded.messageBytes(i)) == big) }
+    }
+
+    @Test func compressesRepetitiveLogText() throws {
+        let lines = (0..<1000).map {
+            BlockLine(
+                timestamp: Int64($0) * 1_000_000, lsn: LSN($0 + 1),
+                message: Array("2024-09-24 11:49:56,979 | root | MainThread | INFO | Workflow step \($0) finished".utf8),
+                fields: Array(#"{"kubernetes.labels.job-name":"reana-run-job-a02532f6"}"#.utf8))
+        }
+        let raw = lines.reduce(0) { $0 + $1.message.count + $1.fields.count }
+        let bytes = BlockCodec.encode(lines)
+        #expect(bytes.count * 10 < raw, "block \(bytes.count) bytes for \(raw) raw bytes")
+        let decoded = try bytes.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect((0..<1000).allSatisfy { decoded.line($0) == lines[$0] })
+    }
+
+    @Test func detectsCorruption() throws {
+        let lines = (0..<100).map { BlockLine(timestamp: Int64($0), lsn: LSN($0 + 1), message: Array("line \($0) of the log".utf8), fields: Array("{}".utf8)) }
+        let good = BlockCodec.encode(lines)
+        // Flip one bit anywhere after the magic/version: the crc (or header check) must catch it.
+        for position in [8, 20, 40, 52, BlockHeader.size + 3, good.count - 1] {
+            var bad = good
+            bad[position] ^= 0x04
+            #expect(throws: CorruptDataError.self) { try bad.withUnsafeBytes { try BlockCodec.decode($0) } }
+        }
+        var truncated = good
+        truncated.removeLast(10)
+        #expect(throws: CorruptDataError.self) { try truncated.withUnsafeBytes { try BlockCodec.decode($0) } }
+        var badMagic = good
+        badMagic[0] = 0
+        #expect(throws: CorruptDataError.self) { try badMagic.withUnsafeBytes { try BlockCodec.decode($0) } }
+    }
+
+    @Test func smallBlocksStayUncompressed() throws {
+        let bytes = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("hi".utf8), fields: Array("{}".utf8))])
+        let header = try bytes.withUnsafeBytes { try BlockHeader(parsing: $0) }
+        #expect(header.codec == 0)
+    }
+}
