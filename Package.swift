@@ -58,5 +58,9 @@ let package = Package(
             dependencies: ["LogStore", "LogStoreIngest"]
         ),
         .testTarget(name: "LogStoreIngestTests", dependencies: ["LogStoreIngest"]),
+        .testTarget(
+            name: "LogStoreCLITests",
+            dependencies: ["LogStore"]
+        ),
     ]
 )

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LogStore
+
+/// `logstore debug-append-loop`: the writer side of the crash test (hidden).
+///
+/// Appends deterministic lines forever from several concurrent tasks and prints
+/// `ACK <task> <first seq> <last seq>` after each append returns (so every printed line is
+/// acknowledged). Line `seq` of task `t` is `CrashLine.make(task:seq:)`.
+struct DebugAppendLoop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "debug-append-loop",
+        abstract: "Append test lines forever, printing acknowledgements (used by the crash test).",
+        shouldDisplay: false
+    )
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Concurrent appenders.") var tasks: Int = 4
+    @Option(help: "Seal heads at this many lines (small values exercise blocks).") var sealLines: Int = 64
+
+    func run() async throws {
+        var options = StorageOptions()
+        options.sealLines = sealLines
+        let store = try Storage.open(directory: data.dataDirectory, options: options, logger: data.logger())
+        // Resume numbering after what is already stored, so rounds never reuse a sequence.
+        let base = UInt64(store.lastLSN) * 10
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    var seq = base + 1
+                    var rng = SystemRandomNumberGenerator()
+                    while true {
+                        let count = Int.random(in: 1...120, using: &rng)
+                        let lines = (0..<count).map { CrashLine.make(task: task, seq: seq + UInt64($0)) }
+                        _ = try await store.append(lines)
+                        // One write(2) per line: atomic on a pipe, nothing left in a buffer at SIGKILL.
+                        FileHandle.standardOutput.write(Data("ACK \(task) \(seq) \(seq + UInt64(count) - 1)\n".utf8))
+                        seq += UInt64(count)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// The deterministic lines of the crash test.
+public enum CrashLine {
+    public static func make(task: Int, seq: UInt64) -> IncomingLine {
+        let stream = StreamKey(index: "crash", workflow: "wf-\(task)", job: "job-\(seq % 5)")
+        // Timestamps wander back and forth over two days, so lines arrive out of order.
+        let ts = 1_727_136_000_000_000_000 + Int64((seq &* 2_654_435_761) % 172_800) * 1_000_000_000 + Int64(task)
+        return IncomingLine(stream: stream, timestamp: ts, message: "t\(task) s\(seq) " + String(repeating: "x", count: Int(seq % 50)))
+    }
+}

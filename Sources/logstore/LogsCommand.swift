@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import LogStore
+import LogStoreIngest
+
+/// `logstore logs`: one job's or workflow's log, in log order.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print the log of a job or a workflow in log order (@timestamp, then arrival).",
+        discussion: """
+            A job is found by its name alone when its documents carry no workflow id (as REANA's \
+            job documents do today). With --limit, the cursor for the next page is printed on \
+            standard error; pass it back with --after.
+            """
+    )
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Workflow id.") var workflow: String?
+    @Option(help: "Job name.") var job: String?
+    @Option(help: "Index (e.g. fluentbit-job_log).") var index: String?
+    @Option(help: "Continue after this cursor (printed by an earlier --limit run).") var after: String?
+    @Option(help: "At most this many lines (default: all).") var limit: Int?
+    @Flag(help: "Newest first.") var reverse = false
+    @Flag(help: "One JSON object per line (lsn, timestamp, index, workflow, job, log, fields, cursor).") var json = false
+
+    func validate() throws {
+        if workflow == nil && job == nil && index == nil {
+            throw ValidationError("give --workflow, --job or --index")
+        }
+        if let after, LogPosition(after) == nil {
+            throw ValidationError("--after '\(after)' is not a cursor (expected <timestamp ns>-<lsn>)")
+        }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
+        defer { store.close() }
+        let streams = store.streams(matching: StreamSelector(index: index, workflow: workflow, job: job))
+        let byID = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
+        var cursor = after.flatMap(LogPosition.init)
+        var remaining = limit ?? Int.max
+        let out = FileHandle.standardOutput
+        while remaining > 0 {
+            let page = try store.read(
+                LogQuery(streams: streams.map(\.id), after: cursor, limit: min(remaining, 5000), order: reverse ? .descending : .ascending))
+            var text = JSONText(capacity: 1 << 16)
+            for line in page.lines {
+                if json {
+                    let key = byID[line.stream]
+                    text.raw("{")
+                    text.key("lsn")
+                    text.number(line.lsn)
+                    text.raw(",")
+                    text.key("timestamp")
+                    text.string(Timestamp.formatRFC3339(line.timestamp))
+                    text.raw(",")
+                    text.key("index")
+                    text.string(key?.index ?? "")
+                    text.raw(",")
+                    text.key("workflow")
+                    text.string(key?.workflow ?? "")
+                    text.raw(",")
+                    text.key("job")
+                    text.string(key?.job ?? "")
+                    text.raw(",")
+                    text.key("log")
+                    text.string(line.message)
+                    text.raw(",")
+                    text.key("fields")
+                    text.raw(line.fields.isEmpty ? "{}" : line.fields)
+                    text.raw(",")
+                    text.key("cursor")
+                    text.string(line.position.description)
+                    text.raw("}\n")
+                } else {
+                    text.raw(line.message)
+                    if !line.message.hasSuffix("\n") { text.raw("\n") }
+                }
+            }
+            out.write(Data(text.bytes))
+            remaining -= page.lines.count
+            cursor = page.next ?? cursor
+            if page.lines.isEmpty || !page.truncated { break }
+        }
+        if limit != nil, let cursor { printError("next: \(cursor)") }
+    }
+}

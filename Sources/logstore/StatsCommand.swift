@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import LogStore
+
+/// `logstore stats`: what a data directory holds.
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Show segments, streams, lines, raw and stored bytes, compression ratio and time range.",
+        discussion: "Reads the data directory directly (read-only); safe while a server runs on it."
+    )
+
+    @OptionGroup var data: DataOptions
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
+        defer { store.close() }
+        let stats = try store.stats()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+            return
+        }
+        print(StatsFormatter.render(stats))
+    }
+}
+
+/// Renders `StoreStats` as a human-readable table.
+enum StatsFormatter {
+    static func bytes(_ n: some BinaryInteger) -> String {
+        let v = Double(n)
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var x = v
+        var u = 0
+        while x >= 1024 && u < units.count - 1 {
+            x /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", x, units[u])
+    }
+
+    static func time(_ ns: Int64?) -> String {
+        guard let ns else { return "-" }
+        let date = Date(timeIntervalSince1970: Double(ns) / 1e9)
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return left ? s + fill : fill + s
+    }
+
+    static func render(_ s: StoreStats) -> String {
+        var out = """
+            data directory   \(s.directory) (format \(s.formatVersion))
+            segments         \(s.segments.count)
+            streams          \(s.streams)
+            lines            \(s.lines)
+            raw bytes        \(bytes(s.rawBytes))
+            stored bytes     \(bytes(s.storedBytes)) (pages in use \(bytes(s.usedBytes)), blocks \(bytes(s.blockBytes)))
+            ratio            \(String(format: "%.3f", s.ratio)) (stored / raw)
+            oldest line      \(time(s.oldest))
+            newest line      \(time(s.newest))
+            last LSN         \(s.lastLSN)
+
+            """
+        if !s.segments.isEmpty {
+            out += "\n" + pad("segment", 12, left: true) + pad("file", 12) + pad("in use", 12) + pad("map", 12) + pad("streams", 9)
+                + pad("lines", 12) + pad("raw", 12) + pad("blocks", 9) + pad("head", 8) + "\n"
+            for seg in s.segments {
+                out += pad(seg.name, 12, left: true) + pad(bytes(seg.fileBytes), 12) + pad(bytes(seg.usedBytes), 12)
+                    + pad(bytes(seg.mapBytes), 12) + pad("\(seg.streams)", 9) + pad("\(seg.lines)", 12) + pad(bytes(seg.rawBytes), 12)
+                    + pad("\(seg.blocks)", 9) + pad("\(seg.headLines)", 8) + "\n"
+            }
+        }
+        return out
+    }
+}

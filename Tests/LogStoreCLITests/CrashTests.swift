@@ -1,0 +1,112 @@
+import Foundation
+import LogStore
+import Synchronization
+import Testing
+
+/// A child process appends continuously and reports each acknowledged batch; it is killed with
+/// SIGKILL at random moments. After each kill the store must open and hold every acknowledged
+/// line exactly once, intact and in order.
+@Suite("Crash safety")
+struct CrashTests {
+    /// What `logstore debug-append-loop` writes for `(task, seq)` (mirrors `CrashLine.make`).
+    static func expected(task: Int, seq: UInt64) -> (ts: Int64, message: String, job: String) {
+        let ts = 1_727_136_000_000_000_000 + Int64((seq &* 2_654_435_761) % 172_800) * 1_000_000_000 + Int64(task)
+        return (ts, "t\(task) s\(seq) " + String(repeating: "x", count: Int(seq % 50)), "job-\(seq % 5)")
+    }
+
+    @Test func acknowledgedLinesSurviveSIGKILL() throws {
+        let dir = TempDirectory("logstore-crash")
+        defer { dir.cleanup() }
+        let binary = try logstoreBinary()
+        var rng = SystemRandomNumberGenerator()
+        var acked: [Int: [ClosedRange<UInt64>]] = [:]
+        var totalAcked = 0
+        for round in 0..<10 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["debug-append-loop", "--data-dir", dir.path, "--log-level", "error"]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            let received = Mutex((Data(), false))
+            try process.run()
+            let reader = Thread {
+                while true {
+                    let chunk = out.fileHandleForReading.availableData
+                    received.withLock { state in
+                        if chunk.isEmpty { state.1 = true } else { state.0.append(chunk) }
+                    }
+                    if chunk.isEmpty { return }
+                }
+            }
+            reader.start()
+            // Wait for the first acknowledgement, then kill at a random moment.
+            let start = Date()
+            while received.withLock({ $0.0.isEmpty }) && Date().timeIntervalSince(start) < 30 { usleep(5_000) }
+            usleep(UInt32.random(in: 20_000...600_000, using: &rng))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let drainStart = Date()
+            while !received.withLock({ $0.1 }) && Date().timeIntervalSince(drainStart) < 10 { usleep(5_000) }
+            #expect(process.terminationReason == .uncaughtSignal, "round \(round): child was not killed")
+            let text = String(decoding: received.withLock { $0.0 }, as: UTF8.self)
+            var roundAcks = 0
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                // A line cut by the kill is not an acknowledgement.
+                guard parts.count == 4, parts[0] == "ACK", let task = Int(parts[1]), let first = UInt64(parts[2]),
+                    let last = UInt64(parts[3]), first <= last
+                else { continue }
+                acked[task, default: []].append(first...last)
+                roundAcks += Int(last - first + 1)
+            }
+            #expect(roundAcks > 0, "round \(round): no acknowledgement before the kill")
+            totalAcked += roundAcks
+            try verify(directory: dir.path, acked: acked, round: round)
+        }
+        #expect(totalAcked > 1000)
+    }
+
+    func verify(directory: String, acked: [Int: [ClosedRange<UInt64>]], round: Int) throws {
+        let store = try Storage.open(directory: directory, logger: testLogger)
+        defer { store.close() }
+        let streams = store.streams(matching: StreamSelector(index: "crash"))
+        let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
+        var seen: [String: Int] = [:]
+        var previous = LogPosition.minimum
+        var after: LogPosition?
+        var stored = Set<String>()
+        var lsns = Set<LSN>()
+        while true {
+            let page = try store.read(LogQuery(streams: streams.map(\.id), after: after, limit: 5000))
+            for line in page.lines {
+                #expect(line.position > previous, "round \(round): out of order at \(line.position)")
+                previous = line.position
+                #expect(lsns.insert(line.lsn).inserted, "round \(round): LSN \(line.lsn) twice")
+                seen[line.message, default: 0] += 1
+                // Every stored line is intact: its content matches what its (task, seq) must be.
+                let words = line.message.split(separator: " ")
+                if words.count >= 2, let task = Int(words[0].dropFirst()), let seq = UInt64(words[1].dropFirst()) {
+                    let want = Self.expected(task: task, seq: seq)
+                    #expect(line.timestamp == want.ts && line.message == want.message && keys[line.stream]?.job == want.job)
+                    #expect(keys[line.stream]?.workflow == "wf-\(task)")
+                } else {
+                    Issue.record("round \(round): unexpected line \(line.message)")
+                }
+                stored.insert(line.message)
+            }
+            if page.lines.count < 5000 { break }
+            after = page.next
+        }
+        let duplicates = seen.filter { $0.value > 1 }
+        #expect(duplicates.isEmpty, "round \(round): lines stored twice: \(duplicates.keys.prefix(3))")
+        var missing = 0
+        for (task, ranges) in acked {
+            for range in ranges {
+                for seq in range where !stored.contains(Self.expected(task: task, seq: seq).message) { missing += 1 }
+            }
+        }
+        #expect(missing == 0, "round \(round): \(missing) acknowledged lines missing")
+        #expect(store.lastLSN >= LSN(stored.count))
+    }
+}

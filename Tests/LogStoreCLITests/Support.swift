@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The built `logstore` binary next to the test bundle (SwiftPM builds every product before
+/// running tests).
+func logstoreBinary() throws -> String {
+    var candidates: [String] = []
+    let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = argv0.deletingLastPathComponent()
+    for _ in 0..<4 {
+        candidates.append(dir.appendingPathComponent("logstore").path)
+        dir = dir.deletingLastPathComponent()
+    }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    candidates.append(root.appendingPathComponent(".build/debug/logstore").path)
+    for path in candidates where FileManager.default.isExecutableFile(atPath: path) {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue { return path }
+    }
+    throw CLITestError("logstore binary not found (looked in \(candidates)); run `swift build` first")
+}
+
+struct CLITestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+struct TempDirectory {
+    let path: String
+    init(_ name: String = "logstore-cli") {
+        path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "logstore.cli-test")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// Result of running the binary to completion.
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `logstore args…` to completion (bounded by `timeout` seconds).
+func runLogstore(_ args: [String], stdin: Data? = nil, timeout: TimeInterval = 120) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try logstoreBinary())
+    process.arguments = args
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try? input.fileHandleForWriting.close()
+    let outData = LockedData()
+    let errData = LockedData()
+    let group = DispatchGroup()
+    for (pipe, sink) in [(out, outData), (err, errData)] {
+        group.enter()
+        Thread.detachNewThread {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            sink.value.withLock { $0 = data }
+            group.leave()
+        }
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        process.terminate()
+        throw CLITestError("logstore \(args) did not finish within \(timeout) s")
+    }
+    process.waitUntilExit()
+    group.wait()
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: outData.value.withLock { $0 }, as: UTF8.self),
+        stderr: String(decoding: errData.value.withLock { $0 }, as: UTF8.self))
+}
+
+final class LockedData: Sendable {
+    let value = Mutex(Data())
+}
