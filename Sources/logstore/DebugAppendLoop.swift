@@ -17,6 +17,8 @@ struct DebugAppendLoop: AsyncParsableCommand {
     @OptionGroup var data: DataOptions
     @Option(help: "Concurrent appenders.") var tasks: Int = 4
     @Option(help: "Seal heads at this many lines (small values exercise blocks).") var sealLines: Int = 64
+    @Option(help: "Pause between appends of one task, in milliseconds (bounds the data a test must check).")
+    var pauseMs: Int = 0
 
     func run() async throws {
         var options = StorageOptions()
@@ -36,6 +38,7 @@ struct DebugAppendLoop: AsyncParsableCommand {
                         // One write(2) per line: atomic on a pipe, nothing left in a buffer at SIGKILL.
                         FileHandle.standardOutput.write(Data("ACK \(task) \(seq) \(seq + UInt64(count) - 1)\n".utf8))
                         seq += UInt64(count)
+                        if pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
                     }
                 }
             }
@@ -48,8 +51,9 @@ struct DebugAppendLoop: AsyncParsableCommand {
 public enum CrashLine {
     public static func make(task: Int, seq: UInt64) -> IncomingLine {
         let stream = StreamKey(index: "crash", workflow: "wf-\(task)", job: "job-\(seq % 5)")
-        // Timestamps wander back and forth over two days, so lines arrive out of order.
-        let ts = 1_727_136_000_000_000_000 + Int64((seq &* 2_654_435_761) % 172_800) * 1_000_000_000 + Int64(task)
+        // Time advances 10 ms per line with up to 30 s of jitter, so lines arrive out of
+        // order (as FluentBit's retried chunks do) and the log crosses a day boundary.
+        let ts = 1_727_222_000_000_000_000 + Int64(seq) * 10_000_000 + Int64((seq &* 2_654_435_761) % 30_000) * 1_000_000 + Int64(task)
         return IncomingLine(stream: stream, timestamp: ts, message: "t\(task) s\(seq) " + String(repeating: "x", count: Int(seq % 50)))
     }
 }

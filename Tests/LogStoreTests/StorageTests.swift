@@ -143,7 +143,7 @@ struct StorageTests {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         var options = StorageOptions()
-        options.sealAge = .milliseconds(100)
+        options.sealAge = .seconds(2)
         let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
         _ = try await store.append((0..<10).map { line(job, day0 + Int64($0), "x\($0)") })
         #expect(try store.stats().segments[0].headLines == 10)

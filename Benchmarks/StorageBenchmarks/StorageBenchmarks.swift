@@ -1,0 +1,169 @@
+import Benchmark
+import Foundation
+import LogStore
+import Logging
+import Synchronization
+
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    return logger
+}()
+
+let fieldsJSON = Array(#"{"kubernetes.labels.user-uuid":"00000000-0000-0000-0000-000000000000"}"#.utf8)
+
+/// `count` lines of ~`size` bytes (message + fields), spread over `streams` streams.
+func makeBatch(start: Int, count: Int, streams: Int, size: Int, baseTime: Int64) -> [IncomingLine] {
+    (0..<count).map { i in
+        let n = start + i
+        let key = StreamKey(index: "fluentbit-job_log", workflow: "wf-\(n % streams % 60)", job: "reana-run-job-\(n % streams)")
+        return IncomingLine(
+            stream: key, timestamp: baseTime + Int64(n) * 1_000_000, message: Corpus.line(n, size: size - fieldsJSON.count),
+            fields: fieldsJSON)
+    }
+}
+
+let baseTime: Int64 = 1_727_136_000_000_000_000
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .cpuTotal, .peakMemoryResident],
+        maxDuration: .seconds(5), maxIterations: 100_000)
+
+    // MARK: Append: 200-byte lines in batches of 1000 (durable: each append waits for fsync)
+
+    for (name, streams, appenders) in [
+        ("one stream per batch", 1, 1), ("batch over 50 streams", 50, 1), ("4 concurrent appenders, 50 streams", 50, 4),
+    ] {
+        Benchmark(
+            "append 1000 × 200 B lines (\(name))",
+            configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal], scalingFactor: .one, maxDuration: .seconds(6), maxIterations: 4000)
+        ) { benchmark, store in
+            var n = 0
+            let batches = (0..<appenders).map { a in makeBatch(start: a * 1000, count: 1000, streams: streams, size: 200, baseTime: baseTime) }
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                if appenders == 1 {
+                    _ = try await store.append(batches[0])
+                } else {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for batch in batches { group.addTask { _ = try await store.append(batch) } }
+                        try await group.waitForAll()
+                    }
+                }
+                n += 1
+            }
+            benchmark.stopMeasurement()
+            // lines/s for the notes: throughput × 1000 × appenders.
+            blackHole(n)
+        } setup: {
+            try OpenStores.open("append")
+        } teardown: {
+            OpenStores.closeAll()
+        }
+    }
+
+    // MARK: Read one stream's 1000 lines (sealed blocks, 300 streams × 1000 lines stored)
+
+    Benchmark(
+        "read one stream's 1000 lines",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5))
+    ) { (benchmark: Benchmark, fixture: ReadFixture) in
+        let (store, ids) = (fixture.store, fixture.ids)
+        var i = 0
+        for _ in benchmark.scaledIterations {
+            let page = try store.read(LogQuery(streams: [ids[i % ids.count]], limit: 1000))
+            precondition(page.lines.count == 1000, "BUG: expected 1000 lines")
+            blackHole(page)
+            i += 7
+        }
+    } setup: { () async throws -> ReadFixture in
+        let store = try OpenStores.open("read")
+        // Interleaved arrival, as from many pods: each batch holds 10 lines of each of 100 streams.
+        for round in 0..<3 {
+            for chunk in 0..<100 {
+                let lines = (0..<1000).map { i -> IncomingLine in
+                    let stream = round * 100 + i % 100
+                    let n = chunk * 10 + i / 100
+                    return IncomingLine(
+                        stream: StreamKey(index: "fluentbit-job_log", workflow: "wf", job: "job-\(stream)"),
+                        timestamp: baseTime + Int64(n) * 1_000_000_000, message: Corpus.line(stream * 1000 + n, size: 140),
+                        fields: fieldsJSON)
+                }
+                _ = try await store.append(lines)
+            }
+        }
+        try await store.sealAll()
+        return ReadFixture(store: store, ids: store.allStreams().map(\.id))
+    } teardown: {
+        OpenStores.closeAll()
+    }
+
+    // MARK: Stored bytes / raw bytes of log text (loghub samples)
+
+    Benchmark(
+        "stored/raw ratio on loghub (‰)",
+        configuration: .init(
+            metrics: [.custom("file ‰ of raw", polarity: .prefersSmaller, useScalingFactor: false),
+                      .custom("blocks ‰ of raw", polarity: .prefersSmaller, useScalingFactor: false)],
+            maxDuration: .seconds(60), maxIterations: 1)
+    ) { benchmark in
+        let directory = temporaryDirectory("ratio")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Storage.open(directory: directory, logger: logger)
+        let files = Corpus.loghub ?? [("synthetic", Corpus.lines)]
+        // Live-like arrival: every batch of 1000 lines takes 100 lines of each of the 10 files;
+        // the samples are replayed 5 times (later timestamps) so fixed costs do not dominate.
+        var raw = 0
+        var batch: [IncomingLine] = []
+        for replay in 0..<5 {
+            let longest = files.map(\.1.count).max() ?? 0
+            for start in stride(from: 0, to: longest, by: 100) {
+                for (name, lines) in files {
+                    let key = StreamKey(index: "loghub", workflow: "", job: name)
+                    for i in start..<min(start + 100, lines.count) {
+                        let text = lines[i]
+                        let ts = baseTime + Int64(replay * longest + i) * 1_000_000
+                        batch.append(IncomingLine(stream: key, timestamp: ts, message: Array(text.utf8), fields: []))
+                        raw += text.utf8.count
+                    }
+                }
+                if batch.count >= 1000 {
+                    _ = try await store.append(batch)
+                    batch.removeAll()
+                }
+            }
+        }
+        if !batch.isEmpty { _ = try await store.append(batch) }
+        try await store.sealAll()
+        let stats = try store.stats()
+        store.close()
+        let file = stats.segments.reduce(0) { $0 + $1.fileBytes }
+        benchmark.measurement(.custom("file ‰ of raw", polarity: .prefersSmaller, useScalingFactor: false), file * 1000 / max(raw, 1))
+        benchmark.measurement(.custom("blocks ‰ of raw", polarity: .prefersSmaller, useScalingFactor: false), stats.blockBytes * 1000 / max(raw, 1))
+        print("loghub: raw \(raw) B, segment file \(file) B (\(Double(file) / Double(raw))), blocks \(stats.blockBytes) B (\(Double(stats.blockBytes) / Double(raw)))")
+    }
+}
+
+/// Stores opened by `setup` closures, closed and deleted by `teardown`.
+enum OpenStores {
+    static let stores = Mutex<[Storage]>([])
+
+    static func open(_ name: String) throws -> Storage {
+        let store = try Storage.open(directory: temporaryDirectory(name), logger: logger)
+        stores.withLock { $0.append(store) }
+        return store
+    }
+
+    static func closeAll() {
+        for store in stores.withLock({ s in defer { s = [] }; return s }) {
+            store.close()
+            try? FileManager.default.removeItem(atPath: store.directory)
+        }
+    }
+}
+
+struct ReadFixture: Sendable {
+    let store: Storage
+    let ids: [StreamID]
+}

@@ -1,0 +1,62 @@
+# logstore — the two commands a newcomer needs: `make serve` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:9200
+VENV ?= .venv
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps venv build release serve test test-swift test-python bench bench-load format clean help
+
+all: build
+
+help:
+	@echo "make serve   build (release) and run the server on $(DATA_DIR), listening on $(LISTEN)"
+	@echo "make test    install what is missing and run every test"
+	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark)"
+
+## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
+deps:
+	@if ! pkg-config --exists lmdb zlib 2>/dev/null; then \
+	  echo "installing liblmdb-dev zlib1g-dev pkg-config"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q liblmdb-dev zlib1g-dev pkg-config >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q liblmdb-dev zlib1g-dev pkg-config; }; \
+	fi
+
+## Python venv with the real clients the compatibility tests use.
+venv: $(VENV)/.ready
+$(VENV)/.ready: Tests/compat/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { $(SUDO) apt-get install -y -q python3 python3-venv; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install -q -r Tests/compat/requirements.txt
+	@touch $@
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product logstore
+
+serve: release
+	.build/release/logstore serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+test: deps venv
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) test-python
+
+test-python: venv
+	@if ls Tests/compat/test_*.py >/dev/null 2>&1; then \
+	  LOGSTORE_BIN=$$(pwd)/.build/debug/logstore $(VENV)/bin/python -m pytest -q Tests/compat; \
+	else echo "no Python compatibility tests yet"; fi
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/StorageBenchmarks
+
+clean:
+	rm -rf .build Benchmarks/.build
