@@ -37,6 +37,11 @@ public enum Keys {
     public static let segmentHead = "head"
     /// (streamID u64 BE, firstLSN u64 BE) → block (`BlockCodec`).
     public static let segmentBlocks = "blocks"
+    /// (arrival ns u64 BE, chunk key 16 bytes) → chunk record (`encodeChunk`): request bodies
+    /// stored recently, so a resent chunk is recognised (pruned after the dedup window).
+    public static let segmentChunks = "chunks"
+    /// index, 0x00, document id (UTF-8) → LSN u64 BE: bulk `_id`s stored in this segment.
+    public static let segmentIDs = "ids"
 
     public static let metaFormat: [UInt8] = Array("format".utf8)
     public static let metaMaxLSN: [UInt8] = Array("maxLSN".utf8)
@@ -109,6 +114,44 @@ public enum Keys {
         s.lastTimestamp = try r.zigzag()
         s.lastLSN = try r.varint()
         return s
+    }
+
+    /// Chunk record: first LSN, last LSN, count (varints), then the days the chunk's lines went
+    /// to (zig-zag varints); a chunk counts as stored only when every listed day has its record.
+    public static func encodeChunk(_ receipt: AppendReceipt, days: [Int32]) -> [UInt8] {
+        var w = ByteWriter(capacity: 32)
+        w.varint(receipt.firstLSN)
+        w.varint(receipt.lastLSN)
+        w.varint(UInt64(receipt.count))
+        w.varint(UInt64(days.count))
+        for day in days { w.zigzag(Int64(day)) }
+        return w.bytes
+    }
+
+    public static func decodeChunk(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> (AppendReceipt, [Int32]) {
+        var r = ByteReader(bytes)
+        let first = try r.varint()
+        let last = try r.varint()
+        let count = Int(try r.varint())
+        let n = try r.varint()
+        guard n <= 100_000 else { throw CorruptDataError("chunk record lists \(n) days") }
+        var days: [Int32] = []
+        for _ in 0..<n { days.append(Int32(clamping: try r.zigzag())) }
+        return (AppendReceipt(firstLSN: first, lastLSN: last, count: count), days)
+    }
+
+    public static func chunk(arrival: Int64, key: ChunkKey) -> [UInt8] {
+        var w = ByteWriter(capacity: 24)
+        w.u64BE(UInt64(max(0, arrival)))
+        w.append(key.bytes)
+        return w.bytes
+    }
+
+    public static func documentID(index: String, id: String) -> [UInt8] {
+        var bytes = Array(index.utf8)
+        bytes.append(0)
+        bytes.append(contentsOf: id.utf8)
+        return bytes
     }
 
     /// Head line: timestamp (i64 LE), message length (varint), message, fields (the rest).

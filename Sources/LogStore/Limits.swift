@@ -19,6 +19,9 @@ public enum Limits {
     /// The writer commits at most this many lines in one transaction (bounds the latency of a
     /// commit and the memory of a batch), continuing with the rest right after.
     public static let maxLinesPerCommit = 200_000
+    /// A resent chunk is recognised for this long after it was first stored. FluentBit retries
+    /// after seconds to minutes (its scheduler's backoff); an hour covers long outages too.
+    public static let dedupWindow: Duration = .seconds(3600)
     /// Longest message accepted (bytes); longer lines are refused, never truncated silently.
     public static let maxMessageBytes = 1 << 20
 }

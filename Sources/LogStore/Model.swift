@@ -34,12 +34,16 @@ public struct IncomingLine: Sendable {
     public var message: [UInt8]
     /// The document's other fields as a compact JSON object (`{}` when none).
     public var fields: [UInt8]
+    /// The document id the sender gave (bulk `_id`): a second line with the same id in the same
+    /// index and day is a duplicate and is not stored.
+    public var id: String?
 
-    public init(stream: StreamKey, timestamp: Int64, message: [UInt8], fields: [UInt8] = Array("{}".utf8)) {
+    public init(stream: StreamKey, timestamp: Int64, message: [UInt8], fields: [UInt8] = Array("{}".utf8), id: String? = nil) {
         self.stream = stream
         self.timestamp = timestamp
         self.message = message
         self.fields = fields
+        self.id = id
     }
 
     public init(stream: StreamKey, timestamp: Int64, message: String, fields: String = "{}") {
@@ -138,10 +142,24 @@ public struct StreamInfo: Sendable, Equatable {
 
 /// What a successful `append` reports.
 public struct AppendReceipt: Sendable, Equatable {
-    /// LSNs given to the lines, in the order they were passed (empty for an empty append).
+    /// LSNs given to the lines, in the order they were passed (0…0 for an empty append).
     public var firstLSN: LSN
     public var lastLSN: LSN
+    /// Lines passed.
     public var count: Int
+    /// True when the chunk key was seen before: nothing was stored this time, and the LSNs are
+    /// those of the first time.
+    public var duplicateChunk: Bool = false
+    /// Lines not stored because a line with the same `id` was stored before.
+    public var duplicateIDs: Int = 0
+
+    public init(firstLSN: LSN, lastLSN: LSN, count: Int, duplicateChunk: Bool = false, duplicateIDs: Int = 0) {
+        self.firstLSN = firstLSN
+        self.lastLSN = lastLSN
+        self.count = count
+        self.duplicateChunk = duplicateChunk
+        self.duplicateIDs = duplicateIDs
+    }
 }
 
 /// Which way a log is read.

@@ -14,6 +14,8 @@ public final class Segment: Sendable {
     let stats: LMDBTable
     let head: LMDBTable
     let blocks: LMDBTable
+    let chunks: LMDBTable
+    let ids: LMDBTable
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
     init(directory: String, day: Int32, readOnly: Bool, mapSize: Int) throws {
@@ -25,6 +27,8 @@ public final class Segment: Sendable {
         stats = try env.table(Keys.segmentStreamStats)
         head = try env.table(Keys.segmentHead)
         blocks = try env.table(Keys.segmentBlocks)
+        chunks = try env.table(Keys.segmentChunks)
+        ids = try env.table(Keys.segmentIDs)
         if !readOnly {
             let (meta, env) = (self.meta, self.env)
             try env.write { txn in

@@ -12,6 +12,7 @@ public struct StorageOptions: Sendable {
     public var segmentMapSize = Limits.segmentMapSize
     public var maxQueuedLines = Limits.maxQueuedLines
     public var maxLinesPerCommit = Limits.maxLinesPerCommit
+    public var dedupWindow = Limits.dedupWindow
 
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
 }
@@ -119,6 +120,8 @@ public final class Storage: Sendable {
         var maxLSN: LSN = 0
         var heads: [Int32: [StreamID: Writer.HeadState]] = [:]
         var segmentStreams: [Int32: Set<StreamID>] = [:]
+        let cutoff = Writer.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        var chunkRecords: [ChunkKey: (receipt: AppendReceipt, arrival: Int64, days: [Int32], found: Int)] = [:]
         for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
             try segment.env.read { txn in
                 maxLSN = max(maxLSN, try segment.maxLSN(txn))
@@ -152,7 +155,20 @@ public final class Storage: Sendable {
                     return true
                 }
                 if !dayHeads.isEmpty { heads[day] = dayHeads }
+                try txn.scan(segment.chunks, from: Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))) { k, v in
+                    var r = ByteReader(k)
+                    let arrival = Int64(try r.u64BE())
+                    let key = try ChunkKey(bytes: try r.bytes(16))
+                    let (receipt, days) = try Keys.decodeChunk(v)
+                    chunkRecords[key, default: (receipt, arrival, days, 0)].found += 1
+                    return true
+                }
             }
+        }
+        // A chunk whose lines went to several days counts only if every day recorded it.
+        var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)] = [:]
+        for (key, record) in chunkRecords where record.found >= Set(record.days).count {
+            recentChunks[key] = (record.receipt, record.arrival)
         }
         for (id, key) in keys where streams[id] == nil {
             // Known to the catalog but without lines (e.g. all its segments were dropped).
@@ -178,7 +194,7 @@ public final class Storage: Sendable {
             writer = Writer(
                 shared: shared, catalog: catalog, segmentsDirectory: directory + "/" + Keys.segmentsDirectory,
                 nextLSN: maxLSN + 1, nextStreamID: nextStreamID, keys: byKey, heads: heads,
-                segmentStreams: segmentStreams, options: options, logger: logger)
+                segmentStreams: segmentStreams, recentChunks: recentChunks, options: options, logger: logger)
             writer!.start()
         }
         logger.debug(
@@ -210,11 +226,17 @@ public final class Storage: Sendable {
 
     /// Appends `lines`, giving them LSNs in order. Returns once they are committed and synced
     /// together with whatever else was queued (group commit).
-    public func append(_ lines: [IncomingLine]) async throws -> AppendReceipt {
+    ///
+    /// - Parameters:
+    ///   - lines: the lines, in the order they were received.
+    ///   - chunk: the key of the request body they came from; when the same key was stored
+    ///     within `dedupWindow`, nothing is stored and the first receipt is returned with
+    ///     `duplicateChunk` set (FluentBit resends whole chunks on retry).
+    public func append(_ lines: [IncomingLine], chunk: ChunkKey? = nil) async throws -> AppendReceipt {
         guard let writer else { throw StorageError.readOnly }
         if lines.isEmpty { return AppendReceipt(firstLSN: 0, lastLSN: 0, count: 0) }
         return try await withCheckedThrowingContinuation { continuation in
-            writer.enqueue(lines, continuation: continuation)
+            writer.enqueue(lines, chunk: chunk, continuation: continuation)
         }
     }
 

@@ -20,7 +20,15 @@ final class Writer: @unchecked Sendable {
 
     struct Pending {
         var lines: [IncomingLine]
+        var chunk: ChunkKey?
         var continuation: CheckedContinuation<AppendReceipt, Error>
+    }
+
+    /// A chunk written in this batch: its receipt and the days its lines went to.
+    struct ChunkWrite {
+        var key: ChunkKey
+        var receipt: AppendReceipt
+        var days: [Int32]
     }
 
     // Guarded by `condition`.
@@ -44,12 +52,22 @@ final class Writer: @unchecked Sendable {
     private let options: StorageOptions
     private let logger: Logger
     private var lastAgeCheck = ContinuousClock.now
+    private var lastPrune = ContinuousClock.now
+    private var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
+
+    /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
+    static func wallClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
 
     init(
         shared: Shared, catalog: Catalog, segmentsDirectory: String, nextLSN: LSN, nextStreamID: StreamID,
         keys: [StreamKey: StreamID], heads: [Int32: [StreamID: HeadState]], segmentStreams: [Int32: Set<StreamID>],
-        options: StorageOptions, logger: Logger
+        recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)], options: StorageOptions, logger: Logger
     ) {
+        self.recentChunks = recentChunks
         self.shared = shared
         self.catalog = catalog
         self.segmentsDirectory = segmentsDirectory
@@ -85,7 +103,7 @@ final class Writer: @unchecked Sendable {
         finished.wait()
     }
 
-    func enqueue(_ lines: [IncomingLine], continuation: CheckedContinuation<AppendReceipt, Error>) {
+    func enqueue(_ lines: [IncomingLine], chunk: ChunkKey?, continuation: CheckedContinuation<AppendReceipt, Error>) {
         condition.lock()
         if stopping {
             condition.unlock()
@@ -98,7 +116,7 @@ final class Writer: @unchecked Sendable {
             continuation.resume(throwing: StorageError.overloaded(queuedLines: queued))
             return
         }
-        queue.append(Pending(lines: lines, continuation: continuation))
+        queue.append(Pending(lines: lines, chunk: chunk, continuation: continuation))
         queuedLines += lines.count
         condition.signal()
         condition.unlock()
@@ -145,6 +163,10 @@ final class Writer: @unchecked Sendable {
                 }
             }
             let now = ContinuousClock.now
+            if now - lastPrune >= .seconds(60) {
+                lastPrune = now
+                pruneChunks()
+            }
             if now - lastAgeCheck >= .seconds(1) {
                 lastAgeCheck = now
                 let deadline = now - options.sealAge
@@ -164,10 +186,29 @@ final class Writer: @unchecked Sendable {
         var lsn = nextLSN
         var newStreams: [(StreamID, StreamKey)] = []
         var groups: [Int32: [StreamID: [BlockLine]]] = [:]
-        var receipts: [AppendReceipt] = []
+        var ids: [Int32: [LSN: String]] = [:]
+        var receipts: [AppendReceipt?] = []
+        var sameAs: [Int: Int] = [:]  // pending index → earlier pending index with the same chunk
+        var firstWithChunk: [ChunkKey: Int] = [:]
+        var chunkDays: [Int: Set<Int32>] = [:]
         receipts.reserveCapacity(batch.count)
-        for pending in batch {
+        for (p, pending) in batch.enumerated() {
+            if let chunk = pending.chunk {
+                if let known = recentChunks[chunk] {
+                    var receipt = known.receipt
+                    receipt.duplicateChunk = true
+                    receipts.append(receipt)
+                    continue
+                }
+                if let earlier = firstWithChunk[chunk] {
+                    sameAs[p] = earlier
+                    receipts.append(nil)
+                    continue
+                }
+                firstWithChunk[chunk] = p
+            }
             let first = lsn
+            var days = Set<Int32>()
             for line in pending.lines {
                 let id: StreamID
                 if let known = keys[line.stream] {
@@ -179,21 +220,38 @@ final class Writer: @unchecked Sendable {
                     keyOf[id] = line.stream
                     newStreams.append((id, line.stream))
                 }
-                groups[Day.of(line.timestamp), default: [:]][id, default: []].append(
+                let day = Day.of(line.timestamp)
+                days.insert(day)
+                groups[day, default: [:]][id, default: []].append(
                     BlockLine(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields))
+                if let documentID = line.id { ids[day, default: [:]][lsn] = documentID }
                 lsn += 1
             }
+            if pending.chunk != nil { chunkDays[p] = days }
             receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.count))
         }
         nextLSN = lsn
 
+        let arrival = Self.wallClock()
+        var chunksByDay: [Int32: [ChunkWrite]] = [:]
+        for (p, days) in chunkDays {
+            guard let key = batch[p].chunk, let receipt = receipts[p] else { continue }
+            let sortedDays = days.sorted()
+            for day in sortedDays { chunksByDay[day, default: []].append(ChunkWrite(key: key, receipt: receipt, days: sortedDays)) }
+        }
+
         var created: [Segment] = []
         var stats: [Int32: [StreamID: StreamStats]] = [:]
+        var duplicateLSNs = Set<LSN>()
         var failure: Error?
         for day in groups.keys.sorted() {
             do {
                 let segment = try segmentFor(day, created: &created)
-                stats[day] = try write(segment: segment, group: groups[day]!, seal: [])
+                let result = try write(
+                    segment: segment, group: groups[day]!, seal: [], ids: ids[day] ?? [:], chunks: chunksByDay[day] ?? [],
+                    arrival: arrival)
+                stats[day] = result.stats
+                duplicateLSNs.formUnion(result.duplicates)
             } catch {
                 failure = error
                 logger.error("commit failed", metadata: ["segment": "\(Day.name(day))", "error": "\(error)"])
@@ -207,11 +265,53 @@ final class Writer: @unchecked Sendable {
             logger.error("catalog update failed", metadata: ["error": "\(error)"])
         }
         shared.publish(newStreams: newStreams, segments: created, stats: stats, lastLSN: failure == nil ? lsn - 1 : 0)
-        for (pending, receipt) in zip(batch, receipts) {
+        if failure == nil {
+            for (p, _) in chunkDays {
+                if let key = batch[p].chunk, let receipt = receipts[p] { recentChunks[key] = (receipt, arrival) }
+            }
+        }
+        for (p, pending) in batch.enumerated() {
             if let failure {
                 pending.continuation.resume(throwing: failure)
+                continue
+            }
+            var receipt: AppendReceipt
+            if let earlier = sameAs[p], let first = receipts[earlier] {
+                receipt = first
+                receipt.duplicateChunk = true
+            } else if let own = receipts[p] {
+                receipt = own
+                if !duplicateLSNs.isEmpty && !receipt.duplicateChunk {
+                    receipt.duplicateIDs = (receipt.firstLSN...receipt.lastLSN).reduce(0) { $0 + (duplicateLSNs.contains($1) ? 1 : 0) }
+                }
             } else {
-                pending.continuation.resume(returning: receipt)
+                preconditionFailure("BUG: pending \(p) has no receipt")
+            }
+            pending.continuation.resume(returning: receipt)
+        }
+    }
+
+    /// Deletes chunk records older than the dedup window (one transaction per segment that has any).
+    private func pruneChunks() {
+        let cutoff = Self.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        recentChunks = recentChunks.filter { $0.value.arrival >= cutoff }
+        let segments = shared.state.withLock { Array($0.segments.values) }
+        let cutoffKey = Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))
+        for segment in segments {
+            do {
+                var stale = false
+                try segment.env.read { txn in
+                    try txn.scan(segment.chunks) { k, _ in
+                        stale = k.lexicographicallyPrecedes(cutoffKey)
+                        return false
+                    }
+                }
+                guard stale else { continue }
+                try segment.env.write { txn in
+                    try txn.deleteWhile(segment.chunks) { key in key.lexicographicallyPrecedes(cutoffKey) }
+                }
+            } catch {
+                logger.error("pruning chunk records failed", metadata: ["segment": "\(segment.name)", "error": "\(error)"])
             }
         }
     }
@@ -228,9 +328,40 @@ final class Writer: @unchecked Sendable {
 
     /// Writes one day's new lines (and seals the heads of `seal`) in one transaction.
     /// Returns the statistics the new lines add per stream.
-    private func write(segment: Segment, group: [StreamID: [BlockLine]], seal: Set<StreamID>) throws -> [StreamID: StreamStats] {
+    private func write(
+        segment: Segment, group inputGroup: [StreamID: [BlockLine]], seal: Set<StreamID>, ids: [LSN: String] = [:],
+        chunks: [ChunkWrite] = [], arrival: Int64 = 0
+    ) throws -> (stats: [StreamID: StreamStats], duplicates: Set<LSN>) {
         let day = segment.day
         let dayHeads = heads[day] ?? [:]
+        // Lines whose document id was stored before (or earlier in this batch) are dropped.
+        var group = inputGroup
+        var duplicates = Set<LSN>()
+        var idKeys: [(key: [UInt8], lsn: LSN)] = []
+        if !ids.isEmpty {
+            var seen = Set<[UInt8]>()
+            try segment.env.read { txn in
+                for (stream, lines) in inputGroup {
+                    guard let index = self.keyOf[stream]?.index else { continue }
+                    for line in lines {
+                        guard let documentID = ids[line.lsn] else { continue }
+                        let key = Keys.documentID(index: index, id: documentID)
+                        let storedBefore = try txn.get(segment.ids, key) != nil
+                        if !seen.insert(key).inserted || storedBefore {
+                            duplicates.insert(line.lsn)
+                        } else {
+                            idKeys.append((key, line.lsn))
+                        }
+                    }
+                }
+            }
+            if !duplicates.isEmpty {
+                for (stream, lines) in group {
+                    let kept = lines.filter { !duplicates.contains($0.lsn) }
+                    group[stream] = kept.isEmpty ? nil : kept
+                }
+            }
+        }
         var toSeal: [StreamID] = []
         var toHead: [StreamID] = []
         for (id, lines) in group {
@@ -302,6 +433,10 @@ final class Writer: @unchecked Sendable {
                 let old = try segment.maxLSN(txn)
                 if maxLSN > old { try txn.put(segment.meta, Keys.metaMaxLSN, Keys.u64(maxLSN)) }
             }
+            for (key, lsn) in idKeys { try txn.put(segment.ids, key, Keys.u64(lsn)) }
+            for chunk in chunks {
+                try txn.put(segment.chunks, Keys.chunk(arrival: arrival, key: chunk.key), Keys.encodeChunk(chunk.receipt, days: chunk.days))
+            }
         }
 
         // Committed: update the writer's view.
@@ -319,7 +454,7 @@ final class Writer: @unchecked Sendable {
         }
         heads[day] = updated.isEmpty ? nil : updated
         if !deltas.isEmpty { segmentStreams[day, default: []].formUnion(deltas.keys) }
-        return deltas
+        return (deltas, duplicates)
     }
 
     /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes

@@ -14,7 +14,7 @@ struct CrashTests {
         return (ts, "t\(task) s\(seq) " + String(repeating: "x", count: Int(seq % 50)), "job-\(seq % 5)")
     }
 
-    @Test func acknowledgedLinesSurviveSIGKILL() throws {
+    @Test func acknowledgedLinesSurviveSIGKILL() async throws {
         let dir = TempDirectory("logstore-crash")
         defer { dir.cleanup() }
         let binary = try logstoreBinary()
@@ -28,12 +28,12 @@ struct CrashTests {
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
-            let received = Mutex((Data(), false))
+            let received = LockedState()
             try process.run()
             let reader = Thread {
                 while true {
                     let chunk = out.fileHandleForReading.availableData
-                    received.withLock { state in
+                    received.value.withLock { state in
                         if chunk.isEmpty { state.1 = true } else { state.0.append(chunk) }
                     }
                     if chunk.isEmpty { return }
@@ -42,14 +42,18 @@ struct CrashTests {
             reader.start()
             // Wait for the first acknowledgement, then kill at a random moment.
             let start = Date()
-            while received.withLock({ $0.0.isEmpty }) && Date().timeIntervalSince(start) < 30 { usleep(5_000) }
-            usleep(UInt32.random(in: 20_000...400_000, using: &rng))
+            while received.value.withLock({ $0.0.isEmpty }) && Date().timeIntervalSince(start) < 30 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...400, using: &rng)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let drainStart = Date()
-            while !received.withLock({ $0.1 }) && Date().timeIntervalSince(drainStart) < 10 { usleep(5_000) }
+            while !received.value.withLock({ $0.1 }) && Date().timeIntervalSince(drainStart) < 10 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): child was not killed")
-            let text = String(decoding: received.withLock { $0.0 }, as: UTF8.self)
+            let text = String(decoding: received.value.withLock { $0.0 }, as: UTF8.self)
             var roundAcks = 0
             for line in text.split(separator: "\n") {
                 let parts = line.split(separator: " ")
@@ -115,4 +119,9 @@ struct CrashTests {
         #expect(missing == 0, "round \(round): \(missing) acknowledged lines missing")
         #expect(store.lastLSN >= LSN(stored.count))
     }
+}
+
+/// What the reader thread collected: the bytes and whether the pipe reached its end.
+final class LockedState: Sendable {
+    let value = Mutex((Data(), false))
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("logstore import, logs and stats")
 struct ImportTests {
-    @Test func badInputIsReportedByLineAndGoodLinesAreStored() throws {
+    @Test func badInputIsReportedByLineAndGoodLinesAreStored() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let data = dir.path + "/data"
@@ -22,7 +22,7 @@ struct ImportTests {
         let file = dir.path + "/input.ndjson"
         try body.write(to: URL(fileURLWithPath: file))
 
-        let result = try runLogstore(["import", "--data-dir", data, "--index", "idx", "--log-level", "error", file])
+        let result = try await runLogstore(["import", "--data-dir", data, "--index", "idx", "--log-level", "error", file])
         #expect(result.status != 0)
         for number in [2, 4, 5, 6, 7] {
             #expect(result.stderr.contains("input.ndjson:\(number): "), "line \(number) not named in: \(result.stderr.prefix(2000))")
@@ -31,7 +31,7 @@ struct ImportTests {
         #expect(result.stderr.contains("imported 3 lines"))
         #expect(result.stderr.contains("5 refused"))
 
-        let logs = try runLogstore(["logs", "--data-dir", data, "--job", "j1", "--log-level", "error"])
+        let logs = try await runLogstore(["logs", "--data-dir", data, "--job", "j1", "--log-level", "error"])
         #expect(logs.status == 0)
         let lines = logs.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -39,7 +39,7 @@ struct ImportTests {
         #expect(lines.contains("good 2"))
     }
 
-    @Test func importsGzipBulkAndReadsBackByJobWithoutWorkflow() throws {
+    @Test func importsGzipBulkAndReadsBackByJobWithoutWorkflow() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let data = dir.path + "/data"
@@ -54,10 +54,10 @@ struct ImportTests {
         gzip.arguments = ["-c", "gzip -c '\(job)' > '\(gz)'"]
         try gzip.run()
         gzip.waitUntilExit()
-        let result = try runLogstore(["import", "--data-dir", data, "--log-level", "error", gz, workflow])
+        let result = try await runLogstore(["import", "--data-dir", data, "--log-level", "error", gz, workflow])
         #expect(result.status == 0, "\(result.stderr)")
 
-        let stats = try runLogstore(["stats", "--data-dir", data, "--json"])
+        let stats = try await runLogstore(["stats", "--data-dir", data, "--json"])
         #expect(stats.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect((json?["lines"] as? Int ?? 0) > 0)
@@ -65,22 +65,22 @@ struct ImportTests {
 
         // The job's documents carry no workflow id: found by job name alone.
         let jobName = try #require(
-            try runLogstore(["logs", "--data-dir", data, "--index", "fluentbit-job_log", "--json"]).stdout
+            await runLogstore(["logs", "--data-dir", data, "--index", "fluentbit-job_log", "--json"]).stdout
                 .split(separator: "\n").first.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["job"]
                 as? String)
-        let logs = try runLogstore(["logs", "--data-dir", data, "--job", jobName])
+        let logs = try await runLogstore(["logs", "--data-dir", data, "--job", jobName])
         #expect(logs.status == 0)
         #expect(logs.stdout.contains("Hello Jane Doe!"))
         // Paging with --limit/--after gives the same lines.
-        let first = try runLogstore(["logs", "--data-dir", data, "--job", jobName, "--limit", "3"])
+        let first = try await runLogstore(["logs", "--data-dir", data, "--job", jobName, "--limit", "3"])
         let cursor = try #require(first.stderr.split(separator: "\n").last(where: { $0.hasPrefix("next: ") })?.dropFirst(6))
-        let rest = try runLogstore(["logs", "--data-dir", data, "--job", jobName, "--after", String(cursor)])
+        let rest = try await runLogstore(["logs", "--data-dir", data, "--job", jobName, "--after", String(cursor)])
         #expect(first.stdout + rest.stdout == logs.stdout)
     }
 
-    @Test func everyCommandHasHelp() throws {
+    @Test func everyCommandHasHelp() async throws {
         for command in [[], ["serve"], ["import"], ["logs"], ["stats"]] {
-            let result = try runLogstore(command + ["--help"])
+            let result = try await runLogstore(command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE"))
         }

@@ -49,7 +49,7 @@ struct RunResult {
 }
 
 /// Runs `logstore args…` to completion (bounded by `timeout` seconds).
-func runLogstore(_ args: [String], stdin: Data? = nil, timeout: TimeInterval = 120) throws -> RunResult {
+func runLogstore(_ args: [String], stdin: Data? = nil, timeout: TimeInterval = 120) async throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try logstoreBinary())
     process.arguments = args
@@ -74,13 +74,14 @@ func runLogstore(_ args: [String], stdin: Data? = nil, timeout: TimeInterval = 1
         }
     }
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
+    // Poll without blocking a thread of the shared pool (other tests run on it).
+    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
     if process.isRunning {
         process.terminate()
         throw CLITestError("logstore \(args) did not finish within \(timeout) s")
     }
     process.waitUntilExit()
-    group.wait()
+    while group.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
     return RunResult(
         status: process.terminationStatus, stdout: String(decoding: outData.value.withLock { $0 }, as: UTF8.self),
         stderr: String(decoding: errData.value.withLock { $0 }, as: UTF8.self))

@@ -114,6 +114,26 @@ public struct LMDBTransaction: ~Copyable {
         }
     }
 
+    /// Deletes entries from the first key on while `predicate(key)` holds; returns how many.
+    @discardableResult
+    public func deleteWhile(_ table: LMDBTable, _ predicate: (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(txn, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        var deleted = 0
+        while rc == 0 {
+            guard predicate(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)) else { break }
+            try lmdbCheck(mdb_cursor_del(cursor, 0), "mdb_cursor_del(\(table.name))")
+            deleted += 1
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        if rc != 0 && rc != MDB_NOTFOUND { try lmdbCheck(rc, "mdb_cursor_get(\(table.name))") }
+        return deleted
+    }
+
     /// Deletes every entry whose key starts with `prefix`; returns how many.
     @discardableResult
     public func deleteAll(_ table: LMDBTable, prefix: [UInt8]) throws -> Int {
