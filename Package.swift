@@ -59,6 +59,14 @@ let package = Package(
         ),
         .testTarget(name: "LogStoreIngestTests", dependencies: ["LogStoreIngest"]),
         .testTarget(
+            name: "LogStoreHTTPTests",
+            dependencies: [
+                "LogStoreHTTP", "LogStore", "LogStoreIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "LogStoreCLITests",
             dependencies: ["LogStore"]
         ),

@@ -20,6 +20,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import queue
 import random
 import shutil
 import signal
@@ -525,17 +526,27 @@ def run_phase(name: str, kind: str, nworkers: int, cfg: dict, shared: tuple, ser
         p.start()
     results: dict[int, dict] = {}
     ready = 0
+    gen_deadline = time.time() + 300
     while ready < nworkers:
-        try:
-            ready_q.get(timeout=300)
-            ready += 1
-        except Exception:
+        if time.time() > gen_deadline:
             raise RuntimeError(f"phase {name}: workers did not finish pre-generating bodies")
+        try:
+            ready_q.get(timeout=0.2)
+            ready += 1
+            continue
+        except queue.Empty:
+            pass
         # a worker that failed while generating reports on result_q
-        while not result_q.empty():
-            wid, r = result_q.get()
+        while True:
+            try:
+                wid, r = result_q.get_nowait()
+            except queue.Empty:
+                break
             if "fatal" in r:
                 raise RuntimeError(f"phase {name}: worker {wid} failed: {r['fatal']}")
+        dead = [p for p in procs if p.exitcode not in (0, None)]
+        if dead:
+            raise RuntimeError(f"phase {name}: worker died with exit code {dead[0].exitcode}")
     gen_seconds = time.perf_counter() - t_gen
     cpu0 = proc_cpu(server_pid)
     start_at.value = time.time() + 0.1
@@ -547,7 +558,7 @@ def run_phase(name: str, kind: str, nworkers: int, cfg: dict, shared: tuple, ser
             raise RuntimeError(f"phase {name}: workers did not report within {wait_total:.0f} s")
         try:
             wid, r = result_q.get(timeout=min(left, 1.0))
-        except Exception:
+        except queue.Empty:
             dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
             if dead:
                 raise RuntimeError(f"phase {name}: worker died with exit code {dead[0].exitcode}")

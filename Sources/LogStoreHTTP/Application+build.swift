@@ -9,11 +9,14 @@ public struct ServerOptions: Sendable {
     public var host: String
     public var port: Int
     public var serverName: String
+    /// Limits and defaults of ingest.
+    public var ingest: IngestOptions
 
-    public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore") {
+    public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
         self.port = port
         self.serverName = serverName
+        self.ingest = ingest
     }
 
     /// Parses `host:port` (or `:port`, or a bare port).
@@ -34,21 +37,31 @@ public struct ServerOptions: Sendable {
 public typealias LogStoreContext = BasicRequestContext
 
 /// Builds the router with every route of the server.
-public func buildRouter(storage: Storage, logger: Logger) -> Router<LogStoreContext> {
+public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger) -> Router<LogStoreContext> {
     let router = Router(context: LogStoreContext.self)
     router.middlewares.add(ErrorMiddleware())
     AdminController(storage: storage).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
+    IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
     return router
 }
 
 /// Builds the whole application around an open store. The store is closed when the
 /// application shuts down (after the HTTP server stopped accepting and finished its requests).
-public func buildApplication(storage: Storage, options: ServerOptions, logger: Logger) -> some ApplicationProtocol {
-    let router = buildRouter(storage: storage, logger: logger)
+///
+/// - Parameters:
+///   - storage: the open store; closed on shutdown.
+///   - options: address and limits.
+///   - logger: where the server logs.
+///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
+public func buildApplication(
+    storage: Storage, options: ServerOptions, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(storage: storage, options: options, logger: logger)
     var app = Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)
     app.addServices(StorageService(storage: storage, logger: logger))
     return app

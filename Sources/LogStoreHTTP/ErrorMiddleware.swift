@@ -1,18 +1,40 @@
 import Hummingbird
 import LogStore
+import LogStoreIngest
 
-/// Turns engine errors into clear HTTP answers (the rest Hummingbird handles).
+/// Turns engine, parser and framework errors into OpenSearch-shaped answers with the right status.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as OpenSearchError {
+            throw error
         } catch let error as StorageError {
             switch error {
-            case .overloaded: throw HTTPError(.serviceUnavailable, message: error.description)
-            case .closed: throw HTTPError(.serviceUnavailable, message: error.description)
-            case .invalidLine: throw HTTPError(.badRequest, message: error.description)
-            default: throw HTTPError(.internalServerError, message: error.description)
+            case .overloaded, .closed:
+                throw OpenSearchError(.serviceUnavailable, type: "es_rejected_execution_exception", reason: error.description)
+            case .invalidLine:
+                throw OpenSearchError.badRequest(error.description)
+            default:
+                throw OpenSearchError(.internalServerError, type: "storage_exception", reason: error.description)
             }
+        } catch let error as IngestError {
+            switch error {
+            case .tooLarge:
+                throw OpenSearchError(.contentTooLarge, type: "content_too_long_exception", reason: error.description)
+            case .unsupportedEncoding:
+                throw OpenSearchError(.unsupportedMediaType, type: "illegal_argument_exception", reason: error.description)
+            default:
+                throw OpenSearchError.badRequest(error.description, type: "parse_exception")
+            }
+        } catch let error as HTTPError {
+            if error.status == .notFound {
+                throw OpenSearchError(.notFound, type: "resource_not_found_exception",
+                    reason: "no handler found for \(request.method) \(request.uri.path)")
+            }
+            throw OpenSearchError(error.status, type: "http_exception", reason: error.body ?? error.status.reasonPhrase)
+        } catch let error as LMDBError {
+            throw OpenSearchError(error.isDiskFull ? .serviceUnavailable : .internalServerError, type: "storage_exception", reason: error.description)
         }
     }
 }
@@ -21,7 +43,7 @@ extension Response {
     /// A JSON response from already-encoded bytes.
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
         Response(
-            status: status, headers: [.contentType: "application/json"],
+            status: status, headers: [.contentType: "application/json; charset=UTF-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

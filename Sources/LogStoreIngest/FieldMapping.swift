@@ -5,7 +5,7 @@
 /// When neither a job nor a workflow is found, the optional Kubernetes fallback applies:
 /// workflow = namespace, job = pod + "/" + container (just pod when there is no container).
 public struct FieldMapping: Sendable, Equatable {
-    /// Paths of the message (REANA: `log`, `message`, `msg`).
+    /// Paths of the message (REANA: `log`, `message`, `msg`; GELF: `short_message`).
     public var message: [String]
     /// Paths of the timestamp (REANA: `@timestamp`, `date`, `time`, `timestamp`).
     public var timestamp: [String]
@@ -50,7 +50,7 @@ public struct FieldMapping: Sendable, Equatable {
 
     /// REANA's defaults (FluentBit documents shipped by REANA's Helm chart, plus plain fields).
     public static let reana = FieldMapping(
-        message: ["log", "message", "msg"],
+        message: ["log", "message", "msg", "short_message"],
         timestamp: ["@timestamp", "date", "time", "timestamp"],
         job: ["kubernetes.labels.job-name", "job"],
         workflow: [

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import LogStoreHTTP
 import LogStoreIngest
 
 /// `logstore import`: loads log files into a data directory.
@@ -117,10 +118,7 @@ actor Importer {
             for (i, item) in results.enumerated() {
                 switch item.result {
                 case .success(let document):
-                    pending.append(
-                        IncomingLine(
-                            stream: StreamKey(index: document.index, workflow: document.workflow, job: document.job),
-                            timestamp: document.timestamp, message: document.message, fields: document.fields))
+                    pending.append(IncomingLine(document))
                 case .failure(let error):
                     totals.refused += 1
                     let number = isBulk ? chunk.firstLine + item.line - 1 : (i < lineNumbers.count ? lineNumbers[i] : chunk.firstLine + i)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import LogStore
 import LogStoreHTTP
+import LogStoreIngest
 
 /// `logstore serve`: runs the HTTP server on a data directory.
 struct ServeCommand: AsyncParsableCommand {
@@ -14,23 +15,67 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOptions
 
+    static let env = ProcessInfo.processInfo.environment
+
     @Option(help: "Address to listen on, host:port (env LOGSTORE_LISTEN).")
-    var listen: String = ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200"
+    var listen: String = env["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200"
+
+    @Option(help: "Largest request body as sent, e.g. 64MiB (env LOGSTORE_MAX_BODY).")
+    var maxBody: String = env["LOGSTORE_MAX_BODY"] ?? "64MiB"
+
+    @Option(help: "Largest request body after gzip/deflate decoding (env LOGSTORE_MAX_DECODED).")
+    var maxDecoded: String = env["LOGSTORE_MAX_DECODED"] ?? "256MiB"
+
+    @Option(help: "Longest message of one document (env LOGSTORE_MAX_LINE).")
+    var maxLine: String = env["LOGSTORE_MAX_LINE"] ?? "1MiB"
+
+    @Option(help: "Answer 429 to ingest below this much free disk (env LOGSTORE_MIN_FREE_DISK; 0 disables).")
+    var minFreeDisk: String = env["LOGSTORE_MIN_FREE_DISK"] ?? "512MiB"
+
+    @Option(help: "A resent request body is recognised for this long, e.g. 1h (env LOGSTORE_DEDUP_WINDOW).")
+    var dedupWindow: String = env["LOGSTORE_DEDUP_WINDOW"] ?? "1h"
+
+    @Option(help: "Index for /v1/ingest without ?index= (env LOGSTORE_DEFAULT_INDEX).")
+    var defaultIndex: String = env["LOGSTORE_DEFAULT_INDEX"] ?? "logs"
+
+    @Option(help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
+    var mapping: String? = env["LOGSTORE_MAPPING"]
 
     func validate() throws {
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
+        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk)]
+        where ByteSize.parse(value) == nil {
+            throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
+        }
+        if DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
+        if let mapping {
+            do { _ = try FieldMapping(config: mapping) } catch { throw ValidationError("--mapping: \(error)") }
+        }
+    }
+
+    func serverOptions() throws -> ServerOptions {
+        var options = ServerOptions(listen: listen)!
+        options.ingest.maxBodyBytes = Int(ByteSize.parse(maxBody)!)
+        options.ingest.maxDecodedBytes = Int(ByteSize.parse(maxDecoded)!)
+        options.ingest.maxMessageBytes = Int(ByteSize.parse(maxLine)!)
+        options.ingest.minFreeDiskBytes = ByteSize.parse(minFreeDisk)!
+        options.ingest.defaultIndex = defaultIndex
+        if let mapping { options.ingest.mapping = try FieldMapping(config: mapping) }
+        return options
     }
 
     func run() async throws {
         let logger = data.logger()
         let storage: Storage
+        let options = try serverOptions()
         do {
-            storage = try Storage.open(directory: data.dataDirectory, logger: logger)
+            var storageOptions = StorageOptions()
+            storageOptions.dedupWindow = DurationText.parse(dedupWindow)!
+            storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        let options = ServerOptions(listen: listen)!
         logger.info("logstore serving", metadata: ["data": "\(data.dataDirectory)", "listen": "\(options.host):\(options.port)"])
         let app = buildApplication(storage: storage, options: options, logger: logger)
         try await app.runService()

@@ -1,0 +1,211 @@
+import Foundation
+import Hummingbird
+import LogStore
+import LogStoreIngest
+import NIOCore
+
+/// FluentBit-compatible ingest: OpenSearch `_bulk` (the `es`/`opensearch` outputs) and the
+/// `http` output (`json`, `json_lines`, `json_stream`, `msgpack`).
+///
+/// Every answer is sent after the lines are durable. A resent body (FluentBit retries whole
+/// chunks) is recognised by its `ChunkKey` and not stored again.
+struct IngestController {
+    let storage: Storage
+    let options: IngestOptions
+    let bulkParser: BulkParser
+    let lineParser: LineFormatParser
+
+    init(storage: Storage, options: IngestOptions) {
+        self.storage = storage
+        self.options = options
+        let documentParser = DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes)
+        bulkParser = BulkParser(documentParser: documentParser)
+        lineParser = LineFormatParser(documentParser: documentParser)
+    }
+
+    static let bulkContentTypes = ["application/x-ndjson", "application/json", "text/plain", "application/ndjson"]
+
+    func addRoutes(to router: Router<LogStoreContext>) {
+        for method in [HTTPRequest.Method.post, .put] {
+            router.on("_bulk", method: method) { request, context in try await bulk(request, context: context, index: nil) }
+            // Also FluentBit's `Path` prefix (`/proxy/_bulk`): the action lines name the index anyway.
+            router.on(":index/_bulk", method: method) { request, context in
+                try await bulk(request, context: context, index: context.parameters.get("index"))
+            }
+        }
+        // FluentBit's `http` output posts to its `URI` (default `/`).
+        router.post("/", use: ingest)
+        router.post("ingest", use: ingest)
+        router.post("v1/ingest", use: ingest)
+    }
+
+    // MARK: Bulk
+
+    func bulk(_ request: Request, context: LogStoreContext, index: String?) async throws -> Response {
+        let started = ContinuousClock.now
+        let contentType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if let contentType, !Self.bulkContentTypes.contains(contentType) {
+            throw OpenSearchError(
+                .notAcceptable, type: "media_type_header_exception",
+                reason: "Content-Type header [\(contentType)] is not supported; send application/x-ndjson")
+        }
+        let body = try await readBody(request, context: context)
+        if body.isEmpty || body.allSatisfy({ $0 == 0x0A || $0 == 0x0D || $0 == 0x20 }) {
+            throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
+        }
+        try checkDisk()
+        let arrival = Self.now()
+        let items = bulkParser.parse(body, defaultIndex: index, arrivalTime: arrival)
+        if items.isEmpty {
+            throw OpenSearchError.badRequest("the body holds no bulk action", type: "action_request_validation_exception")
+        }
+        var lines: [IncomingLine] = []
+        lines.reserveCapacity(items.count)
+        for item in items {
+            if case .success(let document) = item.result { lines.append(IncomingLine(document)) }
+        }
+        if !lines.isEmpty {
+            let chunk = ChunkKey(body: body, context: "bulk:\(index ?? "")")
+            _ = try await storage.append(lines, chunk: chunk)
+        }
+        return .json(Self.bulkAnswer(items, took: started.duration(to: .now)))
+    }
+
+    /// `{"took":N,"errors":false,"items":[{"create":{"status":201}},…]}` in exactly that key
+    /// order (FluentBit matches on it); failed items carry OpenSearch's error object.
+    static func bulkAnswer(_ items: [BulkItem], took: Duration) -> [UInt8] {
+        var json = JSONText(capacity: 40 + items.count * 26)
+        let errors = items.contains { if case .failure = $0.result { return true } else { return false } }
+        json.raw("{\"took\":")
+        json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
+        json.raw(errors ? ",\"errors\":true,\"items\":[" : ",\"errors\":false,\"items\":[")
+        for (i, item) in items.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw("{\"")
+            json.raw(item.op.rawValue)
+            switch item.result {
+            case .success:
+                json.raw("\":{\"status\":201}}")
+            case .failure(let error):
+                json.raw("\":{\"status\":400,\"error\":{\"type\":")
+                json.string(errorType(error))
+                json.raw(",\"reason\":")
+                json.string("line \(item.line): \(error)")
+                json.raw("}}}")
+            }
+        }
+        json.raw("]}")
+        return json.bytes
+    }
+
+    static func errorType(_ error: IngestError) -> String {
+        switch error {
+        case .unsupportedOperation: return "illegal_argument_exception"
+        case .badAction: return "action_request_validation_exception"
+        case .lineTooLong: return "document_too_large_exception"
+        default: return "document_parsing_exception"
+        }
+    }
+
+    // MARK: FluentBit http output
+
+    func ingest(_ request: Request, context: LogStoreContext) async throws -> Response {
+        let q = request.uri.queryParameters
+        for (name, _) in q where name != "index" && name != "format" {
+            throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected index or format")
+        }
+        let index = q["index"].map(String.init) ?? options.defaultIndex
+        if index.isEmpty { throw OpenSearchError.badRequest("index must not be empty") }
+        let body = try await readBody(request, context: context)
+        if body.isEmpty { throw OpenSearchError.badRequest("request body is required", type: "parse_exception") }
+        var format = LineFormat.detect(contentType: request.headers[.contentType], body: body)
+        if let forced = q["format"] {
+            guard let value = LineFormat(rawValue: String(forced)) else {
+                throw OpenSearchError.badRequest(
+                    "format '\(forced)' must be one of \(LineFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            format = value
+        }
+        try checkDisk()
+        let results = lineParser.parse(body, format: format, index: index, arrivalTime: Self.now())
+        var lines: [IncomingLine] = []
+        var firstError: (Int, IngestError)?
+        var failed = 0
+        for (i, result) in results.enumerated() {
+            switch result {
+            case .success(let document): lines.append(IncomingLine(document))
+            case .failure(let error):
+                failed += 1
+                if firstError == nil { firstError = (i + 1, error) }
+            }
+        }
+        if lines.isEmpty, let (number, error) = firstError {
+            throw OpenSearchError.badRequest("document \(number): \(error)", type: "parse_exception")
+        }
+        if !lines.isEmpty {
+            _ = try await storage.append(lines, chunk: ChunkKey(body: body, context: "ingest:\(index):\(format.rawValue)"))
+        }
+        // Short answer: FluentBit's http output rejects answers over 4 KB.
+        var json = JSONText(capacity: 256)
+        json.raw("{\"stored\":")
+        json.number(lines.count)
+        json.raw(",\"errors\":")
+        json.number(failed)
+        if let (number, error) = firstError {
+            json.raw(",\"first_error\":")
+            json.string(String("document \(number): \(error)".prefix(1000)))
+        }
+        json.raw("}")
+        return .json(json.bytes)
+    }
+
+    // MARK: Shared
+
+    /// Collects the body within `maxBodyBytes` and decodes its Content-Encoding within
+    /// `maxDecodedBytes`.
+    func readBody(_ request: Request, context: LogStoreContext) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > options.maxBodyBytes {
+            throw OpenSearchError(
+                .contentTooLarge, type: "content_too_long_exception",
+                reason: "request body is \(length) bytes, over the \(options.maxBodyBytes)-byte limit")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw OpenSearchError(
+                .contentTooLarge, type: "content_too_long_exception", reason: "request body is over the \(options.maxBodyBytes)-byte limit")
+        }
+        let raw = Array(buffer.readableBytesView)
+        let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased()
+        if encoding == nil || encoding == "identity" || encoding == "" { return raw }
+        do {
+            return try ContentDecoder.decode(raw, encoding: encoding, maxOutput: options.maxDecodedBytes)
+        } catch .tooLarge(let limit) {
+            throw OpenSearchError(
+                .contentTooLarge, type: "content_too_long_exception",
+                reason: "request body decodes to more than the \(limit)-byte limit (Content-Encoding \(encoding ?? ""))")
+        } catch .unsupportedEncoding(let name) {
+            throw OpenSearchError(
+                .unsupportedMediaType, type: "illegal_argument_exception",
+                reason: "Content-Encoding '\(name)' is not supported; use gzip, deflate or identity")
+        } catch {
+            throw OpenSearchError.badRequest("cannot decode the \(encoding ?? "") body: \(error)", type: "parse_exception")
+        }
+    }
+
+    func checkDisk() throws {
+        guard options.minFreeDiskBytes > 0, let free = freeDiskBytes(storage.directory) else { return }
+        if free < options.minFreeDiskBytes {
+            throw OpenSearchError(
+                .tooManyRequests, type: "disk_usage_exceeded_exception",
+                reason: "free disk space \(free) bytes is below the \(options.minFreeDiskBytes)-byte floor; retry later")
+        }
+    }
+
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Parses sizes such as `512MB`, `64MiB`, `2G`, `1048576` (decimal and binary units).
+enum ByteSize {
+    static func parse(_ text: String) -> UInt64? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits), value >= 0 else { return nil }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let multipliers: [String: Double] = [
+            "": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": Double(1 << 20), "MB": 1e6, "MIB": Double(1 << 20),
+            "G": Double(1 << 30), "GB": 1e9, "GIB": Double(1 << 30), "T": Double(1 << 40), "TB": 1e12, "TIB": Double(1 << 40),
+        ]
+        guard let m = multipliers[unit] else { return nil }
+        return UInt64(value * m)
+    }
+}
+
+/// Parses durations such as `30s`, `15m`, `1h`, `30d`.
+enum DurationText {
+    static func parse(_ text: String) -> Duration? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = t.prefix { $0.isNumber }
+        guard let value = Int64(digits) else { return nil }
+        switch t.dropFirst(digits.count) {
+        case "ms": return .milliseconds(value)
+        case "s", "": return .seconds(value)
+        case "m": return .seconds(value * 60)
+        case "h": return .seconds(value * 3600)
+        case "d": return .seconds(value * 86400)
+        default: return nil
+        }
+    }
+}
