@@ -1,0 +1,68 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// `logstore serve` as a real process: listens, ingests, and on SIGTERM finishes and exits 0
+/// with everything acknowledged on disk.
+@Suite("logstore serve")
+struct ServeTests {
+    func freePort() -> Int { Int.random(in: 20_000...40_000) }
+
+    @Test func servesAndShutsDownGracefullyOnSIGTERM() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let data = dir.path + "/data"
+        var port = freePort()
+        var process = Process()
+        var ready = false
+        for _ in 0..<5 where !ready {
+            port = freePort()
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: try logstoreBinary())
+            process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline {
+                if (try? await get("http://127.0.0.1:\(port)/health")) != nil {
+                    ready = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if !ready && process.isRunning { process.terminate() }
+        }
+        try #require(ready, "server did not come up")
+        var body = ""
+        for i in 0..<500 {
+            body += #"{"create":{"_index":"fluentbit-job_log"}}"# + "\n"
+            body += #"{"@timestamp":"2024-09-24T11:49:58.\#(String(format: "%03d", i))Z","log":"line \#(i)","kubernetes.labels.job-name":"reana-run-job-1"}"# + "\n"
+        }
+        var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_bulk")!)
+        post.httpMethod = "POST"
+        post.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
+        post.httpBody = Data(body.utf8)
+        let (answer, response) = try await URLSession.shared.data(for: post)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: answer, as: UTF8.self).contains(#""errors":false"#))
+
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!process.isRunning)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+
+        let logs = try await runLogstore(["logs", "--data-dir", data, "--job", "reana-run-job-1"])
+        #expect(logs.stdout.split(separator: "\n").count == 500)
+        #expect(logs.stdout.hasPrefix("line 0\n"))
+    }
+
+    func get(_ url: String) async throws -> Data {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw CLITestError("status") }
+        return data
+    }
+}
