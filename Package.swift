@@ -22,6 +22,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CShims"),
         .target(
             name: "LogStore",
             dependencies: [
@@ -48,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "logstore",
             dependencies: [
-                "LogStore", "LogStoreIngest", "LogStoreHTTP",
+                "LogStore", "LogStoreIngest", "LogStoreHTTP", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

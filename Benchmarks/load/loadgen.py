@@ -424,7 +424,7 @@ def proc_mem(pid: int | None) -> dict:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:", "RssShmem:")):
                     k, v = line.split(":", 1)
                     out[k] = int(v.split()[0]) * 1024
     except OSError:
@@ -623,6 +623,8 @@ def run_phase(name: str, kind: str, nworkers: int, cfg: dict, shared: tuple, ser
         "server_cpu_seconds": round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None,
         "server_rss_bytes": mem.get("VmRSS"),
         "server_hwm_bytes": mem.get("VmHWM"),
+        "server_rss_anon_bytes": mem.get("RssAnon"),
+        "server_rss_file_bytes": mem.get("RssFile"),
     }
     if out["server_cpu_seconds"] is not None and agg["lines"]:
         out["server_cpu_us_per_line"] = round(out["server_cpu_seconds"] / agg["lines"] * 1e6, 3)
@@ -697,8 +699,11 @@ def print_table(report: dict) -> None:
     mb = lambda v: f"{v / 1e6:,.1f} MB" if v else "-"
     print(f"server RSS {mb(f.get('server_rss_bytes'))}, peak (VmHWM) {mb(f.get('server_hwm_bytes'))}, "
           f"CPU {f.get('server_cpu_seconds', '-')} s (utime+stime, whole run)")
+    print(f"  of the RSS: anonymous (heap) {mb(f.get('server_rss_anon_bytes'))}, file-backed (mmap'd LMDB pages, "
+          f"reclaimable page cache) {mb(f.get('server_rss_file_bytes'))}")
     if f.get("rss_after_settle_bytes"):
-        print(f"server RSS after {f['settle_seconds']} s idle: {mb(f['rss_after_settle_bytes'])}")
+        print(f"server RSS after {f['settle_seconds']} s idle: {mb(f['rss_after_settle_bytes'])} "
+              f"(anonymous {mb(f.get('rss_anon_after_settle_bytes'))})")
     print(f"lines acknowledged by the driver: {f['lines_acknowledged']:,} (+{f['probe_lines']} probe)")
     if f.get("stats_lines_delta") is not None:
         verdict = "match" if f["stats_lines_delta"] == f["lines_acknowledged"] + f["probe_lines"] else "MISMATCH"
@@ -710,8 +715,10 @@ def print_table(report: dict) -> None:
         print(f"data dir: {mb(f['data_dir_bytes'])} apparent, {mb(f['data_dir_allocated_bytes'])} allocated")
     if "total_lines_target" in f:
         rss = f.get("server_rss_bytes") or 0
-        print(f"total-lines mode: {f['total_lines_target']:,} lines requested; RSS {mb(rss)} "
-              f"({'OK' if rss and rss <= 200e6 else 'ABOVE 200 MB TARGET' if rss else '?'})")
+        anon = f.get("server_rss_anon_bytes") or 0
+        judge = lambda v: "OK" if v and v <= 200e6 else "ABOVE 200 MB TARGET" if v else "?"
+        print(f"total-lines mode: {f['total_lines_target']:,} lines requested; RSS {mb(rss)} ({judge(rss)}), "
+              f"anonymous {mb(anon)} ({judge(anon)})")
     if report.get("shutdown"):
         print(f"shutdown: {report['shutdown']}")
     print(f"verdict: {'OK' if report['ok'] else 'PROBLEMS (see non-200/errors above)'}")
@@ -889,6 +896,8 @@ def main(argv: list[str]) -> int:
         mem = proc_mem(pid)
         final["server_rss_bytes"] = mem.get("VmRSS")
         final["server_hwm_bytes"] = mem.get("VmHWM")
+        final["server_rss_anon_bytes"] = mem.get("RssAnon")
+        final["server_rss_file_bytes"] = mem.get("RssFile")
         cpu = proc_cpu(pid)
         final["server_cpu_seconds"] = round(cpu, 3) if cpu is not None else None
         if a.total_lines is not None:
@@ -896,7 +905,9 @@ def main(argv: list[str]) -> int:
         if a.settle > 0 and pid is not None:
             time.sleep(a.settle)
             final["settle_seconds"] = a.settle
-            final["rss_after_settle_bytes"] = proc_mem(pid).get("VmRSS")
+            m2 = proc_mem(pid)
+            final["rss_after_settle_bytes"] = m2.get("VmRSS")
+            final["rss_anon_after_settle_bytes"] = m2.get("RssAnon")
         stats1 = get_stats(host, port)
         if stats1 is not None:
             before = stats0.get("lines", 0) if stats0 else 0

@@ -52,6 +52,9 @@ final class Writer: @unchecked Sendable {
     private let options: StorageOptions
     private let logger: Logger
     private var lastAgeCheck = ContinuousClock.now
+    /// True while heads that are due for sealing wait for a later pass (sealing is done in
+    /// bounded passes between commits so a burst of due heads never stalls ingest).
+    private var sealBacklog = false
     private var lastPrune = ContinuousClock.now
     private var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
 
@@ -137,7 +140,7 @@ final class Writer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && sealAllWaiters.isEmpty && !stopping {
+            while queue.isEmpty && sealAllWaiters.isEmpty && !stopping && !sealBacklog {
                 if !condition.wait(until: Date().addingTimeInterval(1)) { break }
             }
             var batch: [Pending] = []
@@ -156,7 +159,7 @@ final class Writer: @unchecked Sendable {
             if !batch.isEmpty { commit(batch) }
             if !sealWaiters.isEmpty {
                 do {
-                    try sealHeads { _ in true }
+                    while try sealHeads({ _, _ in true }) {}
                     for waiter in sealWaiters { waiter.resume() }
                 } catch {
                     for waiter in sealWaiters { waiter.resume(throwing: error) }
@@ -167,18 +170,31 @@ final class Writer: @unchecked Sendable {
                 lastPrune = now
                 pruneChunks()
             }
-            if now - lastAgeCheck >= .seconds(1) {
+            if sealBacklog || now - lastAgeCheck >= .seconds(1) {
                 lastAgeCheck = now
-                let deadline = now - options.sealAge
                 do {
-                    try sealHeads { $0.oldest <= deadline }
+                    sealBacklog = try sealHeads { id, head in
+                        head.count >= options.sealLines || head.bytes >= options.sealBytes || head.oldest <= now - sealAge(id)
+                    }
                 } catch {
+                    sealBacklog = false
                     logger.error("sealing heads by age failed", metadata: ["error": "\(error)"])
                 }
             }
             if exit { return }
         }
     }
+
+    /// The seal age of a stream, spread over [sealAge, 1.5 × sealAge) by its id so that streams
+    /// that started together are not all sealed in the same pass.
+    private func sealAge(_ id: StreamID) -> Duration {
+        let spread = Double((id &* 0x9E37_79B9_7F4A_7C15) >> 54) / 1024.0  // [0, 1)
+        return options.sealAge + options.sealAge * (spread * 0.5)
+    }
+
+    /// Most streams sealed in one transaction, and most raw bytes read for it.
+    static let sealBudgetStreams = 64
+    static let sealBudgetBytes = 32 << 20
 
     // MARK: Commit
 
@@ -377,6 +393,24 @@ final class Writer: @unchecked Sendable {
             }
         }
         for id in seal where group[id] == nil && (dayHeads[id]?.count ?? 0) > 0 { toSeal.append(id) }
+        // Bounded work per transaction: the biggest heads first, the rest stay in the head and
+        // are sealed by the next passes (`sealBacklog`).
+        if toSeal.count > Self.sealBudgetStreams {
+            toSeal.sort { (dayHeads[$0]?.bytes ?? 0) > (dayHeads[$1]?.bytes ?? 0) }
+            var budget = Self.sealBudgetBytes
+            var kept: [StreamID] = []
+            for id in toSeal {
+                let bytes = (dayHeads[id]?.bytes ?? 0) + (group[id]?.reduce(0) { $0 + $1.message.count + $1.fields.count } ?? 0)
+                if kept.count < Self.sealBudgetStreams && (kept.isEmpty || bytes <= budget) {
+                    kept.append(id)
+                    budget -= bytes
+                } else if group[id] != nil {
+                    toHead.append(id)
+                }
+            }
+            if kept.count < toSeal.count { sealBacklog = true }
+            toSeal = kept
+        }
 
         // Read what the sealed streams already have in the head (nobody else writes it).
         var sealLines: [[BlockLine]] = []
@@ -501,13 +535,27 @@ final class Writer: @unchecked Sendable {
         return result
     }
 
-    /// Seals the heads that `shouldSeal` picks, one transaction per day.
-    private func sealHeads(_ shouldSeal: (HeadState) -> Bool) throws {
-        for day in heads.keys.sorted() {
-            let pick = Set((heads[day] ?? [:]).filter { $0.value.count > 0 && shouldSeal($0.value) }.keys)
-            if pick.isEmpty { continue }
-            guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
-            _ = try write(segment: segment, group: [:], seal: pick)
+    /// Seals heads that `shouldSeal` picks, at most `sealBudgetStreams` streams (and about
+    /// `sealBudgetBytes`) in this pass. Returns true when more are due.
+    private func sealHeads(_ shouldSeal: (StreamID, HeadState) -> Bool) throws -> Bool {
+        var due: [(day: Int32, id: StreamID, bytes: Int)] = []
+        for (day, dayHeads) in heads {
+            for (id, head) in dayHeads where head.count > 0 && shouldSeal(id, head) { due.append((day, id, head.bytes)) }
         }
+        if due.isEmpty { return false }
+        due.sort { $0.bytes > $1.bytes }
+        var picked: [Int32: Set<StreamID>] = [:]
+        var count = 0
+        var bytes = 0
+        for item in due where count < Self.sealBudgetStreams && (count == 0 || bytes + item.bytes <= Self.sealBudgetBytes) {
+            picked[item.day, default: []].insert(item.id)
+            count += 1
+            bytes += item.bytes
+        }
+        for (day, ids) in picked.sorted(by: { $0.key < $1.key }) {
+            guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
+            _ = try write(segment: segment, group: [:], seal: ids)
+        }
+        return count < due.count
     }
 }

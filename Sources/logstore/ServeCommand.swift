@@ -1,4 +1,5 @@
 import ArgumentParser
+import CShims
 import Foundation
 import Hummingbird
 import LogStore
@@ -65,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logstore_limit_malloc_arenas(2)
         let logger = data.logger()
         let storage: Storage
         let options = try serverOptions()

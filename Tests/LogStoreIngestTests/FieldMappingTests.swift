@@ -4,7 +4,7 @@ import Testing
 @Suite struct FieldMappingTests {
     @Test func reanaDefaults() {
         let m = FieldMapping.reana
-        #expect(m.message == ["log", "message", "msg"])
+        #expect(m.message == ["log", "message", "msg", "short_message"])
         #expect(m.timestamp == ["@timestamp", "date", "time", "timestamp"])
         #expect(m.job == ["kubernetes.labels.job-name", "job"])
         #expect(m.workflow.first == "kubernetes.labels.reana-run-job-workflow-uuid")
