@@ -4,7 +4,7 @@
 /// `formatVersion` whenever a layout here changes.
 public enum Keys {
     /// The on-disk format this build writes and reads. Must be updated when a layout changes.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
 
     // MARK: Files
     /// The catalog environment, directly in the data directory.
@@ -33,8 +33,13 @@ public enum Keys {
     public static let segmentStreams = "streams"
     /// streamID (u64 BE) → `StreamStats` of this segment (varints).
     public static let segmentStreamStats = "stream_stats"
-    /// (streamID u64 BE, LSN u64 BE) → head line (`encodeHeadLine`): fresh, unsealed lines.
+    /// LSN u64 BE → head line (`encodeHeadLine`): fresh lines, appended in LSN order (so a
+    /// commit dirties only the last pages). A stream's head lines are found through the
+    /// in-memory head index, rebuilt from this table at open.
     public static let segmentHead = "head"
+    /// streamID u64 BE → LSN u64 BE: every head line of the stream up to this LSN is sealed in
+    /// a block (the head is truncated later, below the oldest unsealed line of any stream).
+    public static let segmentSealed = "sealed"
     /// (streamID u64 BE, firstLSN u64 BE) → block (`BlockCodec`).
     public static let segmentBlocks = "blocks"
     /// (arrival ns u64 BE, chunk key 16 bytes) → chunk record (`encodeChunk`): request bodies
@@ -154,20 +159,20 @@ public enum Keys {
         return bytes
     }
 
-    /// Head line: timestamp (i64 LE), message length (varint), message, fields (the rest).
-    public static func encodeHeadLine(timestamp: Int64, message: [UInt8], fields: [UInt8]) -> [UInt8] {
-        var w = ByteWriter(capacity: 12 + message.count + fields.count)
+    /// Head line: stream id (u64 LE), timestamp (i64 LE), message length (varint), message,
+    /// fields (the rest).
+    public static func encodeHeadLine(stream: StreamID, timestamp: Int64, message: [UInt8], fields: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: 20 + message.count + fields.count)
+        w.u64LE(stream)
         w.u64LE(UInt64(bitPattern: timestamp))
         w.lengthPrefixed(message)
         w.append(fields)
         return w.bytes
     }
 
-    public static func decodeHeadLine(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
-        var k = ByteReader(key)
-        let stream = try k.u64BE()
-        let lsn = try k.u64BE()
+    public static func decodeHeadLine(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
         var r = ByteReader(value)
+        let stream = try r.u64LE()
         let ts = Int64(bitPattern: try r.u64LE())
         let n = try r.length()
         let message = try r.bytes(n).array

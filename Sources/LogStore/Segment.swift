@@ -15,6 +15,7 @@ public final class Segment: Sendable {
     let head: LMDBTable
     let blocks: LMDBTable
     let chunks: LMDBTable
+    let sealed: LMDBTable
     let ids: LMDBTable
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
@@ -28,6 +29,7 @@ public final class Segment: Sendable {
         head = try env.table(Keys.segmentHead)
         blocks = try env.table(Keys.segmentBlocks)
         chunks = try env.table(Keys.segmentChunks)
+        sealed = try env.table(Keys.segmentSealed)
         ids = try env.table(Keys.segmentIDs)
         if !readOnly {
             let (meta, env) = (self.meta, self.env)

@@ -39,8 +39,11 @@ public struct StoreStats: Sendable, Codable, Equatable {
 extension Storage {
     /// Statistics read from the catalog and every segment.
     public func stats() throws -> StoreStats {
-        let (segments, streams, lastLSN) = shared.state.withLock { s in
-            (s.segments.values.sorted { $0.day < $1.day }, Array(s.streams.values), s.committedLSN)
+        let (segments, streams, lastLSN, headCounts) = shared.state.withLock { s in
+            (
+                s.segments.values.sorted { $0.day < $1.day }, Array(s.streams.values), s.committedLSN,
+                s.heads.mapValues { $0.values.reduce(0) { $0 + $1.count } }
+            )
         }
         var result: [SegmentStats] = []
         for segment in segments {
@@ -50,7 +53,7 @@ extension Storage {
                 rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0)
             try segment.env.read { txn in
                 st.maxLSN = try segment.maxLSN(txn)
-                st.headLines = try txn.count(segment.head)
+                st.headLines = headCounts[segment.day] ?? 0
                 try txn.scan(segment.stats) { _, v in
                     let s = try Keys.decodeStats(v)
                     st.streams += 1

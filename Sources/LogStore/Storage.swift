@@ -70,6 +70,8 @@ public final class Storage: Sendable {
         var streams: [StreamID: StreamInfo] = [:]
         var byKey: [StreamKey: StreamID] = [:]
         var segments: [Int32: Segment] = [:]
+        /// Unsealed head lines per day and stream (their LSNs, ascending).
+        var heads: [Int32: [StreamID: [LSN]]] = [:]
         var committedLSN: LSN = 0
         var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
         var nextObserverID: UInt64 = 0
@@ -147,11 +149,19 @@ public final class Storage: Sendable {
                 }
                 var dayHeads: [StreamID: Writer.HeadState] = [:]
                 let now = ContinuousClock.now
+                var sealedThrough: [StreamID: LSN] = [:]
+                try txn.scan(segment.sealed) { k, v in
+                    sealedThrough[try Keys.decodeU64(k)] = try Keys.decodeU64(v)
+                    return true
+                }
                 try txn.scan(segment.head) { k, v in
-                    var r = ByteReader(k)
-                    let id = try r.u64BE()
-                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now)].count += 1
+                    let lsn = try Keys.decodeU64(k)
+                    var r = ByteReader(v)
+                    let id = try r.u64LE()
+                    if lsn <= sealedThrough[id] ?? 0 { return true }  // sealed, awaiting truncation
+                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now, lsns: [])].count += 1
                     dayHeads[id]!.bytes += v.count
+                    dayHeads[id]!.lsns.append(lsn)
                     return true
                 }
                 if !dayHeads.isEmpty { heads[day] = dayHeads }
@@ -187,7 +197,10 @@ public final class Storage: Sendable {
         var byKey: [StreamKey: StreamID] = [:]
         for (id, info) in streams { byKey[info.key] = id }
         let nextStreamID = (keys.keys.max() ?? 0) + 1
-        shared = Shared(SharedState(streams: streams, byKey: byKey, segments: segments, committedLSN: maxLSN))
+        shared = Shared(
+            SharedState(
+                streams: streams, byKey: byKey, segments: segments, heads: heads.mapValues { $0.mapValues(\.lsns) },
+                committedLSN: maxLSN))
         if options.readOnly {
             writer = nil
         } else {
@@ -291,6 +304,17 @@ final class Shared: Sendable {
 
     init(_ initial: consuming Storage.SharedState) {
         state = Mutex(initial)
+    }
+
+    /// Called by the writer after each transaction that changed a day's head, before callers
+    /// are resumed: `nil` removes a stream's head.
+    func updateHeads(day: Int32, _ updates: [StreamID: [LSN]?]) {
+        if updates.isEmpty { return }
+        state.withLock { s in
+            var dayHeads = s.heads[day] ?? [:]
+            for (id, lsns) in updates { dayHeads[id] = lsns }
+            s.heads[day] = dayHeads.isEmpty ? nil : dayHeads
+        }
     }
 
     /// Called by the writer after a commit: publishes stats and wakes observers.

@@ -45,6 +45,7 @@ extension Storage {
             for day in days { segments[day] = s.segments[day] }
             return (Array(days), segments)
         }
+        let wanted = Set(query.streams)
         // Positions outside this window are skipped: the cursor and the time range together.
         var low = LogPosition.minimum  // exclusive for ascending cursor
         var high = LogPosition.maximum
@@ -82,12 +83,22 @@ extension Storage {
             let needed = limit - result.count
             var candidates: [LogLine] = []
             var more = false
+            // The head index is read before the transaction opens: a line sealed in between is
+            // then missing from the head but present as a block in the transaction's snapshot.
+            let headLSNs: [(StreamID, [LSN])] = shared.state.withLock { s in
+                guard let dayHeads = s.heads[day] else { return [] }
+                return wanted.count <= dayHeads.count
+                    ? wanted.compactMap { id in dayHeads[id].map { (id, $0) } }
+                    : dayHeads.filter { wanted.contains($0.key) }.map { ($0.key, $0.value) }
+            }
             try segment.env.read { txn in
                 var blocks: [(stream: StreamID, header: BlockHeader, key: [UInt8])] = []
-                for id in query.streams {
-                    let prefix = Keys.u64(id)
-                    try txn.scan(segment.head, prefix: prefix) { k, v in
-                        let (_, line) = try Keys.decodeHeadLine(key: k, value: v)
+                for (id, lsns) in headLSNs {
+                    // Lines sealed since the index was read are in a block of this snapshot.
+                    let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
+                    for lsn in lsns where lsn > sealedThrough {
+                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
+                        let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
                         if inWindow(line.position) {
                             candidates.append(
                                 LogLine(
@@ -95,8 +106,10 @@ extension Storage {
                                     message: String(decoding: line.message, as: UTF8.self),
                                     fields: String(decoding: line.fields, as: UTF8.self)))
                         }
-                        return true
                     }
+                }
+                for id in query.streams {
+                    let prefix = Keys.u64(id)
                     try txn.scan(segment.blocks, prefix: prefix) { k, v in
                         let header = try BlockHeader(parsing: v)
                         // Skip blocks wholly outside the window.

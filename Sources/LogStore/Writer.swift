@@ -16,6 +16,8 @@ final class Writer: @unchecked Sendable {
         var count: Int
         var bytes: Int
         var oldest: ContinuousClock.Instant
+        /// The LSNs of the stream's unsealed head lines, ascending.
+        var lsns: [LSN]
     }
 
     struct Pending {
@@ -419,11 +421,11 @@ final class Writer: @unchecked Sendable {
             try segment.env.read { txn in
                 for id in toSeal {
                     var lines: [BlockLine] = []
-                    if (dayHeads[id]?.count ?? 0) > 0 {
-                        try txn.scan(segment.head, prefix: Keys.u64(id)) { k, v in
-                            lines.append(try Keys.decodeHeadLine(key: k, value: v).1)
-                            return true
+                    for lsn in dayHeads[id]?.lsns ?? [] {
+                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else {
+                            throw CorruptDataError("head line \(lsn) of stream \(id) missing in \(segment.name)")
                         }
+                        lines.append(try Keys.decodeHeadLine(lsn: lsn, value: v).1)
                     }
                     lines.append(contentsOf: group[id] ?? [])
                     sealLines.append(lines)
@@ -442,17 +444,33 @@ final class Writer: @unchecked Sendable {
         }
         let members = segmentStreams[day] ?? []
         let keyOf = self.keyOf
+        // Head lines go in LSN order, appended at the end of the table.
+        var headLines: [(StreamID, BlockLine)] = []
+        for id in toHead { for line in group[id]! { headLines.append((id, line)) } }
+        headLines.sort { $0.1.lsn < $1.1.lsn }
+        // After sealing, the head below the oldest unsealed line of any stream can go.
+        var truncateBelow: LSN?
+        if !toSeal.isEmpty {
+            let sealing = Set(toSeal)
+            var oldest = LSN.max
+            for (id, head) in dayHeads where !sealing.contains(id) { if let first = head.lsns.first { oldest = min(oldest, first) } }
+            for (_, line) in headLines { oldest = min(oldest, line.lsn) }
+            truncateBelow = oldest
+        }
         try segment.env.write { txn in
-            for id in toHead {
-                for line in group[id]! {
-                    try txn.put(
-                        segment.head, Keys.streamLSN(id, line.lsn),
-                        Keys.encodeHeadLine(timestamp: line.timestamp, message: line.message, fields: line.fields))
-                }
+            for (id, line) in headLines {
+                try txn.put(
+                    segment.head, Keys.u64(line.lsn),
+                    Keys.encodeHeadLine(stream: id, timestamp: line.timestamp, message: line.message, fields: line.fields),
+                    append: true)
             }
             for (i, id) in toSeal.enumerated() {
-                if (dayHeads[id]?.count ?? 0) > 0 { try txn.deleteAll(segment.head, prefix: Keys.u64(id)) }
+                if let last = dayHeads[id]?.lsns.last { try txn.put(segment.sealed, Keys.u64(id), Keys.u64(last)) }
                 for (firstLSN, bytes) in blocks[i] { try txn.put(segment.blocks, Keys.streamLSN(id, firstLSN), bytes) }
+            }
+            if let truncateBelow {
+                let bound = Keys.u64(truncateBelow)
+                try txn.deleteWhile(segment.head) { key in key.lexicographicallyPrecedes(bound) }
             }
             for (id, delta) in deltas {
                 let key = Keys.u64(id)
@@ -473,20 +491,27 @@ final class Writer: @unchecked Sendable {
             }
         }
 
-        // Committed: update the writer's view.
+        // Committed: update the writer's view and the readers' head index.
         var updated = dayHeads
+        var published: [StreamID: [LSN]?] = [:]
         let now = ContinuousClock.now
-        for id in toSeal { updated[id] = nil }
+        for id in toSeal {
+            if updated[id] != nil { published[id] = .some(nil) }
+            updated[id] = nil
+        }
         for id in toHead {
             let lines = group[id]!
             var bytes = 0
             for line in lines { bytes += line.message.count + line.fields.count }
-            var head = updated[id] ?? HeadState(count: 0, bytes: 0, oldest: now)
+            var head = updated[id] ?? HeadState(count: 0, bytes: 0, oldest: now, lsns: [])
             head.count += lines.count
             head.bytes += bytes
+            head.lsns.append(contentsOf: lines.map(\.lsn))
             updated[id] = head
+            published[id] = head.lsns
         }
         heads[day] = updated.isEmpty ? nil : updated
+        shared.updateHeads(day: day, published)
         if !deltas.isEmpty { segmentStreams[day, default: []].formUnion(deltas.keys) }
         return (deltas, duplicates)
     }

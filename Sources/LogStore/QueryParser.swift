@@ -1,0 +1,243 @@
+/// Parses the query language of docs/QUERY.md into a normalized `Query`.
+///
+/// ```text
+/// query   := orExpr?
+/// orExpr  := andExpr ("OR" andExpr)*
+/// andExpr := unary (("AND")? unary)*          -- juxtaposition is AND
+/// unary   := ("NOT" | "-") unary | primary    -- "-" only when glued to what follows
+/// primary := "(" orExpr ")" | "\"" phrase "\"" | field ":" value | word | word "*" | "*"
+/// ```
+/// Precedence: NOT > AND > OR. `AND`, `OR`, `NOT` are keywords only in upper case.
+public enum QueryParser {
+    public static func parse(_ text: String) throws(QueryParseError) -> Query {
+        var parser = Parser(tokens: try Lexer.tokenize(Array(text)))
+        return try parser.parseQuery()
+    }
+}
+
+private enum TokenKind: Equatable {
+    case lparen, rparen, and, or, not, minus
+    case operand(Query)
+}
+
+private struct Token {
+    var kind: TokenKind
+    var position: Int
+
+    var name: String {
+        switch kind {
+        case .lparen: return "("
+        case .rparen: return ")"
+        case .and: return "AND"
+        case .or: return "OR"
+        case .not: return "NOT"
+        case .minus: return "-"
+        case .operand(let q): return q.description
+        }
+    }
+}
+
+private enum Lexer {
+    static func tokenize(_ chars: [Character]) throws(QueryParseError) -> [Token] {
+        var tokens: [Token] = []
+        var i = 0
+        let n = chars.count
+        while i < n {
+            let c = chars[i]
+            if c.isWhitespace {
+                i += 1
+            } else if c == "(" {
+                tokens.append(Token(kind: .lparen, position: i))
+                i += 1
+            } else if c == ")" {
+                tokens.append(Token(kind: .rparen, position: i))
+                i += 1
+            } else if c == "\"" {
+                let (text, next) = try readQuoted(chars, i)
+                tokens.append(Token(kind: .operand(.phrase([text])), position: i))
+                i = next
+            } else if c == "-", i + 1 < n, !chars[i + 1].isWhitespace, chars[i + 1] != ")" {
+                // `-x`: negation of what follows; a lone `-` is an ordinary (token-less) word.
+                tokens.append(Token(kind: .minus, position: i))
+                i += 1
+            } else {
+                var j = i
+                while j < n, !isWordEnd(chars[j]) { j += 1 }
+                let word = String(chars[i..<j])
+                switch word {
+                case "AND": tokens.append(Token(kind: .and, position: i))
+                case "OR": tokens.append(Token(kind: .or, position: i))
+                case "NOT": tokens.append(Token(kind: .not, position: i))
+                default:
+                    let (query, next) = try readWord(chars, i, j)
+                    tokens.append(Token(kind: .operand(query), position: i))
+                    j = next
+                }
+                i = j
+            }
+        }
+        return tokens
+    }
+
+    static func isWordEnd(_ c: Character) -> Bool {
+        c.isWhitespace || c == "(" || c == ")" || c == "\""
+    }
+
+    /// Reads `"…"` starting at the quote `chars[start]`; `\"` and `\\` are escapes, any other
+    /// backslash is literal. Returns the text and the index after the closing quote.
+    static func readQuoted(_ chars: [Character], _ start: Int) throws(QueryParseError) -> (String, Int) {
+        var text = ""
+        var j = start + 1
+        while j < chars.count {
+            let c = chars[j]
+            if c == "\\", j + 1 < chars.count, chars[j + 1] == "\"" || chars[j + 1] == "\\" {
+                text.append(chars[j + 1])
+                j += 2
+            } else if c == "\"" {
+                return (text, j + 1)
+            } else {
+                text.append(c)
+                j += 1
+            }
+        }
+        throw QueryParseError(position: start, message: "unterminated quote: missing closing '\"'")
+    }
+
+    /// The query of the bare word `chars[start..<end]`, and the index after it (a field's quoted
+    /// value may extend it).
+    static func readWord(_ chars: [Character], _ start: Int, _ end: Int) throws(QueryParseError) -> (Query, Int) {
+        let word = chars[start..<end]
+        // field:value — only when everything before the first ':' is ASCII letters, so that
+        // `10.0.0.1:9200` or `a.b:c` stay ordinary words.
+        if let colon = word.firstIndex(of: ":"), colon > start,
+            word[start..<colon].allSatisfy({ $0.isASCII && $0.isLetter })
+        {
+            let name = String(word[start..<colon])
+            guard let field = QueryField(rawValue: name.lowercased()) else {
+                let names = QueryField.allCases.map(\.rawValue).joined(separator: ", ")
+                throw QueryParseError(position: start, message: "unknown field '\(name)' (fields: \(names))")
+            }
+            let valueStart = colon + 1
+            if valueStart < end {
+                if let star = word[valueStart...].firstIndex(of: "*") {
+                    throw QueryParseError(
+                        position: star,
+                        message: "wildcards are not supported in field values (\(field.rawValue):… is an exact match)")
+                }
+                return (.field(field, String(word[valueStart...])), end)
+            }
+            if end < chars.count, chars[end] == "\"" {
+                let (value, next) = try readQuoted(chars, end)
+                return (.field(field, value), next)
+            }
+            throw QueryParseError(
+                position: start,
+                message: "field '\(name)' needs a value: \(field.rawValue):VALUE or \(field.rawValue):\"VALUE\"")
+        }
+        if word.count == 1, word.first == "*" { return (.all, end) }
+        if let star = word.firstIndex(of: "*") {
+            guard star == end - 1 else {
+                throw QueryParseError(
+                    position: star, message: "'*' is only allowed at the end of a word (prefix search: word*)")
+            }
+            let body = String(word.dropLast())
+            if Tokenizer.tokens(body).isEmpty {
+                throw QueryParseError(position: start, message: "a prefix search needs a letter or digit before '*'")
+            }
+            return (.prefix(body), end)
+        }
+        return (.term(String(word)), end)
+    }
+}
+
+private struct Parser {
+    let tokens: [Token]
+    var index = 0
+
+    init(tokens: [Token]) { self.tokens = tokens }
+
+    var peek: Token? { index < tokens.count ? tokens[index] : nil }
+
+    mutating func parseQuery() throws(QueryParseError) -> Query {
+        if tokens.isEmpty { return .all }
+        let query = try parseOr()
+        if let extra = peek {
+            // parseOr stops only at the end or at a ')'.
+            throw QueryParseError(position: extra.position, message: "unbalanced parentheses: ')' without a matching '('")
+        }
+        return query.normalized()
+    }
+
+    mutating func parseOr() throws(QueryParseError) -> Query {
+        var operands = [try parseAnd(after: nil)]
+        while let token = peek, token.kind == .or {
+            index += 1
+            operands.append(try parseAnd(after: token))
+        }
+        return operands.count == 1 ? operands[0] : .or(operands)
+    }
+
+    mutating func parseAnd(after op: Token?) throws(QueryParseError) -> Query {
+        var operands = [try parseUnary(after: op)]
+        while let token = peek {
+            switch token.kind {
+            case .or, .rparen:
+                return operands.count == 1 ? operands[0] : .and(operands)
+            case .and:
+                index += 1
+                operands.append(try parseUnary(after: token))
+            default:
+                operands.append(try parseUnary(after: nil))
+            }
+        }
+        return operands.count == 1 ? operands[0] : .and(operands)
+    }
+
+    /// `op`: the operator whose operand this is, for error messages (nil at the start of the
+    /// query or of a group, or for an implicit AND).
+    mutating func parseUnary(after op: Token?) throws(QueryParseError) -> Query {
+        guard let token = peek else {
+            if let op {
+                throw QueryParseError(position: op.position, message: "'\(op.name)' needs a search term after it")
+            }
+            // Unreachable: callers only ask for an operand when a token is left.
+            throw QueryParseError(position: tokens.last.map { $0.position } ?? 0, message: "a search term is missing")
+        }
+        switch token.kind {
+        case .operand(let query):
+            index += 1
+            return query
+        case .not, .minus:
+            index += 1
+            return .not(try parseUnary(after: token))
+        case .lparen:
+            index += 1
+            if let next = peek, next.kind == .rparen {
+                throw QueryParseError(position: token.position, message: "empty parentheses")
+            }
+            if peek == nil {
+                throw QueryParseError(position: token.position, message: "unbalanced parentheses: '(' is never closed")
+            }
+            let inner = try parseOr()
+            guard let close = peek, close.kind == .rparen else {
+                throw QueryParseError(position: token.position, message: "unbalanced parentheses: '(' is never closed")
+            }
+            _ = close
+            index += 1
+            // Keep the group visible until normalization so `-(a b)` negates the whole group.
+            return inner
+        case .and, .or:
+            if let op {
+                throw QueryParseError(
+                    position: token.position, message: "expected a search term after '\(op.name)' but found '\(token.name)'")
+            }
+            throw QueryParseError(position: token.position, message: "'\(token.name)' needs a search term before it")
+        case .rparen:
+            if let op {
+                throw QueryParseError(
+                    position: token.position, message: "expected a search term after '\(op.name)' but found ')'")
+            }
+            throw QueryParseError(position: token.position, message: "unbalanced parentheses: ')' without a matching '('")
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import Testing
+
+@testable import LogStore
+
+@Suite("QueryParser")
+struct QueryParserTests {
+    func parse(_ text: String) throws -> Query { try QueryParser.parse(text) }
+
+    @Test func emptyAndStar() throws {
+        #expect(try parse("") == .all)
+        #expect(try parse("   \t ") == .all)
+        #expect(try parse("*") == .all)
+        #expect(try parse("* error") == .term("error"))
+        #expect(try parse("error OR *") == .all)
+        #expect(try parse("NOT *") == .not(.all))
+        #expect(try parse("-*") == .not(.all))
+        #expect(try parse("*").isMatchAll)
+        #expect(try !parse("x").isMatchAll)
+    }
+
+    @Test func terms() throws {
+        #expect(try parse("error") == .term("error"))
+        #expect(try parse("OOMKilled") == .term("oomkilled"))
+        #expect(try parse("Café") == .term("café"))
+        // A word that splits into several tokens is a phrase.
+        #expect(try parse("reana-run-job-a02532f6") == .phrase(["reana", "run", "job", "a02532f6"]))
+        #expect(try parse("10.0.0.1:9200") == .phrase(["10", "0", "0", "1", "9200"]))
+        // Lowercase keywords are ordinary words.
+        #expect(try parse("or and not") == .and([.term("or"), .term("and"), .term("not")]))
+        #expect(try parse("Or") == .term("or"))
+        // Words without letters or digits constrain nothing.
+        #expect(try parse("error -- failed") == .and([.term("error"), .term("failed")]))
+        #expect(try parse("error -> failed") == .and([.term("error"), .term("failed")]))
+        #expect(try parse("...") == .all)
+        #expect(try parse("a - b") == .and([.term("a"), .term("b")]))
+        // Long words are cut like indexed tokens.
+        let long = String(repeating: "x", count: 100)
+        #expect(try parse(long) == .term(String(repeating: "x", count: 64)))
+    }
+
+    @Test func prefixes() throws {
+        #expect(try parse("err*") == .prefix("err"))
+        #expect(try parse("ERR*") == .prefix("err"))
+        #expect(try parse("a*") == .prefix("a"))
+        #expect(try parse("reana-run*") == .and([.term("reana"), .prefix("run")]))
+        #expect(try parse("reana-run-job-*") == .phrase(["reana", "run", "job"]))
+        #expect(try parse("-err*") == .not(.prefix("err")))
+        // A separator right before '*' completes the word: `a.*` is the term a.
+        #expect(try parse("a.*") == .term("a"))
+    }
+
+    @Test func phrases() throws {
+        #expect(try parse("\"connection refused\"") == .phrase(["connection", "refused"]))
+        #expect(try parse("\"Connection   REFUSED!\"") == .phrase(["connection", "refused"]))
+        #expect(try parse("\"single\"") == .term("single"))
+        #expect(try parse("\"\"") == .all)
+        #expect(try parse("\"OR AND NOT\"") == .phrase(["or", "and", "not"]))
+        #expect(try parse("\"say \\\"hi\\\" \\\\ there\"") == .phrase(["say", "hi", "there"]))
+        #expect(try parse("\"a(b)c\"") == .phrase(["a", "b", "c"]))
+        #expect(try parse("x\"y z\"") == .and([.term("x"), .phrase(["y", "z"])]))
+        #expect(try parse("\"job:x\"") == .phrase(["job", "x"]))
+        #expect(try parse("\"fo*o\"") == .phrase(["fo", "o"]))
+    }
+
+    @Test func fields() throws {
+        #expect(try parse("workflow:abc-123") == .field(.workflow, "abc-123"))
+        #expect(try parse("job:reana-run-job-A1") == .field(.job, "reana-run-job-A1"))
+        #expect(try parse("index:fluentbit-job_log") == .field(.index, "fluentbit-job_log"))
+        #expect(try parse("job:\"a b\"") == .field(.job, "a b"))
+        #expect(try parse("job:\"\"") == .field(.job, ""))
+        #expect(try parse("job:\"x\\\"y\"") == .field(.job, "x\"y"))
+        #expect(try parse("JOB:x") == .field(.job, "x"))
+        #expect(try parse("index:a:b") == .field(.index, "a:b"))
+        #expect(try parse("job:OR") == .field(.job, "OR"))
+        #expect(try parse("(job:x)") == .field(.job, "x"))
+        #expect(try parse("-job:x") == .not(.field(.job, "x")))
+        #expect(try parse("job:x error") == .and([.field(.job, "x"), .term("error")]))
+    }
+
+    @Test func operators() throws {
+        let a = Query.term("a")
+        let b = Query.term("b")
+        let c = Query.term("c")
+        #expect(try parse("a b") == .and([a, b]))
+        #expect(try parse("a AND b") == .and([a, b]))
+        #expect(try parse("a OR b") == .or([a, b]))
+        #expect(try parse("NOT a") == .not(a))
+        #expect(try parse("-a") == .not(a))
+        #expect(try parse("a -b") == .and([a, .not(b)]))
+        #expect(try parse("a NOT b") == .and([a, .not(b)]))
+        #expect(try parse("a AND NOT b") == .and([a, .not(b)]))
+        #expect(try parse("-(a b)") == .not(.and([a, b])))
+        #expect(try parse("NOT (a OR b)") == .not(.or([a, b])))
+        #expect(try parse("-\"a b\"") == .not(.phrase(["a", "b"])))
+        #expect(try parse("(a)") == a)
+        #expect(try parse("((a))") == a)
+        #expect(try parse("a(b)c") == .and([a, b, c]))
+    }
+
+    @Test func precedence() throws {
+        let (a, b, c, d) = (Query.term("a"), Query.term("b"), Query.term("c"), Query.term("d"))
+        // AND binds tighter than OR.
+        #expect(try parse("a b OR c") == .or([.and([a, b]), c]))
+        #expect(try parse("a OR b c") == .or([a, .and([b, c])]))
+        #expect(try parse("a AND b OR c AND d") == .or([.and([a, b]), .and([c, d])]))
+        // NOT binds tighter than AND and OR.
+        #expect(try parse("NOT a b") == .and([.not(a), b]))
+        #expect(try parse("NOT a OR b") == .or([.not(a), b]))
+        #expect(try parse("-a OR -b") == .or([.not(a), .not(b)]))
+        // Parentheses override.
+        #expect(try parse("a (b OR c)") == .and([a, .or([b, c])]))
+        #expect(try parse("(a OR b) (c OR d)") == .and([.or([a, b]), .or([c, d])]))
+    }
+
+    @Test func normalization() throws {
+        let (a, b, c, d) = (Query.term("a"), Query.term("b"), Query.term("c"), Query.term("d"))
+        #expect(try parse("a (b (c d))") == .and([a, b, c, d]))
+        #expect(try parse("a OR (b OR (c OR d))") == .or([a, b, c, d]))
+        #expect(try parse("NOT NOT a") == a)
+        #expect(try parse("--a") == a)
+        #expect(try parse("-(-a)") == a)
+        #expect(try parse("a a") == a)
+        #expect(try parse("a OR a OR b") == .or([a, b]))
+        #expect(try parse("A a") == a)
+        // A query of only negations: every line except those.
+        #expect(try parse("-a -b") == .and([.not(a), .not(b)]))
+        #expect(try parse("NOT a") == .not(a))
+        // Nothing matches.
+        #expect(try parse("a -*") == .not(.all))
+        #expect(try parse("-* OR a") == a)
+        // Token-less operands vanish entirely, even negated.
+        #expect(try parse("a NOT ...") == a)
+        #expect(try parse("(...) OR a") == a)
+        #expect(try parse("reana-run* job") == .and([.term("reana"), .prefix("run"), .term("job")]))
+    }
+
+    @Test func descriptionIsCanonical() throws {
+        let cases: [(String, String)] = [
+            ("", "*"),
+            ("Error", "error"),
+            ("a b OR c", "(a b) OR c"),
+            ("a AND (b OR c)", "a (b OR c)"),
+            ("NOT a", "-a"),
+            ("-(a b)", "-(a b)"),
+            ("\"Connection Refused\"", "\"connection refused\""),
+            ("ERR*", "err*"),
+            ("job:\"a b\"", "job:\"a b\""),
+            ("workflow:w-1", "workflow:w-1"),
+            ("job:\"\"", "job:\"\""),
+            ("job:\"x*\"", "job:\"x*\""),
+            ("NOT *", "-*"),
+            ("-(a OR b) c", "-(a OR b) c"),
+        ]
+        for (input, canonical) in cases {
+            let q = try parse(input)
+            #expect(q.description == canonical, "\(input)")
+            #expect(try parse(q.description) == q, "\(input)")
+        }
+    }
+
+    @Test(arguments: [
+        ("(foo", 0, "unbalanced parentheses: '(' is never closed"),
+        ("a (b (c) d", 2, "unbalanced parentheses: '(' is never closed"),
+        ("foo)", 3, "unbalanced parentheses: ')' without a matching '('"),
+        ("a ) b", 2, "unbalanced parentheses: ')' without a matching '('"),
+        (")", 0, "unbalanced parentheses: ')' without a matching '('"),
+        ("\"foo", 0, "unterminated quote: missing closing '\"'"),
+        ("a \"b \\\"", 2, "unterminated quote: missing closing '\"'"),
+        ("job:\"abc", 4, "unterminated quote: missing closing '\"'"),
+        ("foo OR", 4, "'OR' needs a search term after it"),
+        ("foo AND", 4, "'AND' needs a search term after it"),
+        ("foo NOT", 4, "'NOT' needs a search term after it"),
+        ("NOT", 0, "'NOT' needs a search term after it"),
+        ("OR foo", 0, "'OR' needs a search term before it"),
+        ("(AND foo)", 1, "'AND' needs a search term before it"),
+        ("foo AND OR bar", 8, "expected a search term after 'AND' but found 'OR'"),
+        ("a (b OR ) c", 8, "expected a search term after 'OR' but found ')'"),
+        ("(a NOT)", 6, "expected a search term after 'NOT' but found ')'"),
+        ("-OR", 1, "expected a search term after '-' but found 'OR'"),
+        ("()", 0, "empty parentheses"),
+        ("a (  ) b", 2, "empty parentheses"),
+        ("foo:bar", 0, "unknown field 'foo' (fields: workflow, job, index)"),
+        ("x https://reana.io", 2, "unknown field 'https' (fields: workflow, job, index)"),
+        ("fo*o", 2, "'*' is only allowed at the end of a word (prefix search: word*)"),
+        ("**", 0, "'*' is only allowed at the end of a word (prefix search: word*)"),
+        ("a*b*", 1, "'*' is only allowed at the end of a word (prefix search: word*)"),
+        (".*", 0, "a prefix search needs a letter or digit before '*'"),
+        ("job:", 0, "field 'job' needs a value: job:VALUE or job:\"VALUE\""),
+        ("x workflow: y", 2, "field 'workflow' needs a value: workflow:VALUE or workflow:\"VALUE\""),
+        ("job:abc*", 7, "wildcards are not supported in field values (job:… is an exact match)"),
+        ("日本 (x", 3, "unbalanced parentheses: '(' is never closed"),
+        ("é\u{301}é OR", 3, "'OR' needs a search term after it"),
+    ])
+    func errors(input: String, position: Int, message: String) {
+        #expect(throws: QueryParseError(position: position, message: message)) {
+            try QueryParser.parse(input)
+        }
+    }
+
+    @Test func errorDescription() {
+        let e = QueryParseError(position: 3, message: "empty parentheses")
+        #expect(e.description == "query error at position 3: empty parentheses")
+    }
+
+    /// Random queries from a small grammar: parsing the canonical form gives the same query, and
+    /// normalizing is idempotent.
+    @Test func randomRoundTrip() throws {
+        var rng = SeededRandom(seed: 99)
+        for _ in 0..<1000 {
+            let text = randomQueryText(&rng, depth: 3)
+            let q = try QueryParser.parse(text)
+            #expect(q.normalized() == q, "\(text)")
+            #expect(try QueryParser.parse(q.description) == q, "\(text) → \(q)")
+        }
+    }
+}
+
+/// A random, valid query string over a small vocabulary (shared with the matcher tests).
+func randomQueryText(_ rng: inout SeededRandom, depth: Int) -> String {
+    let words = ["error", "Error", "warn", "café", "日本", "job", "or", "reana-run", "a02532f6", "10.0.0.1", "x"]
+    let prefixes = ["err*", "ca*", "re*", "a0*", "日*", "reana-r*"]
+    let phrases = ["\"connection refused\"", "\"reana run\"", "\"error error\"", "\"x y\"", "\"run job\""]
+    let fields = ["job:j1", "job:j2", "workflow:w1", "index:i1", "job:\"j 3\"", "workflow:\"\""]
+    func atom(_ rng: inout SeededRandom) -> String {
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0...3: return words.randomElement(using: &rng)!
+        case 4: return prefixes.randomElement(using: &rng)!
+        case 5, 6: return phrases.randomElement(using: &rng)!
+        case 7: return fields.randomElement(using: &rng)!
+        case 8: return "*"
+        default: return "--"
+        }
+    }
+    func expr(_ rng: inout SeededRandom, _ depth: Int) -> String {
+        if depth == 0 || Int.random(in: 0..<3, using: &rng) == 0 { return atom(&rng) }
+        let n = Int.random(in: 1...3, using: &rng)
+        var parts: [String] = []
+        for k in 0..<n {
+            var part = expr(&rng, depth - 1)
+            if Int.random(in: 0..<4, using: &rng) == 0 { part = "(\(part))" }
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0: part = "NOT " + part
+            case 1: part = "-(\(part))"
+            default: break
+            }
+            if k > 0 {
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: parts.append("OR")
+                case 1: parts.append("AND")
+                default: break
+                }
+            }
+            parts.append(part)
+        }
+        return parts.joined(separator: " ")
+    }
+    return expr(&rng, depth)
+}
