@@ -163,7 +163,8 @@ private struct Parser {
         let query = try parseOr()
         if let extra = peek {
             // parseOr stops only at the end or at a ')'.
-            throw QueryParseError(position: extra.position, message: "unbalanced parentheses: ')' without a matching '('")
+            throw QueryParseError(
+                position: extra.position, message: "unbalanced parentheses: ')' without a matching '('")
         }
         return query.normalized()
     }
@@ -219,17 +220,17 @@ private struct Parser {
                 throw QueryParseError(position: token.position, message: "unbalanced parentheses: '(' is never closed")
             }
             let inner = try parseOr()
-            guard let close = peek, close.kind == .rparen else {
+            guard peek?.kind == .rparen else {
                 throw QueryParseError(position: token.position, message: "unbalanced parentheses: '(' is never closed")
             }
-            _ = close
             index += 1
             // Keep the group visible until normalization so `-(a b)` negates the whole group.
             return inner
         case .and, .or:
             if let op {
                 throw QueryParseError(
-                    position: token.position, message: "expected a search term after '\(op.name)' but found '\(token.name)'")
+                    position: token.position,
+                    message: "expected a search term after '\(op.name)' but found '\(token.name)'")
             }
             throw QueryParseError(position: token.position, message: "'\(token.name)' needs a search term before it")
         case .rparen:
@@ -237,7 +238,8 @@ private struct Parser {
                 throw QueryParseError(
                     position: token.position, message: "expected a search term after '\(op.name)' but found ')'")
             }
-            throw QueryParseError(position: token.position, message: "unbalanced parentheses: ')' without a matching '('")
+            throw QueryParseError(
+                position: token.position, message: "unbalanced parentheses: ')' without a matching '('")
         }
     }
 }

@@ -195,8 +195,8 @@ final class Writer: @unchecked Sendable {
     }
 
     /// Most streams sealed in one transaction, and most raw bytes read for it.
-    static let sealBudgetStreams = 64
-    static let sealBudgetBytes = 32 << 20
+    static let sealBudgetStreams = 16
+    static let sealBudgetBytes = 8 << 20
 
     // MARK: Commit
 

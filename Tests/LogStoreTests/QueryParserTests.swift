@@ -150,6 +150,10 @@ struct QueryParserTests {
             ("job:\"x*\"", "job:\"x*\""),
             ("NOT *", "-*"),
             ("-(a OR b) c", "-(a OR b) c"),
+            ("Error AND (Disk OR net*)", "error (disk OR net*)"),
+            ("NOT (a b) NOT NOT c", "-(a b) c"),
+            ("\"Connection  Refused!\"", "\"connection refused\""),
+            ("JOB:\"my job\"", "job:\"my job\""),
         ]
         for (input, canonical) in cases {
             let q = try parse(input)

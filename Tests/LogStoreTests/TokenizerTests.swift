@@ -145,7 +145,8 @@ struct TokenizerTests {
             var text = ""
             for _ in 0..<Int.random(in: 0...30, using: &rng) { text += alphabet.randomElement(using: &rng)! }
             if Int.random(in: 0..<20, using: &rng) == 0 {
-                text += String(repeating: alphabet.randomElement(using: &rng)!, count: Int.random(in: 30...90, using: &rng))
+                text += String(
+                    repeating: alphabet.randomElement(using: &rng)!, count: Int.random(in: 30...90, using: &rng))
             }
             #expect(Tokenizer.tokens(text) == naiveTokens(text), "\(text)")
         }
