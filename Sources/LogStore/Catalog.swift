@@ -21,7 +21,7 @@ final class Catalog: Sendable {
             var r = ByteReader(v)
             return try r.u32BE()
         }
-        if let format, format > Keys.formatVersion {
+        if let format, format != Keys.formatVersion {
             throw StorageError.unsupportedFormat(found: format, supported: Keys.formatVersion)
         }
         if format == nil && !readOnly {

@@ -24,6 +24,15 @@ public final class Segment: Sendable {
         path = directory + "/" + Day.name(day) + Keys.segmentSuffix
         env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly)
         meta = try env.table(Keys.segmentMeta)
+        let (metaTable, environment) = (meta, env)
+        let found: UInt32? = try environment.read { txn in
+            guard let v = try txn.get(metaTable, Keys.metaFormat) else { return nil }
+            var r = ByteReader(v)
+            return try r.u32BE()
+        }
+        if let found, found != Keys.formatVersion {
+            throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion)
+        }
         streams = try env.table(Keys.segmentStreams)
         stats = try env.table(Keys.segmentStreamStats)
         head = try env.table(Keys.segmentHead)
@@ -37,7 +46,7 @@ public final class Segment: Sendable {
                 if let v = try txn.get(meta, Keys.metaFormat) {
                     var r = ByteReader(v)
                     let found = try r.u32BE()
-                    if found > Keys.formatVersion { throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion) }
+                    if found != Keys.formatVersion { throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion) }
                 } else {
                     var w = ByteWriter()
                     w.u32BE(Keys.formatVersion)

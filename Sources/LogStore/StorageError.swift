@@ -20,7 +20,7 @@ public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
         case .locked(let path, let owner):
             return "data directory \(path) is in use by another logstore process (\(owner)); stop it or use its HTTP API"
         case .unsupportedFormat(let found, let supported):
-            return "data directory has format version \(found); this logstore reads up to \(supported)"
+            return "data directory has format version \(found); this logstore reads version \(supported) (export with the logstore that wrote it, or re-import)"
         case .overloaded(let queued): return "writer queue is full (\(queued) lines waiting); retry later"
         case .closed: return "the store is closed"
         case .readOnly: return "the store is open read-only"

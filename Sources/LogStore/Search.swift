@@ -1,0 +1,172 @@
+import Foundation
+
+/// A full-text search: which lines, in which window, how many, which way.
+public struct SearchRequest: Sendable {
+    public var query: Query
+    /// Only lines with `from ≤ timestamp < to` (nanoseconds), when set.
+    public var from: Int64?
+    public var to: Int64?
+    public var limit: Int
+    /// `.descending` (default): most recently stored first, by LSN.
+    public var order: ReadOrder
+    /// Continue after this LSN (the `next` of the previous page).
+    public var cursor: LSN?
+
+    public init(query: Query, from: Int64? = nil, to: Int64? = nil, limit: Int = 100, order: ReadOrder = .descending, cursor: LSN? = nil) {
+        self.query = query
+        self.from = from
+        self.to = to
+        self.limit = limit
+        self.order = order
+        self.cursor = cursor
+    }
+}
+
+/// Matching lines and the cursor for the next page.
+public struct SearchPage: Sendable {
+    public var lines: [LogLine]
+    /// Pass as `cursor` for the next page; nil when there is no more.
+    public var next: LSN?
+    /// Blocks decompressed to answer (for diagnostics and benchmarks).
+    public var blocksRead: Int
+}
+
+/// Counts of matching lines per time bucket and per stream.
+public struct HitsResult: Sendable {
+    /// Bucket start (ns) → count, ascending.
+    public var buckets: [(start: Int64, count: Int)]
+    /// Stream → count.
+    public var byStream: [StreamID: Int]
+    public var total: Int
+}
+
+extension Storage {
+    /// A block or the head lines of one stream in one segment, as a unit of search work.
+    struct SearchUnit {
+        var segment: Segment
+        var stream: StreamID
+        var key: [UInt8]?  // block key; nil = the stream's head lines in this segment
+        var headLSNs: [LSN]
+        var minLSN: LSN
+        var maxLSN: LSN
+    }
+
+    /// Every unit that can hold matching lines: streams the query rules out by their fields
+    /// and blocks outside the time window are skipped without decompressing anything.
+    func searchUnits(matcher: QueryMatcher, from: Int64?, to: Int64?) throws -> [SearchUnit] {
+        let (segments, streams, heads) = shared.state.withLock { s in (Array(s.segments.values), s.streams, s.heads) }
+        let lowDay = from.map(Day.of) ?? .min
+        let highDay = to.map { Day.of($0 - 1) } ?? .max
+        var units: [SearchUnit] = []
+        for segment in segments where segment.day >= lowDay && segment.day <= highDay {
+            var allowed: [StreamID: Bool] = [:]
+            func allow(_ id: StreamID) -> Bool {
+                if let known = allowed[id] { return known }
+                let ok = streams[id].map { matcher.matches(stream: $0.key) != false } ?? false
+                allowed[id] = ok
+                return ok
+            }
+            for (id, lsns) in heads[segment.day] ?? [:] where !lsns.isEmpty && allow(id) {
+                units.append(SearchUnit(segment: segment, stream: id, key: nil, headLSNs: lsns, minLSN: lsns.first!, maxLSN: lsns.last!))
+            }
+            try segment.env.read { txn in
+                try txn.scan(segment.blocks) { k, v in
+                    var r = ByteReader(k)
+                    let id = try r.u64BE()
+                    guard allow(id) else { return true }
+                    let header = try BlockHeader(parsing: v)
+                    if let from, header.maxTimestamp < from { return true }
+                    if let to, header.minTimestamp >= to { return true }
+                    units.append(SearchUnit(segment: segment, stream: id, key: k.array, headLSNs: [], minLSN: header.firstLSN, maxLSN: header.lastLSN))
+                    return true
+                }
+            }
+        }
+        return units
+    }
+
+    /// Decodes one unit and calls `body` with each line that matches (and is in the window).
+    func scan(_ unit: SearchUnit, matcher: QueryMatcher, key: StreamKey, from: Int64?, to: Int64?, _ body: (LogLine) -> Void) throws {
+        let inTime = { (ts: Int64) in (from.map { ts >= $0 } ?? true) && (to.map { ts < $0 } ?? true) }
+        try unit.segment.env.read { txn in
+            if let blockKey = unit.key {
+                guard let bytes = try txn.get(unit.segment.blocks, blockKey) else { return }
+                let block = try BlockCodec.decode(bytes)
+                for i in 0..<block.count where inTime(block.timestamps[i]) {
+                    let message = block.messageBytes(i)
+                    let hit = message.withUnsafeBytes { matcher.matches(message: $0, stream: key) }
+                    if hit { body(block.logLine(i, stream: unit.stream)) }
+                }
+            } else {
+                let sealedThrough = try txn.get(unit.segment.sealed, Keys.u64(unit.stream)).map { try Keys.decodeU64($0) } ?? 0
+                for lsn in unit.headLSNs where lsn > sealedThrough {
+                    guard let v = try txn.get(unit.segment.head, Keys.u64(lsn)) else { continue }
+                    let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
+                    guard inTime(line.timestamp) else { continue }
+                    let hit = line.message.withUnsafeBytes { matcher.matches(message: $0, stream: key) }
+                    if hit {
+                        body(LogLine(lsn: lsn, timestamp: line.timestamp, stream: unit.stream,
+                            message: String(decoding: line.message, as: UTF8.self), fields: String(decoding: line.fields, as: UTF8.self)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lines matching `request.query`, newest (highest LSN) first by default, with an LSN cursor.
+    ///
+    /// Units are visited in LSN order and the scan stops as soon as no unvisited unit can hold
+    /// a line that belongs on this page.
+    public func search(_ request: SearchRequest) throws -> SearchPage {
+        let matcher = QueryMatcher(request.query)
+        let descending = request.order == .descending
+        let limit = max(0, request.limit)
+        var units = try searchUnits(matcher: matcher, from: request.from, to: request.to)
+        if let cursor = request.cursor {
+            units.removeAll { descending ? $0.minLSN >= cursor : $0.maxLSN <= cursor }
+        }
+        units.sort { descending ? $0.maxLSN > $1.maxLSN : $0.minLSN < $1.minLSN }
+        let keys = shared.state.withLock { s in s.streams.mapValues(\.key) }
+        var found: [LogLine] = []
+        var blocksRead = 0
+        for unit in units {
+            if found.count >= limit {
+                // The page is full once `limit` lines come before anything this unit holds.
+                let bound = descending ? unit.maxLSN : unit.minLSN
+                let settled = found.filter { descending ? $0.lsn > bound : $0.lsn < bound }.count
+                if settled >= limit { break }
+            }
+            guard let key = keys[unit.stream] else { continue }
+            if unit.key != nil { blocksRead += 1 }
+            try scan(unit, matcher: matcher, key: key, from: request.from, to: request.to) { line in
+                if let cursor = request.cursor, descending ? line.lsn >= cursor : line.lsn <= cursor { return }
+                found.append(line)
+            }
+        }
+        found.sort { descending ? $0.lsn > $1.lsn : $0.lsn < $1.lsn }
+        let more = found.count > limit
+        let page = Array(found.prefix(limit))
+        return SearchPage(lines: page, next: more || (page.count == limit && limit > 0) ? page.last?.lsn : nil, blocksRead: blocksRead)
+    }
+
+    /// Counts lines matching `query` in `[from, to)` per `step`-wide time bucket and per stream.
+    public func hits(_ query: Query, from: Int64? = nil, to: Int64? = nil, step: Int64) throws -> HitsResult {
+        precondition(step > 0, "BUG: hits step must be positive")
+        let matcher = QueryMatcher(query)
+        let units = try searchUnits(matcher: matcher, from: from, to: to)
+        let keys = shared.state.withLock { s in s.streams.mapValues(\.key) }
+        var buckets: [Int64: Int] = [:]
+        var byStream: [StreamID: Int] = [:]
+        var total = 0
+        for unit in units {
+            guard let key = keys[unit.stream] else { continue }
+            try scan(unit, matcher: matcher, key: key, from: from, to: to) { line in
+                let bucket = line.timestamp >= 0 ? line.timestamp / step * step : ((line.timestamp + 1) / step - 1) * step
+                buckets[bucket, default: 0] += 1
+                byStream[line.stream, default: 0] += 1
+                total += 1
+            }
+        }
+        return HitsResult(buckets: buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: byStream, total: total)
+    }
+}

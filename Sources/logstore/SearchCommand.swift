@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import LogStore
+import LogStoreIngest
+
+/// Parses `--from`/`--to`: RFC 3339, epoch milliseconds, or a duration ago (`15m`, `2h`, `7d`).
+func parseTime(_ text: String, option: String) throws -> Int64 {
+    if let ms = Int64(text) { return ms * 1_000_000 }
+    if let ns = Timestamp.parse(text) { return ns }
+    if let ago = DurationText.parse(text) {
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        return now - Int64(ago.components.seconds) * 1_000_000_000
+    }
+    throw ValidationError("\(option) '\(text)' is not a time (RFC 3339, epoch milliseconds, or a duration ago like 2h)")
+}
+
+func parseQuery(_ text: String) throws -> Query {
+    do {
+        return try QueryParser.parse(text)
+    } catch {
+        throw ValidationError("query: \(error)\n  \(text)\n  \(String(repeating: " ", count: error.position))^")
+    }
+}
+
+/// `logstore search`: lines matching a query.
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Print lines matching a query, newest first (see docs/QUERY.md).",
+        discussion: """
+            Words are AND-ed; "phrases", OR, NOT/-word, parentheses, word* and the fields \
+            workflow:, job:, index: are supported. With --limit, the cursor for the next page is \
+            printed on standard error; pass it back with --cursor.
+            """
+    )
+
+    @OptionGroup var data: DataOptions
+    @Argument(help: "The query, e.g. 'error \"connection refused\" -retry job:reana-run-job-1'.") var query: String
+    @Option(help: "Only lines at or after this time (RFC 3339, epoch ms, or 2h = two hours ago).") var from: String?
+    @Option(help: "Only lines before this time.") var to: String?
+    @Option(help: "At most this many lines.") var limit: Int = 100
+    @Option(help: "Continue from this cursor (printed by an earlier run).") var cursor: UInt64?
+    @Flag(help: "Oldest first.") var oldestFirst = false
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        let parsed = try parseQuery(query)
+        let fromNs = try from.map { try parseTime($0, option: "--from") }
+        let toNs = try to.map { try parseTime($0, option: "--to") }
+        let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
+        defer { store.close() }
+        let page = try store.search(
+            SearchRequest(query: parsed, from: fromNs, to: toNs, limit: limit, order: oldestFirst ? .ascending : .descending, cursor: cursor))
+        var out = JSONText(capacity: 1 << 16)
+        for line in page.lines {
+            let key = store.stream(line.stream)?.key
+            if json {
+                out.raw("{\"lsn\":")
+                out.number(line.lsn)
+                out.raw(",\"timestamp\":")
+                out.string(Timestamp.formatRFC3339(line.timestamp))
+                out.raw(",\"index\":")
+                out.string(key?.index ?? "")
+                out.raw(",\"workflow\":")
+                out.string(key?.workflow ?? "")
+                out.raw(",\"job\":")
+                out.string(key?.job ?? "")
+                out.raw(",\"log\":")
+                out.string(line.message)
+                out.raw("}\n")
+            } else {
+                out.raw(Timestamp.formatRFC3339(line.timestamp) + " " + (key?.job.isEmpty == false ? key!.job : key?.workflow ?? "") + " ")
+                out.raw(line.message)
+                if !line.message.hasSuffix("\n") { out.raw("\n") }
+            }
+        }
+        FileHandle.standardOutput.write(Data(out.bytes))
+        if let next = page.next { printError("next: --cursor \(next)") }
+    }
+}
+
+/// `logstore hits`: how many lines match, over time and per job.
+struct HitsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hits",
+        abstract: "Count lines matching a query per time bucket (and per job with --by job)."
+    )
+
+    @OptionGroup var data: DataOptions
+    @Argument(help: "The query (see docs/QUERY.md).") var query: String
+    @Option(help: "Bucket width, e.g. 1m, 1h, 1d.") var step: String = "1h"
+    @Option(help: "Also count per: job, workflow.") var by: String?
+    @Option(help: "Only lines at or after this time.") var from: String?
+    @Option(help: "Only lines before this time.") var to: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard let d = DurationText.parse(step), d > .zero else { throw ValidationError("--step '\(step)' is not a duration (e.g. 1m, 1h)") }
+        if let by, by != "job" && by != "workflow" { throw ValidationError("--by must be job or workflow") }
+    }
+
+    func run() async throws {
+        let parsed = try parseQuery(query)
+        let stepNs = Int64(DurationText.parse(step)!.components.seconds) * 1_000_000_000
+            + DurationText.parse(step)!.components.attoseconds / 1_000_000_000
+        let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
+        defer { store.close() }
+        let hits = try store.hits(
+            parsed, from: try from.map { try parseTime($0, option: "--from") }, to: try to.map { try parseTime($0, option: "--to") }, step: stepNs)
+        var groups: [String: Int] = [:]
+        if let by {
+            for (id, count) in hits.byStream {
+                let key = store.stream(id)?.key
+                groups[(by == "job" ? key?.job : key?.workflow) ?? "", default: 0] += count
+            }
+        }
+        if json {
+            var out = JSONText()
+            out.raw("{\"total\":")
+            out.number(hits.total)
+            out.raw(",\"buckets\":[")
+            for (i, b) in hits.buckets.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.raw("{\"start\":")
+                out.string(Timestamp.formatRFC3339(b.start))
+                out.raw(",\"count\":")
+                out.number(b.count)
+                out.raw("}")
+            }
+            out.raw("]")
+            if let by {
+                out.raw(",\"by_\(by)\":{")
+                for (i, (name, count)) in groups.sorted(by: { $0.value > $1.value }).enumerated() {
+                    if i > 0 { out.raw(",") }
+                    out.key(name)
+                    out.number(count)
+                }
+                out.raw("}")
+            }
+            out.raw("}\n")
+            FileHandle.standardOutput.write(Data(out.bytes))
+            return
+        }
+        for b in hits.buckets { print("\(Timestamp.formatRFC3339(b.start))  \(b.count)") }
+        print("total  \(hits.total)")
+        if by != nil {
+            print("")
+            for (name, count) in groups.sorted(by: { $0.value > $1.value }) { print("\(count)  \(name.isEmpty ? "-" : name)") }
+        }
+    }
+}
