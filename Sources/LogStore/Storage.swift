@@ -288,6 +288,13 @@ public final class Storage: Sendable {
         shared.state.withLock { s in s.streams.values.filter { selector.matches($0.key) } }.sorted { $0.key < $1.key }
     }
 
+    /// The streams whose index, workflow and job can satisfy `query` (its field predicates;
+    /// text predicates are checked per line).
+    public func streams(matching query: Query) -> [StreamInfo] {
+        let matcher = QueryMatcher(query)
+        return shared.state.withLock { s in s.streams.values.filter { matcher.matches(stream: $0.key) != false } }.sorted { $0.key < $1.key }
+    }
+
     /// One stream by id.
     public func stream(_ id: StreamID) -> StreamInfo? {
         shared.state.withLock { $0.streams[id] }

@@ -12,14 +12,20 @@ public struct LogQuery: Sendable {
     /// Only lines with `from ≤ timestamp < to` (nanoseconds), when set.
     public var from: Int64?
     public var to: Int64?
+    /// Only lines this query matches (full-text and field predicates), when set.
+    public var filter: Query?
 
-    public init(streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil, to: Int64? = nil) {
+    public init(
+        streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil,
+        to: Int64? = nil, filter: Query? = nil
+    ) {
         self.streams = streams
         self.after = after
         self.limit = limit
         self.order = order
         self.from = from
         self.to = to
+        self.filter = filter
     }
 }
 
@@ -46,6 +52,12 @@ extension Storage {
             return (Array(days), segments)
         }
         let wanted = Set(query.streams)
+        let matcher = query.filter.flatMap { $0.isMatchAll ? nil : QueryMatcher($0) }
+        let keys: [StreamID: StreamKey] = matcher == nil ? [:] : shared.state.withLock { s in
+            var keys: [StreamID: StreamKey] = [:]
+            for id in query.streams { keys[id] = s.streams[id]?.key }
+            return keys
+        }
         // Positions outside this window are skipped: the cursor and the time range together.
         var low = LogPosition.minimum  // exclusive for ascending cursor
         var high = LogPosition.maximum
@@ -99,7 +111,9 @@ extension Storage {
                     for lsn in lsns where lsn > sealedThrough {
                         guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
                         let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                        if inWindow(line.position) {
+                        if inWindow(line.position), matcher.map({ m in
+                            line.message.withUnsafeBytes { m.matches(message: $0, stream: keys[id] ?? StreamKey(index: "", workflow: "", job: "")) }
+                        }) ?? true {
                             candidates.append(
                                 LogLine(
                                     lsn: line.lsn, timestamp: line.timestamp, stream: id,
@@ -139,9 +153,12 @@ extension Storage {
                         throw CorruptDataError("block vanished during read")
                     }
                     let decoded = try BlockCodec.decode(bytes)
+                    let key = keys[block.stream] ?? StreamKey(index: "", workflow: "", job: "")
                     for i in 0..<decoded.count {
                         let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
-                        if inWindow(p) { candidates.append(decoded.logLine(i, stream: block.stream)) }
+                        guard inWindow(p) else { continue }
+                        if let matcher, !decoded.messageBytes(i).withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { continue }
+                        candidates.append(decoded.logLine(i, stream: block.stream))
                     }
                 }
             }

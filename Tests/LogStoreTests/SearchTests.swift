@@ -93,6 +93,21 @@ struct SearchTests {
                 let want = order == .descending ? expected.map(\.lsn).reversed() : expected.map(\.lsn)
                 #expect(got.map(\.lsn) == Array(want), "seed \(seed) query «\(text)» \(order) page \(pageSize)")
             }
+            // The same query in log order (what OpenSearch's `sort: @timestamp` asks for).
+            let ids = store.streams(matching: query).map(\.id)
+            for order in ReadOrder.allCases {
+                let pageSize = Int.random(in: 1...40, using: &rng)
+                var got: [LogLine] = []
+                var after: LogPosition?
+                for _ in 0..<1000 {
+                    let page = try store.read(LogQuery(streams: ids, after: after, limit: pageSize, order: order, from: from, to: to, filter: query))
+                    got += page.lines
+                    if page.lines.count < pageSize { break }
+                    after = page.next
+                }
+                let inLogOrder = expected.sorted { ($0.ts, $0.lsn) < ($1.ts, $1.lsn) }.map(\.lsn)
+                #expect(got.map(\.lsn) == (order == .ascending ? inLogOrder : inLogOrder.reversed()), "log order «\(text)» \(order)")
+            }
             let step = [hour, 6 * hour, 24 * hour].randomElement(using: &rng)!
             let hits = try store.hits(query, from: from, to: to, step: step)
             #expect(hits.total == expected.count, "hits «\(text)»")
