@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build release serve test test-swift test-python bench bench-load format clean help
+.PHONY: all deps venv build release serve test test-python bench bench-load-quick format clean help
 
 all: build
 
@@ -52,8 +52,15 @@ test-python: venv
 	  LOGSTORE_BIN=$$(pwd)/.build/debug/logstore $(VENV)/bin/python -m pytest -q Tests/compat; \
 	else echo "no Python compatibility tests yet"; fi
 
-bench: deps
+## Micro-benchmarks (ordo-one/benchmark), then the whole-server load driver.
+bench: deps release
 	cd Benchmarks && $(SWIFT) package benchmark --no-progress
+	$(PYTHON) Benchmarks/load/loadgen.py --seconds 5
+	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000
+
+## Only the whole-server load driver, short phases.
+bench-load-quick: release
+	$(PYTHON) Benchmarks/load/loadgen.py --quick
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/StorageBenchmarks
