@@ -43,6 +43,7 @@ public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger
     AdminController(storage: storage).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
+    OpenSearchController(storage: storage).addRoutes(to: router)
     return router
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
-import LogStoreIngest
+import LogStoreHTTP
 
 /// `logstore logs`: one job's or workflow's log, in log order.
 struct LogsCommand: AsyncParsableCommand {
@@ -23,7 +23,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(help: "Continue after this cursor (printed by an earlier --limit run).") var after: String?
     @Option(help: "At most this many lines (default: all).") var limit: Int?
     @Flag(help: "Newest first.") var reverse = false
-    @Flag(help: "One JSON object per line (lsn, timestamp, index, workflow, job, log, fields, cursor).") var json = false
+    @Flag(help: "One JSON object per line (lsn, timestamp, log, index, workflow, job, fields, cursor).") var json = false
 
     func validate() throws {
         if workflow == nil && job == nil && index == nil {
@@ -49,32 +49,8 @@ struct LogsCommand: AsyncParsableCommand {
             var text = JSONText(capacity: 1 << 16)
             for line in page.lines {
                 if json {
-                    let key = byID[line.stream]
-                    text.raw("{")
-                    text.key("lsn")
-                    text.number(line.lsn)
-                    text.raw(",")
-                    text.key("timestamp")
-                    text.string(Timestamp.formatRFC3339(line.timestamp))
-                    text.raw(",")
-                    text.key("index")
-                    text.string(key?.index ?? "")
-                    text.raw(",")
-                    text.key("workflow")
-                    text.string(key?.workflow ?? "")
-                    text.raw(",")
-                    text.key("job")
-                    text.string(key?.job ?? "")
-                    text.raw(",")
-                    text.key("log")
-                    text.string(line.message)
-                    text.raw(",")
-                    text.key("fields")
-                    text.raw(line.fields.isEmpty ? "{}" : line.fields)
-                    text.raw(",")
-                    text.key("cursor")
-                    text.string(line.position.description)
-                    text.raw("}\n")
+                    line.appendJSON(key: byID[line.stream], to: &text)
+                    text.raw("\n")
                 } else {
                     text.raw(line.message)
                     if !line.message.hasSuffix("\n") { text.raw("\n") }

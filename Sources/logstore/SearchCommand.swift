@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import LogStoreHTTP
 import LogStoreIngest
 
 /// Parses `--from`/`--to`: RFC 3339, epoch milliseconds, or a duration ago (`15m`, `2h`, `7d`).
@@ -55,19 +56,8 @@ struct SearchCommand: AsyncParsableCommand {
         for line in page.lines {
             let key = store.stream(line.stream)?.key
             if json {
-                out.raw("{\"lsn\":")
-                out.number(line.lsn)
-                out.raw(",\"timestamp\":")
-                out.string(Timestamp.formatRFC3339(line.timestamp))
-                out.raw(",\"index\":")
-                out.string(key?.index ?? "")
-                out.raw(",\"workflow\":")
-                out.string(key?.workflow ?? "")
-                out.raw(",\"job\":")
-                out.string(key?.job ?? "")
-                out.raw(",\"log\":")
-                out.string(line.message)
-                out.raw("}\n")
+                line.appendJSON(key: key, to: &out)
+                out.raw("\n")
             } else {
                 out.raw(Timestamp.formatRFC3339(line.timestamp) + " " + (key?.job.isEmpty == false ? key!.job : key?.workflow ?? "") + " ")
                 out.raw(line.message)

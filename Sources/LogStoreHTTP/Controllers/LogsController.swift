@@ -62,7 +62,7 @@ struct LogsController {
             return .text(out.bytes, contentType: "text/plain; charset=utf-8")
         case "ndjson":
             for line in page.lines {
-                Self.encode(line, key: keys[line.stream], into: &out)
+                line.appendJSON(key: keys[line.stream], to: &out)
                 out.raw("\n")
             }
             return .text(out.bytes, contentType: "application/x-ndjson")
@@ -70,32 +70,12 @@ struct LogsController {
             out.raw("{\"lines\":[")
             for (i, line) in page.lines.enumerated() {
                 if i > 0 { out.raw(",") }
-                Self.encode(line, key: keys[line.stream], into: &out)
+                line.appendJSON(key: keys[line.stream], to: &out)
             }
             out.raw("],\"next\":")
             if let next = page.next { out.string(next.description) } else { out.raw("null") }
             out.raw(",\"truncated\":\(page.truncated)}")
             return .json(out.bytes)
         }
-    }
-
-    static func encode(_ line: LogLine, key: StreamKey?, into out: inout JSONText) {
-        out.raw("{\"lsn\":")
-        out.number(line.lsn)
-        out.raw(",\"timestamp\":")
-        out.string(Timestamp.formatRFC3339(line.timestamp))
-        out.raw(",\"log\":")
-        out.string(line.message)
-        out.raw(",\"index\":")
-        out.string(key?.index ?? "")
-        out.raw(",\"workflow\":")
-        out.string(key?.workflow ?? "")
-        out.raw(",\"job\":")
-        out.string(key?.job ?? "")
-        out.raw(",\"fields\":")
-        out.raw(line.fields.isEmpty ? "{}" : line.fields)
-        out.raw(",\"cursor\":")
-        out.string(line.position.description)
-        out.raw("}")
     }
 }

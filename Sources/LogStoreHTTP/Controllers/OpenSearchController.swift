@@ -1,0 +1,526 @@
+import Foundation
+import Hummingbird
+import LogStore
+import LogStoreIngest
+import NIOCore
+
+/// The read side of OpenSearch that log readers use (REANA reads job and workflow logs with
+/// opensearch-py): `GET /`, `HEAD /{index}`, `GET|POST [/{index}]/_search` and `/_count`.
+/// What is supported and how it maps onto the store: docs/API.md, "OpenSearch compatibility".
+struct OpenSearchController {
+    let storage: Storage
+
+    /// OpenSearch's `index.max_result_window`.
+    static let maxResultWindow = 10_000
+    /// Request bodies (queries) are small.
+    static let maxBodyBytes = 1 << 20
+    static let searchParameters: Set<String> = [
+        "size", "from", "q", "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits",
+        "rest_total_hits_as_int", "timeout", "typed_keys", "ignore_unavailable", "allow_no_indices", "expand_wildcards",
+        "search_type", "request_cache", "pretty", "human", "error_trace", "filter_path", "preference", "routing",
+        "allow_partial_search_results", "batched_reduce_size", "ccs_minimize_roundtrips", "max_concurrent_shard_requests",
+        "pre_filter_shard_size", "track_scores", "version", "seq_no_primary_term",
+    ]
+    static let countParameters: Set<String> = [
+        "q", "ignore_unavailable", "allow_no_indices", "expand_wildcards", "pretty", "human", "error_trace", "filter_path",
+        "preference", "routing", "min_score", "terminate_after",
+    ]
+    static let bodyKeys: Set<String> = [
+        "query", "size", "from", "sort", "search_after", "_source", "track_total_hits", "timeout", "track_scores", "version",
+        "seq_no_primary_term", "explain", "stored_fields", "terminate_after",
+    ]
+
+    func addRoutes(to router: Router<LogStoreContext>) {
+        router.get("/") { request, _ in try info(request) }
+        router.head("/") { _, _ in Response(status: .ok) }
+        router.head(":index") { _, context in
+            let pattern = try indexParameter(context)
+            return Response(status: matchingIndices(pattern).isEmpty ? .notFound : .ok)
+        }
+        for method in [HTTPRequest.Method.get, .post] {
+            router.on("_search", method: method) { request, context in try await search(request, context: context, index: nil) }
+            router.on(":index/_search", method: method) { request, context in
+                try await search(request, context: context, index: try indexParameter(context))
+            }
+            router.on("_count", method: method) { request, context in try await count(request, context: context, index: nil) }
+            router.on(":index/_count", method: method) { request, context in
+                try await count(request, context: context, index: try indexParameter(context))
+            }
+        }
+    }
+
+    func indexParameter(_ context: LogStoreContext) throws -> String {
+        let raw = try context.parameters.require("index")
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    // MARK: GET /
+
+    func info(_ request: Request) throws -> Response {
+        let name = ProcessInfo.processInfo.hostName
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in storage.directory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var json = JSONText(capacity: 600)
+        json.raw("{\"name\":")
+        json.string(name)
+        json.raw(",\"cluster_name\":\"logstore\",\"cluster_uuid\":")
+        json.string("logstore-" + String(hash, radix: 16))
+        json.raw(
+            ",\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.11.0\",\"build_type\":\"logstore\",\"build_hash\":\"logstore\","
+                + "\"build_date\":\"2023-10-13T02:55:55.511945994Z\",\"build_snapshot\":false,\"lucene_version\":\"9.7.0\","
+                + "\"minimum_wire_compatibility_version\":\"7.10.0\",\"minimum_index_compatibility_version\":\"7.0.0\"},"
+                + "\"tagline\":\"The OpenSearch Project: https://opensearch.org/\"}")
+        return Self.answer(json.bytes, request: request)
+    }
+
+    // MARK: Index patterns
+
+    /// The indices (of stored streams) `pattern` names: a comma list of names and `*` globs;
+    /// empty, `_all` and `*` name all.
+    func matchingIndices(_ pattern: String) -> Set<String> {
+        let all = Set(storage.allStreams().map(\.key.index))
+        let parts = pattern.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if parts.isEmpty || parts.contains("_all") { return all }
+        return all.filter { index in parts.contains { Self.glob($0, index) } }
+    }
+
+    /// `*` matches any run of characters; everything else literally.
+    static func glob(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        var pi = 0
+        var ti = 0
+        var star = -1
+        var mark = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] != UInt8(ascii: "*"), p[pi] == t[ti] {
+                pi += 1
+                ti += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi
+                mark = ti
+                pi += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+
+    /// The streams a request reads: those of the named indices that the query's field
+    /// predicates allow. A concrete index name that matches nothing is a 404, as in OpenSearch.
+    func selectStreams(index: String?, query: Query) throws -> [StreamInfo] {
+        var streams = storage.streams(matching: query)
+        guard let index else { return streams }
+        let parts = index.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if parts.isEmpty || parts.contains("_all") { return streams }
+        let known = Set(storage.allStreams().map(\.key.index))
+        for part in parts where !part.contains("*") && !known.contains(part) {
+            throw OpenSearchError(.notFound, type: "index_not_found_exception", reason: "no such index [\(part)]")
+        }
+        streams = streams.filter { stream in parts.contains { Self.glob($0, stream.key.index) } }
+        return streams
+    }
+
+    // MARK: Request parsing
+
+    func readBody(_ request: Request) async throws -> [String: Any] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw OpenSearchError(.contentTooLarge, type: "content_too_long_exception", reason: "request body is over \(Self.maxBodyBytes) bytes")
+        }
+        var bytes = Array(buffer.readableBytesView)
+        if let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces), !encoding.isEmpty {
+            do {
+                bytes = try ContentDecoder.decode(bytes, encoding: encoding, maxOutput: Self.maxBodyBytes)
+            } catch .unsupportedEncoding(let name) {
+                throw OpenSearchError(
+                    .unsupportedMediaType, type: "illegal_argument_exception",
+                    reason: "Content-Encoding '\(name)' is not supported; use gzip, deflate or identity")
+            } catch {
+                throw OpenSearchError.badRequest("cannot decode the \(encoding) body: \(error)", type: "parse_exception")
+            }
+        }
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return [:] }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        } catch {
+            throw OpenSearchError.badRequest("the request body is not valid JSON: \(error.localizedDescription)", type: "parse_exception")
+        }
+        guard let dictionary = object as? [String: Any] else {
+            throw OpenSearchError.badRequest("the request body must be a JSON object", type: "parse_exception")
+        }
+        return dictionary
+    }
+
+    static func checkParameters(_ request: Request, allowed: Set<String>) throws {
+        for (name, _) in request.uri.queryParameters where !allowed.contains(String(name)) {
+            throw OpenSearchError.badRequest(
+                "request [\(request.uri.path)] contains unrecognized parameter: [\(name)]")
+        }
+    }
+
+    static func intParameter(_ request: Request, _ name: String) throws -> Int? {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+        guard let value = Int(text) else {
+            throw OpenSearchError.badRequest("Failed to parse int parameter [\(name)] with value [\(text)]", type: "number_format_exception")
+        }
+        return value
+    }
+
+    /// The body's `query` and the URL's `q` (both must hold when both are given).
+    static func query(body: [String: Any], request: Request) throws -> QueryDSL {
+        var dsl = try QueryDSL.translate(body["query"])
+        if let q = request.uri.queryParameters["q"] {
+            let parsed = try QueryDSL.parseQueryString(String(q), path: "q")
+            dsl.query = Query.and([dsl.query, parsed]).normalized()
+        }
+        return dsl
+    }
+
+    // MARK: _search
+
+    static func parseSort(_ value: Any?) throws -> ReadOrder {
+        guard let value else { return .ascending }
+        let list: [Any] = (value as? [Any]) ?? [value]
+        var order: ReadOrder?
+        for (i, item) in list.enumerated() {
+            var field: String
+            var direction: String?
+            if let s = item as? String {
+                // `@timestamp`, or the URL form `@timestamp:desc`.
+                if let colon = s.lastIndex(of: ":"), s[s.index(after: colon)...] == "asc" || s[s.index(after: colon)...] == "desc" {
+                    field = String(s[..<colon])
+                    direction = String(s[s.index(after: colon)...])
+                } else {
+                    field = s
+                }
+            } else if let o = item as? [String: Any], o.count == 1, let (f, spec) = o.first {
+                field = f
+                if let d = spec as? String {
+                    direction = d
+                } else if let options = spec as? [String: Any] {
+                    for (key, option) in options {
+                        switch key {
+                        case "order": direction = option as? String
+                        case "format", "unmapped_type", "numeric_type", "missing": break
+                        default: throw OpenSearchError.badRequest("sort option [\(key)] is not supported by logstore", type: "parsing_exception")
+                        }
+                    }
+                } else {
+                    throw OpenSearchError.badRequest("sort [\(f)] must be \"asc\", \"desc\" or {\"order\":…}", type: "parsing_exception")
+                }
+            } else {
+                throw OpenSearchError.badRequest("sort entries must be a field name or {\"<field>\":…}", type: "parsing_exception")
+            }
+            var dir: ReadOrder?
+            if let direction {
+                guard let d = ReadOrder(rawValue: direction.lowercased()) else {
+                    throw OpenSearchError.badRequest("sort order [\(direction)] must be asc or desc", type: "parsing_exception")
+                }
+                dir = d
+            }
+            switch field {
+            case "@timestamp" where i == 0:
+                order = dir ?? .ascending
+            case "_doc", "_id", "_shard_doc", "_score":
+                // Tie-breakers consistent with log order (no scores: _score is log order too).
+                if i == 0 { order = dir == .descending && field != "_score" ? .descending : .ascending }
+            default:
+                throw OpenSearchError.badRequest(
+                    "sort on [\(field)] is not supported by logstore; sort on [@timestamp] (asc or desc)", type: "query_shard_exception")
+            }
+        }
+        return order ?? .ascending
+    }
+
+    /// `search_after`: `[epoch_ms]` (continue after that millisecond) or `[epoch_ms, "<ns>-<lsn>"]`.
+    static func parseSearchAfter(_ value: Any?, order: ReadOrder) throws -> LogPosition? {
+        guard let value else { return nil }
+        guard let list = value as? [Any], list.count == 1 || list.count == 2 else {
+            throw OpenSearchError.badRequest(
+                "search_after must be the sort values of a hit: [epoch_ms] or [epoch_ms, \"<ns>-<lsn>\"]", type: "parsing_exception")
+        }
+        if list.count == 2 {
+            guard let text = list[1] as? String, let position = LogPosition(text) else {
+                throw OpenSearchError.badRequest(
+                    "search_after[1] must be the \"<ns>-<lsn>\" sort value of a hit", type: "parsing_exception")
+            }
+            return position
+        }
+        guard let ms = QueryDSL.scalarString(list[0]).flatMap({ Int64($0) }) ?? (list[0] as? NSNumber).map({ Int64($0.doubleValue) }),
+            abs(ms) < 9_000_000_000_000
+        else {
+            throw OpenSearchError.badRequest("search_after[0] must be epoch milliseconds", type: "parsing_exception")
+        }
+        let ns = ms * 1_000_000
+        return order == .ascending ? LogPosition(timestamp: ns + 999_999, lsn: .max) : LogPosition(timestamp: ns, lsn: 0)
+    }
+
+    enum SourceFilter {
+        case all
+        case none
+        case filter(includes: [String], excludes: [String])
+    }
+
+    static func parseSource(_ value: Any?, request: Request) throws -> SourceFilter {
+        func strings(_ v: Any?) throws -> [String] {
+            guard let v else { return [] }
+            if let s = v as? String { return s.split(separator: ",").map(String.init) }
+            if let l = v as? [Any] {
+                return try l.map { item in
+                    guard let s = item as? String else { throw OpenSearchError.badRequest("_source fields must be strings", type: "parsing_exception") }
+                    return s
+                }
+            }
+            throw OpenSearchError.badRequest("_source must be true, false, a field list or {includes, excludes}", type: "parsing_exception")
+        }
+        var source: Any? = value
+        if let text = request.uri.queryParameters["_source"] {
+            source = text == "true" ? true as Any : text == "false" ? false as Any : String(text) as Any
+        }
+        var includes: [String] = []
+        var excludes: [String] = []
+        if let flag = source as? Bool, !(source is String) {
+            if !flag { return .none }
+        } else if let object = source as? [String: Any] {
+            includes = try strings(object["includes"] ?? object["include"])
+            excludes = try strings(object["excludes"] ?? object["exclude"])
+        } else if source != nil {
+            includes = try strings(source)
+        }
+        if let text = request.uri.queryParameters["_source_includes"] { includes = text.split(separator: ",").map(String.init) }
+        if let text = request.uri.queryParameters["_source_excludes"] { excludes = text.split(separator: ",").map(String.init) }
+        return includes.isEmpty && excludes.isEmpty ? .all : .filter(includes: includes, excludes: excludes)
+    }
+
+    func search(_ request: Request, context: LogStoreContext, index: String?) async throws -> Response {
+        let started = ContinuousClock.now
+        try Self.checkParameters(request, allowed: Self.searchParameters)
+        let body = try await readBody(request)
+        for key in body.keys where !Self.bodyKeys.contains(key) {
+            let what = key == "aggs" || key == "aggregations" ? "aggregations are" : "[\(key)] is"
+            throw OpenSearchError.badRequest("\(what) not supported by logstore's _search", type: "parsing_exception")
+        }
+        let dsl = try Self.query(body: body, request: request)
+        // URL parameters win over the body, as in OpenSearch.
+        var size = 10
+        var from = 0
+        if let v = body["size"] {
+            guard let n = QueryDSL.int(v) else { throw OpenSearchError.badRequest("[size] must be an integer", type: "parsing_exception") }
+            size = n
+        }
+        if let v = body["from"] {
+            guard let n = QueryDSL.int(v) else { throw OpenSearchError.badRequest("[from] must be an integer", type: "parsing_exception") }
+            from = n
+        }
+        if let n = try Self.intParameter(request, "size") { size = n }
+        if let n = try Self.intParameter(request, "from") { from = n }
+        guard size >= 0 else { throw OpenSearchError.badRequest("[size] parameter cannot be negative, found [\(size)]") }
+        guard from >= 0 else { throw OpenSearchError.badRequest("[from] parameter cannot be negative, found [\(from)]") }
+        guard from + size <= Self.maxResultWindow else {
+            throw OpenSearchError.badRequest(
+                "Result window is too large, from + size must be less than or equal to: [\(Self.maxResultWindow)] but was [\(from + size)]. "
+                    + "Page with search_after (the sort values of the last hit) instead.")
+        }
+        let order = try Self.parseSort(request.uri.queryParameters["sort"].map { String($0) } ?? body["sort"])
+        let after = try Self.parseSearchAfter(body["search_after"], order: order)
+        if after != nil && from > 0 {
+            throw OpenSearchError.badRequest("`from` parameter must be set to 0 when `search_after` is used.")
+        }
+        let source = try Self.parseSource(body["_source"], request: request)
+        var trackTotal = true
+        var totalLimit = Self.maxResultWindow
+        if let v = request.uri.queryParameters["track_total_hits"].map({ String($0) }) ?? body["track_total_hits"] {
+            if let n = QueryDSL.int(v) {
+                totalLimit = max(0, n)
+            } else if let b = v as? Bool ?? (v as? String).flatMap({ Bool($0) }) {
+                trackTotal = b
+                if b { totalLimit = Int.max }
+            } else {
+                throw OpenSearchError.badRequest("[track_total_hits] must be true, false or an integer", type: "parsing_exception")
+            }
+        }
+        let totalAsInt = request.uri.queryParameters["rest_total_hits_as_int"] == "true"
+
+        let streams = try selectStreams(index: index, query: dsl.query)
+        let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
+        let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
+        var lines: [LogLine] = []
+        var truncated = false
+        if !streams.isEmpty && size > 0 {
+            let page = try await storage.readAsync(
+                LogQuery(streams: streams.map(\.id), after: after, limit: from + size, order: order, from: dsl.from, to: dsl.to, filter: filter))
+            lines = Array(page.lines.dropFirst(from))
+            truncated = page.truncated
+        }
+        // hits.total: exact from the stream statistics when no line-level predicate; from the
+        // page itself when it was read from the start and not cut; else counted up to the limit.
+        var total = 0
+        var relation = "eq"
+        if trackTotal {
+            if !dsl.hasTextPredicate && !dsl.hasWindow {
+                total = streams.reduce(0) { $0 + Int($1.stats.lines) }
+            } else if after == nil && size > 0 && !truncated {
+                total = from + lines.count
+            } else {
+                (total, relation) = try await countLines(streams: streams, dsl: dsl, limit: totalLimit)
+            }
+            if total > totalLimit {
+                total = totalLimit
+                relation = "gte"
+            }
+        }
+
+        var json = JSONText(capacity: 256 + lines.count * 300)
+        json.raw("{\"took\":")
+        let took = started.duration(to: .now)
+        json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
+        json.raw(",\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{")
+        if trackTotal {
+            if totalAsInt {
+                json.raw("\"total\":")
+                json.number(total)
+                json.raw(",")
+            } else {
+                json.raw("\"total\":{\"value\":")
+                json.number(total)
+                json.raw(",\"relation\":\"\(relation)\"},")
+            }
+        }
+        json.raw("\"max_score\":null,\"hits\":[")
+        for (i, line) in lines.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw("{\"_index\":")
+            json.string(keys[line.stream]?.index ?? "")
+            json.raw(",\"_id\":\"")
+            json.number(line.lsn)
+            json.raw("\",\"_score\":null")
+            Self.writeSource(line, filter: source, into: &json)
+            json.raw(",\"sort\":[")
+            json.number(Self.epochMillis(line.timestamp))
+            json.raw(",\"")
+            json.raw(line.position.description)
+            json.raw("\"]}")
+        }
+        json.raw("]}}")
+        return Self.answer(json.bytes, request: request)
+    }
+
+    static func epochMillis(_ ns: Int64) -> Int64 {
+        ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000
+    }
+
+    /// `,"_source":{…}` (or nothing for `_source: false`).
+    static func writeSource(_ line: LogLine, filter: SourceFilter, into json: inout JSONText) {
+        let fields = line.fields.trimmingCharacters(in: .whitespaces)
+        let plainFields = fields.isEmpty || fields == "{}"
+        switch filter {
+        case .none:
+            return
+        case .all where plainFields || (!fields.contains("\"log\"") && !fields.contains("\"@timestamp\"")):
+            json.raw(",\"_source\":{\"@timestamp\":")
+            json.string(Timestamp.formatRFC3339(line.timestamp))
+            json.raw(",\"log\":")
+            json.string(line.message)
+            if !plainFields, fields.hasPrefix("{"), fields.hasSuffix("}") {
+                json.raw(",")
+                json.raw(fields.utf8.dropFirst().dropLast())
+            }
+            json.raw("}")
+        default:
+            var object = (try? JSONSerialization.jsonObject(with: Data(fields.utf8))) as? [String: Any] ?? [:]
+            object["@timestamp"] = Timestamp.formatRFC3339(line.timestamp)
+            object["log"] = line.message
+            if case .filter(let includes, let excludes) = filter {
+                object = filterSource(object, prefix: "", includes: includes, excludes: excludes)
+            }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+            json.raw(",\"_source\":")
+            json.raw([UInt8](data))
+        }
+    }
+
+    /// Keeps the members whose dotted path an include pattern names (or lies under, or above),
+    /// minus those an exclude pattern names.
+    static func filterSource(_ object: [String: Any], prefix: String, includes: [String], excludes: [String]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (key, value) in object {
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            if excludes.contains(where: { glob($0, path) }) { continue }
+            let included = includes.isEmpty || includes.contains { glob($0, path) || path.hasPrefix($0 + ".") }
+            if included {
+                if let child = value as? [String: Any], !excludes.isEmpty {
+                    out[key] = filterSource(child, prefix: path, includes: [], excludes: excludes)
+                } else {
+                    out[key] = value
+                }
+            } else if let child = value as? [String: Any], includes.contains(where: { $0.hasPrefix(path + ".") || $0.hasPrefix("*") }) {
+                let inner = filterSource(child, prefix: path, includes: includes, excludes: excludes)
+                if !inner.isEmpty { out[key] = inner }
+            }
+        }
+        return out
+    }
+
+    /// Counts matching lines by reading, up to `limit` (then relation "gte").
+    func countLines(streams: [StreamInfo], dsl: QueryDSL, limit: Int) async throws -> (Int, String) {
+        if streams.isEmpty { return (0, "eq") }
+        if !dsl.hasTextPredicate && !dsl.hasWindow {
+            let n = streams.reduce(0) { $0 + Int($1.stats.lines) }
+            return n > limit ? (limit, "gte") : (n, "eq")
+        }
+        let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
+        let ids = streams.map(\.id)
+        var count = 0
+        var after: LogPosition?
+        // Every page moves the cursor forward; the store's line count bounds the loop.
+        for _ in 0..<1_000_000 {
+            let pageLimit = min(100_000, limit == Int.max ? 100_000 : limit - count + 1)
+            let page = try await storage.readAsync(
+                LogQuery(streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter))
+            count += page.lines.count
+            if count > limit { return (limit, "gte") }
+            guard page.truncated, let next = page.next else { break }
+            after = next
+        }
+        return (count, "eq")
+    }
+
+    // MARK: _count
+
+    func count(_ request: Request, context: LogStoreContext, index: String?) async throws -> Response {
+        try Self.checkParameters(request, allowed: Self.countParameters)
+        let body = try await readBody(request)
+        for key in body.keys where key != "query" {
+            throw OpenSearchError.badRequest("[\(key)] is not supported by _count; give only [query]", type: "parsing_exception")
+        }
+        let dsl = try Self.query(body: body, request: request)
+        let streams = try selectStreams(index: index, query: dsl.query)
+        let (n, _) = try await countLines(streams: streams, dsl: dsl, limit: Int.max)
+        var json = JSONText(capacity: 128)
+        json.raw("{\"count\":")
+        json.number(n)
+        json.raw(",\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}}")
+        return Self.answer(json.bytes, request: request)
+    }
+
+    // MARK: Answers
+
+    /// JSON, gzip-compressed when the client accepts it (opensearch-py with http_compress does).
+    static func answer(_ bytes: [UInt8], request: Request) -> Response {
+        let accepts = request.headers[.acceptEncoding]?.lowercased().contains("gzip") ?? false
+        guard accepts, bytes.count > 256 else { return .json(bytes) }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=UTF-8", .contentEncoding: "gzip"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: ContentDecoder.gzip(bytes, level: 1))))
+    }
+}
