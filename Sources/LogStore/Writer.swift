@@ -227,9 +227,15 @@ final class Writer: @unchecked Sendable {
             }
             let first = lsn
             var days = Set<Int32>()
+            // Consecutive lines of a request mostly come from one container log: comparing with
+            // the previous line's stream is much cheaper than hashing three strings.
+            var lastKey: StreamKey?
+            var lastID: StreamID = 0
             for line in pending.lines {
                 let id: StreamID
-                if let known = keys[line.stream] {
+                if let lastKey, lastKey == line.stream {
+                    id = lastID
+                } else if let known = keys[line.stream] {
                     id = known
                 } else {
                     id = nextStreamID
@@ -238,6 +244,8 @@ final class Writer: @unchecked Sendable {
                     keyOf[id] = line.stream
                     newStreams.append((id, line.stream))
                 }
+                lastKey = line.stream
+                lastID = id
                 let day = Day.of(line.timestamp)
                 days.insert(day)
                 groups[day, default: [:]][id, default: []].append(
