@@ -7,6 +7,8 @@ import Foundation
 public final class Segment: Sendable {
     /// Days since the epoch (UTC).
     public let day: Int32
+    /// Incremented by each compaction, which writes a fresh file `YYYY-MM-DD.gN.mdb`.
+    public let generation: Int
     public let path: String
     let env: LMDBEnvironment
     let meta: LMDBTable
@@ -19,9 +21,10 @@ public final class Segment: Sendable {
     let ids: LMDBTable
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
-    init(directory: String, day: Int32, readOnly: Bool, mapSize: Int) throws {
+    init(directory: String, day: Int32, generation: Int = 0, readOnly: Bool, mapSize: Int) throws {
         self.day = day
-        path = directory + "/" + Day.name(day) + Keys.segmentSuffix
+        self.generation = generation
+        path = directory + "/" + Self.fileName(day: day, generation: generation)
         env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly)
         meta = try env.table(Keys.segmentMeta)
         let (metaTable, environment) = (meta, env)
@@ -54,6 +57,29 @@ public final class Segment: Sendable {
                 }
             }
         }
+    }
+
+    /// `YYYY-MM-DD.mdb`, or `YYYY-MM-DD.gN.mdb` after compactions.
+    static func fileName(day: Int32, generation: Int) -> String {
+        Day.name(day) + (generation == 0 ? "" : ".g\(generation)") + Keys.segmentSuffix
+    }
+
+    /// Parses a segment file name back to (day, generation).
+    static func parseFileName(_ name: String) -> (day: Int32, generation: Int)? {
+        guard name.hasSuffix(Keys.segmentSuffix) else { return nil }
+        let stem = name.dropLast(Keys.segmentSuffix.count)
+        let parts = stem.split(separator: ".")
+        guard let day = Day.parse(parts[0]) else { return nil }
+        if parts.count == 1 { return (day, 0) }
+        guard parts.count == 2, parts[1].hasPrefix("g"), let generation = Int(parts[1].dropFirst()), generation > 0 else { return nil }
+        return (day, generation)
+    }
+
+    /// Removes the segment's files (the environment stays usable by whoever still holds it:
+    /// an unlinked file lives until its last mapping is closed).
+    func unlink() {
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + "-lock")
     }
 
     /// The name of the segment (`YYYY-MM-DD`).

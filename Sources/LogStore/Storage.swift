@@ -111,10 +111,30 @@ public final class Storage: Sendable {
         let recorded = Set(try catalog.recordedSegments())
         var segments: [Int32: Segment] = [:]
         let names = (try? fm.contentsOfDirectory(atPath: directory + "/" + Keys.segmentsDirectory)) ?? []
-        for name in names.sorted() where name.hasSuffix(Keys.segmentSuffix) {
-            guard let day = Day.parse(name.dropLast(Keys.segmentSuffix.count)) else { continue }
+        // The newest generation of each day wins; older ones (a compaction interrupted after its
+        // rename) and unfinished copies are removed.
+        var newest: [Int32: Int] = [:]
+        for name in names {
+            if let (day, generation) = Segment.parseFileName(name) { newest[day] = max(newest[day] ?? 0, generation) }
+        }
+        let segmentsDirectory = directory + "/" + Keys.segmentsDirectory
+        if !options.readOnly {
+            for name in names {
+                let stale: Bool
+                if let (day, generation) = Segment.parseFileName(name) {
+                    stale = generation < newest[day]!
+                } else {
+                    stale = name.hasSuffix(Keys.segmentSuffix + ".tmp")
+                }
+                if stale {
+                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name)
+                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name + "-lock")
+                }
+            }
+        }
+        for (day, generation) in newest.sorted(by: { $0.key < $1.key }) {
             segments[day] = try Segment(
-                directory: directory + "/" + Keys.segmentsDirectory, day: day, readOnly: options.readOnly,
+                directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly,
                 mapSize: options.segmentMapSize)
         }
         var streams: [StreamID: StreamInfo] = [:]

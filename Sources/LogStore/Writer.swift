@@ -39,20 +39,21 @@ final class Writer: @unchecked Sendable {
     private var queuedLines = 0
     private var stopping = false
     private var sealAllWaiters: [CheckedContinuation<Void, Error>] = []
+    private var tasks: [@Sendable (Writer) -> Void] = []
     private let finished = DispatchSemaphore(value: 0)
 
     // Writer thread only.
-    private let shared: Shared
-    private let catalog: Catalog
-    private let segmentsDirectory: String
+    let shared: Shared
+    let catalog: Catalog
+    let segmentsDirectory: String
     private var nextLSN: LSN
     private var nextStreamID: StreamID
     private var keys: [StreamKey: StreamID]
     private var keyOf: [StreamID: StreamKey]
-    private var heads: [Int32: [StreamID: HeadState]]
-    private var segmentStreams: [Int32: Set<StreamID>]
-    private let options: StorageOptions
-    private let logger: Logger
+    var heads: [Int32: [StreamID: HeadState]]
+    var segmentStreams: [Int32: Set<StreamID>]
+    let options: StorageOptions
+    let logger: Logger
     private var lastAgeCheck = ContinuousClock.now
     /// True while heads that are due for sealing wait for a later pass (sealing is done in
     /// bounded passes between commits so a burst of due heads never stalls ingest).
@@ -127,6 +128,21 @@ final class Writer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Runs `body` on the writer thread between batches (maintenance: retention, compaction).
+    func perform<T: Sendable>(_ body: @escaping @Sendable (Writer) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: StorageError.closed)
+                return
+            }
+            tasks.append { writer in continuation.resume(with: Result { try body(writer) }) }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
     func requestSealAll(_ continuation: CheckedContinuation<Void, Error>) {
         condition.lock()
         if stopping {
@@ -142,7 +158,7 @@ final class Writer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && sealAllWaiters.isEmpty && !stopping && !sealBacklog {
+            while queue.isEmpty && sealAllWaiters.isEmpty && tasks.isEmpty && !stopping && !sealBacklog {
                 if !condition.wait(until: Date().addingTimeInterval(1)) { break }
             }
             var batch: [Pending] = []
@@ -155,10 +171,13 @@ final class Writer: @unchecked Sendable {
             queuedLines -= lines
             let sealWaiters = queue.isEmpty ? sealAllWaiters : []
             if queue.isEmpty { sealAllWaiters = [] }
-            let exit = stopping && queue.isEmpty && batch.isEmpty
+            let work = tasks
+            tasks = []
+            let exit = stopping && queue.isEmpty && batch.isEmpty && work.isEmpty
             condition.unlock()
 
             if !batch.isEmpty { commit(batch) }
+            for task in work { task(self) }
             if !sealWaiters.isEmpty {
                 do {
                     while try sealHeads({ _, _ in true }) {}
@@ -354,7 +373,7 @@ final class Writer: @unchecked Sendable {
 
     /// Writes one day's new lines (and seals the heads of `seal`) in one transaction.
     /// Returns the statistics the new lines add per stream.
-    private func write(
+    func write(
         segment: Segment, group inputGroup: [StreamID: [BlockLine]], seal: Set<StreamID>, ids: [LSN: String] = [:],
         chunks: [ChunkWrite] = [], arrival: Int64 = 0
     ) throws -> (stats: [StreamID: StreamStats], duplicates: Set<LSN>) {

@@ -213,6 +213,34 @@ struct OpenSearchTests {
         await server.stop()
     }
 
+    @Test func smallerForms() async throws {
+        let (server, client) = try await Self.reanaServer()
+        // deflate (zlib) request body.
+        let body = ContentDecoder.zlibCompress(Array(#"{"query":{"match_all":{}},"size":1}"#.utf8))
+        var response = try await client.exchange(
+            request("POST", "/fluentbit-job_log/_search", headers: [("Content-Type", "application/json"), ("Content-Encoding", "deflate")], body: body))
+        #expect(Self.hits(try Self.json(response)).count == 1)
+        // One-value search_after: after every line of that millisecond, both ways.
+        var object = try Self.json(try await search(client, "/fluentbit-job_log/_search", #"{"size":1,"search_after":[1727178598253]}"#))
+        #expect(Self.logs(object) == ["1 Hello Joe Bloggs!\n"])
+        object = try Self.json(
+            try await search(client, "/fluentbit-job_log/_search", #"{"size":1,"search_after":[1727178598503],"sort":[{"@timestamp":"desc"}]}"#))
+        #expect(Self.logs(object) == ["0 Hello Jane Doe!\n"])
+        // size 0: only the total; text predicates are counted by reading.
+        object = try Self.json(try await search(client, "/_search?size=0", #"{"query":{"match":{"log":"hello"}}}"#))
+        #expect(Self.hits(object).isEmpty)
+        #expect(Self.total(object) == 6)
+        object = try Self.json(try await search(client, "/_search", #"{"query":{"match_none":{}}}"#))
+        #expect(Self.total(object) == 0)
+        response = try await search(client, "/_search?rest_total_hits_as_int=true&size=0", "{}")
+        #expect((try Self.json(response)["hits"] as? [String: Any])?["total"] as? Int == 13)
+        // includes/excludes with globs on the stored (dotted) field names.
+        object = try Self.json(
+            try await search(client, "/fluentbit-job_log/_search", #"{"size":1,"_source":{"includes":["kubernetes.*"],"excludes":["*uuid"]}}"#))
+        #expect((Self.hits(object).first?["_source"] as? [String: Any]).map { Array($0.keys) } == ["kubernetes.labels.job-name"])
+        await server.stop()
+    }
+
     // MARK: Errors
 
     struct BadCase: Sendable, CustomTestStringConvertible {
