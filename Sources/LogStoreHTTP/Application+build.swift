@@ -11,6 +11,10 @@ public struct ServerOptions: Sendable {
     public var serverName: String
     /// Limits and defaults of ingest.
     public var ingest: IngestOptions
+    /// What retention keeps (empty: keep everything).
+    public var retention = RetentionPolicy()
+    /// How often retention and compaction run.
+    public var maintenanceInterval: Duration = .seconds(3600)
 
     public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
@@ -40,7 +44,7 @@ public typealias LogStoreContext = BasicRequestContext
 public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger) -> Router<LogStoreContext> {
     let router = Router(context: LogStoreContext.self)
     router.middlewares.add(ErrorMiddleware())
-    AdminController(storage: storage).addRoutes(to: router)
+    AdminController(storage: storage, retention: options.retention).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
     OpenSearchController(storage: storage).addRoutes(to: router)
@@ -64,7 +68,9 @@ public func buildApplication(
         configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)
-    app.addServices(StorageService(storage: storage, logger: logger))
+    app.addServices(
+        StorageService(storage: storage, logger: logger),
+        MaintenanceService(storage: storage, policy: options.retention, interval: options.maintenanceInterval, logger: logger))
     return app
 }
 

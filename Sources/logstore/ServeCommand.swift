@@ -39,6 +39,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Index for /v1/ingest without ?index= (env LOGSTORE_DEFAULT_INDEX).")
     var defaultIndex: String = env["LOGSTORE_DEFAULT_INDEX"] ?? "logs"
 
+    @Option(help: "Keep this many days of logs, e.g. 30d (env LOGSTORE_RETENTION; default: keep all).")
+    var retention: String? = env["LOGSTORE_RETENTION"]
+
+    @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB (env LOGSTORE_MAX_DISK).")
+    var maxDisk: String? = env["LOGSTORE_MAX_DISK"]
+
+    @Option(help: "How often retention and compaction run, e.g. 1h (env LOGSTORE_MAINTENANCE_INTERVAL).")
+    var maintenanceInterval: String = env["LOGSTORE_MAINTENANCE_INTERVAL"] ?? "1h"
+
     @Option(help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
     var mapping: String? = env["LOGSTORE_MAPPING"]
 
@@ -48,6 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
         where ByteSize.parse(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
         }
+        if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
+        if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
+        if DurationText.parse(maintenanceInterval) == nil { throw ValidationError("--maintenance-interval '\(maintenanceInterval)' is not a duration") }
         if DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
         if let mapping {
             do { _ = try FieldMapping(config: mapping) } catch { throw ValidationError("--mapping: \(error)") }
@@ -62,6 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
         options.ingest.minFreeDiskBytes = ByteSize.parse(minFreeDisk)!
         options.ingest.defaultIndex = defaultIndex
         if let mapping { options.ingest.mapping = try FieldMapping(config: mapping) }
+        options.retention = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
+        options.maintenanceInterval = DurationText.parse(maintenanceInterval)!
         return options
     }
 

@@ -79,7 +79,7 @@ struct ImportTests {
     }
 
     @Test func everyCommandHasHelp() async throws {
-        for command in [[], ["serve"], ["import"], ["logs"], ["stats"]] {
+        for command in [[], ["serve"], ["import"], ["logs"], ["stats"], ["search"], ["hits"], ["compact"]] {
             let result = try await runLogstore(command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE"))

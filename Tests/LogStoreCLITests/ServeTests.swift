@@ -49,6 +49,12 @@ struct ServeTests {
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: answer, as: UTF8.self).contains(#""errors":false"#))
 
+        // With the server owning the directory, `compact` asks it over HTTP.
+        let compact = try await runLogstore(["compact", "--data-dir", data, "--server", "http://127.0.0.1:\(port)", "--dry-run"])
+        #expect(compact.status == 0, "\(compact.stderr)")
+        #expect(compact.stderr.contains("asking"))
+        #expect(compact.stdout.contains("\"dropped\""))
+
         kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }

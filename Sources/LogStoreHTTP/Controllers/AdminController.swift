@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import LogStore
 
-/// `GET /health` and `GET /v1/stats`.
+/// `GET /health`, `GET /v1/stats` and `POST /v1/admin/compact`.
 struct AdminController {
     let storage: Storage
+    let retention: RetentionPolicy
 
     func addRoutes(to router: Router<LogStoreContext>) {
         router.get("health") { _, _ -> Response in
@@ -21,6 +22,36 @@ struct AdminController {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             return .json([UInt8](try encoder.encode(stats)))
+        }
+        // Retention (the server's policy, or `retention=30d` / `max_disk=200GB` given here) and
+        // compaction of finished days, now. `dry_run=true` only reports what would be dropped.
+        router.post("v1/admin/compact") { request, _ -> Response in
+            var policy = retention
+            let q = request.uri.queryParameters
+            for (name, _) in q where !["retention", "max_disk", "dry_run"].contains(String(name)) {
+                throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected retention, max_disk or dry_run")
+            }
+            if let text = q["retention"] {
+                guard let days = Int(text.hasSuffix("d") ? text.dropLast() : text[...]), days > 0 else {
+                    throw OpenSearchError.badRequest("retention '\(text)' must be a number of days like 30d")
+                }
+                policy.maxAge = .seconds(Int64(days) * 86_400)
+            }
+            if let text = q["max_disk"] {
+                guard let bytes = UInt64(text) else { throw OpenSearchError.badRequest("max_disk '\(text)' must be a number of bytes") }
+                policy.maxDiskBytes = bytes
+            }
+            let dryRun = q["dry_run"] == "true"
+            var report = try await storage.applyRetention(policy, dryRun: dryRun)
+            if !dryRun {
+                let compaction = try await storage.compact()
+                report.compacted = compaction.compacted
+                report.bytesBefore = compaction.bytesBefore
+                report.bytesAfter = compaction.bytesAfter
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return .json([UInt8](try encoder.encode(report)))
         }
     }
 }

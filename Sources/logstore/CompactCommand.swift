@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import LogStore
+import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `logstore compact`: retention and compaction now.
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Drop old day segments (retention) and rewrite finished days into tight files.",
+        discussion: """
+            Works on the data directory directly when no server owns it; otherwise asks the \
+            server (POST /v1/admin/compact at --server, default http://$LOGSTORE_LISTEN or \
+            http://127.0.0.1:9200) to do it.
+            """
+    )
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Keep this many days, e.g. 30d.") var retention: String?
+    @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB.") var maxDisk: String?
+    @Flag(help: "Only show what retention would drop.") var dryRun = false
+    @Option(help: "The server to ask when it owns the data directory.") var server: String?
+
+    func validate() throws {
+        if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
+        if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
+    }
+
+    func run() async throws {
+        let policy = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
+        let store: Storage
+        do {
+            store = try Storage.open(directory: data.dataDirectory, logger: data.logger())
+        } catch StorageError.locked {
+            try await askServer(policy)
+            return
+        }
+        defer { store.close() }
+        let started = ContinuousClock.now
+        let report = try await store.applyRetention(policy, dryRun: dryRun)
+        for (i, name) in report.dropped.enumerated() { printError("\(dryRun ? "would drop" : "dropped") \(name) (\(i + 1)/\(report.dropped.count))") }
+        var compaction = MaintenanceReport()
+        if !dryRun {
+            let total = try store.stats().segments.count
+            let counter = Counter()
+            compaction = try await store.compact { name in
+                let n = counter.next()
+                if stderrIsTerminal {
+                    FileHandle.standardError.write(Data("\r\u{1B}[Kcompacting \(name) (\(n)/\(total))".utf8))
+                } else {
+                    printError("compacting \(name) (\(n)/\(total))")
+                }
+            }
+            if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        }
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+        print(
+            """
+            retention: \(dryRun ? "would drop" : "dropped") \(report.dropped.count) segment(s), \(StatsFormatter.bytes(report.freedBytes))\
+            \(report.capUnmet ? " (the disk cap cannot be met without dropping the current day)" : "")
+            compaction: \(compaction.compacted.count) segment(s), \(StatsFormatter.bytes(compaction.bytesBefore)) → \(StatsFormatter.bytes(compaction.bytesAfter)) in \(String(format: "%.1f", seconds)) s
+            """)
+    }
+
+    func askServer(_ policy: RetentionPolicy) async throws {
+        let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
+        var components = URLComponents(string: base + "/v1/admin/compact")
+        var items: [URLQueryItem] = []
+        if let maxAge = policy.maxAge { items.append(URLQueryItem(name: "retention", value: "\(maxAge.components.seconds / 86_400)d")) }
+        if let cap = policy.maxDiskBytes { items.append(URLQueryItem(name: "max_disk", value: "\(cap)")) }
+        if dryRun { items.append(URLQueryItem(name: "dry_run", value: "true")) }
+        components?.queryItems = items.isEmpty ? nil : items
+        guard let url = components?.url else { throw ValidationError("--server '\(base)' is not a URL") }
+        printError("the data directory is in use by a server; asking \(base) to compact")
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.timeoutInterval = 3600
+        let (body, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        print(String(decoding: body, as: UTF8.self))
+        if status != 200 { throw ExitCode(1) }
+    }
+}
+
+/// Counts progress callbacks (they may come from another thread).
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+}
