@@ -46,6 +46,7 @@ public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger
     router.middlewares.add(ErrorMiddleware())
     AdminController(storage: storage, retention: options.retention).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
+    SearchController(storage: storage).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
     OpenSearchController(storage: storage).addRoutes(to: router)
     return router

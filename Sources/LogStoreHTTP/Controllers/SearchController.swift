@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import LogStore
+import LogStoreIngest
+
+/// Native search API: `GET /v1/search`, `GET /v1/hits`, `GET /v1/streams`.
+struct SearchController {
+    let storage: Storage
+
+    func addRoutes(to group: RouterGroup<LogStoreContext>) {
+        group.get("search") { request, _ in try await search(request) }
+        group.get("hits") { request, _ in try await hits(request) }
+        group.get("streams") { request, _ in try streams(request) }
+    }
+
+    static func checkParameters(_ request: Request, allowed: Set<String>) throws {
+        for (name, _) in request.uri.queryParameters where !allowed.contains(String(name)) {
+            throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected one of \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// RFC 3339 or epoch milliseconds.
+    static func time(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+        if let ms = Int64(text) { return ms * 1_000_000 }
+        if let ns = Timestamp.parse(String(text)) { return ns }
+        throw OpenSearchError.badRequest("\(name) '\(text)' is not a time (RFC 3339 or epoch milliseconds)")
+    }
+
+    static func query(_ request: Request) throws -> Query {
+        let text = request.uri.queryParameters["q"].map(String.init) ?? ""
+        do {
+            return try QueryParser.parse(text)
+        } catch {
+            throw OpenSearchError.badRequest("q: \(error)", type: "query_parsing_exception")
+        }
+    }
+
+    func search(_ request: Request) async throws -> Response {
+        try Self.checkParameters(request, allowed: ["q", "from", "to", "limit", "cursor", "order"])
+        let q = request.uri.queryParameters
+        let query = try Self.query(request)
+        var limit = 100
+        if let text = q["limit"] {
+            guard let value = Int(text), (1...10_000).contains(value) else {
+                throw OpenSearchError.badRequest("limit '\(text)' must be an integer from 1 to 10000")
+            }
+            limit = value
+        }
+        var cursor: LSN?
+        if let text = q["cursor"] {
+            guard let value = LSN(text) else { throw OpenSearchError.badRequest("cursor '\(text)' is not a cursor (an LSN from `next`)") }
+            cursor = value
+        }
+        var order = ReadOrder.descending
+        if let text = q["order"] {
+            guard let value = ReadOrder(rawValue: String(text)) else { throw OpenSearchError.badRequest("order '\(text)' must be asc or desc") }
+            order = value
+        }
+        let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
+        let storage = self.storage
+        let page = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try storage.search(request) }) }
+        }
+        var out = JSONText(capacity: page.lines.count * 200 + 64)
+        out.raw("{\"lines\":[")
+        for (i, line) in page.lines.enumerated() {
+            if i > 0 { out.raw(",") }
+            line.appendJSON(key: storage.stream(line.stream)?.key, to: &out)
+        }
+        out.raw("],\"next\":")
+        if let next = page.next { out.number(next) } else { out.raw("null") }
+        out.raw("}")
+        return .json(out.bytes)
+    }
+
+    func hits(_ request: Request) async throws -> Response {
+        try Self.checkParameters(request, allowed: ["q", "from", "to", "step", "by"])
+        let q = request.uri.queryParameters
+        let query = try Self.query(request)
+        var step: Int64 = 3600 * 1_000_000_000
+        if let text = q["step"] {
+            guard let value = Self.duration(String(text)) else {
+                throw OpenSearchError.badRequest("step '\(text)' is not a duration (e.g. 1m, 1h, 1d)")
+            }
+            step = value
+        }
+        let by = q["by"].map(String.init)
+        if let by, by != "job" && by != "workflow" { throw OpenSearchError.badRequest("by '\(by)' must be job or workflow") }
+        let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
+        let (storage, width) = (self.storage, step)
+        let result = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try storage.hits(query, from: from, to: to, step: width) }) }
+        }
+        var out = JSONText()
+        out.raw("{\"total\":")
+        out.number(result.total)
+        out.raw(",\"buckets\":[")
+        for (i, bucket) in result.buckets.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"start\":")
+            out.string(Timestamp.formatRFC3339(bucket.start))
+            out.raw(",\"count\":")
+            out.number(bucket.count)
+            out.raw("}")
+        }
+        out.raw("]")
+        if let by {
+            var groups: [String: Int] = [:]
+            for (id, count) in result.byStream {
+                let key = storage.stream(id)?.key
+                groups[(by == "job" ? key?.job : key?.workflow) ?? "", default: 0] += count
+            }
+            out.raw(",\"by_\(by)\":{")
+            for (i, (name, count)) in groups.sorted(by: { $0.value > $1.value }).enumerated() {
+                if i > 0 { out.raw(",") }
+                out.key(name)
+                out.number(count)
+            }
+            out.raw("}")
+        }
+        out.raw("}")
+        return .json(out.bytes)
+    }
+
+    func streams(_ request: Request) throws -> Response {
+        try Self.checkParameters(request, allowed: ["workflow", "job", "index"])
+        let q = request.uri.queryParameters
+        let selector = StreamSelector(index: q["index"].map(String.init), workflow: q["workflow"].map(String.init), job: q["job"].map(String.init))
+        var out = JSONText()
+        out.raw("{\"streams\":[")
+        for (i, stream) in storage.streams(matching: selector).enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"index\":")
+            out.string(stream.key.index)
+            out.raw(",\"workflow\":")
+            out.string(stream.key.workflow)
+            out.raw(",\"job\":")
+            out.string(stream.key.job)
+            out.raw(",\"lines\":")
+            out.number(stream.stats.lines)
+            out.raw(",\"first\":")
+            if stream.stats.lines > 0 { out.string(Timestamp.formatRFC3339(stream.stats.firstTimestamp)) } else { out.raw("null") }
+            out.raw(",\"last\":")
+            if stream.stats.lines > 0 { out.string(Timestamp.formatRFC3339(stream.stats.lastTimestamp)) } else { out.raw("null") }
+            out.raw("}")
+        }
+        out.raw("]}")
+        return .json(out.bytes)
+    }
+
+    /// `30s`, `5m`, `1h`, `1d` → nanoseconds.
+    static func duration(_ text: String) -> Int64? {
+        let digits = text.prefix { $0.isNumber }
+        guard let n = Int64(digits), n > 0 else { return nil }
+        let unit: Int64
+        switch text.dropFirst(digits.count) {
+        case "s": unit = 1
+        case "m": unit = 60
+        case "h": unit = 3600
+        case "d": unit = 86_400
+        default: return nil
+        }
+        return n * unit * 1_000_000_000
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import LogStore
+import Testing
+
+@Suite("Native API")
+struct NativeAPITests {
+    static func bulk(job: String, from: Int, count: Int) -> [UInt8] {
+        var body = ""
+        for i in from..<(from + count) {
+            let ms = String(format: "%03d", i % 1000)
+            let second = String(format: "%02d", (i / 1000) % 60)
+            body += #"{"create":{"_index":"fluentbit-job_log"}}"# + "\n"
+            body += #"{"@timestamp":"2024-09-24T11:\#(String(format: "%02d", i / 60_000)):\#(second).\#(ms)Z","log":"line \#(i) error","kubernetes.labels.job-name":"\#(job)"}"# + "\n"
+        }
+        return Array(body.utf8)
+    }
+
+    @Test func pagingAJobWhileItIsIngestedLosesAndRepeatsNothing() async throws {
+        let server = try await TestServer.start()
+        let port = server.port
+        let total = 3000
+        // The job writes its lines in 30 chunks while a follower pages with the cursor.
+        let ingest = Task {
+            let client = try RawClient(port: port)
+            for chunk in 0..<30 {
+                let r = try await client.exchange(
+                    request("POST", "/_bulk", headers: [("Content-Type", "application/x-ndjson")], body: Self.bulk(job: "reana-run-job-7", from: chunk * 100, count: 100)))
+                #expect(r.status == 200)
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let reader = try RawClient(port: port)
+        var seen: [String] = []
+        var after: String?
+        let deadline = Date().addingTimeInterval(60)
+        while seen.count < total && Date() < deadline {
+            let path = "/v1/logs?job=reana-run-job-7&limit=37" + (after.map { "&after=\($0)" } ?? "")
+            let r = try await reader.exchange(request("GET", path))
+            #expect(r.status == 200)
+            let lines = r.json?["lines"] as? [[String: Any]] ?? []
+            seen += lines.compactMap { $0["log"] as? String }
+            if let next = r.json?["next"] as? String { after = next }
+            if lines.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        try await ingest.value
+        #expect(seen == (0..<total).map { "line \($0) error" })
+        await server.stop()
+    }
+
+    @Test func searchHitsAndStreams() async throws {
+        let server = try await TestServer.start()
+        let client = try RawClient(port: server.port)
+        for job in ["a", "b"] {
+            _ = try await client.exchange(request("POST", "/_bulk", headers: [("Content-Type", "application/x-ndjson")], body: Self.bulk(job: job, from: 0, count: 200)))
+        }
+        let search = try await client.exchange(request("GET", "/v1/search?q=error%20job:a&limit=5"))
+        #expect(search.status == 200)
+        let lines = search.json?["lines"] as? [[String: Any]] ?? []
+        #expect(lines.count == 5 && lines.allSatisfy { $0["job"] as? String == "a" })
+        #expect(lines.first?["log"] as? String == "line 199 error")
+        let next = try #require(search.json?["next"] as? Int)
+        let page2 = try await client.exchange(request("GET", "/v1/search?q=error%20job:a&limit=5&cursor=\(next)"))
+        #expect((page2.json?["lines"] as? [[String: Any]])?.first?["log"] as? String == "line 194 error")
+        let hits = try await client.exchange(request("GET", "/v1/hits?q=error&step=1m&by=job"))
+        #expect(hits.json?["total"] as? Int == 400)
+        #expect(hits.json?["by_job"] as? [String: Int] == ["a": 200, "b": 200])
+        let streams = try await client.exchange(request("GET", "/v1/streams?index=fluentbit-job_log"))
+        let list = streams.json?["streams"] as? [[String: Any]] ?? []
+        #expect(list.map { $0["job"] as? String } == ["a", "b"])
+        #expect(list.allSatisfy { $0["lines"] as? Int == 200 && $0["first"] as? String == "2024-09-24T11:00:00.000Z" })
+        await server.stop()
+    }
+
+    @Test(arguments: [
+        ("/v1/logs?job=a&limit=0", "limit"), ("/v1/logs?job=a&limit=x", "limit"), ("/v1/logs?job=a&after=nope", "after"),
+        ("/v1/logs?job=a&order=sideways", "order"), ("/v1/logs?job=a&format=xml", "format"), ("/v1/logs?jobb=a", "jobb"),
+        ("/v1/logs", "workflow, job or index"), ("/v1/search?q=%22open", "q"), ("/v1/search?q=a&limit=100000", "limit"),
+        ("/v1/search?q=a&cursor=-1", "cursor"), ("/v1/search?q=a&from=yesterday", "from"), ("/v1/search?q=a&order=up", "order"),
+        ("/v1/search?query=a", "query"), ("/v1/hits?q=a&step=fortnight", "step"), ("/v1/hits?q=a&by=user", "by"),
+        ("/v1/hits?q=(a", "q"), ("/v1/streams?name=x", "name"),
+    ])
+    func badParametersAreNamed(_ path: String, _ mentioned: String) async throws {
+        let server = try await TestServer.start()
+        let r = try await RawClient(port: server.port).exchange(request("GET", path))
+        #expect(r.status == 400, "\(path): \(r.text)")
+        #expect(r.text.contains(mentioned), "\(path): \(r.text)")
+        await server.stop()
+    }
+}
