@@ -23,6 +23,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(help: "Continue after this cursor (printed by an earlier --limit run).") var after: String?
     @Option(help: "At most this many lines (default: all).") var limit: Int?
     @Flag(help: "Newest first.") var reverse = false
+    @Option(help: "Read from a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
     @Flag(help: "One JSON object per line (lsn, timestamp, log, index, workflow, job, fields, cursor).") var json = false
 
     func validate() throws {
@@ -36,6 +37,10 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let server {
+            try await runRemote(server)
+            return
+        }
         let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
         defer { store.close() }
         let streams = store.streams(matching: StreamSelector(index: index, workflow: workflow, job: job))
@@ -63,4 +68,34 @@ struct LogsCommand: AsyncParsableCommand {
         }
         if limit != nil, let cursor { printError("next: \(cursor)") }
     }
+
+    /// Pages through `/v1/logs` of a running server.
+    func runRemote(_ server: String) async throws {
+        let client = RemoteClient(base: server)
+        var cursor = after
+        var remaining = limit ?? Int.max
+        while remaining > 0 {
+            let json = try await client.get(
+                "/v1/logs",
+                [("workflow", workflow), ("job", job), ("index", index), ("after", cursor), ("limit", String(min(remaining, 5000))),
+                 ("order", reverse ? "desc" : "asc")])
+            let lines = json["lines"] as? [[String: Any]] ?? []
+            var out = ""
+            for line in lines {
+                if json_ {
+                    out += String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self) + "\n"
+                } else {
+                    let message = line["log"] as? String ?? ""
+                    out += message.hasSuffix("\n") ? message : message + "\n"
+                }
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+            remaining -= lines.count
+            cursor = json["next"] as? String ?? cursor
+            if lines.isEmpty || json["truncated"] as? Bool != true { break }
+        }
+        if limit != nil, let cursor { printError("next: \(cursor)") }
+    }
+
+    private var json_: Bool { json }
 }

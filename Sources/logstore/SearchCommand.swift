@@ -43,11 +43,31 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Continue from this cursor (printed by an earlier run).") var cursor: UInt64?
     @Flag(help: "Oldest first.") var oldestFirst = false
     @Flag(help: "One JSON object per line.") var json = false
+    @Option(help: "Search a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
 
     func run() async throws {
         let parsed = try parseQuery(query)
         let fromNs = try from.map { try parseTime($0, option: "--from") }
         let toNs = try to.map { try parseTime($0, option: "--to") }
+        if let server {
+            let answer = try await RemoteClient(base: server).get(
+                "/v1/search",
+                [("q", query), ("from", fromNs.map { String($0 / 1_000_000) }), ("to", toNs.map { String($0 / 1_000_000) }), ("limit", String(limit)),
+                 ("cursor", cursor.map(String.init)), ("order", oldestFirst ? "asc" : "desc")])
+            var out = ""
+            for line in answer["lines"] as? [[String: Any]] ?? [] {
+                if json {
+                    out += String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self) + "\n"
+                } else {
+                    let message = line["log"] as? String ?? ""
+                    let who = (line["job"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? line["workflow"] as? String ?? ""
+                    out += "\(line["timestamp"] as? String ?? "") \(who) " + (message.hasSuffix("\n") ? message : message + "\n")
+                }
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+            if let next = answer["next"] as? Int { printError("next: --cursor \(next)") }
+            return
+        }
         let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
         defer { store.close() }
         let page = try store.search(

@@ -49,6 +49,11 @@ struct ServeTests {
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: answer, as: UTF8.self).contains(#""errors":false"#))
 
+        // Reading through the server gives what the files give.
+        let remote = try await runLogstore(["logs", "--server", "http://127.0.0.1:\(port)", "--job", "reana-run-job-1"])
+        #expect(remote.status == 0 && remote.stdout.split(separator: "\n").count == 500, "\(remote.stderr)")
+        let found = try await runLogstore(["search", "--server", "http://127.0.0.1:\(port)", "line 42", "--json"])
+        #expect(found.stdout.contains("\"log\":\"line 42\""), "\(found.stdout.prefix(300)) \(found.stderr)")
         // With the server owning the directory, `compact` asks it over HTTP.
         let compact = try await runLogstore(["compact", "--data-dir", data, "--server", "http://127.0.0.1:\(port)", "--dry-run"])
         #expect(compact.status == 0, "\(compact.stderr)")
