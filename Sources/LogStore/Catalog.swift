@@ -8,6 +8,7 @@ final class Catalog: Sendable {
     let streams: LMDBTable
     let streamKeys: LMDBTable
     let segments: LMDBTable
+    let tombstones: LMDBTable
 
     init(path: String, readOnly: Bool) throws {
         env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly)
@@ -15,6 +16,7 @@ final class Catalog: Sendable {
         streams = try env.table(Keys.catalogStreams)
         streamKeys = try env.table(Keys.catalogStreamKeys)
         segments = try env.table(Keys.catalogSegments)
+        tombstones = try env.table(Keys.catalogTombstones)
         let (meta, env) = (self.meta, self.env)
         let format: UInt32? = try env.read { txn in
             guard let v = try txn.get(meta, Keys.metaFormat) else { return nil }
@@ -79,6 +81,24 @@ final class Catalog: Sendable {
             }
         }
         return days
+    }
+
+    /// Deleted workflows.
+    func loadTombstones() throws -> Set<String> {
+        var result = Set<String>()
+        let table = tombstones
+        try env.read { txn in
+            try txn.scan(table) { key, _ in
+                result.insert(String(decoding: key, as: UTF8.self))
+                return true
+            }
+        }
+        return result
+    }
+
+    func addTombstone(_ workflow: String, at time: Int64) throws {
+        let table = tombstones
+        try env.write { txn in try txn.put(table, Array(workflow.utf8), Keys.u64(UInt64(max(0, time)))) }
     }
 
     func close() { env.close() }

@@ -24,6 +24,9 @@ public enum Keys {
     public static let catalogStreamKeys = "stream_keys"
     /// day (u32 BE, days since epoch + 2^31) → empty: the segments this catalog has seen.
     public static let catalogSegments = "segments"
+    /// workflow id (UTF-8) → deletion time ns (u64 BE): deleted workflows, hidden from every
+    /// read at once and removed from the files by compaction.
+    public static let catalogTombstones = "tombstones"
 
     // MARK: Segment tables
     /// `"format"` → u32 BE; `"maxLSN"` → u64 BE highest LSN committed to this segment.

@@ -102,30 +102,12 @@ extension Writer {
         let bytes = segment.fileBytes
         heads[day] = nil
         segmentStreams[day] = nil
-        // Recompute the aggregate statistics of the streams that had lines that day.
-        let (affected, remaining) = shared.state.withLock { s in
-            (s.streams.values.filter { $0.days.contains(day) }.map(\.id), s.segments.values.filter { $0.day != day })
-        }
-        var rebuilt: [StreamID: (StreamStats, [Int32])] = [:]
-        for id in affected { rebuilt[id] = (StreamStats(), []) }
-        for other in remaining {
-            try other.env.read { txn in
-                for id in affected {
-                    if let v = try txn.get(other.stats, Keys.u64(id)) {
-                        rebuilt[id]!.0.merge(try Keys.decodeStats(v))
-                        rebuilt[id]!.1.append(other.day)
-                    }
-                }
-            }
-        }
+        let affected = shared.state.withLock { s in s.streams.values.filter { $0.days.contains(day) }.map(\.id) }
         shared.state.withLock { s in
             s.segments[day] = nil
             s.heads[day] = nil
-            for (id, (stats, days)) in rebuilt {
-                s.streams[id]?.stats = stats
-                s.streams[id]?.days = days.sorted()
-            }
         }
+        try rebuildStats(of: affected, excluding: day)
         try catalog.forget(segments: [day])
         segment.unlink()
         syncDirectory(segmentsDirectory)

@@ -54,7 +54,7 @@ extension Storage {
     /// Every unit that can hold matching lines: streams the query rules out by their fields
     /// and blocks outside the time window are skipped without decompressing anything.
     func searchUnits(matcher: QueryMatcher, from: Int64?, to: Int64?) throws -> [SearchUnit] {
-        let (segments, streams, heads) = shared.state.withLock { s in (Array(s.segments.values), s.streams, s.heads) }
+        let (segments, streams, heads, tombstones) = shared.state.withLock { s in (Array(s.segments.values), s.streams, s.heads, s.tombstones) }
         let lowDay = from.map(Day.of) ?? .min
         let highDay = to.map { Day.of($0 - 1) } ?? .max
         var units: [SearchUnit] = []
@@ -62,7 +62,7 @@ extension Storage {
             var allowed: [StreamID: Bool] = [:]
             func allow(_ id: StreamID) -> Bool {
                 if let known = allowed[id] { return known }
-                let ok = streams[id].map { matcher.matches(stream: $0.key) != false } ?? false
+                let ok = streams[id].map { matcher.matches(stream: $0.key) != false && !(tombstones.contains($0.key.workflow) && !$0.key.workflow.isEmpty) } ?? false
                 allowed[id] = ok
                 return ok
             }

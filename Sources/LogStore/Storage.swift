@@ -67,11 +67,16 @@ public final class Storage: Sendable {
     let writer: Writer?
 
     struct SharedState: ~Copyable {
+        /// True when the stream belongs to a deleted workflow.
+        func isDeleted(_ key: StreamKey) -> Bool { !tombstones.isEmpty && !key.workflow.isEmpty && tombstones.contains(key.workflow) }
+
         var streams: [StreamID: StreamInfo] = [:]
         var byKey: [StreamKey: StreamID] = [:]
         var segments: [Int32: Segment] = [:]
         /// Unsealed head lines per day and stream (their LSNs, ascending).
         var heads: [Int32: [StreamID: [LSN]]] = [:]
+        /// Deleted workflows: their streams are hidden from every read.
+        var tombstones: Set<String> = []
         var committedLSN: LSN = 0
         var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
         var nextObserverID: UInt64 = 0
@@ -220,7 +225,7 @@ public final class Storage: Sendable {
         shared = Shared(
             SharedState(
                 streams: streams, byKey: byKey, segments: segments, heads: heads.mapValues { $0.mapValues(\.lsns) },
-                committedLSN: maxLSN))
+                tombstones: try catalog.loadTombstones(), committedLSN: maxLSN))
         if options.readOnly {
             writer = nil
         } else {
@@ -298,21 +303,34 @@ public final class Storage: Sendable {
         _ = shared.state.withLock { $0.observers.removeValue(forKey: token) }
     }
 
-    /// Every stream the store knows.
+    /// Every stream the store shows (streams of deleted workflows are hidden).
     public func allStreams() -> [StreamInfo] {
-        shared.state.withLock { Array($0.streams.values) }.sorted { $0.key < $1.key }
+        shared.state.withLock { s in s.streams.values.filter { !s.isDeleted($0.key) } }.sorted { $0.key < $1.key }
     }
 
     /// The streams matching `selector`, sorted by key.
     public func streams(matching selector: StreamSelector) -> [StreamInfo] {
-        shared.state.withLock { s in s.streams.values.filter { selector.matches($0.key) } }.sorted { $0.key < $1.key }
+        shared.state.withLock { s in s.streams.values.filter { selector.matches($0.key) && !s.isDeleted($0.key) } }.sorted { $0.key < $1.key }
+    }
+
+    /// Deletes a workflow's logs: its streams disappear from every read and search at once
+    /// (durably: recorded in the catalog); compaction removes the lines from the files.
+    /// Job streams whose documents carry no workflow id are not linked to it and stay.
+    public func deleteWorkflow(_ workflow: String) async throws {
+        guard let writer else { throw StorageError.readOnly }
+        guard !workflow.isEmpty else { throw StorageError.invalidLine("the workflow id to delete is empty") }
+        try await writer.perform { writer in
+            try writer.catalog.addTombstone(workflow, at: Writer.wallClock())
+            writer.shared.state.withLock { _ = $0.tombstones.insert(workflow) }
+        }
     }
 
     /// The streams whose index, workflow and job can satisfy `query` (its field predicates;
     /// text predicates are checked per line).
     public func streams(matching query: Query) -> [StreamInfo] {
         let matcher = QueryMatcher(query)
-        return shared.state.withLock { s in s.streams.values.filter { matcher.matches(stream: $0.key) != false } }.sorted { $0.key < $1.key }
+        return shared.state.withLock { s in s.streams.values.filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) } }
+            .sorted { $0.key < $1.key }
     }
 
     /// One stream by id.

@@ -134,3 +134,55 @@ struct RetentionTests {
         #expect(try store.readAll(StreamSelector(job: "j")).map(\.lsn) == expected)
     }
 }
+
+@Suite("Deleting a workflow")
+struct DeleteTests {
+    @Test func deleteHidesAtOnceAndCompactionRemovesTheText() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 100
+        var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        let doomed = StreamKey(index: "i", workflow: "wf-doomed", job: "j1")
+        let kept = StreamKey(index: "i", workflow: "wf-kept", job: "j2")
+        // 150 lines: one sealed block of 100 and 50 still in the head (stored as plain text).
+        _ = try await store.append((0..<100).map { line(doomed, day0 + Int64($0), "SECRET-TOKEN-\($0) leaked") })
+        _ = try await store.append((100..<150).map { line(doomed, day0 + Int64($0), "SECRET-TOKEN-\($0) leaked") })
+        _ = try await store.append((0..<10).map { line(kept, day0 + Int64($0), "kept \($0)") })
+        let file = dir.path + "/segments/" + Day.name(Day.of(day0)) + ".mdb"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        #expect(bytes.range(of: Data("SECRET-TOKEN-120".utf8)) != nil, "head lines are plain in the file before")
+
+        try await store.deleteWorkflow("wf-doomed")
+        #expect(store.streams(matching: StreamSelector(workflow: "wf-doomed")).isEmpty)
+        #expect(try store.search(SearchRequest(query: try QueryParser.parse("secret"), limit: 1000)).lines.isEmpty)
+        #expect(try store.readAll(StreamSelector(index: "i")).map(\.message) == (0..<10).map { "kept \($0)" })
+        store.close()
+        // Durable: still hidden after a restart.
+        store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        #expect(store.streams(matching: StreamSelector(workflow: "wf-doomed")).isEmpty)
+
+        let report = try await store.compact(now: day0 + 2 * 86_400 * nanosPerSecond)
+        #expect(report.compacted.count == 1)
+        let compacted = dir.path + "/segments/" + Day.name(Day.of(day0)) + ".g1.mdb"
+        let after = try Data(contentsOf: URL(fileURLWithPath: compacted))
+        #expect(after.range(of: Data("SECRET-TOKEN".utf8)) == nil)
+        // Nothing of it is left in any block or head line either.
+        let segment = try #require(store.segment(Day.of(day0)))
+        var messages: [String] = []
+        try segment.env.read { txn in
+            try txn.scan(segment.blocks) { _, v in
+                let block = try BlockCodec.decode(v)
+                for i in 0..<block.count { messages.append(block.message(i)) }
+                return true
+            }
+            try txn.scan(segment.head) { k, v in
+                messages.append(String(decoding: try Keys.decodeHeadLine(lsn: try Keys.decodeU64(k), value: v).1.message, as: UTF8.self))
+                return true
+            }
+        }
+        #expect(messages.sorted() == (0..<10).map { "kept \($0)" }.sorted())
+        #expect(try store.stats().lines == 10)
+        store.close()
+    }
+}

@@ -23,6 +23,16 @@ struct AdminController {
             encoder.outputFormatting = [.sortedKeys]
             return .json([UInt8](try encoder.encode(stats)))
         }
+        // Deletes a workflow's logs: hidden at once, removed from the files by compaction.
+        router.delete("v1/workflows/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            try await storage.deleteWorkflow(id)
+            var json = JSONText()
+            json.raw("{\"deleted\":")
+            json.string(id)
+            json.raw("}")
+            return .json(json.bytes)
+        }
         // Retention (the server's policy, or `retention=30d` / `max_disk=200GB` given here) and
         // compaction of finished days, now. `dry_run=true` only reports what would be dropped.
         router.post("v1/admin/compact") { request, _ -> Response in

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import LogStore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `logstore delete --workflow W`.
+struct DeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete a workflow's logs: hidden from every read at once, removed from the files by the next compaction.",
+        discussion: "Asks the server (DELETE /v1/workflows/{id}) when one owns the data directory."
+    )
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "The workflow id.") var workflow: String
+    @Option(help: "The server to ask when it owns the data directory.") var server: String?
+
+    func run() async throws {
+        do {
+            let store = try Storage.open(directory: data.dataDirectory, logger: data.logger())
+            defer { store.close() }
+            let lines = store.streams(matching: StreamSelector(workflow: workflow)).reduce(0) { $0 + $1.stats.lines }
+            try await store.deleteWorkflow(workflow)
+            print("deleted workflow \(workflow) (\(lines) lines hidden; run `logstore compact` to remove them from the files)")
+        } catch StorageError.locked {
+            let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
+            guard let url = URL(string: base + "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)) else {
+                throw ValidationError("--server '\(base)' is not a URL")
+            }
+            var request = URLRequest(url: url)
+            request.httpMethod = "DELETE"
+            let (body, response) = try await URLSession.shared.data(for: request)
+            print(String(decoding: body, as: UTF8.self))
+            if (response as? HTTPURLResponse)?.statusCode != 200 { throw ExitCode(1) }
+        }
+    }
+}
