@@ -114,7 +114,7 @@ def read_worker(wid: int, nworkers: int, kind: str, rate: float, seconds: float,
         n = max(0, math.ceil((seconds * rate - wid) / nworkers))
         client = ReadClient(host, port)
         res = {"sent": 0, "ok": 0, "errors": 0, "conn_errors": 0, "unsent": 0, "status": {},
-               "lat": [], "svc": [], "resp_bytes": 0, "lines_sampled": [], "bad_samples": 0,
+               "lat": [], "svc": [], "resp_bytes": 0, "lines_sampled": [], "bad_samples": 0, "empty_samples": 0,
                "max_send_lag": 0.0, "last_done": start_mono}
         hard_end = start_mono + seconds + GRACE
         cpu0 = time.process_time()
@@ -154,10 +154,11 @@ def read_worker(wid: int, nworkers: int, kind: str, rate: float, seconds: float,
             res["svc"].append(t_done - t_send)
             if i % VERIFY_EVERY == 0:
                 c = count_lines(kind, resp, data)
-                if c is None or c == 0:
+                if c is None:
                     res["bad_samples"] += 1
                 else:
                     res["lines_sampled"].append(c)
+                    res["empty_samples"] += c == 0
         res["client_cpu"] = time.process_time() - cpu0
         client.close()
         result_q.put((wid, res))
@@ -345,6 +346,7 @@ def run_read_phase(ctx, kind: str, rate: float, a, host: str, port: int, jobs: l
         "resp_bytes_avg": round(sum(r["resp_bytes"] for r in rs) / ok) if ok else None,
         "lines_per_response_sampled": round(sum(sampled) / len(sampled), 1) if sampled else None,
         "samples": len(sampled), "bad_samples": sum(r["bad_samples"] for r in rs),
+        "empty_samples": sum(r["empty_samples"] for r in rs),
         "client_cpu_seconds": round(sum(r["client_cpu"] for r in rs), 2),
         "server_cpu_seconds": round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None,
         "server_rss_bytes": mem.get("VmRSS"), "server_rss_anon_bytes": mem.get("RssAnon"),
@@ -406,9 +408,9 @@ def print_report(rep: dict) -> None:
               f"{f(p['service_ms']['p95'], 9, 2)}{f(p['lines_per_response_sampled'], 7, 0)}{f(kb, 8, 1)}"
               f"{f(p['server_cpu_percent'], 7, 0)}{f(rss, 8, 1)}{f(anon, 8, 1)}  {verdict}")
     for p in rep["phases"]:
-        if p["errors"] or p["bad_samples"]:
+        if p["errors"] or p["bad_samples"] or p["empty_samples"]:
             print(f"  {p['kind']}@{p['target_rps']:g}: status {p['status']}, connection errors {p['conn_errors']}, "
-                  f"bad samples {p['bad_samples']}")
+                  f"undecodable samples {p['bad_samples']}, empty answers {p['empty_samples']} of {p['samples']} sampled")
     print("latency = completion − scheduled send time (queueing included); svc = completion − actual send;"
           " lines = lines per response (sampled); cpu % = server utime+stime / wall (100 = one core);"
           " unsent = due requests not sent within the grace period (client queue behind an overloaded server)")
@@ -483,6 +485,7 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     ctx = mp.get_context("fork")
 
     corpus_dir = Path(a.corpus) if a.corpus else (lg.REPO_ROOT / lg.DEFAULT_CORPUS)

@@ -43,7 +43,9 @@ struct NativeAPITests {
             if lines.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
         }
         try await ingest.value
-        #expect(seen == (0..<total).map { "line \($0) error" })
+        let expected = (0..<total).map { "line \($0) error" }
+        let firstDifference = zip(seen, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(seen == expected, "\(seen.count) lines seen; first difference at \(firstDifference.map(String.init) ?? "end"): \(firstDifference.map { Array(seen[max(0, $0 - 2)..<min(seen.count, $0 + 3)]) } ?? [])")
         await server.stop()
     }
 
