@@ -8,7 +8,8 @@ final class Catalog: Sendable {
     let streams: LMDBTable
     let streamKeys: LMDBTable
     let segments: LMDBTable
-    let tombstones: LMDBTable
+    /// nil only in a read-only catalog written before tombstones existed.
+    let tombstones: LMDBTable?
 
     init(path: String, readOnly: Bool) throws {
         env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly)
@@ -16,7 +17,7 @@ final class Catalog: Sendable {
         streams = try env.table(Keys.catalogStreams)
         streamKeys = try env.table(Keys.catalogStreamKeys)
         segments = try env.table(Keys.catalogSegments)
-        tombstones = try env.table(Keys.catalogTombstones)
+        tombstones = readOnly ? try? env.table(Keys.catalogTombstones) : try env.table(Keys.catalogTombstones)
         let (meta, env) = (self.meta, self.env)
         let format: UInt32? = try env.read { txn in
             guard let v = try txn.get(meta, Keys.metaFormat) else { return nil }
@@ -86,7 +87,7 @@ final class Catalog: Sendable {
     /// Deleted workflows.
     func loadTombstones() throws -> Set<String> {
         var result = Set<String>()
-        let table = tombstones
+        guard let table = tombstones else { return result }
         try env.read { txn in
             try txn.scan(table) { key, _ in
                 result.insert(String(decoding: key, as: UTF8.self))
@@ -97,7 +98,7 @@ final class Catalog: Sendable {
     }
 
     func addTombstone(_ workflow: String, at time: Int64) throws {
-        let table = tombstones
+        guard let table = tombstones else { throw StorageError.readOnly }
         try env.write { txn in try txn.put(table, Array(workflow.utf8), Keys.u64(UInt64(max(0, time)))) }
     }
 

@@ -111,44 +111,16 @@ struct HitsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let parsed = try parseQuery(query)
-        let stepNs = Int64(DurationText.parse(step)!.components.seconds) * 1_000_000_000
-            + DurationText.parse(step)!.components.attoseconds / 1_000_000_000
+        guard let width = DurationText.parse(step) else { throw ValidationError("--step '\(step)' is not a duration (e.g. 1m, 1h)") }
+        let stepNs = width.components.seconds * 1_000_000_000 + width.components.attoseconds / 1_000_000_000
         let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
         defer { store.close() }
         let hits = try store.hits(
             parsed, from: try from.map { try parseTime($0, option: "--from") }, to: try to.map { try parseTime($0, option: "--to") }, step: stepNs)
-        var groups: [String: Int] = [:]
-        if let by {
-            for (id, count) in hits.byStream {
-                let key = store.stream(id)?.key
-                groups[(by == "job" ? key?.job : key?.workflow) ?? "", default: 0] += count
-            }
-        }
+        let grouping = by.flatMap(HitsGrouping.init(rawValue:))
+        let groups = grouping.map { store.group(hits, by: $0) } ?? [:]
         if json {
-            var out = JSONText()
-            out.raw("{\"total\":")
-            out.number(hits.total)
-            out.raw(",\"buckets\":[")
-            for (i, b) in hits.buckets.enumerated() {
-                if i > 0 { out.raw(",") }
-                out.raw("{\"start\":")
-                out.string(Timestamp.formatRFC3339(b.start))
-                out.raw(",\"count\":")
-                out.number(b.count)
-                out.raw("}")
-            }
-            out.raw("]")
-            if let by {
-                out.raw(",\"by_\(by)\":{")
-                for (i, (name, count)) in groups.sorted(by: { $0.value > $1.value }).enumerated() {
-                    if i > 0 { out.raw(",") }
-                    out.key(name)
-                    out.number(count)
-                }
-                out.raw("}")
-            }
-            out.raw("}\n")
-            FileHandle.standardOutput.write(Data(out.bytes))
+            FileHandle.standardOutput.write(Data(hits.json(groups: grouping.map { ($0, groups) }) + [0x0A]))
             return
         }
         for b in hits.buckets { print("\(Timestamp.formatRFC3339(b.start))  \(b.count)") }

@@ -85,42 +85,17 @@ struct SearchController {
             }
             step = value
         }
-        let by = q["by"].map(String.init)
-        if let by, by != "job" && by != "workflow" { throw OpenSearchError.badRequest("by '\(by)' must be job or workflow") }
+        var grouping: HitsGrouping?
+        if let text = q["by"] {
+            guard let value = HitsGrouping(rawValue: String(text)) else { throw OpenSearchError.badRequest("by '\(text)' must be job or workflow") }
+            grouping = value
+        }
         let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         let (storage, width) = (self.storage, step)
         let result = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try storage.hits(query, from: from, to: to, step: width) }) }
         }
-        var out = JSONText()
-        out.raw("{\"total\":")
-        out.number(result.total)
-        out.raw(",\"buckets\":[")
-        for (i, bucket) in result.buckets.enumerated() {
-            if i > 0 { out.raw(",") }
-            out.raw("{\"start\":")
-            out.string(Timestamp.formatRFC3339(bucket.start))
-            out.raw(",\"count\":")
-            out.number(bucket.count)
-            out.raw("}")
-        }
-        out.raw("]")
-        if let by {
-            var groups: [String: Int] = [:]
-            for (id, count) in result.byStream {
-                let key = storage.stream(id)?.key
-                groups[(by == "job" ? key?.job : key?.workflow) ?? "", default: 0] += count
-            }
-            out.raw(",\"by_\(by)\":{")
-            for (i, (name, count)) in groups.sorted(by: { $0.value > $1.value }).enumerated() {
-                if i > 0 { out.raw(",") }
-                out.key(name)
-                out.number(count)
-            }
-            out.raw("}")
-        }
-        out.raw("}")
-        return .json(out.bytes)
+        return .json(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }))
     }
 
     func streams(_ request: Request) throws -> Response {
