@@ -46,7 +46,9 @@ extension Storage {
         var segment: Segment
         var stream: StreamID
         var key: [UInt8]?  // block key; nil = the stream's head lines in this segment
-        var headLSNs: [LSN]
+        /// For head units: the matching head lines, read in the same transaction that listed
+        /// the blocks (a line sealed later is then in a block this search does not know).
+        var preloaded: [LogLine]
         var minLSN: LSN
         var maxLSN: LSN
     }
@@ -66,10 +68,25 @@ extension Storage {
                 allowed[id] = ok
                 return ok
             }
-            for (id, lsns) in heads[segment.day] ?? [:] where !lsns.isEmpty && allow(id) {
-                units.append(SearchUnit(segment: segment, stream: id, key: nil, headLSNs: lsns, minLSN: lsns.first!, maxLSN: lsns.last!))
-            }
             try segment.env.read { txn in
+                for (id, lsns) in heads[segment.day] ?? [:] where !lsns.isEmpty && allow(id) {
+                    guard let key = streams[id]?.key else { continue }
+                    let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
+                    var lines: [LogLine] = []
+                    for lsn in lsns where lsn > sealedThrough {
+                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
+                        let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
+                        if let from, line.timestamp < from { continue }
+                        if let to, line.timestamp >= to { continue }
+                        guard line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) else { continue }
+                        lines.append(
+                            LogLine(lsn: lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
+                                fields: String(decoding: line.fields, as: UTF8.self)))
+                    }
+                    if let first = lines.first, let last = lines.last {
+                        units.append(SearchUnit(segment: segment, stream: id, key: nil, preloaded: lines, minLSN: first.lsn, maxLSN: last.lsn))
+                    }
+                }
                 try txn.scan(segment.blocks) { k, v in
                     var r = ByteReader(k)
                     let id = try r.u64BE()
@@ -77,7 +94,7 @@ extension Storage {
                     let header = try BlockHeader(parsing: v)
                     if let from, header.maxTimestamp < from { return true }
                     if let to, header.minTimestamp >= to { return true }
-                    units.append(SearchUnit(segment: segment, stream: id, key: k.array, headLSNs: [], minLSN: header.firstLSN, maxLSN: header.lastLSN))
+                    units.append(SearchUnit(segment: segment, stream: id, key: k.array, preloaded: [], minLSN: header.firstLSN, maxLSN: header.lastLSN))
                     return true
                 }
             }
@@ -98,17 +115,7 @@ extension Storage {
                     if hit { body(block.logLine(i, stream: unit.stream)) }
                 }
             } else {
-                let sealedThrough = try txn.get(unit.segment.sealed, Keys.u64(unit.stream)).map { try Keys.decodeU64($0) } ?? 0
-                for lsn in unit.headLSNs where lsn > sealedThrough {
-                    guard let v = try txn.get(unit.segment.head, Keys.u64(lsn)) else { continue }
-                    let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                    guard inTime(line.timestamp) else { continue }
-                    let hit = line.message.withUnsafeBytes { matcher.matches(message: $0, stream: key) }
-                    if hit {
-                        body(LogLine(lsn: lsn, timestamp: line.timestamp, stream: unit.stream,
-                            message: String(decoding: line.message, as: UTF8.self), fields: String(decoding: line.fields, as: UTF8.self)))
-                    }
-                }
+                for line in unit.preloaded { body(line) }
             }
         }
     }

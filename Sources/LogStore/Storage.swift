@@ -286,6 +286,21 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Keeps the writer busy for `duration` (appends queue up meanwhile); returns once the
+    /// writer has started waiting. For tests of back-pressure.
+    func suspendWriter(for duration: Duration) async throws {
+        guard let writer else { throw StorageError.readOnly }
+        let started = AsyncStream<Void>.makeStream()
+        Task {
+            try await writer.perform { _ in
+                started.continuation.yield()
+                started.continuation.finish()
+                Thread.sleep(forTimeInterval: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            }
+        }
+        for await _ in started.stream { break }
+    }
+
     /// The highest LSN that is durable and readable.
     public var lastLSN: LSN { shared.state.withLock { $0.committedLSN } }
 
