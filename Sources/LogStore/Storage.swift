@@ -301,6 +301,13 @@ public final class Storage: Sendable {
         for await _ in started.stream { break }
     }
 
+    /// Wall-clock time, nanoseconds since the Unix epoch (arrival times, retention).
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     /// The highest LSN that is durable and readable.
     public var lastLSN: LSN { shared.state.withLock { $0.committedLSN } }
 

@@ -62,11 +62,7 @@ final class Writer: @unchecked Sendable {
     private var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
 
     /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
-    static func wallClock() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
+    static func wallClock() -> Int64 { Storage.now() }
 
     init(
         shared: Shared, catalog: Catalog, segmentsDirectory: String, nextLSN: LSN, nextStreamID: StreamID,

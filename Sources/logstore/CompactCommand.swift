@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import LogStoreHTTP
 import Synchronization
 
 #if canImport(FoundationNetworking)

@@ -42,13 +42,13 @@ struct AdminController {
                 throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected retention, max_disk or dry_run")
             }
             if let text = q["retention"] {
-                guard let days = Int(text.hasSuffix("d") ? text.dropLast() : text[...]), days > 0 else {
-                    throw OpenSearchError.badRequest("retention '\(text)' must be a number of days like 30d")
+                guard let age = DurationText.parse(String(text)), age > .zero else {
+                    throw OpenSearchError.badRequest("retention '\(text)' must be a duration like 30d")
                 }
-                policy.maxAge = .seconds(Int64(days) * 86_400)
+                policy.maxAge = age
             }
             if let text = q["max_disk"] {
-                guard let bytes = UInt64(text) else { throw OpenSearchError.badRequest("max_disk '\(text)' must be a number of bytes") }
+                guard let bytes = ByteSize.parse(String(text)) else { throw OpenSearchError.badRequest("max_disk '\(text)' must be a size like 200GB") }
                 policy.maxDiskBytes = bytes
             }
             let dryRun = q["dry_run"] == "true"

@@ -54,7 +54,7 @@ struct IngestController {
             throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
         }
         try checkDisk()
-        let arrival = Self.now()
+        let arrival = Storage.now()
         let items = bulkParser.parse(body, defaultIndex: index, arrivalTime: arrival)
         if items.isEmpty {
             throw OpenSearchError.badRequest("the body holds no bulk action", type: "action_request_validation_exception")
@@ -127,7 +127,7 @@ struct IngestController {
             format = value
         }
         try checkDisk()
-        let results = lineParser.parse(body, format: format, index: index, arrivalTime: Self.now())
+        let results = lineParser.parse(body, format: format, index: index, arrivalTime: Storage.now())
         var lines: [IncomingLine] = []
         var firstError: (Int, IngestError)?
         var failed = 0
@@ -201,11 +201,5 @@ struct IngestController {
                 .tooManyRequests, type: "disk_usage_exceeded_exception",
                 reason: "free disk space \(free) bytes is below the \(options.minFreeDiskBytes)-byte floor; retry later")
         }
-    }
-
-    static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

@@ -80,7 +80,7 @@ struct SearchController {
         let query = try Self.query(request)
         var step: Int64 = 3600 * 1_000_000_000
         if let text = q["step"] {
-            guard let value = Self.duration(String(text)) else {
+            guard let value = DurationText.parse(String(text)).map({ $0.components.seconds * 1_000_000_000 }), value > 0 else {
                 throw OpenSearchError.badRequest("step '\(text)' is not a duration (e.g. 1m, 1h, 1d)")
             }
             step = value
@@ -122,20 +122,5 @@ struct SearchController {
         }
         out.raw("]}")
         return .json(out.bytes)
-    }
-
-    /// `30s`, `5m`, `1h`, `1d` → nanoseconds.
-    static func duration(_ text: String) -> Int64? {
-        let digits = text.prefix { $0.isNumber }
-        guard let n = Int64(digits), n > 0 else { return nil }
-        let unit: Int64
-        switch text.dropFirst(digits.count) {
-        case "s": unit = 1
-        case "m": unit = 60
-        case "h": unit = 3600
-        case "d": unit = 86_400
-        default: return nil
-        }
-        return n * unit * 1_000_000_000
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Parses sizes such as `512MB`, `64MiB`, `2G`, `1048576` (decimal and binary units).
-enum ByteSize {
-    static func parse(_ text: String) -> UInt64? {
+public enum ByteSize {
+    /// The size in bytes, or nil when `text` is not a size.
+    public static func parse(_ text: String) -> UInt64? {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased()
         let digits = t.prefix { $0.isNumber || $0 == "." }
         guard let value = Double(digits), value >= 0 else { return nil }
@@ -16,9 +17,10 @@ enum ByteSize {
     }
 }
 
-/// Parses durations such as `30s`, `15m`, `1h`, `30d`.
-enum DurationText {
-    static func parse(_ text: String) -> Duration? {
+/// Parses durations such as `30s`, `15m`, `1h`, `30d` (CLI flags and API parameters).
+public enum DurationText {
+    /// The duration, or nil when `text` is not one.
+    public static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         let digits = t.prefix { $0.isNumber }
         guard let value = Int64(digits) else { return nil }
