@@ -15,14 +15,22 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .target(name: "BenchSupport", path: "BenchSupport"),
         .executableTarget(
             name: "StorageBenchmarks",
             dependencies: [
+                "BenchSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "LogStore", package: rootIdentity),
             ],
             path: "StorageBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Full-text search on 3M lines: latency, exact counts, index size, ingest cost.
+        .executableTarget(
+            name: "SearchBench",
+            dependencies: ["BenchSupport", .product(name: "LogStore", package: rootIdentity)],
+            path: "SearchBench"
+        ),
     ]
 )

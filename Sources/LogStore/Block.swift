@@ -92,6 +92,11 @@ public enum BlockCodec {
 
     /// Encodes `lines` (sorted here by `(timestamp, LSN)`) as one block.
     public static func encode(_ input: [BlockLine], level: Int32 = 6) -> [UInt8] {
+        encodeWithHeader(input, level: level).bytes
+    }
+
+    /// Encodes `lines` as one block; also returns its header.
+    static func encodeWithHeader(_ input: [BlockLine], level: Int32 = 6) -> (bytes: [UInt8], header: BlockHeader) {
         precondition(!input.isEmpty, "BUG: empty block")
         let lines = input.sorted { $0.position < $1.position }
         let minTs = lines[0].timestamp
@@ -151,7 +156,9 @@ public enum BlockCodec {
         crc = stored.withUnsafeBytes { Compression.crc32($0, crc: crc) }
         out.u32LE(crc)
         out.append(stored)
-        return out.bytes
+        var stamped = header
+        stamped.crc = crc
+        return (out.bytes, stamped)
     }
 
     /// Checks the crc and decodes a stored block into its columns.

@@ -39,7 +39,8 @@ extension Writer {
             _ = try write(segment: segment, group: [:], seal: Set(pending.keys.prefix(Self.sealBudgetStreams)))
         }
         let before = segment.fileBytes
-        try purgeDeleted(segment)
+        let removed = try purgeDeleted(segment)
+        try rewritePostings(segment, removing: removed)
         let generation = segment.generation + 1
         let target = segmentsDirectory + "/" + Segment.fileName(day: day, generation: generation)
         let temporary = target + ".tmp"
@@ -55,6 +56,7 @@ extension Writer {
         }
         syncDirectory(segmentsDirectory)
         let fresh = try Segment(directory: segmentsDirectory, day: day, generation: generation, readOnly: false, mapSize: options.segmentMapSize)
+        if options.fullTextIndex { _ = try fresh.recoverPendingIndex() }
         shared.state.withLock { $0.segments[day] = fresh }
         segment.unlink()
         syncDirectory(segmentsDirectory)
@@ -66,13 +68,27 @@ extension Writer {
 extension Writer {
     /// Removes the lines of deleted workflows from a segment (blocks, head, statistics), so the
     /// compacted copy that follows no longer holds them. Writer thread only.
-    func purgeDeleted(_ segment: Segment) throws {
+    /// Returns the numbers of the blocks removed (their postings are dropped by the caller).
+    @discardableResult
+    func purgeDeleted(_ segment: Segment) throws -> Set<UInt32> {
         let (tombstones, keys) = shared.state.withLock { s in (s.tombstones, s.streams.mapValues(\.key)) }
-        if tombstones.isEmpty { return }
+        if tombstones.isEmpty { return [] }
         let doomed = (segmentStreams[segment.day] ?? []).filter { id in keys[id].map { !$0.workflow.isEmpty && tombstones.contains($0.workflow) } ?? false }
-        if doomed.isEmpty { return }
+        if doomed.isEmpty { return [] }
         let headLSNs = doomed.flatMap { heads[segment.day]?[$0]?.lsns ?? [] }
+        var removed = Set<UInt32>()
         try segment.env.write { txn in
+            removed = []
+            var refs: [[UInt8]] = []
+            try txn.scan(segment.blockDir) { k, v in
+                let ref = try BlockRef(number: try Keys.decodeU32(k), decoding: v)
+                if doomed.contains(ref.stream) {
+                    removed.insert(ref.number)
+                    refs.append(k.array)
+                }
+                return true
+            }
+            for key in refs { try txn.delete(segment.blockDir, key) }
             for id in doomed {
                 try txn.deleteAll(segment.blocks, prefix: Keys.u64(id))
                 try txn.delete(segment.stats, Keys.u64(id))
@@ -90,6 +106,7 @@ extension Writer {
         segmentStreams[segment.day]?.subtract(doomed)
         try rebuildStats(of: Array(doomed))
         logger.info("deleted workflows purged", metadata: ["segment": "\(segment.name)", "streams": "\(doomed.count)"])
+        return removed
     }
 
     /// Recomputes the in-memory statistics of `ids` from the segments' `stream_stats`.

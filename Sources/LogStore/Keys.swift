@@ -4,7 +4,7 @@
 /// `formatVersion` whenever a layout here changes.
 public enum Keys {
     /// The on-disk format this build writes and reads. Must be updated when a layout changes.
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
 
     // MARK: Files
     /// The catalog environment, directly in the data directory.
@@ -51,8 +51,41 @@ public enum Keys {
     /// index, 0x00, document id (UTF-8) → LSN u64 BE: bulk `_id`s stored in this segment.
     public static let segmentIDs = "ids"
 
+    /// block number (u32 BE) → `BlockRef` (44 bytes): every sealed block of the segment, numbered
+    /// in sealing order; the full-text index refers to blocks by these numbers.
+    public static let segmentBlockDir = "blockdir"
+    /// token (UTF-8, no 0x00), 0x00, first block number (u32 BE) → postings (`Postings`): for each
+    /// block holding the token, the block number delta, how many of its lines hold the token and
+    /// the highest such LSN as an offset from the block's first LSN (varints).
+    public static let segmentPostings = "postings"
+
     public static let metaFormat: [UInt8] = Array("format".utf8)
     public static let metaMaxLSN: [UInt8] = Array("maxLSN".utf8)
+    /// u32 BE: the number the next sealed block gets.
+    public static let metaNextBlock: [UInt8] = Array("nextBlock".utf8)
+    /// u32 BE: blocks numbered below this are in `postings`; later ones are indexed in memory
+    /// (`PendingIndex`) and rebuilt from their blocks at open.
+    public static let metaIndexedBlocks: [UInt8] = Array("indexedBlocks".utf8)
+
+    public static func u32(_ v: UInt32) -> [UInt8] {
+        var w = ByteWriter(capacity: 4)
+        w.u32BE(v)
+        return w.bytes
+    }
+
+    public static func decodeU32(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> UInt32 {
+        var r = ByteReader(bytes)
+        return try r.u32BE()
+    }
+
+    /// Postings key: token, 0x00, first block number.
+    public static func postingsKey(_ token: some Collection<UInt8>, firstBlock: UInt32) -> [UInt8] {
+        var w = ByteWriter(capacity: token.count + 5)
+        w.append(token)
+        w.u8(0)
+        w.u32BE(firstBlock)
+        return w.bytes
+    }
 
     // MARK: Encoders
     @inline(__always)

@@ -7,6 +7,12 @@ public enum Limits {
     public static let sealBytes = 256 * 1024
     /// …or when its oldest line waited this long, so quiet streams also end up compressed.
     public static let sealAge: Duration = .seconds(30)
+    /// The writer writes a segment's in-memory postings to disk once this many blocks are pending:
+    /// each flush rewrites the touched postings pages, so flushes are batched (a crash loses
+    /// nothing: pending blocks are re-tokenized at open).
+    public static let indexFlushBlocks = 512
+    /// … or once the oldest pending block is this old.
+    public static let indexFlushAge: Duration = .seconds(60)
     /// zlib level for fresh blocks: 6 is zlib's default balance (~140 MB/s on log text here).
     public static let compressionLevel: Int32 = 6
     /// Initial LMDB map of a day segment; it doubles when full (LMDB files only grow as used).

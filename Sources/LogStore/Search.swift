@@ -38,6 +38,8 @@ public struct HitsResult: Sendable {
     /// Stream → count.
     public var byStream: [StreamID: Int]
     public var total: Int
+    /// Blocks decompressed to count (the others were counted from the index alone).
+    public var blocksRead: Int = 0
 }
 
 extension Storage {
@@ -49,27 +51,47 @@ extension Storage {
         /// For head units: the matching head lines, read in the same transaction that listed
         /// the blocks (a line sealed later is then in a block this search does not know).
         var preloaded: [LogLine]
+        /// Bounds of the LSNs of the unit's matching lines (from the index when it knows).
         var minLSN: LSN
         var maxLSN: LSN
+        var minTimestamp: Int64
+        var maxTimestamp: Int64
+        /// For blocks: how many of its lines match, when the index (or the stream alone) says
+        /// so exactly; nil when only decoding the block can tell.
+        var exactCount: Int?
     }
 
-    /// Every unit that can hold matching lines: streams the query rules out by their fields
-    /// and blocks outside the time window are skipped without decompressing anything.
+    /// What a stream's fields say about a query.
+    enum Verdict { case ruledOut, byMessage, everyLine }
+
+    /// Every unit that can hold matching lines: streams the query rules out by their fields,
+    /// blocks the full-text index rules out and blocks outside the time window are skipped
+    /// without decompressing anything.
     func searchUnits(matcher: QueryMatcher, from: Int64?, to: Int64?) throws -> [SearchUnit] {
         let (segments, streams, heads, tombstones) = shared.state.withLock { s in (Array(s.segments.values), s.streams, s.heads, s.tombstones) }
         let lowDay = from.map(Day.of) ?? .min
         let highDay = to.map { Day.of($0 - 1) } ?? .max
+        let planner = IndexPlanner(matcher.query)
+        let countingTerm = planner.countingTerm != nil
         var units: [SearchUnit] = []
         for segment in segments where segment.day >= lowDay && segment.day <= highDay {
-            var allowed: [StreamID: Bool] = [:]
-            func allow(_ id: StreamID) -> Bool {
+            var allowed: [StreamID: Verdict] = [:]
+            func allow(_ id: StreamID) -> Verdict {
                 if let known = allowed[id] { return known }
-                let ok = streams[id].map { matcher.matches(stream: $0.key) != false && !(tombstones.contains($0.key.workflow) && !$0.key.workflow.isEmpty) } ?? false
-                allowed[id] = ok
-                return ok
+                var verdict = Verdict.ruledOut
+                if let key = streams[id]?.key, !(tombstones.contains(key.workflow) && !key.workflow.isEmpty) {
+                    switch matcher.matches(stream: key) {
+                    case true?: verdict = .everyLine
+                    case nil: verdict = .byMessage
+                    case false?: break
+                    }
+                }
+                allowed[id] = verdict
+                return verdict
             }
+            let view = planner.isUseless ? PendingView(covered: []) : segment.pending.view(tokens: planner.tokens, prefixes: planner.prefixes)
             try segment.env.read { txn in
-                for (id, lsns) in heads[segment.day] ?? [:] where !lsns.isEmpty && allow(id) {
+                for (id, lsns) in heads[segment.day] ?? [:] where !lsns.isEmpty && allow(id) != .ruledOut {
                     guard let key = streams[id]?.key else { continue }
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
                     var lines: [LogLine] = []
@@ -84,18 +106,50 @@ extension Storage {
                                 fields: String(decoding: line.fields, as: UTF8.self)))
                     }
                     if let first = lines.first, let last = lines.last {
-                        units.append(SearchUnit(segment: segment, stream: id, key: nil, preloaded: lines, minLSN: first.lsn, maxLSN: last.lsn))
+                        units.append(
+                            SearchUnit(
+                                segment: segment, stream: id, key: nil, preloaded: lines, minLSN: first.lsn, maxLSN: last.lsn,
+                                minTimestamp: .min, maxTimestamp: .max, exactCount: nil))
                     }
                 }
-                try txn.scan(segment.blocks) { k, v in
-                    var r = ByteReader(k)
-                    let id = try r.u64BE()
-                    guard allow(id) else { return true }
-                    let header = try BlockHeader(parsing: v)
-                    if let from, header.maxTimestamp < from { return true }
-                    if let to, header.minTimestamp >= to { return true }
-                    units.append(SearchUnit(segment: segment, stream: id, key: k.array, preloaded: [], minLSN: header.firstLSN, maxLSN: header.lastLSN))
-                    return true
+                func add(_ ref: BlockRef, _ posting: Posting?) {
+                    let verdict = allow(ref.stream)
+                    if verdict == .ruledOut { return }
+                    if let from, ref.maxTimestamp < from { return }
+                    if let to, ref.minTimestamp >= to { return }
+                    var exact: Int?
+                    if verdict == .everyLine {
+                        exact = ref.count
+                    } else if countingTerm, let posting {
+                        exact = Int(posting.count)
+                    }
+                    let maxLSN = posting.map { min(ref.lastLSN, ref.firstLSN &+ $0.maxOffset) } ?? ref.lastLSN
+                    units.append(
+                        SearchUnit(
+                            segment: segment, stream: ref.stream, key: ref.key, preloaded: [], minLSN: ref.firstLSN, maxLSN: maxLSN,
+                            minTimestamp: ref.minTimestamp, maxTimestamp: ref.maxTimestamp, exactCount: exact))
+                }
+                let (indexed, next) = try segment.indexState(txn)
+                if let candidates = try planner.candidates(segment: segment, txn: txn, indexed: indexed, next: next, pending: view) {
+                    for (number, posting) in candidates {
+                        guard let v = try txn.get(segment.blockDir, Keys.u32(number)) else { continue }  // purged
+                        add(try BlockRef(number: number, decoding: v), posting)
+                    }
+                    // Blocks neither in the stored postings nor in the pending index (sealed
+                    // since the view was taken, or while indexing was off): scanned.
+                    if indexed < next {
+                        try txn.scan(segment.blockDir, from: Keys.u32(indexed)) { k, v in
+                            let number = try Keys.decodeU32(k)
+                            if number >= next { return false }
+                            if !view.covered.contains(number) { add(try BlockRef(number: number, decoding: v), nil) }
+                            return true
+                        }
+                    }
+                } else {
+                    try txn.scan(segment.blockDir) { k, v in
+                        add(try BlockRef(number: try Keys.decodeU32(k), decoding: v), nil)
+                        return true
+                    }
                 }
             }
         }
@@ -165,15 +219,29 @@ extension Storage {
         var buckets: [Int64: Int] = [:]
         var byStream: [StreamID: Int] = [:]
         var total = 0
+        var blocksRead = 0
+        func bucketOf(_ ts: Int64) -> Int64 { ts >= 0 ? ts / step * step : ((ts + 1) / step - 1) * step }
         for unit in units {
             guard let key = keys[unit.stream] else { continue }
+            // A block inside the window and inside one bucket whose count the index knows.
+            if let exact = unit.exactCount, unit.key != nil, from.map({ unit.minTimestamp >= $0 }) ?? true,
+                to.map({ unit.maxTimestamp < $0 }) ?? true, bucketOf(unit.minTimestamp) == bucketOf(unit.maxTimestamp)
+            {
+                if exact > 0 {
+                    buckets[bucketOf(unit.minTimestamp), default: 0] += exact
+                    byStream[unit.stream, default: 0] += exact
+                    total += exact
+                }
+                continue
+            }
+            if unit.key != nil { blocksRead += 1 }
             try scan(unit, matcher: matcher, key: key, from: from, to: to) { line in
-                let bucket = line.timestamp >= 0 ? line.timestamp / step * step : ((line.timestamp + 1) / step - 1) * step
+                let bucket = bucketOf(line.timestamp)
                 buckets[bucket, default: 0] += 1
                 byStream[line.stream, default: 0] += 1
                 total += 1
             }
         }
-        return HitsResult(buckets: buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: byStream, total: total)
+        return HitsResult(buckets: buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: byStream, total: total, blocksRead: blocksRead)
     }
 }

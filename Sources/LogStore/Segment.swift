@@ -19,6 +19,10 @@ public final class Segment: Sendable {
     let chunks: LMDBTable
     let sealed: LMDBTable
     let ids: LMDBTable
+    let blockDir: LMDBTable
+    let postings: LMDBTable
+    /// Postings of blocks sealed since the last index flush.
+    let pending = PendingIndex()
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
     init(directory: String, day: Int32, generation: Int = 0, readOnly: Bool, mapSize: Int) throws {
@@ -43,6 +47,8 @@ public final class Segment: Sendable {
         chunks = try env.table(Keys.segmentChunks)
         sealed = try env.table(Keys.segmentSealed)
         ids = try env.table(Keys.segmentIDs)
+        blockDir = try env.table(Keys.segmentBlockDir)
+        postings = try env.table(Keys.segmentPostings)
         if !readOnly {
             let (meta, env) = (self.meta, self.env)
             try env.write { txn in

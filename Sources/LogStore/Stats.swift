@@ -13,6 +13,14 @@ public struct SegmentStats: Sendable, Codable, Equatable {
     public var blockBytes: Int
     public var headLines: Int
     public var maxLSN: UInt64
+    /// Bytes of the full-text index (postings and block directory pages).
+    public var indexBytes: Int
+    /// Sealed blocks whose postings are still only in memory (flushed by the writer).
+    public var pendingIndexBlocks: Int
+    /// Compactions this segment went through (its file is `YYYY-MM-DD.gN.mdb`).
+    public var generation: Int
+    /// `active` (today: receiving lines), `finished` (an earlier day), `compacted`.
+    public var state: String
 }
 
 /// What `logstore stats` shows about the whole store.
@@ -29,6 +37,8 @@ public struct StoreStats: Sendable, Codable, Equatable {
     /// Bytes of LMDB pages in use (a file may hold free pages after deletes).
     public var usedBytes: Int
     public var blockBytes: Int
+    /// Bytes of the full-text index in all segments.
+    public var indexBytes: Int
     /// storedBytes / rawBytes.
     public var ratio: Double
     public var oldest: Int64?
@@ -46,14 +56,18 @@ extension Storage {
             )
         }
         var result: [SegmentStats] = []
+        let today = Day.of(Storage.now())
         for segment in segments {
             let (mapBytes, usedBytes, _) = segment.env.info()
             var st = SegmentStats(
                 name: segment.name, fileBytes: segment.fileBytes, usedBytes: usedBytes, mapBytes: mapBytes, streams: 0, lines: 0,
-                rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0)
+                rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0, indexBytes: 0, pendingIndexBlocks: segment.pending.blockCount,
+                generation: segment.generation,
+                state: segment.day >= today ? "active" : segment.generation > 0 ? "compacted" : "finished")
             try segment.env.read { txn in
                 st.maxLSN = try segment.maxLSN(txn)
                 st.headLines = headCounts[segment.day] ?? 0
+                st.indexBytes = try segment.indexBytes(txn)
                 try txn.scan(segment.stats) { _, v in
                     let s = try Keys.decodeStats(v)
                     st.streams += 1
@@ -79,6 +93,7 @@ extension Storage {
         return StoreStats(
             directory: directory, formatVersion: Keys.formatVersion, segments: result, streams: withLines.count, lines: lines,
             rawBytes: raw, storedBytes: stored, usedBytes: used, blockBytes: result.reduce(0) { $0 + $1.blockBytes },
+            indexBytes: result.reduce(0) { $0 + $1.indexBytes },
             ratio: raw > 0 ? Double(stored) / Double(raw) : 0,
             oldest: withLines.map(\.stats.firstTimestamp).min(), newest: withLines.map(\.stats.lastTimestamp).max(),
             lastLSN: lastLSN)

@@ -13,6 +13,12 @@ public struct StorageOptions: Sendable {
     public var maxQueuedLines = Limits.maxQueuedLines
     public var maxLinesPerCommit = Limits.maxLinesPerCommit
     public var dedupWindow = Limits.dedupWindow
+    /// Index sealed blocks for full-text search (off only to measure what indexing costs:
+    /// without it every search scans).
+    public var fullTextIndex = true
+    /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
+    /// `Int.max` never flushes (tests of the rebuild at open).
+    public var indexFlushBlocks = Limits.indexFlushBlocks
 
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
 }
@@ -141,6 +147,12 @@ public final class Storage: Sendable {
             segments[day] = try Segment(
                 directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly,
                 mapSize: options.segmentMapSize)
+        }
+        if options.fullTextIndex {
+            for segment in segments.values {
+                let recovered = try segment.recoverPendingIndex()
+                if recovered > 0 { logger.info("re-indexed blocks sealed after the last index flush", metadata: ["segment": "\(segment.name)", "blocks": "\(recovered)"]) }
+            }
         }
         var streams: [StreamID: StreamInfo] = [:]
         var missingStreams: [(StreamID, StreamKey)] = []

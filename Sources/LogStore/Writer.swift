@@ -198,6 +198,7 @@ final class Writer: @unchecked Sendable {
                     logger.error("sealing heads by age failed", metadata: ["error": "\(error)"])
                 }
             }
+            flushIndexes(all: exit)
             if exit { return }
         }
     }
@@ -480,17 +481,27 @@ final class Writer: @unchecked Sendable {
             for (_, line) in headLines { oldest = min(oldest, line.lsn) }
             truncateBelow = oldest
         }
+        var numbered: [(UInt32, BlockTokens)] = []
         try segment.env.write { txn in
+            numbered = []  // the closure runs again after a map resize
             for (id, line) in headLines {
                 try txn.put(
                     segment.head, Keys.u64(line.lsn),
                     Keys.encodeHeadLine(stream: id, timestamp: line.timestamp, message: line.message, fields: line.fields),
                     append: true)
             }
+            var nextBlock = toSeal.isEmpty ? 0 : try segment.indexState(txn).next
             for (i, id) in toSeal.enumerated() {
                 if let last = dayHeads[id]?.lsns.last { try txn.put(segment.sealed, Keys.u64(id), Keys.u64(last)) }
-                for (firstLSN, bytes) in blocks[i] { try txn.put(segment.blocks, Keys.streamLSN(id, firstLSN), bytes) }
+                for block in blocks[i] {
+                    try txn.put(segment.blocks, Keys.streamLSN(id, block.header.firstLSN), block.bytes)
+                    let ref = BlockRef(number: nextBlock, stream: id, header: block.header)
+                    try txn.put(segment.blockDir, Keys.u32(nextBlock), ref.encoded(), append: true)
+                    numbered.append((nextBlock, block.tokens))
+                    nextBlock += 1
+                }
             }
+            if !numbered.isEmpty { try txn.put(segment.meta, Keys.metaNextBlock, Keys.u32(nextBlock)) }
             if let truncateBelow {
                 let bound = Keys.u64(truncateBelow)
                 try txn.deleteWhile(segment.head) { key in key.lexicographicallyPrecedes(bound) }
@@ -514,7 +525,8 @@ final class Writer: @unchecked Sendable {
             }
         }
 
-        // Committed: update the writer's view and the readers' head index.
+        // Committed: index the new blocks, update the writer's view and the readers' head index.
+        if options.fullTextIndex { for (number, tokens) in numbered { segment.pending.add(number, tokens) } }
         var updated = dayHeads
         var published: [StreamID: [LSN]?] = [:]
         let now = ContinuousClock.now
@@ -541,7 +553,7 @@ final class Writer: @unchecked Sendable {
 
     /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes
     /// and encodes them, on all cores when there is enough work.
-    private func encodeBlocks(_ streams: [[BlockLine]]) -> [[(LSN, [UInt8])]] {
+    private func encodeBlocks(_ streams: [[BlockLine]]) -> [[SealedBlock]] {
         if streams.isEmpty { return [] }
         var chunks: [(stream: Int, lines: [BlockLine])] = []
         for (i, lines) in streams.enumerated() {
@@ -561,26 +573,36 @@ final class Writer: @unchecked Sendable {
             if !current.isEmpty { chunks.append((i, current)) }
         }
         let level = options.compressionLevel
-        let encoded = UnsafeMutableBufferPointer<(LSN, [UInt8])>.allocate(capacity: chunks.count)
+        let encoded = UnsafeMutableBufferPointer<SealedBlock>.allocate(capacity: chunks.count)
         defer { encoded.deallocate() }
         nonisolated(unsafe) let output = encoded
         let work = chunks
+        let index = options.fullTextIndex
         if chunks.count > 1 {
             DispatchQueue.concurrentPerform(iterations: work.count) { i in
-                let lines = work[i].lines
-                let first = lines.lazy.map(\.lsn).min()!
-                (output.baseAddress! + i).initialize(to: (first, BlockCodec.encode(lines, level: level)))
+                (output.baseAddress! + i).initialize(to: SealedBlock(lines: work[i].lines, level: level, index: index))
             }
         } else {
-            let lines = work[0].lines
-            (output.baseAddress!).initialize(to: (lines.lazy.map(\.lsn).min()!, BlockCodec.encode(lines, level: level)))
+            (output.baseAddress!).initialize(to: SealedBlock(lines: work[0].lines, level: level, index: index))
         }
-        var result = [[(LSN, [UInt8])]](repeating: [], count: streams.count)
+        var result = [[SealedBlock]](repeating: [], count: streams.count)
         for (i, chunk) in chunks.enumerated() {
             result[chunk.stream].append(output[i])
         }
         _ = output.deinitialize()
         return result
+    }
+
+    /// One block ready to store: its bytes, header and tokens.
+    struct SealedBlock {
+        var bytes: [UInt8]
+        var header: BlockHeader
+        var tokens: BlockTokens
+
+        init(lines: [BlockLine], level: Int32, index: Bool) {
+            (bytes, header) = BlockCodec.encodeWithHeader(lines, level: level)
+            tokens = index ? BlockTokens(lines: lines) : BlockTokens()
+        }
     }
 
     /// Seals heads that `shouldSeal` picks, at most `sealBudgetStreams` streams (and about

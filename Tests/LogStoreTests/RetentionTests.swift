@@ -156,6 +156,12 @@ struct DeleteTests {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         #expect(bytes.range(of: Data("SECRET-TOKEN-120".utf8)) != nil, "head lines are plain in the file before")
 
+        try await store.sealAll()
+        store.close()  // a clean close writes the pending postings: the words are in the file now
+        store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        let indexed = try Data(contentsOf: URL(fileURLWithPath: file))
+        #expect(indexed.range(of: Data("leaked".utf8)) != nil)
+
         try await store.deleteWorkflow("wf-doomed")
         #expect(store.streams(matching: StreamSelector(workflow: "wf-doomed")).isEmpty)
         #expect(try store.search(SearchRequest(query: try QueryParser.parse("secret"), limit: 1000)).lines.isEmpty)
@@ -170,6 +176,9 @@ struct DeleteTests {
         let compacted = dir.path + "/segments/" + Day.name(Day.of(day0)) + ".g1.mdb"
         let after = try Data(contentsOf: URL(fileURLWithPath: compacted))
         #expect(after.range(of: Data("SECRET-TOKEN".utf8)) == nil)
+        // …nor its words, which the full-text index held as postings keys.
+        #expect(after.range(of: Data("secret".utf8)) == nil && after.range(of: Data("leaked".utf8)) == nil)
+        #expect(try store.search(SearchRequest(query: try QueryParser.parse("kept"), limit: 100)).lines.count == 10)
         // Nothing of it is left in any block or head line either.
         let segment = try #require(store.segment(Day.of(day0)))
         var messages: [String] = []

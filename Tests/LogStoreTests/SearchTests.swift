@@ -41,14 +41,19 @@ struct SearchTests {
         }
     }
 
-    @Test(arguments: [11, 12, 13] as [UInt64])
-    func searchAndHitsMatchBruteForce(seed: UInt64) async throws {
+    /// Seeds, each with how the full-text index is left when the queries run: postings flushed
+    /// after every seal (1), after a few blocks (3), all still pending in memory (.max), or
+    /// pending and then rebuilt from the blocks by reopening the store (0).
+    @Test(arguments: [(11, 1), (12, 3), (13, .max), (14, 0)] as [(UInt64, Int)])
+    func searchAndHitsMatchBruteForce(seed: UInt64, flushEvery: Int) async throws {
         var rng = SeededRandom(seed: seed)
         let dir = TempDirectory()
         defer { dir.cleanup() }
         var options = StorageOptions()
         options.sealLines = 40
-        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        options.sealAge = .seconds(3600)  // heads stay heads however slow the machine
+        options.indexFlushBlocks = flushEvery == 0 ? .max : flushEvery
+        var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
         defer { store.close() }
         let keys = (0..<5).map { StreamKey(index: "idx", workflow: "w\($0 % 3)", job: "j\($0)") }
         var model: [ModelLine] = []
@@ -67,9 +72,16 @@ struct SearchTests {
             }
             _ = try await store.append(batch)
         }
+        if flushEvery == 0 {
+            store.close()
+            store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        }
         let stats = try store.stats()
         #expect(stats.segments.count >= 3)
         #expect(stats.segments.contains { $0.headLines > 0 } && stats.segments.contains { $0.blocks > 0 })
+        let pending = stats.segments.reduce(0) { $0 + $1.pendingIndexBlocks }
+        if flushEvery == 1 { #expect(pending == 0) }
+        if flushEvery == .max || flushEvery == 0 { #expect(pending > 0) }
 
         for _ in 0..<60 {
             let text = Self.randomQuery(&rng)
@@ -138,5 +150,63 @@ struct SearchTests {
         let newest = try store.search(SearchRequest(query: try QueryParser.parse("error"), limit: 5))
         #expect(newest.lines.map(\.lsn) == [10_000, 9_999, 9_998, 9_997, 9_996])
         #expect(newest.blocksRead == 1)
+    }
+
+    /// The full-text index narrows the blocks read: a rare word reads the one block holding it,
+    /// newest-first stops after the block with the newest match, and a one-word count reads
+    /// nothing — whether the postings are flushed, pending in memory, or rebuilt at open.
+    @Test(arguments: [1, Int.max, 0])
+    func indexNarrowsBlocksRead(flushEvery: Int) async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 100
+        options.sealAge = .seconds(3600)
+        options.indexFlushBlocks = flushEvery == 0 ? .max : flushEvery
+        var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let keys = (0..<20).map { StreamKey(index: "i", workflow: "w", job: "j\($0)") }
+        // 100 rounds, one line per stream each: every stream's block spans almost all LSNs.
+        for round in 0..<100 {
+            let batch = keys.enumerated().map { j, key in
+                let marker = round == 3 * j ? " marker" : ""
+                let needle = (j == 7 && round == 50) ? " needle" : ""
+                return line(key, day0 + Int64(round * 1000 + j), "step \(round) of job \(j) finished\(marker)\(needle)")
+            }
+            _ = try await store.append(batch)
+        }
+        try await store.sealAll()
+        if flushEvery == 0 {
+            store.close()
+            store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        }
+        let stats = try store.stats()
+        #expect(stats.segments.reduce(0) { $0 + $1.blocks } == 20)
+        #expect(stats.segments.reduce(0) { $0 + $1.pendingIndexBlocks } == (flushEvery == 1 ? 0 : 20))
+
+        let needle = try store.search(SearchRequest(query: try QueryParser.parse("needle"), limit: 10))
+        #expect(needle.lines.map(\.message) == ["step 50 of job 7 finished needle"])
+        #expect(needle.blocksRead == 1)
+        let absent = try store.search(SearchRequest(query: try QueryParser.parse("nowhere OR needl"), limit: 10))
+        #expect(absent.lines.isEmpty && absent.blocksRead == 0)
+        let prefix = try store.search(SearchRequest(query: try QueryParser.parse("needl*"), limit: 10))
+        #expect(prefix.lines.count == 1 && prefix.blocksRead == 1)
+
+        // Job 19's marker (round 57) is the newest: its block alone answers a limit of 1.
+        let newest = try store.search(SearchRequest(query: try QueryParser.parse("marker"), limit: 1))
+        #expect(newest.lines.map(\.message) == ["step 57 of job 19 finished marker"])
+        #expect(newest.blocksRead == 1)
+        let all = try store.search(SearchRequest(query: try QueryParser.parse("marker"), limit: 100))
+        #expect(all.lines.count == 20)
+
+        let hits = try store.hits(try QueryParser.parse("marker"), step: 3600 * nanosPerSecond)
+        #expect(hits.total == 20 && hits.blocksRead == 0)
+        let everything = try store.hits(try QueryParser.parse("finished"), step: 3600 * nanosPerSecond)
+        #expect(everything.total == 2000 && everything.blocksRead == 0)
+        let ofJob = try store.hits(try QueryParser.parse("job:j3 finished"), step: 3600 * nanosPerSecond)
+        #expect(ofJob.total == 100 && ofJob.blocksRead == 0)
+        // Two words: the index narrows, the blocks decide.
+        let both = try store.hits(try QueryParser.parse("marker needle"), step: 3600 * nanosPerSecond)
+        #expect(both.total == 0 && both.blocksRead <= 1)
     }
 }

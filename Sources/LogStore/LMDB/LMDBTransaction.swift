@@ -114,6 +114,32 @@ public struct LMDBTransaction: ~Copyable {
         }
     }
 
+    /// The last entry whose key starts with `prefix` (key and value borrowed from the map), or nil.
+    public func last(
+        _ table: LMDBTable, prefix: [UInt8]
+    ) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(txn, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
+        defer { mdb_cursor_close(cursor) }
+        // Seek just past every key with the prefix, then step back one entry.
+        let beyond = prefix + [UInt8](repeating: 0xFF, count: 511 - prefix.count)
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc = beyond.withUnsafeBytes { bytes in
+            k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        }
+        if rc == 0 {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)
+        } else if rc == MDB_NOTFOUND {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
+        guard k.mv_size >= prefix.count, memcmp(k.mv_data, prefix, prefix.count) == 0 else { return nil }
+        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
     /// Deletes entries from the first key on while `predicate(key)` holds; returns how many.
     @discardableResult
     public func deleteWhile(_ table: LMDBTable, _ predicate: (UnsafeRawBufferPointer) -> Bool) throws -> Int {

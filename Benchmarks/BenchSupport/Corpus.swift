@@ -1,14 +1,13 @@
 import Foundation
-import LogStore
 
 /// Log text for benchmarks: the loghub samples from `../shared/corpus/loghub` (or
 /// `$LOGSTORE_CORPUS`) when present, otherwise synthetic lines of the same shapes.
-enum Corpus {
-    static let directory: String? = {
+public enum Corpus {
+    public static let directory: String? = {
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["LOGSTORE_CORPUS"] { candidates.append(env) }
         let here = URL(fileURLWithPath: #filePath)
-        // Benchmarks/StorageBenchmarks/Corpus.swift → repository → ../shared/corpus/loghub
+        // Benchmarks/BenchSupport/Corpus.swift → repository → ../shared/corpus/loghub
         let repo = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         candidates.append(repo.deletingLastPathComponent().appendingPathComponent("shared/corpus/loghub").path)
         candidates.append(FileManager.default.currentDirectoryPath + "/../shared/corpus/loghub")
@@ -17,7 +16,7 @@ enum Corpus {
     }()
 
     /// (file name, lines) of every loghub sample, or nil without the corpus.
-    static let loghub: [(String, [String])]? = {
+    public static let loghub: [(String, [String])]? = {
         guard let directory else { return nil }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
         return names.compactMap { name in
@@ -27,7 +26,7 @@ enum Corpus {
     }()
 
     /// Every loghub line (or synthetic ones), for feeding generators.
-    static let lines: [String] = {
+    public static let lines: [String] = {
         if let loghub { return loghub.flatMap(\.1) }
         return (0..<20_000).map {
             "081109 20\($0 % 60) \($0) INFO dfs.DataNode$PacketResponder: PacketResponder \($0 % 3) for block blk_\($0 &* 7919) terminating"
@@ -35,7 +34,7 @@ enum Corpus {
     }()
 
     /// A line of about `size` bytes built from corpus text (deterministic in `i`).
-    static func line(_ i: Int, size: Int) -> [UInt8] {
+    public static func line(_ i: Int, size: Int) -> [UInt8] {
         var bytes = Array(lines[i % lines.count].utf8)
         var k = i + 1
         while bytes.count < size {
@@ -48,7 +47,7 @@ enum Corpus {
 }
 
 /// A temporary data directory removed at exit of the benchmark.
-func temporaryDirectory(_ name: String) -> String {
+public func temporaryDirectory(_ name: String) -> String {
     let path = NSTemporaryDirectory() + "logstore-bench-\(name)-\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
