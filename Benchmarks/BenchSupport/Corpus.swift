@@ -21,7 +21,7 @@ public enum Corpus {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
         return names.compactMap { name in
             guard let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) else { return nil }
-            return (name, text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init))
+            return (name, text.split(whereSeparator: \.isNewline).map(String.init))  // the files end lines with CRLF
         }
     }()
 

@@ -260,11 +260,14 @@ struct BlockTokens: Sendable {
 
 /// The postings of blocks sealed since the last flush, in memory (one per segment). The writer
 /// adds and flushes; readers look tokens up. Guarded by a mutex; lookups copy what they need.
+/// Tokens live in one `TokenTable` (no allocation per token and block).
 final class PendingIndex: Sendable {
     struct State {
         /// Block numbers whose tokens are here.
         var covered = Set<UInt32>()
-        var postings: [[UInt8]: [Posting]] = [:]
+        var tokens = TokenTable(capacity: 4096)
+        /// Postings by token id, in block order.
+        var postings: [[Posting]] = []
         var oldest: ContinuousClock.Instant?
     }
 
@@ -275,9 +278,13 @@ final class PendingIndex: Sendable {
         state.withLock { s in
             if !s.covered.insert(number).inserted { return }
             if s.oldest == nil { s.oldest = .now }
-            for i in 0..<tokens.count {
-                s.postings[Array(tokens.token(i)), default: []].append(
-                    Posting(block: number, count: tokens.counts[i], maxOffset: tokens.maxOffsets[i]))
+            tokens.bytes.withUnsafeBytes { all in
+                for i in 0..<tokens.count {
+                    let token = UnsafeRawBufferPointer(rebasing: all[Int(tokens.starts[i])..<Int(tokens.starts[i + 1])])
+                    let posting = Posting(block: number, count: tokens.counts[i], maxOffset: tokens.maxOffsets[i])
+                    let (id, inserted) = s.tokens.insert(token)
+                    if inserted { s.postings.append([posting]) } else { s.postings[id].append(posting) }
+                }
             }
         }
     }
@@ -285,8 +292,16 @@ final class PendingIndex: Sendable {
     var blockCount: Int { state.withLock { $0.covered.count } }
     var oldest: ContinuousClock.Instant? { state.withLock { $0.oldest } }
 
-    /// A copy of everything (for a flush).
-    func snapshot() -> State { state.withLock { $0 } }
+    /// Every pending token with its postings, tokens in byte order, and the highest block (for a flush).
+    func snapshot() -> (entries: [(token: [UInt8], postings: [Posting])], top: UInt32?) {
+        state.withLock { s in
+            var entries: [(token: [UInt8], postings: [Posting])] = []
+            entries.reserveCapacity(s.tokens.count)
+            for id in 0..<s.tokens.count { entries.append((Array(s.tokens.token(id)), s.postings[id])) }
+            entries.sort { $0.token.lexicographicallyPrecedes($1.token) }
+            return (entries, s.covered.max())
+        }
+    }
 
     /// Forgets everything (after a flush committed). Writer thread.
     func clear() { state.withLock { $0 = State() } }
@@ -297,11 +312,14 @@ final class PendingIndex: Sendable {
         state.withLock { s in
             var view = PendingView(covered: s.covered)
             if s.covered.isEmpty { return view }
-            for token in tokens { view.tokens[token] = s.postings[token] ?? [] }
+            for token in tokens {
+                view.tokens[token] = token.withUnsafeBytes { s.tokens.find($0) }.map { s.postings[$0] } ?? []
+            }
             if !prefixes.isEmpty {
                 for prefix in prefixes { view.prefixes[prefix] = [] }
-                for (token, postings) in s.postings {
-                    for prefix in prefixes where token.starts(with: prefix) { view.prefixes[prefix]!.append(contentsOf: postings) }
+                for id in 0..<s.tokens.count {
+                    let token = s.tokens.token(id)
+                    for prefix in prefixes where token.starts(with: prefix) { view.prefixes[prefix]!.append(contentsOf: s.postings[id]) }
                 }
             }
             return view
@@ -478,12 +496,11 @@ extension Writer {
     /// to its last entry while that is under `Postings.appendLimit` bytes, else start a new entry.
     /// Writer thread only.
     func flushIndex(_ segment: Segment) throws {
-        let state = segment.pending.snapshot()
-        guard let top = state.covered.max() else { return }
-        let tokens = state.postings.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let (entries, top) = segment.pending.snapshot()
+        guard let top else { return }
         try segment.env.write { txn in
-            for token in tokens {
-                let postings = state.postings[token]!.sorted { $0.block < $1.block }
+            for (token, unsorted) in entries {
+                let postings = unsorted.sorted { $0.block < $1.block }
                 let prefix = token + [0]
                 var w = ByteWriter(capacity: 64)
                 if let (k, v) = try txn.last(segment.postings, prefix: prefix), v.count < Postings.appendLimit {

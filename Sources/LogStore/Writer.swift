@@ -562,7 +562,12 @@ final class Writer: @unchecked Sendable {
             var bytes = 0
             for line in sorted {
                 let size = line.message.count + line.fields.count
-                if !current.isEmpty && (current.count >= options.sealLines || bytes + size > options.sealBytes) {
+                // Blocks never straddle a UTC hour, so `hits` with hourly (or coarser) buckets
+                // counts one-word queries from the index alone.
+                if !current.isEmpty
+                    && (current.count >= options.sealLines || bytes + size > options.sealBytes
+                        || Self.hour(line.timestamp) != Self.hour(current[0].timestamp))
+                {
                     chunks.append((i, current))
                     current = []
                     bytes = 0
@@ -592,6 +597,8 @@ final class Writer: @unchecked Sendable {
         _ = output.deinitialize()
         return result
     }
+
+    @inline(__always) static func hour(_ ts: Int64) -> Int64 { ts >= 0 ? ts / 3_600_000_000_000 : (ts + 1) / 3_600_000_000_000 - 1 }
 
     /// One block ready to store: its bytes, header and tokens.
     struct SealedBlock {
