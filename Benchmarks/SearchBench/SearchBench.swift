@@ -58,6 +58,7 @@ struct SearchBench {
         var linesPerStream = 1000
         var runs = 40
         var bulk = false
+        var flushBlocks = Limits.indexFlushBlocks
         var jsonPath: String?
         var args = CommandLine.arguments.dropFirst().makeIterator()
         while let arg = args.next() {
@@ -66,6 +67,7 @@ struct SearchBench {
             case "--lines": linesPerStream = Int(args.next() ?? "") ?? linesPerStream
             case "--runs": runs = Int(args.next() ?? "") ?? runs
             case "--bulk": bulk = true
+    case "--flush-blocks": flushBlocks = Int(args.next() ?? "") ?? flushBlocks
             case "--json": jsonPath = args.next()
             default:
                 print("usage: SearchBench [--streams N] [--lines N] [--runs N] [--bulk] [--json FILE]")
@@ -151,6 +153,7 @@ struct SearchBench {
         func load(index: Bool) async throws -> Loaded {
             var options = StorageOptions()
             options.fullTextIndex = index
+            options.indexFlushBlocks = flushBlocks
             options.sealLines = bulk ? 1000 : 100
             options.sealAge = .seconds(3600)
             let directory = temporaryDirectory(index ? "search-indexed" : "search-scan")
@@ -176,6 +179,16 @@ struct SearchBench {
         }
 
 
+        do {  // warm-up: the first store of a process pays for growing the heap
+            var options = StorageOptions()
+            options.sealLines = 100
+            let directory = temporaryDirectory("search-warmup")
+            let store = try Storage.open(directory: directory, options: options, logger: logger)
+            for r in 0..<min(rounds, 10) { _ = try await store.append(batch(round: r)) }
+            try await store.sealAll()
+            store.close()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         print("ingesting with the index …")
         let indexed = try await load(index: true)
         print(String(format: "  %.1f s, %.0f lines/s, %.1f CPU s", indexed.seconds, Double(totalLines) / indexed.seconds, indexed.cpu))
@@ -214,6 +227,10 @@ struct SearchBench {
         }
 
         var figures: [Figure] = []
+        if runs == 0 {  // --runs 0: ingest only (for profiling)
+            print(String(format: "index %.1f MB, ingest CPU %.1f s indexed vs %.1f s", Double(indexed.stats.indexBytes) / 1e6, indexed.cpu, scanned.cpu))
+            return
+        }
         let rare = word(near: 0.0001)
         let one = word(near: 0.01)
         let ten = word(near: 0.10)
@@ -259,6 +276,21 @@ struct SearchBench {
                     + (f.correct ? "yes" : "NO"))
         }
 
+        // Compaction of the indexed store (every day is finished): postings rewritten tightly.
+        let before = indexed.stats
+        let compactStart = ContinuousClock.now
+        _ = try await indexed.store.compact()
+        let compactSeconds = (ContinuousClock.now - compactStart).seconds
+        let after = try indexed.store.stats()
+        print(
+            String(
+                format: "compaction: %.1f s, %.0f MB/s of stored data; files %.1f → %.1f MB; index %.1f → %.1f MB = %.3f of the log text",
+                compactSeconds, Double(before.storedBytes) / 1e6 / compactSeconds, Double(before.storedBytes) / 1e6,
+                Double(after.storedBytes) / 1e6, Double(before.indexBytes) / 1e6, Double(after.indexBytes) / 1e6,
+                Double(after.indexBytes) / Double(textBytes)))
+        let recheck = try timeSearch(indexed.store, one.0, runs: 1).1
+        if recheck.lines.count != min(100, one.1) { figures[1].correct = false }
+
         if let jsonPath {
             struct Result: Codable {
                 var date: String
@@ -272,12 +304,18 @@ struct SearchBench {
                 var indexedCPUSeconds: Double
                 var unindexedCPUSeconds: Double
                 var figures: [Figure]
+                var compactionSeconds: Double
+                var storedBytesBeforeCompaction: Int
+                var storedBytesAfterCompaction: Int
+                var indexBytesAfterCompaction: Int
             }
             let result = Result(
                 date: ISO8601DateFormatter().string(from: Date()), lines: totalLines, layout: bulk ? "bulk" : "live", textBytes: textBytes,
                 indexBytes: indexBytes, blockBytes: indexed.stats.blockBytes, indexedLinesPerSecond: Double(totalLines) / indexed.seconds,
                 unindexedLinesPerSecond: Double(totalLines) / scanned.seconds, indexedCPUSeconds: indexed.cpu,
-                unindexedCPUSeconds: scanned.cpu, figures: figures)
+                unindexedCPUSeconds: scanned.cpu, figures: figures, compactionSeconds: compactSeconds,
+                storedBytesBeforeCompaction: before.storedBytes, storedBytesAfterCompaction: after.storedBytes,
+                indexBytesAfterCompaction: after.indexBytes)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(result).write(to: URL(fileURLWithPath: jsonPath))
