@@ -10,7 +10,9 @@ public struct JSONText: Sendable {
     }
 
     public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
-    public mutating func raw(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
+    public mutating func raw(_ data: some Sequence<UInt8>) {
+        if data.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil { bytes.append(contentsOf: data) }
+    }
 
     /// Appends `s` as a quoted JSON string.
     public mutating func string(_ s: String) {
@@ -20,20 +22,41 @@ public struct JSONText: Sendable {
 
     /// Appends UTF-8 `data` as a quoted JSON string, escaping `"`, `\` and control characters.
     public mutating func string(bytes data: some Collection<UInt8>) {
+        if let done: Void = data.withContiguousStorageIfAvailable({ string(contiguous: $0) }) { return done }
+        let copy = Array(data)
+        copy.withUnsafeBufferPointer { string(contiguous: $0) }
+    }
+
+    /// Runs of bytes that need no escape are copied at once (this writes every log line of every
+    /// read answer).
+    @inline(__always)
+    private mutating func string(contiguous data: UnsafeBufferPointer<UInt8>) {
+        bytes.reserveCapacity(bytes.count + data.count + 2)
         bytes.append(0x22)
-        for b in data {
+        var start = 0
+        var i = 0
+        let n = data.count
+        while i < n {
+            let b = data[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                i += 1
+                continue
+            }
+            if i > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<i])) }
             switch b {
             case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
             case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
             case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
             case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
             case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-            case 0x00..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: bytes.append(b)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 0xF)]])
             }
+            i += 1
+            start = i
         }
+        if n > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<n])) }
         bytes.append(0x22)
     }
 
@@ -43,7 +66,30 @@ public struct JSONText: Sendable {
         bytes.append(0x3A)
     }
 
-    public mutating func number(_ v: some BinaryInteger) { raw(String(v)) }
+    public mutating func number(_ v: some BinaryInteger) {
+        if let u = UInt64(exactly: v) {
+            digits(u)
+        } else if let i = Int64(exactly: v), i < 0 {
+            bytes.append(0x2D)
+            digits(i.magnitude)
+        } else {
+            raw(String(v))
+        }
+    }
+
+    private mutating func digits(_ value: UInt64) {
+        var v = value
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes ≥ 20 digits
+        withUnsafeMutableBytes(of: &buffer) { out in
+            var i = out.count
+            repeat {
+                i -= 1
+                out[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            } while v > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[i...]))
+        }
+    }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 }

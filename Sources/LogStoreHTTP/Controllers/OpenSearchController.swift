@@ -420,23 +420,55 @@ struct OpenSearchController {
     }
 
     /// `,"_source":{…}` (or nothing for `_source: false`).
+    /// The stored fields (a compact JSON object) without its braces, when they can be spliced
+    /// into `_source` as they are: nil when they are not an object or hold their own `log` or
+    /// `@timestamp` member. Byte scans only: this runs for every line of every `_search` answer.
+    static func splicableFields(_ fields: String) -> Substring.UTF8View?? {
+        var scratch = fields
+        return scratch.withUTF8 { bytes -> Substring.UTF8View?? in
+            var start = 0
+            var end = bytes.count
+            while start < end, bytes[start] == 0x20 { start += 1 }
+            while end > start, bytes[end - 1] == 0x20 { end -= 1 }
+            if end - start <= 2 { return .some(nil) }  // "" or "{}": nothing to add
+            guard bytes[start] == UInt8(ascii: "{"), bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+            let body = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[(start + 1)..<(end - 1)])
+            if contains(body, "\"log\"") || contains(body, "\"@timestamp\"") { return nil }
+            let text = Substring(fields)
+            let utf8 = text.utf8
+            return .some(utf8[utf8.index(utf8.startIndex, offsetBy: start + 1)..<utf8.index(utf8.startIndex, offsetBy: end - 1)])
+        }
+    }
+
+    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard haystack.count >= n, let base = haystack.baseAddress else { return false }
+        let first = needle.utf8Start[0]
+        var i = 0
+        while i <= haystack.count - n {
+            if haystack[i] == first && memcmp(base + i, needle.utf8Start, n) == 0 { return true }
+            i += 1
+        }
+        return false
+    }
+
     static func writeSource(_ line: LogLine, filter: SourceFilter, into json: inout JSONText) {
-        let fields = line.fields.trimmingCharacters(in: .whitespaces)
-        let plainFields = fields.isEmpty || fields == "{}"
+        let splice = splicableFields(line.fields)
         switch filter {
         case .none:
             return
-        case .all where plainFields || (!fields.contains("\"log\"") && !fields.contains("\"@timestamp\"")):
+        case .all where splice != nil:
             json.raw(",\"_source\":{\"@timestamp\":")
             json.string(Timestamp.formatRFC3339(line.timestamp))
             json.raw(",\"log\":")
             json.string(line.message)
-            if !plainFields, fields.hasPrefix("{"), fields.hasSuffix("}") {
+            if let body = splice ?? nil {
                 json.raw(",")
-                json.raw(fields.utf8.dropFirst().dropLast())
+                json.raw(body)
             }
             json.raw("}")
         default:
+            let fields = line.fields
             var object = (try? JSONSerialization.jsonObject(with: Data(fields.utf8))) as? [String: Any] ?? [:]
             object["@timestamp"] = Timestamp.formatRFC3339(line.timestamp)
             object["log"] = line.message
