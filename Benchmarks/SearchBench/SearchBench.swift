@@ -198,32 +198,26 @@ struct SearchBench {
 
         // MARK: Queries.
 
-
-
-        func timeSearch(_ store: Storage, _ q: String, runs: Int) throws -> ([Double], SearchPage) {
-            let query = try QueryParser.parse(q)
+        /// Runs `body` `runs` times; the wall times in ms and the last answer.
+        func timed<T>(_ runs: Int, _ body: () throws -> T) rethrows -> ([Double], T) {
             var times: [Double] = []
-            var last: SearchPage?
-            for _ in 0..<runs {
+            var last: T?
+            for _ in 0..<max(1, runs) {
                 let start = ContinuousClock.now
-                let page = try store.search(SearchRequest(query: query, limit: 100))
+                last = try body()
                 times.append((ContinuousClock.now - start).ms)
-                last = page
             }
             return (times, last!)
         }
 
+        func timeSearch(_ store: Storage, _ q: String, runs: Int) throws -> ([Double], SearchPage) {
+            let query = try QueryParser.parse(q)
+            return try timed(runs) { try store.search(SearchRequest(query: query, limit: 100)) }
+        }
+
         func timeHits(_ store: Storage, _ q: String, runs: Int) throws -> ([Double], HitsResult) {
             let query = try QueryParser.parse(q)
-            var times: [Double] = []
-            var last: HitsResult?
-            for _ in 0..<runs {
-                let start = ContinuousClock.now
-                let hits = try store.hits(query, step: 3_600_000_000_000)
-                times.append((ContinuousClock.now - start).ms)
-                last = hits
-            }
-            return (times, last!)
+            return try timed(runs) { try store.hits(query, step: 3_600_000_000_000) }
         }
 
         var figures: [Figure] = []

@@ -28,6 +28,9 @@ public struct MaintenanceReport: Sendable, Codable, Equatable {
     public var compacted: [String] = []
     public var bytesBefore: Int = 0
     public var bytesAfter: Int = 0
+    /// Small blocks merged by compaction, and the blocks they became.
+    public var blocksMerged: Int = 0
+    public var blocksWritten: Int = 0
 
     public init() {}
 }

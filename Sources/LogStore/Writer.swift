@@ -553,7 +553,7 @@ final class Writer: @unchecked Sendable {
 
     /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes
     /// and encodes them, on all cores when there is enough work.
-    private func encodeBlocks(_ streams: [[BlockLine]]) -> [[SealedBlock]] {
+    func encodeBlocks(_ streams: [[BlockLine]]) -> [[SealedBlock]] {
         if streams.isEmpty { return [] }
         var chunks: [(stream: Int, lines: [BlockLine])] = []
         for (i, lines) in streams.enumerated() {

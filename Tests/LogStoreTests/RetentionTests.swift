@@ -116,6 +116,41 @@ struct RetentionTests {
         #expect(try store.stats().segments.allSatisfy { $0.headLines == 0 || $0.name == Day.name(Day.of(day0) + 4) })
     }
 
+    @Test func compactionMergesSmallBlocksAndKeepsEveryAnswer() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 20
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let keys = (0..<3).map { StreamKey(index: "i", workflow: "w", job: "j\($0)") }
+        // Ten seal passes of five lines per stream: 30 blocks of 5 lines, as age sealing gives quiet jobs.
+        for round in 0..<10 {
+            for (s, key) in keys.enumerated() {
+                _ = try await store.append(
+                    (0..<5).map { n in line(key, day0 + Int64(round * 100 + n * 10 + s), "round \(round) line \(n) \(n == 2 ? "marker" : "filler")") })
+            }
+            try await store.sealAll()
+        }
+        let before = try store.stats()
+        #expect(before.segments[0].blocks == 30)
+        let lines = try store.readAll(StreamSelector(index: "i"))
+        let marker = try store.search(SearchRequest(query: try QueryParser.parse("marker"), limit: 1000)).lines.map(\.lsn)
+        #expect(marker.count == 30)
+
+        let report = try await store.compact(now: day0 + 2 * 86_400 * nanosPerSecond)
+        #expect(report.blocksMerged == 30 && report.blocksWritten == 9)
+        let after = try store.stats()
+        #expect(after.segments[0].blocks == 9 && after.segments[0].pendingIndexBlocks == 0)
+        #expect(after.segments[0].blockBytes < before.segments[0].blockBytes)
+        #expect(try store.readAll(StreamSelector(index: "i")).map(\.lsn) == lines.map(\.lsn))
+        #expect(try store.readAll(StreamSelector(index: "i")).map(\.message) == lines.map(\.message))
+        let again = try store.search(SearchRequest(query: try QueryParser.parse("marker"), limit: 1000))
+        #expect(again.lines.map(\.lsn) == marker && again.blocksRead == 9)
+        let hits = try store.hits(try QueryParser.parse("marker"), step: 3600 * nanosPerSecond)
+        #expect(hits.total == 30 && hits.blocksRead == 0)
+    }
+
     @Test func anInterruptedCompactionLeavesOneCompleteGeneration() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
