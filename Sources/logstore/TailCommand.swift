@@ -27,7 +27,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Job name.") var job: String?
     @Option(help: "Index (e.g. fluentbit-job_log).") var index: String?
     @Option(help: "Only lines matching this query (docs/QUERY.md), e.g. 'error -debug'.") var query: String?
-    @Option(name: [.short, .customLong("lines")], help: "Start with the last N lines (0: only new lines with -f).") var lines = 10
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "Start with the last N lines (0: only new lines with -f).") var lines = 10
     @Flag(name: [.short, .customLong("follow")], help: "Keep following the log until interrupted.") var follow = false
     @Option(help: "The server (env LOGSTORE_SERVER).")
     var server: String = ProcessInfo.processInfo.environment["LOGSTORE_SERVER"] ?? "http://127.0.0.1:9200"
