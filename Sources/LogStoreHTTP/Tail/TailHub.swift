@@ -33,6 +33,9 @@ final class TailHub: Sendable {
         var waiters: [UInt64: Waiter] = [:]
         /// Stream → waiters whose selection holds it.
         var byStream: [StreamID: Set<UInt64>] = [:]
+        /// The most specific part of each waiter's selector (job, else workflow, else index) →
+        /// waiters: a new stream is matched only against the waiters its key can concern.
+        var bySelector: [SelectorKey: Set<UInt64>] = [:]
         /// Streams the hub has seen in commits, and the last commit LSN that touched each.
         var lastCommit: [StreamID: LSN] = [:]
         /// Bumped when a stream appears for the first time: a request that resolved its streams
@@ -62,6 +65,28 @@ final class TailHub: Sendable {
                 s.cancelled = true
                 return s.id
             }
+        }
+    }
+
+    /// The part of a selector a new stream is looked up by.
+    enum SelectorKey: Hashable {
+        case job(String), workflow(String), index(String), all
+
+        init(_ selector: StreamSelector) {
+            if let job = selector.job {
+                self = .job(job)
+            } else if let workflow = selector.workflow {
+                self = .workflow(workflow)
+            } else if let index = selector.index {
+                self = .index(index)
+            } else {
+                self = .all
+            }
+        }
+
+        /// The keys under which waiters that may select a stream with `key` are found.
+        static func candidates(for key: StreamKey) -> [SelectorKey] {
+            [.job(key.job), .workflow(key.workflow), .index(key.index), .all]
         }
     }
 
@@ -131,6 +156,7 @@ final class TailHub: Sendable {
                     let id = s.nextID
                     s.waiters[id] = Waiter(selector: selector, streams: streams, after: after, deadline: deadline, continuation: continuation)
                     for stream in streams { s.byStream[stream, default: []].insert(id) }
+                    s.bySelector[SelectorKey(selector), default: []].insert(id)
                     return .waiting(id)
                 }
                 switch registered {
@@ -164,6 +190,9 @@ final class TailHub: Sendable {
             s.byStream[stream]?.remove(id)
             if s.byStream[stream]?.isEmpty == true { s.byStream[stream] = nil }
         }
+        let selectorKey = SelectorKey(waiter.selector)
+        s.bySelector[selectorKey]?.remove(id)
+        if s.bySelector[selectorKey]?.isEmpty == true { s.bySelector[selectorKey] = nil }
         return waiter.continuation
     }
 
@@ -176,9 +205,11 @@ final class TailHub: Sendable {
             var ids = Set<UInt64>()
             if !unseen.isEmpty {
                 s.generation += 1
-                // A new stream may belong to waiters that select by workflow or index.
-                for (waiterID, waiter) in s.waiters where newKeys.contains(where: { waiter.selector.selects($0.1) }) {
-                    ids.insert(waiterID)
+                // A new stream may belong to waiters that have not resolved it.
+                for (_, key) in newKeys {
+                    for candidate in SelectorKey.candidates(for: key) {
+                        for id in s.bySelector[candidate] ?? [] where s.waiters[id]?.selector.selects(key) == true { ids.insert(id) }
+                    }
                 }
             }
             for stream in event.streams {
