@@ -193,7 +193,7 @@ def ingest_main(wid: int, streams: list[tuple[int, bytes, float]], corpus: list[
     seq = {i: 0 for i, _, _ in streams}
     acks: list[tuple[int, int, float]] = []
     client = lg.Client(host, port, "/_bulk", False, 60.0)
-    stats = {"requests": 0, "lines": 0, "failed": 0, "latency": []}
+    stats = {"requests": 0, "lines": 0, "failed": 0, "latency": [], "took": []}
     while time.monotonic() < start_at and not stop_event.is_set():
         time.sleep(0.01)
     next_flush = start_at + flush * (wid + 1) / 10
@@ -237,7 +237,10 @@ def ingest_main(wid: int, streams: list[tuple[int, bytes, float]], corpus: list[
         stats["requests"] += 1
         stats["lines"] += len(lines)
         stats["latency"].append(ack - sent)
-        acks.extend((i, s, ack) for i, s in lines)
+        m = re.match(rb'\{"took":(\d+)', data)
+        if m:
+            stats["took"].append(int(m.group(1)) / 1000.0)
+        acks.extend((i, s, sent, ack) for i, s in lines)
     client.close()
     result_q.put((wid, {"acks": acks, "stats": stats, "sent": seq}))
 
@@ -387,17 +390,19 @@ def main(argv: list[str]) -> int:
         rss_end = lg.proc_mem(pid).get("VmRSS")
 
         # 3. Match deliveries with acknowledgements.
-        acks: dict[tuple[int, int], float] = {}
+        acks: dict[tuple[int, int], tuple[float, float]] = {}
         sent = {}
-        ingest_stats = {"requests": 0, "lines": 0, "failed": 0, "latency": []}
+        ingest_stats = {"requests": 0, "lines": 0, "failed": 0, "latency": [], "took": []}
         for _, r in ingest_results:
-            for i, s, t in r["acks"]:
-                acks[(i, s)] = t
+            for i, s, t_sent, t_ack in r["acks"]:
+                acks[(i, s)] = (t_sent, t_ack)
             sent.update(r["sent"])
             for k in ("requests", "lines", "failed"):
                 ingest_stats[k] += r["stats"][k]
             ingest_stats["latency"] += r["stats"]["latency"]
+            ingest_stats["took"] += r["stats"]["took"]
         latencies: list[float] = []
+        from_send: list[float] = []
         early = missing = repeated = disorder = 0
         errors: list[str] = []
         requests = 0
@@ -412,16 +417,20 @@ def main(argv: list[str]) -> int:
                         repeated += 1
                 missing += max(0, sent.get(index, 0) - len(set(seqs)))
                 for s, t in received:
-                    ack = acks.get((index, s))
-                    if ack is None or ack < measure_from:
+                    times = acks.get((index, s))
+                    if times is None or times[1] < measure_from:
                         continue
+                    sent_at, ack = times
+                    from_send.append(t - sent_at)
                     d = t - ack
                     if d < 0:
                         early += 1
                         d = 0.0
                     latencies.append(d)
         latencies.sort()
+        from_send.sort()
         ingest_stats["latency"].sort()
+        ingest_stats["took"].sort()
         measured = a.seconds
         rep["results"] = {
             "followers_held": waiters,
@@ -432,6 +441,8 @@ def main(argv: list[str]) -> int:
             "bulk_failed": ingest_stats["failed"],
             "bulk_p50_ms": lg.ms(pct(ingest_stats["latency"], 50)),
             "bulk_p99_ms": lg.ms(pct(ingest_stats["latency"], 99)),
+            "bulk_took_p50_ms": lg.ms(pct(ingest_stats["took"], 50)),
+            "bulk_took_p99_ms": lg.ms(pct(ingest_stats["took"], 99)),
             "tail_requests": requests,
             "measured_lines": len(latencies),
             "delivered_before_ack": early,
@@ -439,6 +450,8 @@ def main(argv: list[str]) -> int:
             "latency_p90_ms": lg.ms(pct(latencies, 90)),
             "latency_p99_ms": lg.ms(pct(latencies, 99)),
             "latency_max_ms": lg.ms(latencies[-1] if latencies else None),
+            "send_to_delivery_p50_ms": lg.ms(pct(from_send, 50)),
+            "send_to_delivery_p99_ms": lg.ms(pct(from_send, 99)),
             "followers_out_of_order": disorder,
             "followers_with_repeats": repeated,
             "lines_missing": missing,
@@ -454,7 +467,10 @@ def main(argv: list[str]) -> int:
         print(f"\nlive tail, {followers_n} followers, {streams_n} streams at {a.rate_min:g}-{a.rate_max:g} lines/s "
               f"({r['lines_per_sec']:,} lines/s), {measured:g} s measured:\n"
               f"  ack -> follower latency p50 {r['latency_p50_ms']} ms, p90 {r['latency_p90_ms']} ms, "
-              f"p99 {r['latency_p99_ms']} ms, max {r['latency_max_ms']} ms over {r['measured_lines']:,} lines\n"
+              f"p99 {r['latency_p99_ms']} ms, max {r['latency_max_ms']} ms over {r['measured_lines']:,} lines "
+              f"({r['delivered_before_ack']:,} delivered before their bulk answer)\n"
+              f"  bulk send -> follower p50 {r['send_to_delivery_p50_ms']} ms, p99 {r['send_to_delivery_p99_ms']} ms; "
+              f"bulk request p50 {r['bulk_p50_ms']} ms, p99 {r['bulk_p99_ms']} ms\n"
               f"  server RSS idle {r['rss_idle_mib']} MiB, {followers_n} followers held {r['rss_followers_held_mib']} MiB, "
               f"max during ingest {r['rss_max_during_ingest_mib']} MiB; CPU {r['server_cpu_seconds_per_second']} cores\n"
               f"  missing {missing}, out of order {disorder}, repeats {repeated}, follower errors {len(errors)}")

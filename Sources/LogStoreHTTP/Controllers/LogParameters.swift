@@ -2,20 +2,36 @@ import Hummingbird
 import LogStore
 import LogStoreIngest
 
-/// URL parameters shared by the log-reading endpoints (`/v1/logs`, `/v1/tail`, `/v1/search`…):
-/// each bad or unknown one is a 400 naming it.
-enum LogParameters {
+/// URL parameters of a log-reading request (`/v1/logs`, `/v1/tail`, `/v1/search`…), parsed once
+/// (Hummingbird parses the query string again on every `queryParameters` access); each bad or
+/// unknown one is a 400 naming it.
+struct LogParameters {
+    /// Name → value (the first, when a name is repeated).
+    let values: [String: String]
+
+    init(_ request: Request) {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
+        self.values = values
+    }
+
+    subscript(_ name: String) -> String? { values[name] }
+
     /// Throws a 400 naming the first parameter not in `allowed`.
-    static func check(_ request: Request, allowed: Set<String>) throws {
-        for (name, _) in request.uri.queryParameters where !allowed.contains(String(name)) {
+    func check(allowed: Set<String>) throws {
+        for name in values.keys.sorted() where !allowed.contains(name) {
             throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected one of \(allowed.sorted().joined(separator: ", "))")
         }
     }
 
+    /// Throws a 400 naming the first parameter of `request` not in `allowed`.
+    static func check(_ request: Request, allowed: Set<String>) throws {
+        try LogParameters(request).check(allowed: allowed)
+    }
+
     /// The streams named by `workflow`, `job` and `index`; at least one must be given.
-    static func selector(_ request: Request) throws -> StreamSelector {
-        let q = request.uri.queryParameters
-        let selector = StreamSelector(index: q["index"].map(String.init), workflow: q["workflow"].map(String.init), job: q["job"].map(String.init))
+    func selector() throws -> StreamSelector {
+        let selector = StreamSelector(index: values["index"], workflow: values["workflow"], job: values["job"])
         if selector.workflow == nil && selector.job == nil && selector.index == nil {
             throw OpenSearchError.badRequest("give workflow, job or index")
         }
@@ -23,12 +39,30 @@ enum LogParameters {
     }
 
     /// The integer parameter `name` when given; a 400 when it is not an integer in `range`.
-    static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = values[name] else { return nil }
         guard let value = Int(text), range.contains(value) else {
             throw OpenSearchError.badRequest("\(name) '\(text)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    /// The query `q` in the query language (match everything when absent).
+    func query() throws -> Query {
+        do {
+            return try QueryParser.parse(values["q"] ?? "")
+        } catch {
+            throw OpenSearchError.badRequest("q: \(error)", type: "query_parsing_exception")
+        }
+    }
+
+    /// The `format` parameter; a 400 when it is none of json, ndjson, text.
+    func format() throws -> LogFormat {
+        guard let text = values["format"] else { return .json }
+        guard let format = LogFormat(rawValue: text) else {
+            throw OpenSearchError.badRequest("format '\(text)' must be json, ndjson or text")
+        }
+        return format
     }
 }
 
@@ -36,15 +70,6 @@ enum LogParameters {
 /// `text` (the messages alone, one per line).
 enum LogFormat: String {
     case json, ndjson, text
-
-    /// The `format` parameter; a 400 when it is none of the three.
-    static func parse(_ request: Request) throws -> LogFormat {
-        guard let text = request.uri.queryParameters["format"] else { return .json }
-        guard let format = LogFormat(rawValue: String(text)) else {
-            throw OpenSearchError.badRequest("format '\(text)' must be json, ndjson or text")
-        }
-        return format
-    }
 
     /// The answer holding `lines`. In `json` the lines are `{"lines":[…]` followed by what
     /// `members` appends (`,"next":…`) and `}`; `ndjson` and `text` carry only the lines, the

@@ -16,25 +16,25 @@ struct LogsController {
     }
 
     func logs(_ request: Request) async throws -> Response {
-        try LogParameters.check(request, allowed: Self.parameters)
-        let q = request.uri.queryParameters
-        let selector = try LogParameters.selector(request)
+        let q = LogParameters(request)
+        try q.check(allowed: Self.parameters)
+        let selector = try q.selector()
         var after: LogPosition?
         if let text = q["after"] {
-            guard let position = LogPosition(String(text)) else {
+            guard let position = LogPosition(text) else {
                 throw OpenSearchError.badRequest("after '\(text)' is not a cursor (expected <timestamp ns>-<lsn>)")
             }
             after = position
         }
-        let limit = try LogParameters.integer(request, "limit", in: 1...Self.maxLimit) ?? 1000
+        let limit = try q.integer("limit", in: 1...Self.maxLimit) ?? 1000
         var order = ReadOrder.ascending
         if let text = q["order"] {
-            guard let value = ReadOrder(rawValue: String(text)) else {
+            guard let value = ReadOrder(rawValue: text) else {
                 throw OpenSearchError.badRequest("order '\(text)' must be asc or desc")
             }
             order = value
         }
-        let format = try LogFormat.parse(request)
+        let format = try q.format()
         let streams = storage.streams(matching: selector)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let page = try await storage.readAsync(LogQuery(streams: streams.map(\.id), after: after, limit: limit, order: order))

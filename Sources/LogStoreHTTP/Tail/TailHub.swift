@@ -36,11 +36,17 @@ final class TailHub: Sendable {
         /// The most specific part of each waiter's selector (job, else workflow, else index) →
         /// waiters: a new stream is matched only against the waiters its key can concern.
         var bySelector: [SelectorKey: Set<UInt64>] = [:]
-        /// Streams the hub has seen in commits, and the last commit LSN that touched each.
+        /// Every stream the hub knows (stored before it started, or seen in commits since) and
+        /// the last commit LSN that touched it.
         var lastCommit: [StreamID: LSN] = [:]
         /// Bumped when a stream appears for the first time: a request that resolved its streams
         /// before may miss it and is woken to resolve them again.
         var generation: UInt64 = 0
+        /// Streams per selector, valid while `generation` is `resolvedGeneration` (and for
+        /// `resolvedFor` at most, so that a deleted workflow's streams drop out).
+        var resolved: [SelectorKey.Full: [StreamInfo]] = [:]
+        var resolvedGeneration: UInt64 = 0
+        var resolvedAt = ContinuousClock.now
         /// Requests admitted to wait (registered, or between wake-ups): the figure the cap limits.
         var holding = 0
         var nextID: UInt64 = 0
@@ -84,6 +90,12 @@ final class TailHub: Sendable {
             }
         }
 
+        /// A whole selector, as a dictionary key.
+        struct Full: Hashable {
+            var index, workflow, job: String?
+            init(_ s: StreamSelector) { (index, workflow, job) = (s.index, s.workflow, s.job) }
+        }
+
         /// The keys under which waiters that may select a stream with `key` are found.
         static func candidates(for key: StreamKey) -> [SelectorKey] {
             [.job(key.job), .workflow(key.workflow), .index(key.index), .all]
@@ -106,6 +118,17 @@ final class TailHub: Sendable {
         self.maxWaiters = maxWaiters
         let token = storage.addObserver { [weak self] event in self?.committed(event) }
         observerToken.withLock { $0 = token }
+        // The last LSN of every stream stored before: commits seen from now on raise them.
+        let known = storage.allStreams()
+        state.withLock { s in
+            for info in known { s.lastCommit[info.id] = max(s.lastCommit[info.id] ?? 0, info.stats.lastLSN) }
+        }
+    }
+
+    /// True when a commit above `after` touched one of `streams` (as far as the commits observed
+    /// so far tell; a commit published but not yet observed wakes the waiter it concerns).
+    func hasCommits(after: LSN, in streams: [StreamInfo]) -> Bool {
+        state.withLock { s in streams.contains { (s.lastCommit[$0.id] ?? 0) > after } }
     }
 
     deinit {
@@ -119,6 +142,33 @@ final class TailHub: Sendable {
     var generation: UInt64 { state.withLock { $0.generation } }
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+
+    /// How long a resolved selection is reused at most.
+    static let resolvedFor: Duration = .seconds(30)
+
+    /// The streams `selector` names now, and the generation to pass to `wait`.
+    ///
+    /// Every follower asks this on every request; scanning all streams each time was the tail's
+    /// main cost with thousands of followers, so selections are cached until a stream appears
+    /// (the generation changes) or `resolvedFor` passes.
+    func streams(matching selector: StreamSelector) -> (generation: UInt64, streams: [StreamInfo]) {
+        let key = SelectorKey.Full(selector)
+        let now = ContinuousClock.now
+        let (generation, cached) = state.withLock { s -> (UInt64, [StreamInfo]?) in
+            if s.resolvedGeneration != s.generation || now - s.resolvedAt > Self.resolvedFor {
+                s.resolved = [:]
+                s.resolvedGeneration = s.generation
+                s.resolvedAt = now
+            }
+            return (s.generation, s.resolved[key])
+        }
+        if let cached { return (generation, cached) }
+        let streams = storage.streams(matching: selector)  // after reading the generation
+        state.withLock { s in
+            if s.resolvedGeneration == generation && s.generation == generation { s.resolved[key] = streams }
+        }
+        return (generation, streams)
+    }
 
     /// Admits one more waiting request; false when `maxWaiters` are already waiting or the server
     /// is shutting down. Pair with `release()`.
