@@ -85,7 +85,7 @@ public func buildApplication(
     let router = buildRouter(storage: storage, options: options, tailHub: tailHub, logger: logger)
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher()])),
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)])),
         configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)

@@ -137,7 +137,7 @@ struct TailController {
                         throw error
                     }
                     admitted = true
-                    if let channel = request.channel { connection = await ConnectionWatcher.state(of: channel) }
+                    connection = request.channel.flatMap { hub.connections.state(of: $0) }
                 }
                 let wake = await hub.wait(
                     selector: selector, streams: Set(streams.map(\.id)), after: cursor, generation: generation, deadline: deadline,

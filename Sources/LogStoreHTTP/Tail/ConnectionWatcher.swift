@@ -40,6 +40,32 @@ final class ConnectionState: Sendable {
     }
 }
 
+/// The `ConnectionState` of every open connection, by channel: a request finds its own without
+/// a hop to the channel's event loop.
+final class ConnectionRegistry: Sendable {
+    private let states = Mutex<[ObjectIdentifier: ConnectionState]>([:])
+
+    func add(_ channel: any Channel, _ state: ConnectionState) {
+        states.withLock { $0[ObjectIdentifier(channel)] = state }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = states.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// The state of `channel`'s connection; nil when it has none (no watcher, e.g. a test
+    /// router). A connection already closed has a closed state.
+    func state(of channel: any Channel) -> ConnectionState? {
+        if let state = states.withLock({ $0[ObjectIdentifier(channel)] }) { return state }
+        guard !channel.isActive else { return nil }
+        let closed = ConnectionState()
+        closed.close()
+        return closed
+    }
+
+    var count: Int { states.withLock { $0.count } }
+}
+
 /// A channel handler on every HTTP/1 connection that notices the client closing it: end of
 /// input (the client closed or shut down its sending side — as Go's net/http, a long-poll takes
 /// that as the client leaving) or the connection becoming inactive.
@@ -47,6 +73,19 @@ final class ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, S
     typealias InboundIn = NIOAny
 
     let state = ConnectionState()
+    let registry: ConnectionRegistry
+
+    init(registry: ConnectionRegistry) {
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        registry.add(context.channel, state)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        registry.remove(context.channel)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed { state.close() }
@@ -55,11 +94,7 @@ final class ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, S
 
     func channelInactive(context: ChannelHandlerContext) {
         state.close()
+        registry.remove(context.channel)
         context.fireChannelInactive()
-    }
-
-    /// The watcher's state for `channel`, nil when the channel has none (e.g. a test router).
-    static func state(of channel: any Channel) async -> ConnectionState? {
-        try? await channel.pipeline.handler(type: ConnectionWatcher.self).map { $0.state }.get()
     }
 }

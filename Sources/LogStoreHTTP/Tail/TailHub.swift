@@ -111,6 +111,8 @@ final class TailHub: Sendable {
     /// At most this many requests wait at once; more are answered 503.
     let maxWaiters: Int
     let storage: Storage
+    /// The open connections, for a waiting request to notice its client leaving.
+    let connections = ConnectionRegistry()
     private let observerToken: Mutex<UInt64?> = Mutex(nil)
 
     init(storage: Storage, maxWaiters: Int) {
