@@ -22,12 +22,7 @@ struct SearchController {
     }
 
     static func query(_ request: Request) throws -> Query {
-        let text = request.uri.queryParameters["q"].map(String.init) ?? ""
-        do {
-            return try QueryParser.parse(text)
-        } catch {
-            throw OpenSearchError.badRequest("q: \(error)", type: "query_parsing_exception")
-        }
+        try LogParameters(request).query()
     }
 
     func search(_ request: Request) async throws -> Response {
