@@ -196,7 +196,7 @@ struct TailTests {
     /// ingesters post 100,000 lines of 100 jobs through `/_bulk`, with timestamps out of order and
     /// heads sealed every 200 lines; the server is stopped and started again on the same data
     /// halfway. Every follower must get exactly its lines, in order, none twice.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(7)))
     func fiftyFollowersGetExactlyTheirLinesAcrossARestart() async throws {
         var storageOptions = StorageOptions()
         storageOptions.sealLines = 200
@@ -208,7 +208,8 @@ struct TailTests {
         @Sendable func job(_ j: Int) -> String { "job-\(j)" }
         @Sendable func workflow(_ j: Int) -> String { "wf-\(j % 10)" }
         @Sendable func message(_ j: Int, _ seq: Int) -> String { "job-\(j) seq \(seq) \(seq % 2 == 0 ? "even" : "odd")" }
-        let deadline = Date().addingTimeInterval(180)
+        // ~20 s alone; the whole suite running beside it on 2 cores can stretch it several times.
+        let deadline = Date().addingTimeInterval(300)
 
         // Followers: (selector, query, expected messages in order per job).
         struct Follower: Sendable {
