@@ -14,7 +14,7 @@ all: build
 help:
 	@echo "make serve   build (release) and run the server on $(DATA_DIR), listening on $(LISTEN)"
 	@echo "make test    install what is missing and run every test"
-	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark)"
+	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
@@ -58,6 +58,7 @@ bench: deps release
 	$(PYTHON) Benchmarks/load/loadgen.py --seconds 5
 	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000
 	$(PYTHON) Benchmarks/load/readbench.py || true  # exit 5 = a latency target missed; figures in its table
+	$(PYTHON) Benchmarks/load/tailbench.py || true  # live tail: 3000 followers; exit 5 = p99 target missed
 
 ## Only the whole-server load driver, short phases.
 bench-load-quick: release

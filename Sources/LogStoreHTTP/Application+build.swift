@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LogStore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// What `logstore serve` is configured with.
@@ -15,6 +16,8 @@ public struct ServerOptions: Sendable {
     public var retention = RetentionPolicy()
     /// How often retention and compaction run.
     public var maintenanceInterval: Duration = .seconds(3600)
+    /// Limits of the long-poll `/v1/tail`.
+    public var tail = TailOptions()
 
     public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
@@ -37,15 +40,30 @@ public struct ServerOptions: Sendable {
     }
 }
 
-/// The request context of every route.
-public typealias LogStoreContext = BasicRequestContext
+/// The request context of every route: Hummingbird's basic context plus the connection the
+/// request came on (a long-poll watches it to notice its client leaving).
+public struct LogStoreContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The request's connection; nil when the request did not come from a socket.
+    public let channel: (any Channel)?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
 
 /// Builds the router with every route of the server.
 public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger) -> Router<LogStoreContext> {
+    buildRouter(storage: storage, options: options, tailHub: TailHub(storage: storage, maxWaiters: options.tail.maxWaiters), logger: logger)
+}
+
+func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, logger: Logger) -> Router<LogStoreContext> {
     let router = Router(context: LogStoreContext.self)
     router.middlewares.add(ErrorMiddleware())
-    AdminController(storage: storage, retention: options.retention).addRoutes(to: router)
+    AdminController(storage: storage, retention: options.retention, tailHub: tailHub).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
+    TailController(storage: storage, hub: tailHub, options: options.tail).addRoutes(to: router.group("v1"))
     SearchController(storage: storage).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
     OpenSearchController(storage: storage).addRoutes(to: router)
@@ -63,14 +81,17 @@ public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger
 public func buildApplication(
     storage: Storage, options: ServerOptions, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(storage: storage, options: options, logger: logger)
+    let tailHub = TailHub(storage: storage, maxWaiters: options.tail.maxWaiters)
+    let router = buildRouter(storage: storage, options: options, tailHub: tailHub, logger: logger)
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)])),
         configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)
     app.addServices(
         StorageService(storage: storage, logger: logger),
+        TailService(hub: tailHub),
         MaintenanceService(storage: storage, policy: options.retention, interval: options.maintenanceInterval, logger: logger))
     return app
 }

@@ -51,7 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
     var mapping: String? = env["LOGSTORE_MAPPING"]
 
+    @Option(help: "At most this many /v1/tail requests wait at once; more are answered 503 (env LOGSTORE_MAX_TAIL_WAITERS).")
+    var maxTailWaiters: Int = env["LOGSTORE_MAX_TAIL_WAITERS"].flatMap { Int($0) } ?? 10_000
+
     func validate() throws {
+        if maxTailWaiters < 0 { throw ValidationError("--max-tail-waiters must be 0 or more") }
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
         for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk)]
         where ByteSize.parse(value) == nil {
@@ -76,11 +80,22 @@ struct ServeCommand: AsyncParsableCommand {
         if let mapping { options.ingest.mapping = try FieldMapping(config: mapping) }
         options.retention = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
         options.maintenanceInterval = DurationText.parse(maintenanceInterval)!
+        options.tail.maxWaiters = maxTailWaiters
         return options
+    }
+
+    /// Thousands of followers hold a connection each: lift the soft limit on open files to the
+    /// hard one.
+    func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     func run() async throws {
         logstore_limit_malloc_arenas(2)
+        raiseOpenFileLimit()
         let logger = data.logger()
         let storage: Storage
         let options = try serverOptions()

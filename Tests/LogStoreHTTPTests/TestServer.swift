@@ -31,8 +31,11 @@ final class TestServer: Sendable {
     private let group: ServiceGroup
     private let task: Task<Void, Error>
 
-    static func start(options: ServerOptions = ServerOptions(), storageOptions: StorageOptions = StorageOptions()) async throws -> TestServer {
-        let directory = NSTemporaryDirectory() + "logstore-http-\(UUID().uuidString)"
+    /// Starts a server on `directory` (a new temporary one when nil).
+    static func start(
+        options: ServerOptions = ServerOptions(), storageOptions: StorageOptions = StorageOptions(), directory: String? = nil
+    ) async throws -> TestServer {
+        let directory = directory ?? NSTemporaryDirectory() + "logstore-http-\(UUID().uuidString)"
         let storage = try Storage.open(directory: directory, options: storageOptions, logger: testLogger)
         var serverOptions = options
         serverOptions.host = "127.0.0.1"
@@ -58,12 +61,13 @@ final class TestServer: Sendable {
         self.task = task
     }
 
-    /// Graceful shutdown (the store is closed by the application), then removes the directory.
-    func stop() async {
+    /// Graceful shutdown (the store is closed by the application), then removes the directory
+    /// unless `keepData`.
+    func stop(keepData: Bool = false) async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
         storage.close()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepData { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
 

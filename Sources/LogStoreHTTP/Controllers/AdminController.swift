@@ -6,6 +6,7 @@ import LogStore
 struct AdminController {
     let storage: Storage
     let retention: RetentionPolicy
+    let tailHub: TailHub
 
     func addRoutes(to router: Router<LogStoreContext>) {
         router.get("health") { _, _ -> Response in
@@ -21,7 +22,7 @@ struct AdminController {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            return .json([UInt8](try encoder.encode(stats)))
+            return .json([UInt8](try encoder.encode(ServerStats(store: stats, tailWaiters: tailHub.waiting))))
         }
         // Deletes a workflow's logs: hidden at once, removed from the files by compaction.
         router.delete("v1/workflows/:id") { _, context -> Response in
@@ -63,5 +64,20 @@ struct AdminController {
             encoder.outputFormatting = [.sortedKeys]
             return .json([UInt8](try encoder.encode(report)))
         }
+    }
+}
+
+/// `/v1/stats`: the store's figures (as `logstore stats --json`) and the server's own.
+struct ServerStats: Encodable {
+    var store: StoreStats
+    /// Tail requests waiting now.
+    var tailWaiters: Int
+
+    enum Keys: String, CodingKey { case tailWaiters }
+
+    func encode(to encoder: any Encoder) throws {
+        try store.encode(to: encoder)  // the same object, one more member
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(tailWaiters, forKey: .tailWaiters)
     }
 }

@@ -13,12 +13,6 @@ struct SearchController {
         group.get("streams") { request, _ in try streams(request) }
     }
 
-    static func checkParameters(_ request: Request, allowed: Set<String>) throws {
-        for (name, _) in request.uri.queryParameters where !allowed.contains(String(name)) {
-            throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected one of \(allowed.sorted().joined(separator: ", "))")
-        }
-    }
-
     /// RFC 3339 or epoch milliseconds.
     static func time(_ request: Request, _ name: String) throws -> Int64? {
         guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
@@ -28,16 +22,11 @@ struct SearchController {
     }
 
     static func query(_ request: Request) throws -> Query {
-        let text = request.uri.queryParameters["q"].map(String.init) ?? ""
-        do {
-            return try QueryParser.parse(text)
-        } catch {
-            throw OpenSearchError.badRequest("q: \(error)", type: "query_parsing_exception")
-        }
+        try LogParameters(request).query()
     }
 
     func search(_ request: Request) async throws -> Response {
-        try Self.checkParameters(request, allowed: ["q", "from", "to", "limit", "cursor", "order"])
+        try LogParameters.check(request, allowed: ["q", "from", "to", "limit", "cursor", "order"])
         let q = request.uri.queryParameters
         let query = try Self.query(request)
         var limit = 100
@@ -75,7 +64,7 @@ struct SearchController {
     }
 
     func hits(_ request: Request) async throws -> Response {
-        try Self.checkParameters(request, allowed: ["q", "from", "to", "step", "by"])
+        try LogParameters.check(request, allowed: ["q", "from", "to", "step", "by"])
         let q = request.uri.queryParameters
         let query = try Self.query(request)
         var step: Int64 = 3600 * 1_000_000_000
@@ -99,7 +88,7 @@ struct SearchController {
     }
 
     func streams(_ request: Request) throws -> Response {
-        try Self.checkParameters(request, allowed: ["workflow", "job", "index"])
+        try LogParameters.check(request, allowed: ["workflow", "job", "index"])
         let q = request.uri.queryParameters
         let selector = StreamSelector(index: q["index"].map(String.init), workflow: q["workflow"].map(String.init), job: q["job"].map(String.init))
         var out = JSONText()

@@ -1,0 +1,110 @@
+import Hummingbird
+import LogStore
+import LogStoreIngest
+
+/// URL parameters of a log-reading request (`/v1/logs`, `/v1/tail`, `/v1/search`…), parsed once
+/// (Hummingbird parses the query string again on every `queryParameters` access); each bad or
+/// unknown one is a 400 naming it.
+struct LogParameters {
+    /// Name → value (the first, when a name is repeated).
+    let values: [String: String]
+
+    init(_ request: Request) {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
+        self.values = values
+    }
+
+    subscript(_ name: String) -> String? { values[name] }
+
+    /// Throws a 400 naming the first parameter not in `allowed`.
+    func check(allowed: Set<String>) throws {
+        for name in values.keys.sorted() where !allowed.contains(name) {
+            throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected one of \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Throws a 400 naming the first parameter of `request` not in `allowed`.
+    static func check(_ request: Request, allowed: Set<String>) throws {
+        try LogParameters(request).check(allowed: allowed)
+    }
+
+    /// The streams named by `workflow`, `job` and `index`; at least one must be given.
+    func selector() throws -> StreamSelector {
+        let selector = StreamSelector(index: values["index"], workflow: values["workflow"], job: values["job"])
+        if selector.workflow == nil && selector.job == nil && selector.index == nil {
+            throw OpenSearchError.badRequest("give workflow, job or index")
+        }
+        return selector
+    }
+
+    /// The integer parameter `name` when given; a 400 when it is not an integer in `range`.
+    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = values[name] else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw OpenSearchError.badRequest("\(name) '\(text)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// The query `q` in the query language (match everything when absent).
+    func query() throws -> Query {
+        do {
+            return try QueryParser.parse(values["q"] ?? "")
+        } catch {
+            throw OpenSearchError.badRequest("q: \(error)", type: "query_parsing_exception")
+        }
+    }
+
+    /// The `format` parameter; a 400 when it is none of json, ndjson, text.
+    func format() throws -> LogFormat {
+        guard let text = values["format"] else { return .json }
+        guard let format = LogFormat(rawValue: text) else {
+            throw OpenSearchError.badRequest("format '\(text)' must be json, ndjson or text")
+        }
+        return format
+    }
+}
+
+/// How lines are answered: `format=json` (default), `ndjson` (one line object per line) or
+/// `text` (the messages alone, one per line).
+enum LogFormat: String {
+    case json, ndjson, text
+
+    /// The answer holding `lines`. In `json` the lines are `{"lines":[…]` followed by what
+    /// `members` appends (`,"next":…`) and `}`; `ndjson` and `text` carry only the lines, the
+    /// rest goes in `headers`.
+    func response(
+        _ lines: [LogLine], keys: [StreamID: StreamKey], headers: HTTPFields = [:], members: (inout JSONText) -> Void = { _ in }
+    ) -> Response {
+        var out = JSONText(capacity: lines.count * 200 + 64)
+        let response: Response
+        switch self {
+        case .text:
+            for line in lines {
+                out.raw(line.message)
+                if !line.message.hasSuffix("\n") { out.raw("\n") }
+            }
+            response = .text(out.bytes, contentType: "text/plain; charset=utf-8")
+        case .ndjson:
+            for line in lines {
+                line.appendJSON(key: keys[line.stream], to: &out)
+                out.raw("\n")
+            }
+            response = .text(out.bytes, contentType: "application/x-ndjson")
+        case .json:
+            out.raw("{\"lines\":[")
+            for (i, line) in lines.enumerated() {
+                if i > 0 { out.raw(",") }
+                line.appendJSON(key: keys[line.stream], to: &out)
+            }
+            out.raw("]")
+            members(&out)
+            out.raw("}")
+            response = .json(out.bytes)
+        }
+        var result = response
+        for field in headers { result.headers.append(field) }
+        return result
+    }
+}
