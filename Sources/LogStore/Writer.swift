@@ -21,7 +21,7 @@ final class Writer: @unchecked Sendable {
     }
 
     struct Pending {
-        var lines: [IncomingLine]
+        var lines: LineBatch
         var chunk: ChunkKey?
         var continuation: CheckedContinuation<AppendReceipt, Error>
     }
@@ -105,7 +105,7 @@ final class Writer: @unchecked Sendable {
         finished.wait()
     }
 
-    func enqueue(_ lines: [IncomingLine], chunk: ChunkKey?, continuation: CheckedContinuation<AppendReceipt, Error>) {
+    func enqueue(_ lines: LineBatch, chunk: ChunkKey?, continuation: CheckedContinuation<AppendReceipt, Error>) {
         condition.lock()
         if stopping {
             condition.unlock()
@@ -242,34 +242,72 @@ final class Writer: @unchecked Sendable {
             }
             let first = lsn
             var days = Set<Int32>()
-            // Consecutive lines of a request mostly come from one container log: comparing with
-            // the previous line's stream is much cheaper than hashing three strings.
-            var lastKey: StreamKey?
-            var lastID: StreamID = 0
-            for line in pending.lines {
-                let id: StreamID
-                if let lastKey, lastKey == line.stream {
-                    id = lastID
-                } else if let known = keys[line.stream] {
-                    id = known
-                } else {
-                    id = nextStreamID
-                    nextStreamID += 1
-                    keys[line.stream] = id
-                    keyOf[id] = line.stream
-                    newStreams.append((id, line.stream))
+            let batch = pending.lines
+            // Stream ids are resolved once per distinct stream of the batch, on first use.
+            var streamIDs = [StreamID?](repeating: nil, count: batch.streams.count)
+            // Lines of the batch's first day, per stream of the batch (merged into `groups` at
+            // the end); lines of other days go to `groups` directly.
+            var mainDay: Int32?
+            var local = [[BlockLine]](repeating: [], count: batch.streams.count)
+            // One fields array per distinct fields object of the batch (lines share them).
+            var fieldsStart = -1
+            var fieldsCount = -1
+            var fields: [UInt8] = []
+            batch.bytes.withUnsafeBufferPointer { bytes in
+                for line in batch.lines {
+                    let s = Int(line.stream)
+                    let id: StreamID
+                    if let known = streamIDs[s] {
+                        id = known
+                    } else {
+                        let key = batch.streams[s]
+                        if let known = keys[key] {
+                            id = known
+                        } else {
+                            id = nextStreamID
+                            nextStreamID += 1
+                            keys[key] = id
+                            keyOf[id] = key
+                            newStreams.append((id, key))
+                        }
+                        streamIDs[s] = id
+                    }
+                    if line.fieldsStart != fieldsStart || line.fieldsCount != fieldsCount {
+                        fieldsStart = line.fieldsStart
+                        fieldsCount = line.fieldsCount
+                        fields = Array(UnsafeBufferPointer(rebasing: bytes[fieldsStart..<(fieldsStart + fieldsCount)]))
+                    }
+                    let blockLine = BlockLine(
+                        timestamp: line.timestamp, lsn: lsn,
+                        message: Array(UnsafeBufferPointer(rebasing: bytes[line.messageStart..<(line.messageStart + line.messageCount)])),
+                        fields: fields)
+                    let day = Day.of(line.timestamp)
+                    if mainDay == nil { mainDay = day }
+                    if day == mainDay {
+                        local[s].append(blockLine)
+                    } else {
+                        days.insert(day)
+                        groups[day, default: [:]][id, default: []].append(blockLine)
+                    }
+                    if line.id >= 0 { ids[day, default: [:]][lsn] = batch.ids[Int(line.id)] }
+                    lsn += 1
                 }
-                lastKey = line.stream
-                lastID = id
-                let day = Day.of(line.timestamp)
-                days.insert(day)
-                groups[day, default: [:]][id, default: []].append(
-                    BlockLine(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields))
-                if let documentID = line.id { ids[day, default: [:]][lsn] = documentID }
-                lsn += 1
+            }
+            if let mainDay {
+                days.insert(mainDay)
+                var dayGroup = groups.removeValue(forKey: mainDay) ?? [:]
+                for (s, lines) in local.enumerated() where !lines.isEmpty {
+                    guard let id = streamIDs[s] else { continue }
+                    if dayGroup[id] == nil {
+                        dayGroup[id] = lines
+                    } else {
+                        dayGroup[id]!.append(contentsOf: lines)
+                    }
+                }
+                groups[mainDay] = dayGroup
             }
             if pending.chunk != nil { chunkDays[p] = days }
-            receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.count))
+            receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: batch.lines.count))
         }
         nextLSN = lsn
 
@@ -374,7 +412,7 @@ final class Writer: @unchecked Sendable {
         chunks: [ChunkWrite] = [], arrival: Int64 = 0
     ) throws -> (stats: [StreamID: StreamStats], duplicates: Set<LSN>) {
         let day = segment.day
-        let dayHeads = heads[day] ?? [:]
+        var dayHeads = heads[day] ?? [:]
         // Lines whose document id was stored before (or earlier in this batch) are dropped.
         var group = inputGroup
         var duplicates = Set<LSN>()
@@ -467,25 +505,35 @@ final class Writer: @unchecked Sendable {
         }
         let members = segmentStreams[day] ?? []
         let keyOf = self.keyOf
-        // Head lines go in LSN order, appended at the end of the table.
-        var headLines: [(StreamID, BlockLine)] = []
-        for id in toHead { for line in group[id]! { headLines.append((id, line)) } }
-        headLines.sort { $0.1.lsn < $1.1.lsn }
+        // Head lines go in LSN order, appended at the end of the table (sorted as plain records
+        // pointing into `headGroups`: no reference counting while sorting).
+        let headGroups = toHead.map { group[$0]! }
+        var headOrder: [(lsn: LSN, group: Int32, line: Int32)] = []
+        headOrder.reserveCapacity(headGroups.reduce(0) { $0 + $1.count })
+        for (g, lines) in headGroups.enumerated() {
+            for (i, line) in lines.enumerated() { headOrder.append((line.lsn, Int32(g), Int32(i))) }
+        }
+        headOrder.sort { $0.lsn < $1.lsn }
         // After sealing, the head below the oldest unsealed line of any stream can go.
         var truncateBelow: LSN?
         if !toSeal.isEmpty {
             let sealing = Set(toSeal)
             var oldest = LSN.max
             for (id, head) in dayHeads where !sealing.contains(id) { if let first = head.lsns.first { oldest = min(oldest, first) } }
-            for (_, line) in headLines { oldest = min(oldest, line.lsn) }
+            if let first = headOrder.first { oldest = min(oldest, first.lsn) }
             truncateBelow = oldest
         }
         try segment.env.write { txn in
-            for (id, line) in headLines {
-                try txn.put(
-                    segment.head, Keys.u64(line.lsn),
-                    Keys.encodeHeadLine(stream: id, timestamp: line.timestamp, message: line.message, fields: line.fields),
-                    append: true)
+            var key = ByteWriter(capacity: 8)
+            var value = ByteWriter(capacity: 4096)
+            for entry in headOrder {
+                let g = Int(entry.group)
+                let line = headGroups[g][Int(entry.line)]
+                key.bytes.removeAll(keepingCapacity: true)
+                key.u64BE(line.lsn)
+                Keys.encodeHeadLine(
+                    into: &value, stream: toHead[g], timestamp: line.timestamp, message: line.message, fields: line.fields)
+                try txn.put(segment.head, key.bytes, value.bytes, append: true)
             }
             for (i, id) in toSeal.enumerated() {
                 if let last = dayHeads[id]?.lsns.last { try txn.put(segment.sealed, Keys.u64(id), Keys.u64(last)) }
@@ -515,7 +563,11 @@ final class Writer: @unchecked Sendable {
         }
 
         // Committed: update the writer's view and the readers' head index.
+        // Moved out of `heads` so that the update is in place (a copy of every stream's entry per
+        // commit was measurable with thousands of streams).
+        heads[day] = nil
         var updated = dayHeads
+        dayHeads = [:]
         var published: [StreamID: [LSN]?] = [:]
         let now = ContinuousClock.now
         for id in toSeal {
