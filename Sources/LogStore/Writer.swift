@@ -225,6 +225,12 @@ final class Writer: @unchecked Sendable {
         var firstWithChunk: [ChunkKey: Int] = [:]
         var chunkDays: [Int: Set<Int32>] = [:]
         receipts.reserveCapacity(batch.count)
+        // Lines of the batch's main day (its first line's), per stream, appended in place and
+        // moved into `groups` at the end; lines of other days go to `groups` directly.
+        var mainDay: Int32?
+        var slotOf: [StreamID: Int] = [:]
+        var slots: [[BlockLine]] = []
+        var slotIDs: [StreamID] = []
         for (p, pending) in batch.enumerated() {
             if let chunk = pending.chunk {
                 if let known = recentChunks[chunk] {
@@ -243,16 +249,14 @@ final class Writer: @unchecked Sendable {
             let first = lsn
             var days = Set<Int32>()
             let batch = pending.lines
-            // Stream ids are resolved once per distinct stream of the batch, on first use.
+            // Stream ids (and slots) are resolved once per distinct stream of the batch.
             var streamIDs = [StreamID?](repeating: nil, count: batch.streams.count)
-            // Lines of the batch's first day, per stream of the batch (merged into `groups` at
-            // the end); lines of other days go to `groups` directly.
-            var mainDay: Int32?
-            var local = [[BlockLine]](repeating: [], count: batch.streams.count)
+            var streamSlots = [Int](repeating: -1, count: batch.streams.count)
             // One fields array per distinct fields object of the batch (lines share them).
             var fieldsStart = -1
             var fieldsCount = -1
             var fields: [UInt8] = []
+            var sawMainDay = false
             batch.bytes.withUnsafeBufferPointer { bytes in
                 for line in batch.lines {
                     let s = Int(line.stream)
@@ -284,7 +288,20 @@ final class Writer: @unchecked Sendable {
                     let day = Day.of(line.timestamp)
                     if mainDay == nil { mainDay = day }
                     if day == mainDay {
-                        local[s].append(blockLine)
+                        sawMainDay = true
+                        var slot = streamSlots[s]
+                        if slot < 0 {
+                            if let known = slotOf[id] {
+                                slot = known
+                            } else {
+                                slot = slots.count
+                                slotOf[id] = slot
+                                slots.append([])
+                                slotIDs.append(id)
+                            }
+                            streamSlots[s] = slot
+                        }
+                        slots[slot].append(blockLine)
                     } else {
                         days.insert(day)
                         groups[day, default: [:]][id, default: []].append(blockLine)
@@ -293,23 +310,16 @@ final class Writer: @unchecked Sendable {
                     lsn += 1
                 }
             }
-            if let mainDay {
-                days.insert(mainDay)
-                var dayGroup = groups.removeValue(forKey: mainDay) ?? [:]
-                for (s, lines) in local.enumerated() where !lines.isEmpty {
-                    guard let id = streamIDs[s] else { continue }
-                    if dayGroup[id] == nil {
-                        dayGroup[id] = lines
-                    } else {
-                        dayGroup[id]!.append(contentsOf: lines)
-                    }
-                }
-                groups[mainDay] = dayGroup
-            }
+            if sawMainDay, let mainDay { days.insert(mainDay) }
             if pending.chunk != nil { chunkDays[p] = days }
             receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: batch.lines.count))
         }
         nextLSN = lsn
+        if let mainDay {
+            var dayGroup = [StreamID: [BlockLine]](minimumCapacity: slots.count)
+            for (k, id) in slotIDs.enumerated() { swap(&slots[k], &dayGroup[id, default: []]) }
+            groups[mainDay] = dayGroup
+        }
 
         let arrival = Self.wallClock()
         var chunksByDay: [Int32: [ChunkWrite]] = [:]
@@ -446,7 +456,7 @@ final class Writer: @unchecked Sendable {
         for (id, lines) in group {
             let head = dayHeads[id]
             var bytes = 0
-            for line in lines { bytes += line.message.count + line.fields.count }
+            for i in lines.indices { bytes += lines[i].message.count + lines[i].fields.count }
             if (head?.count ?? 0) + lines.count >= options.sealLines || (head?.bytes ?? 0) + bytes >= options.sealBytes
                 || seal.contains(id)
             {
@@ -499,7 +509,7 @@ final class Writer: @unchecked Sendable {
         var maxLSN: LSN = 0
         for (id, lines) in group {
             var s = StreamStats()
-            for line in lines { s.add(timestamp: line.timestamp, lsn: line.lsn, rawBytes: line.message.count + line.fields.count) }
+            for i in lines.indices { s.add(timestamp: lines[i].timestamp, lsn: lines[i].lsn, rawBytes: lines[i].message.count + lines[i].fields.count) }
             deltas[id] = s
             maxLSN = max(maxLSN, s.lastLSN)
         }
@@ -511,7 +521,7 @@ final class Writer: @unchecked Sendable {
         var headOrder: [(lsn: LSN, group: Int32, line: Int32)] = []
         headOrder.reserveCapacity(headGroups.reduce(0) { $0 + $1.count })
         for (g, lines) in headGroups.enumerated() {
-            for (i, line) in lines.enumerated() { headOrder.append((line.lsn, Int32(g), Int32(i))) }
+            for i in lines.indices { headOrder.append((lines[i].lsn, Int32(g), Int32(i))) }
         }
         headOrder.sort { $0.lsn < $1.lsn }
         // After sealing, the head below the oldest unsealed line of any stream can go.
@@ -528,11 +538,14 @@ final class Writer: @unchecked Sendable {
             var value = ByteWriter(capacity: 4096)
             for entry in headOrder {
                 let g = Int(entry.group)
-                let line = headGroups[g][Int(entry.line)]
+                headGroups[g].withUnsafeBufferPointer { lines in
+                    let i = Int(entry.line)
+                    Keys.encodeHeadLine(
+                        into: &value, stream: toHead[g], timestamp: lines[i].timestamp, message: lines[i].message,
+                        fields: lines[i].fields)
+                }
                 key.bytes.removeAll(keepingCapacity: true)
-                key.u64BE(line.lsn)
-                Keys.encodeHeadLine(
-                    into: &value, stream: toHead[g], timestamp: line.timestamp, message: line.message, fields: line.fields)
+                key.u64BE(entry.lsn)
                 try txn.put(segment.head, key.bytes, value.bytes, append: true)
             }
             for (i, id) in toSeal.enumerated() {
@@ -577,7 +590,7 @@ final class Writer: @unchecked Sendable {
         for id in toHead {
             let lines = group[id]!
             var bytes = 0
-            for line in lines { bytes += line.message.count + line.fields.count }
+            for i in lines.indices { bytes += lines[i].message.count + lines[i].fields.count }
             var head = updated[id] ?? HeadState(count: 0, bytes: 0, oldest: now, lsns: [])
             head.count += lines.count
             head.bytes += bytes

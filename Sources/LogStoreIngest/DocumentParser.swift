@@ -27,6 +27,10 @@ public struct DocumentParser: Sendable {
     let timestampPaths: [Int]
     let jobPaths: [Int]
     let workflowPaths: [Int]
+    /// Message and timestamp paths (their top-level members are not copied to the fields unless
+    /// unused), and the same as a flag per path.
+    let skippablePaths: [Int]
+    let skippable: [Bool]
     let namespacePath: Int
     let podPath: Int
     let containerPath: Int
@@ -48,6 +52,10 @@ public struct DocumentParser: Sendable {
         timestampPaths = indices(mapping.timestamp)
         jobPaths = indices(mapping.job)
         workflowPaths = indices(mapping.workflow)
+        var skippable = [Bool](repeating: false, count: set.paths.count)
+        for k in messagePaths + timestampPaths { skippable[k] = true }
+        self.skippable = skippable
+        skippablePaths = skippable.indices.filter { skippable[$0] }
         namespacePath = mapping.kubernetes.flatMap { set.index(of: $0.namespace) } ?? -1
         podPath = mapping.kubernetes.flatMap { set.index(of: $0.pod) } ?? -1
         containerPath = mapping.kubernetes.flatMap { set.index(of: $0.container) } ?? -1
@@ -99,7 +107,7 @@ public struct DocumentParser: Sendable {
             }
             hits.initialize(repeating: Hit(), count: count)
             // The visitor appends the members to the batch's buffer (moved in and out, no copy).
-            var visitor = FieldsVisitor(bytes: bytes, hits: hits)
+            var visitor = FieldsVisitor(bytes: bytes, hits: hits, skippable: skippable)
             swap(&visitor.fields, &batch.bytes)
             let end: Int
             do throws(IngestError) {
@@ -189,17 +197,28 @@ public struct DocumentParser: Sendable {
             guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
         }
 
-        // Drop the message and timestamp members from the fields (later range first), then close
-        // the object: `{…}` between the members and the message.
-        var first = -1..<(-1)
-        var second = -1..<(-1)
-        if messageHit >= 0 && hits[messageHit].fieldStart >= 0 { first = hits[messageHit].fieldStart..<hits[messageHit].fieldEnd }
-        if timestampHit >= 0 && hits[timestampHit].fieldStart >= 0 {
-            second = hits[timestampHit].fieldStart..<hits[timestampHit].fieldEnd
+        // The scan left out the top-level members at message and timestamp paths; put back those
+        // not used (a null message, an unparsable or second timestamp…) where they were, last
+        // first, so the fields keep every other member in order.
+        while true {
+            var pick = -1
+            for k in skippablePaths where hits[k].skipped && k != messageHit && k != timestampHit {
+                if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
+                    || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
+                {
+                    pick = k
+                }
+            }
+            if pick < 0 { break }
+            let h = hits[pick]
+            var member: [UInt8] = [0x2C]
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
+            member.append(0x3A)
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            batch.bytes.insert(contentsOf: member, at: h.fieldStart)
+            hits[pick].skipped = false
         }
-        if second.lowerBound > first.lowerBound { swap(&first, &second) }
-        if first.lowerBound >= 0 { batch.bytes.removeSubrange(first) }
-        if second.lowerBound >= 0 { batch.bytes.removeSubrange(second) }
+        // Close the object: `{…}` between the members and the message.
         let membersEnd = batch.bytes.count - messageCount
         if membersEnd == fieldsStart {
             batch.bytes.insert(0x7D, at: fieldsStart)
@@ -308,9 +327,13 @@ extension DocumentParser {
         var end = 0
         var kind = JSONValueKind.null
         var escapes = false
-        /// Where the member sits in the `fields` buffer (top-level matches only; -1 otherwise).
+        /// Where the member was left out of the `fields` buffer (top-level matches at message and
+        /// timestamp paths only).
         var fieldStart = -1
-        var fieldEnd = -1
+        var skipped = false
+        /// The member's key (quotes included), when skipped.
+        var keyStart = 0
+        var keyEnd = 0
     }
 
     /// Records matches and appends every top-level member to the `fields` buffer (the batch's
@@ -322,9 +345,13 @@ extension DocumentParser {
         var fields: [UInt8] = []
         var pendingHit = -1
 
-        init(bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>) {
+        /// Per path: whether a top-level member there is left out (message and timestamp paths).
+        let skippable: [Bool]
+
+        init(bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, skippable: [Bool]) {
             base = bytes.baseAddress
             self.hits = hits
+            self.skippable = skippable
         }
 
         mutating func visitMatch(_ match: JSONMatch) {
@@ -338,7 +365,17 @@ extension DocumentParser {
 
         mutating func visitMember(_ member: JSONMember) {
             guard let base else { return }
-            let start = fields.count
+            if pendingHit >= 0 {
+                let k = pendingHit
+                pendingHit = -1
+                if skippable[k] {
+                    hits[k].fieldStart = fields.count
+                    hits[k].skipped = true
+                    hits[k].keyStart = member.keyRange.lowerBound
+                    hits[k].keyEnd = member.keyRange.upperBound
+                    return
+                }
+            }
             fields.append(0x2C)
             fields.append(
                 contentsOf: UnsafeBufferPointer(start: base + member.keyRange.lowerBound, count: member.keyRange.count))
@@ -346,11 +383,6 @@ extension DocumentParser {
             fields.append(
                 contentsOf: UnsafeBufferPointer(
                     start: base + member.valueRange.lowerBound, count: member.valueRange.count))
-            if pendingHit >= 0 {
-                hits[pendingHit].fieldStart = start
-                hits[pendingHit].fieldEnd = fields.count
-                pendingHit = -1
-            }
         }
     }
 }
