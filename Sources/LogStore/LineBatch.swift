@@ -71,15 +71,22 @@ public struct LineBatch: Sendable {
         var streams: [StreamKey] = []
         var streamIndex: [StreamKey: Int32] = [:]
         var ids: [String] = []
+        var lastKey: StreamKey?
+        var lastStream: Int32 = 0
         for line in lines {
             let stream: Int32
-            if let known = streamIndex[line.stream] {
+            if let lastKey, lastKey == line.stream {
+                // Consecutive lines mostly share a stream: comparing is cheaper than hashing.
+                stream = lastStream
+            } else if let known = streamIndex[line.stream] {
                 stream = known
             } else {
                 stream = Int32(streams.count)
                 streams.append(line.stream)
                 streamIndex[line.stream] = stream
             }
+            lastKey = line.stream
+            lastStream = stream
             var id: Int32 = -1
             if let documentID = line.id {
                 id = Int32(ids.count)
