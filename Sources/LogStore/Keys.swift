@@ -206,6 +206,17 @@ public enum Keys {
         return w.bytes
     }
 
+    /// `encodeHeadLine` into `w`, replacing what it held (reuses its buffer).
+    public static func encodeHeadLine(
+        into w: inout ByteWriter, stream: StreamID, timestamp: Int64, message: [UInt8], fields: [UInt8]
+    ) {
+        w.bytes.removeAll(keepingCapacity: true)
+        w.u64LE(stream)
+        w.u64LE(UInt64(bitPattern: timestamp))
+        w.lengthPrefixed(message)
+        w.append(fields)
+    }
+
     public static func decodeHeadLine(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
         var r = ByteReader(value)
         let stream = try r.u64LE()

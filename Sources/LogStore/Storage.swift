@@ -283,10 +283,18 @@ public final class Storage: Sendable {
     ///     within `dedupWindow`, nothing is stored and the first receipt is returned with
     ///     `duplicateChunk` set (FluentBit resends whole chunks on retry).
     public func append(_ lines: [IncomingLine], chunk: ChunkKey? = nil) async throws -> AppendReceipt {
-        guard let writer else { throw StorageError.readOnly }
+        guard writer != nil else { throw StorageError.readOnly }
         if lines.isEmpty { return AppendReceipt(firstLSN: 0, lastLSN: 0, count: 0) }
+        return try await append(LineBatch(lines), chunk: chunk)
+    }
+
+    /// Appends the lines of `batch` (see `append(_:chunk:)`): the ingest path's form, one buffer
+    /// for all the lines of a request.
+    public func append(_ batch: LineBatch, chunk: ChunkKey? = nil) async throws -> AppendReceipt {
+        guard let writer else { throw StorageError.readOnly }
+        if batch.lines.isEmpty { return AppendReceipt(firstLSN: 0, lastLSN: 0, count: 0) }
         return try await withCheckedThrowingContinuation { continuation in
-            writer.enqueue(lines, chunk: chunk, continuation: continuation)
+            writer.enqueue(batch, chunk: chunk, continuation: continuation)
         }
     }
 
@@ -390,9 +398,9 @@ final class Shared: Sendable {
     func updateHeads(day: Int32, _ updates: [StreamID: [LSN]?]) {
         if updates.isEmpty { return }
         state.withLock { s in
-            var dayHeads = s.heads[day] ?? [:]
-            for (id, lsns) in updates { dayHeads[id] = lsns }
-            s.heads[day] = dayHeads.isEmpty ? nil : dayHeads
+            // In place: copying a day's index of thousands of streams per commit was measurable.
+            for (id, lsns) in updates { s.heads[day, default: [:]][id] = lsns }
+            if s.heads[day]?.isEmpty == true { s.heads[day] = nil }
         }
     }
 

@@ -21,7 +21,7 @@ final class Writer: @unchecked Sendable {
     }
 
     struct Pending {
-        var lines: [IncomingLine]
+        var lines: LineBatch
         var chunk: ChunkKey?
         var continuation: CheckedContinuation<AppendReceipt, Error>
     }
@@ -105,7 +105,7 @@ final class Writer: @unchecked Sendable {
         finished.wait()
     }
 
-    func enqueue(_ lines: [IncomingLine], chunk: ChunkKey?, continuation: CheckedContinuation<AppendReceipt, Error>) {
+    func enqueue(_ lines: LineBatch, chunk: ChunkKey?, continuation: CheckedContinuation<AppendReceipt, Error>) {
         condition.lock()
         if stopping {
             condition.unlock()
@@ -226,6 +226,12 @@ final class Writer: @unchecked Sendable {
         var firstWithChunk: [ChunkKey: Int] = [:]
         var chunkDays: [Int: Set<Int32>] = [:]
         receipts.reserveCapacity(batch.count)
+        // Lines of the batch's main day (its first line's), per stream, appended in place and
+        // moved into `groups` at the end; lines of other days go to `groups` directly.
+        var mainDay: Int32?
+        var slotOf: [StreamID: Int] = [:]
+        var slots: [[BlockLine]] = []
+        var slotIDs: [StreamID] = []
         for (p, pending) in batch.enumerated() {
             if let chunk = pending.chunk {
                 if let known = recentChunks[chunk] {
@@ -243,36 +249,78 @@ final class Writer: @unchecked Sendable {
             }
             let first = lsn
             var days = Set<Int32>()
-            // Consecutive lines of a request mostly come from one container log: comparing with
-            // the previous line's stream is much cheaper than hashing three strings.
-            var lastKey: StreamKey?
-            var lastID: StreamID = 0
-            for line in pending.lines {
-                let id: StreamID
-                if let lastKey, lastKey == line.stream {
-                    id = lastID
-                } else if let known = keys[line.stream] {
-                    id = known
-                } else {
-                    id = nextStreamID
-                    nextStreamID += 1
-                    keys[line.stream] = id
-                    keyOf[id] = line.stream
-                    newStreams.append((id, line.stream))
+            let batch = pending.lines
+            // Stream ids (and slots) are resolved once per distinct stream of the batch.
+            var streamIDs = [StreamID?](repeating: nil, count: batch.streams.count)
+            var streamSlots = [Int](repeating: -1, count: batch.streams.count)
+            // One fields array per distinct fields object of the batch (lines share them).
+            var fieldsStart = -1
+            var fieldsCount = -1
+            var fields: [UInt8] = []
+            var sawMainDay = false
+            batch.bytes.withUnsafeBufferPointer { bytes in
+                for line in batch.lines {
+                    let s = Int(line.stream)
+                    let id: StreamID
+                    if let known = streamIDs[s] {
+                        id = known
+                    } else {
+                        let key = batch.streams[s]
+                        if let known = keys[key] {
+                            id = known
+                        } else {
+                            id = nextStreamID
+                            nextStreamID += 1
+                            keys[key] = id
+                            keyOf[id] = key
+                            newStreams.append((id, key))
+                        }
+                        streamIDs[s] = id
+                    }
+                    if line.fieldsStart != fieldsStart || line.fieldsCount != fieldsCount {
+                        fieldsStart = line.fieldsStart
+                        fieldsCount = line.fieldsCount
+                        fields = Array(UnsafeBufferPointer(rebasing: bytes[fieldsStart..<(fieldsStart + fieldsCount)]))
+                    }
+                    let blockLine = BlockLine(
+                        timestamp: line.timestamp, lsn: lsn,
+                        message: Array(UnsafeBufferPointer(rebasing: bytes[line.messageStart..<(line.messageStart + line.messageCount)])),
+                        fields: fields)
+                    let day = Day.of(line.timestamp)
+                    if mainDay == nil { mainDay = day }
+                    if day == mainDay {
+                        sawMainDay = true
+                        var slot = streamSlots[s]
+                        if slot < 0 {
+                            if let known = slotOf[id] {
+                                slot = known
+                            } else {
+                                slot = slots.count
+                                slotOf[id] = slot
+                                slots.append([])
+                                slotIDs.append(id)
+                            }
+                            streamSlots[s] = slot
+                        }
+                        slots[slot].append(blockLine)
+                    } else {
+                        days.insert(day)
+                        groups[day, default: [:]][id, default: []].append(blockLine)
+                    }
+                    if line.id >= 0 { ids[day, default: [:]][lsn] = batch.ids[Int(line.id)] }
+                    lsn += 1
                 }
-                lastKey = line.stream
-                lastID = id
-                let day = Day.of(line.timestamp)
-                days.insert(day)
-                groups[day, default: [:]][id, default: []].append(
-                    BlockLine(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields))
-                if let documentID = line.id { ids[day, default: [:]][lsn] = documentID }
-                lsn += 1
             }
+            if sawMainDay, let mainDay { days.insert(mainDay) }
             if pending.chunk != nil { chunkDays[p] = days }
-            receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.count))
+            receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: batch.lines.count))
         }
         nextLSN = lsn
+        if let mainDay {
+            var dayGroup = [StreamID: [BlockLine]](minimumCapacity: slots.count)
+            for (k, id) in slotIDs.enumerated() { swap(&slots[k], &dayGroup[id, default: []]) }
+            groups[mainDay] = dayGroup
+        }
 
         let arrival = Self.wallClock()
         var chunksByDay: [Int32: [ChunkWrite]] = [:]
@@ -375,7 +423,7 @@ final class Writer: @unchecked Sendable {
         chunks: [ChunkWrite] = [], arrival: Int64 = 0
     ) throws -> (stats: [StreamID: StreamStats], duplicates: Set<LSN>) {
         let day = segment.day
-        let dayHeads = heads[day] ?? [:]
+        var dayHeads = heads[day] ?? [:]
         // Lines whose document id was stored before (or earlier in this batch) are dropped.
         var group = inputGroup
         var duplicates = Set<LSN>()
@@ -409,7 +457,7 @@ final class Writer: @unchecked Sendable {
         for (id, lines) in group {
             let head = dayHeads[id]
             var bytes = 0
-            for line in lines { bytes += line.message.count + line.fields.count }
+            for i in lines.indices { bytes += lines[i].message.count + lines[i].fields.count }
             if (head?.count ?? 0) + lines.count >= options.sealLines || (head?.bytes ?? 0) + bytes >= options.sealBytes
                 || seal.contains(id)
             {
@@ -462,33 +510,46 @@ final class Writer: @unchecked Sendable {
         var maxLSN: LSN = 0
         for (id, lines) in group {
             var s = StreamStats()
-            for line in lines { s.add(timestamp: line.timestamp, lsn: line.lsn, rawBytes: line.message.count + line.fields.count) }
+            for i in lines.indices { s.add(timestamp: lines[i].timestamp, lsn: lines[i].lsn, rawBytes: lines[i].message.count + lines[i].fields.count) }
             deltas[id] = s
             maxLSN = max(maxLSN, s.lastLSN)
         }
         let members = segmentStreams[day] ?? []
         let keyOf = self.keyOf
-        // Head lines go in LSN order, appended at the end of the table.
-        var headLines: [(StreamID, BlockLine)] = []
-        for id in toHead { for line in group[id]! { headLines.append((id, line)) } }
-        headLines.sort { $0.1.lsn < $1.1.lsn }
+        // Head lines go in LSN order, appended at the end of the table (sorted as plain records
+        // pointing into `headGroups`: no reference counting while sorting).
+        let headGroups = toHead.map { group[$0]! }
+        var headOrder: [(lsn: LSN, group: Int32, line: Int32)] = []
+        headOrder.reserveCapacity(headGroups.reduce(0) { $0 + $1.count })
+        for (g, lines) in headGroups.enumerated() {
+            for i in lines.indices { headOrder.append((lines[i].lsn, Int32(g), Int32(i))) }
+        }
+        headOrder.sort { $0.lsn < $1.lsn }
         // After sealing, the head below the oldest unsealed line of any stream can go.
         var truncateBelow: LSN?
         if !toSeal.isEmpty {
             let sealing = Set(toSeal)
             var oldest = LSN.max
             for (id, head) in dayHeads where !sealing.contains(id) { if let first = head.lsns.first { oldest = min(oldest, first) } }
-            for (_, line) in headLines { oldest = min(oldest, line.lsn) }
+            if let first = headOrder.first { oldest = min(oldest, first.lsn) }
             truncateBelow = oldest
         }
         var numbered: [(UInt32, BlockTokens)] = []
         try segment.env.write { txn in
             numbered = []  // the closure runs again after a map resize
-            for (id, line) in headLines {
-                try txn.put(
-                    segment.head, Keys.u64(line.lsn),
-                    Keys.encodeHeadLine(stream: id, timestamp: line.timestamp, message: line.message, fields: line.fields),
-                    append: true)
+            var key = ByteWriter(capacity: 8)
+            var value = ByteWriter(capacity: 4096)
+            for entry in headOrder {
+                let g = Int(entry.group)
+                headGroups[g].withUnsafeBufferPointer { lines in
+                    let i = Int(entry.line)
+                    Keys.encodeHeadLine(
+                        into: &value, stream: toHead[g], timestamp: lines[i].timestamp, message: lines[i].message,
+                        fields: lines[i].fields)
+                }
+                key.bytes.removeAll(keepingCapacity: true)
+                key.u64BE(entry.lsn)
+                try txn.put(segment.head, key.bytes, value.bytes, append: true)
             }
             var nextBlock = toSeal.isEmpty ? 0 : try segment.indexState(txn).next
             for (i, id) in toSeal.enumerated() {
@@ -527,7 +588,11 @@ final class Writer: @unchecked Sendable {
 
         // Committed: index the new blocks, update the writer's view and the readers' head index.
         if options.fullTextIndex { for (number, tokens) in numbered { segment.pending.add(number, tokens) } }
+        // Moved out of `heads` so that the update is in place (a copy of every stream's entry per
+        // commit was measurable with thousands of streams).
+        heads[day] = nil
         var updated = dayHeads
+        dayHeads = [:]
         var published: [StreamID: [LSN]?] = [:]
         let now = ContinuousClock.now
         for id in toSeal {
@@ -537,7 +602,7 @@ final class Writer: @unchecked Sendable {
         for id in toHead {
             let lines = group[id]!
             var bytes = 0
-            for line in lines { bytes += line.message.count + line.fields.count }
+            for i in lines.indices { bytes += lines[i].message.count + lines[i].fields.count }
             var head = updated[id] ?? HeadState(count: 0, bytes: 0, oldest: now, lsns: [])
             head.count += lines.count
             head.bytes += bytes

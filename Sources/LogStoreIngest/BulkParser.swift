@@ -35,54 +35,72 @@ public struct BulkParser: Sendable {
 
     /// Parses a whole bulk body held in `body`.
     public func parse(_ body: UnsafeBufferPointer<UInt8>, defaultIndex: String?, arrivalTime: Int64) -> [BulkItem] {
-        var items: [BulkItem] = []
-        guard let base = body.baseAddress else { return items }
-        items.reserveCapacity(body.count / 300 + 1)
+        let result = parseBatch(body, defaultIndex: defaultIndex, arrivalTime: arrivalTime)
+        return result.items.map { item in
+            if let error = item.error { return BulkItem(op: item.op, line: item.line, result: .failure(error)) }
+            return BulkItem(op: item.op, line: item.line, result: .success(result.batch.parsedDocument(Int(item.document))))
+        }
+    }
+
+    /// Parses a whole bulk body into one ``DocumentBatch`` and the outcome of every action, in
+    /// request order (what the server stores and answers).
+    public func parseBatch(_ body: UnsafeBufferPointer<UInt8>, defaultIndex: String?, arrivalTime: Int64) -> BulkResult {
+        var result = BulkResult()
+        guard let base = body.baseAddress else { return result }
+        result.items.reserveCapacity(body.count / 300 + 1)
+        result.batch.documents.reserveCapacity(body.count / 300 + 1)
+        result.batch.bytes.reserveCapacity(body.count / 2 + 64)
         var lines = LineReader(base: base, count: body.count)
         var cache = IndexCache()
+        var actions = ActionCache()
 
         while let action = lines.next() {
-            let parsed = parseAction(UnsafeBufferPointer(rebasing: body[action.range]), cache: &cache)
+            let actionLine = UnsafeBufferPointer(rebasing: body[action.range])
+            let parsed: Result<Action, IngestError>
+            if let known = actions.lookup(actionLine) {
+                parsed = .success(known)
+            } else {
+                parsed = parseAction(actionLine, cache: &cache)
+                if case .success(let a) = parsed { actions.insert(actionLine, a) }
+            }
             switch parsed {
             case .failure(let error):
-                items.append(BulkItem(op: .index, line: action.number, result: .failure(error)))
+                result.fail(.index, line: action.number, error)
                 _ = lines.next()  // skip its document line
             case .success(let a):
                 if a.op == .delete {
-                    items.append(
-                        BulkItem(op: .delete, line: action.number, result: .failure(.unsupportedOperation("delete"))))
+                    result.fail(.delete, line: action.number, .unsupportedOperation("delete"))
                     continue
                 }
                 guard let doc = lines.next() else {
-                    items.append(
-                        BulkItem(
-                            op: a.op, line: action.number,
-                            result: .failure(.badAction("\(a.op.rawValue) action has no document line"))))
+                    result.fail(a.op, line: action.number, .badAction("\(a.op.rawValue) action has no document line"))
                     break
                 }
                 if a.op == .update {
-                    items.append(
-                        BulkItem(op: .update, line: doc.number, result: .failure(.unsupportedOperation("update"))))
+                    result.fail(.update, line: doc.number, .unsupportedOperation("update"))
                     continue
                 }
                 guard let index = a.index ?? defaultIndex else {
-                    items.append(
-                        BulkItem(
-                            op: a.op, line: action.number,
-                            result: .failure(.badAction("no _index in the action and no index in the URL"))))
+                    result.fail(a.op, line: action.number, .badAction("no _index in the action and no index in the URL"))
                     continue
                 }
                 do throws(IngestError) {
-                    var document = try documentParser.parse(
-                        UnsafeBufferPointer(rebasing: body[doc.range]), index: index, arrivalTime: arrivalTime)
-                    document.id = a.id
-                    items.append(BulkItem(op: a.op, line: doc.number, result: .success(document)))
+                    var position = 0
+                    try documentParser.parseObject(
+                        UnsafeBufferPointer(rebasing: body[doc.range]), at: &position, index: index,
+                        arrivalTime: arrivalTime, into: &result.batch, wholeInput: true)
+                    let n = result.batch.documents.count - 1
+                    if let id = a.id {
+                        result.batch.documents[n].id = Int32(result.batch.ids.count)
+                        result.batch.ids.append(id)
+                    }
+                    result.items.append(BulkResult.Item(op: a.op, line: doc.number, document: Int32(n), error: nil))
                 } catch {
-                    items.append(BulkItem(op: a.op, line: doc.number, result: .failure(error)))
+                    result.fail(a.op, line: doc.number, error)
                 }
             }
         }
-        return items
+        return result
     }
 
     /// Parses one action line: `{"create":{"_index":"x","_id":"y"}}`.
@@ -181,6 +199,36 @@ public struct BulkParser: Sendable {
         }
     }
 
+    /// The last two distinct action lines and what they parsed to: FluentBit repeats the same
+    /// action line (`{"create":{"_index":"…"}}`) before every document.
+    struct ActionCache {
+        var lines: [[UInt8]] = []
+        var actions: [Action] = []
+        var next = 0
+
+        func lookup(_ line: UnsafeBufferPointer<UInt8>) -> Action? {
+            for (k, raw) in lines.enumerated() where raw.count == line.count {
+                let same = raw.withUnsafeBufferPointer { r -> Bool in
+                    guard let a = r.baseAddress, let b = line.baseAddress else { return r.count == 0 }
+                    return memcmp(a, b, r.count) == 0
+                }
+                if same { return actions[k] }
+            }
+            return nil
+        }
+
+        mutating func insert(_ line: UnsafeBufferPointer<UInt8>, _ action: Action) {
+            if lines.count < 2 {
+                lines.append(Array(line))
+                actions.append(action)
+            } else {
+                lines[next] = Array(line)
+                actions[next] = action
+                next = 1 - next
+            }
+        }
+    }
+
     /// Reuses the last index name's String while consecutive actions name the same index.
     struct IndexCache {
         var raw: [UInt8] = []
@@ -198,5 +246,34 @@ public struct BulkParser: Sendable {
             value = String(decoding: JSONScanner.decodeString(line, m.valueRange), as: UTF8.self)
             return value
         }
+    }
+}
+
+/// A parsed bulk body: the documents to store and the outcome of each action.
+public struct BulkResult: Sendable {
+    /// The documents that parsed.
+    public var batch = DocumentBatch()
+    /// One entry per action, in request order.
+    public var items: [Item] = []
+    /// How many items failed.
+    public var failures = 0
+
+    /// The outcome of one action.
+    public struct Item: Sendable, Equatable {
+        /// The operation; `.index` when the action line was too malformed to tell.
+        public var op: BulkOp
+        /// 1-based line number (as in ``BulkItem/line``).
+        public var line: Int
+        /// Index of the document in `batch.documents`, or -1 on failure.
+        public var document: Int32
+        /// Why the item is not stored, or nil.
+        public var error: IngestError?
+    }
+
+    public init() {}
+
+    mutating func fail(_ op: BulkOp, line: Int, _ error: IngestError) {
+        items.append(Item(op: op, line: line, document: -1, error: error))
+        failures += 1
     }
 }

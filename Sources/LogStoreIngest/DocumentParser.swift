@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Turns one JSON log document into a ``ParsedDocument`` using a ``FieldMapping``.
 ///
 /// One validating pass over the bytes: no object tree is built; only the mapped values are
@@ -19,6 +27,10 @@ public struct DocumentParser: Sendable {
     let timestampPaths: [Int]
     let jobPaths: [Int]
     let workflowPaths: [Int]
+    /// Message and timestamp paths (their top-level members are not copied to the fields unless
+    /// unused), and the same as a flag per path.
+    let skippablePaths: [Int]
+    let skippable: [Bool]
     let namespacePath: Int
     let podPath: Int
     let containerPath: Int
@@ -40,6 +52,10 @@ public struct DocumentParser: Sendable {
         timestampPaths = indices(mapping.timestamp)
         jobPaths = indices(mapping.job)
         workflowPaths = indices(mapping.workflow)
+        var skippable = [Bool](repeating: false, count: set.paths.count)
+        for k in messagePaths + timestampPaths { skippable[k] = true }
+        self.skippable = skippable
+        skippablePaths = skippable.indices.filter { skippable[$0] }
         namespacePath = mapping.kubernetes.flatMap { set.index(of: $0.namespace) } ?? -1
         podPath = mapping.kubernetes.flatMap { set.index(of: $0.pod) } ?? -1
         containerPath = mapping.kubernetes.flatMap { set.index(of: $0.container) } ?? -1
@@ -56,13 +72,10 @@ public struct DocumentParser: Sendable {
     public func parse(
         _ bytes: UnsafeBufferPointer<UInt8>, index: String, arrivalTime: Int64
     ) throws(IngestError) -> ParsedDocument {
+        var batch = DocumentBatch()
         var position = 0
-        let document = try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime)
-        let rest = JSONScanner.skipWhitespace(bytes, from: position)
-        guard rest == bytes.count else {
-            throw .malformedJSON(offset: rest, reason: "unexpected data after the document")
-        }
-        return document
+        try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch, wholeInput: true)
+        return batch.parsedDocument(0)
     }
 
     /// Parses the object starting at `position` (leading whitespace allowed) and moves `position`
@@ -70,51 +83,82 @@ public struct DocumentParser: Sendable {
     public func parseObject(
         _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64
     ) throws(IngestError) -> ParsedDocument {
+        var batch = DocumentBatch()
+        try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch)
+        return batch.parsedDocument(0)
+    }
+
+    /// Parses the object starting at `position` (leading whitespace allowed) into `batch` (its
+    /// fields and message appended to `batch.bytes`, one entry added to `batch.documents`) and
+    /// moves `position` just past it. With `wholeInput`, only whitespace may follow the object.
+    /// On error `batch` holds the same documents as before.
+    public func parseObject(
+        _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64,
+        into batch: inout DocumentBatch, wholeInput: Bool = false
+    ) throws(IngestError) {
         let count = paths.paths.count
         let start = position
-        let outcome: Result<ParsedDocument, IngestError> = withUnsafeTemporaryAllocation(
+        let mark = batch.bytes.count
+        let outcome: Result<Int, IngestError> = withUnsafeTemporaryAllocation(
             of: Hit.self, capacity: max(count, 1)
         ) { hitBuffer in
             guard let hits = hitBuffer.baseAddress else {
                 return .failure(.malformedJSON(offset: start, reason: "no memory"))
             }
             hits.initialize(repeating: Hit(), count: count)
-            var visitor = FieldsVisitor(bytes: bytes, hits: hits, capacity: min(bytes.count - start, 1 << 16))
+            // The visitor appends the members to the batch's buffer (moved in and out, no copy).
+            var visitor = FieldsVisitor(bytes: bytes, hits: hits, skippable: skippable)
+            swap(&visitor.fields, &batch.bytes)
+            let end: Int
             do throws(IngestError) {
-                let end = try JSONScanner.scanObject(
-                    bytes, from: start, paths: paths, maxDepth: maxDepth, visitor: &visitor)
-                var fields: [UInt8] = []
-                swap(&fields, &visitor.fields)  // keep the buffer uniquely referenced (no copy on write)
-                let document = try resolve(
-                    bytes, hits: hits, fields: &fields, index: index, arrivalTime: arrivalTime)
-                position = end
-                return .success(document)
+                end = try JSONScanner.scanObject(bytes, from: start, paths: paths, maxDepth: maxDepth, visitor: &visitor)
+            } catch {
+                swap(&visitor.fields, &batch.bytes)
+                return .failure(error)
+            }
+            swap(&visitor.fields, &batch.bytes)
+            do throws(IngestError) {
+                try resolve(
+                    bytes, hits: hits, fieldsStart: mark, into: &batch, index: index, arrivalTime: arrivalTime,
+                    end: wholeInput ? end : nil)
             } catch {
                 return .failure(error)
             }
+            return .success(end)
         }
-        return try outcome.get()
+        switch outcome {
+        case .success(let end):
+            position = end
+        case .failure(let error):
+            if batch.bytes.count > mark { batch.bytes.removeLast(batch.bytes.count - mark) }
+            throw error
+        }
     }
 
-    /// Builds the document from the matches found by the scan.
+    /// Completes the document whose members were copied to `batch.bytes[fieldsStart...]`: picks
+    /// the message, timestamp and stream from the matches, finishes the fields object and
+    /// records the document. Throws before changing anything but `batch.bytes` past `fieldsStart`.
+    /// With `end`, only whitespace may follow the object there (checked after the fields, as
+    /// the errors of a document are reported in that order).
     func resolve(
-        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, fields: inout [UInt8],
-        index: String, arrivalTime: Int64
-    ) throws(IngestError) -> ParsedDocument {
-        // Message.
-        var message: [UInt8] = []
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, fieldsStart: Int,
+        into batch: inout DocumentBatch, index: String, arrivalTime: Int64, end: Int?
+    ) throws(IngestError) {
+        // Message: the first present one, decoded after the members (moved down later).
         var messageHit = -1
+        var messageCount = 0
         for k in messagePaths where hits[k].found && hits[k].kind != .null {
             messageHit = k
             let h = hits[k]
+            let before = batch.bytes.count
             if h.kind == .string {
                 if h.end - h.start - 2 > maxMessageBytes && !h.escapes { throw .lineTooLong(limit: maxMessageBytes) }
-                message.reserveCapacity(h.end - h.start)
-                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &message)
+                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &batch.bytes)
             } else {
-                message.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+                batch.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
             }
-            if message.count > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
+            messageCount = batch.bytes.count - before
+            if messageCount > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
             break
         }
 
@@ -148,65 +192,129 @@ public struct DocumentParser: Sendable {
             }
         }
         if timestampHit < 0, let badTimestamp { throw .badTimestamp(badTimestamp) }
+        if let end {
+            let rest = JSONScanner.skipWhitespace(bytes, from: end)
+            guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
+        }
 
-        // Job and workflow.
-        var job = firstText(bytes, hits, jobPaths)
-        var workflow = firstText(bytes, hits, workflowPaths)
-        if job == nil && workflow == nil && podPath >= 0 {
-            workflow = text(bytes, hits, namespacePath)
-            if let pod = text(bytes, hits, podPath) {
-                if let container = text(bytes, hits, containerPath) {
-                    job = pod + "/" + container
-                } else {
-                    job = pod
+        // The scan left out the top-level members at message and timestamp paths; put back those
+        // not used (a null message, an unparsable or second timestamp…) where they were, last
+        // first, so the fields keep every other member in order.
+        while true {
+            var pick = -1
+            for k in skippablePaths where hits[k].skipped && k != messageHit && k != timestampHit {
+                if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
+                    || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
+                {
+                    pick = k
                 }
             }
+            if pick < 0 { break }
+            let h = hits[pick]
+            var member: [UInt8] = [0x2C]
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
+            member.append(0x3A)
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            batch.bytes.insert(contentsOf: member, at: h.fieldStart)
+            hits[pick].skipped = false
         }
-
-        // Drop the message and timestamp members from `fields` (later range first).
-        var ranges: [Range<Int>] = []
-        for k in [messageHit, timestampHit] where k >= 0 && hits[k].fieldStart >= 0 {
-            ranges.append(hits[k].fieldStart..<hits[k].fieldEnd)
-        }
-        if ranges.count == 2 && ranges[0].lowerBound < ranges[1].lowerBound { ranges.swapAt(0, 1) }
-        for r in ranges { fields.removeSubrange(r) }
-        if fields.isEmpty {
-            fields = [0x7B, 0x7D]
+        // Close the object: `{…}` between the members and the message.
+        let membersEnd = batch.bytes.count - messageCount
+        if membersEnd == fieldsStart {
+            batch.bytes.insert(0x7D, at: fieldsStart)
+            batch.bytes.insert(0x7B, at: fieldsStart)
         } else {
-            fields[0] = 0x7B  // the leading comma of the first member becomes `{`
-            fields.append(0x7D)
+            batch.bytes[fieldsStart] = 0x7B  // the leading comma of the first member becomes `{`
+            batch.bytes.insert(0x7D, at: membersEnd)
+        }
+        let fieldsCount = batch.bytes.count - messageCount - fieldsStart
+        let messageStart = fieldsStart + fieldsCount
+
+        // Stream key: index 0x00 workflow 0x00 job.
+        batch.scratch.removeAll(keepingCapacity: true)
+        batch.scratch.append(contentsOf: index.utf8)
+        let indexCount = batch.scratch.count
+        batch.scratch.append(0)
+        let workflowFound = appendFirstText(bytes, hits, workflowPaths, to: &batch.scratch)
+        var workflowCount = batch.scratch.count - indexCount - 1
+        batch.scratch.append(0)
+        let jobFound = appendFirstText(bytes, hits, jobPaths, to: &batch.scratch)
+        if !jobFound && !workflowFound && podPath >= 0 {
+            batch.scratch.removeLast(batch.scratch.count - indexCount - 1)
+            _ = appendText(bytes, hits, namespacePath, to: &batch.scratch)
+            workflowCount = batch.scratch.count - indexCount - 1
+            batch.scratch.append(0)
+            if appendText(bytes, hits, podPath, to: &batch.scratch) {
+                let mark = batch.scratch.count
+                batch.scratch.append(0x2F)
+                if !appendText(bytes, hits, containerPath, to: &batch.scratch) { batch.scratch.removeLast(batch.scratch.count - mark) }
+            }
+        }
+        let stream = batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
+
+        // Share the fields object of the stream's previous document when it is the same.
+        var sharedFields = fieldsStart
+        var finalMessageStart = messageStart
+        let previous = batch.keys[Int(stream)]
+        if previous.lastFieldsStart >= 0 && previous.lastFieldsCount == fieldsCount {
+            let same = batch.bytes.withUnsafeBufferPointer { b in
+                memcmp(b.baseAddress! + previous.lastFieldsStart, b.baseAddress! + fieldsStart, fieldsCount) == 0
+            }
+            if same { sharedFields = previous.lastFieldsStart }
+        }
+        if sharedFields != fieldsStart {
+            // Move the message down over the now redundant fields.
+            if messageCount > 0 {
+                batch.bytes.withUnsafeMutableBufferPointer { b in
+                    let base = b.baseAddress!
+                    _ = memmove(base + fieldsStart, base + messageStart, messageCount)
+                }
+            }
+            batch.bytes.removeLast(fieldsCount)
+            finalMessageStart = fieldsStart
+        } else {
+            batch.keys[Int(stream)].lastFieldsStart = fieldsStart
+            batch.keys[Int(stream)].lastFieldsCount = fieldsCount
         }
 
-        return ParsedDocument(
-            index: index, workflow: workflow ?? "", job: job ?? "", timestamp: timestamp, message: message,
-            fields: fields, id: nil)
+        batch.documents.append(
+            DocumentBatch.Document(
+                timestamp: timestamp, stream: stream, id: -1, messageStart: finalMessageStart, messageCount: messageCount,
+                fieldsStart: sharedFields, fieldsCount: fieldsCount))
     }
 
+    /// Appends the text of the first of `list` that has one; false when none has.
     @inline(__always)
-    func firstText(_ bytes: UnsafeBufferPointer<UInt8>, _ hits: UnsafeMutablePointer<Hit>, _ list: [Int]) -> String? {
-        for k in list {
-            if let t = text(bytes, hits, k) { return t }
-        }
-        return nil
+    func appendFirstText(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ hits: UnsafeMutablePointer<Hit>, _ list: [Int], to out: inout [UInt8]
+    ) -> Bool {
+        for k in list where appendText(bytes, hits, k, to: &out) { return true }
+        return false
     }
 
-    /// The value at path `k` as text: decoded strings, numbers and booleans as written; nil otherwise or when empty.
+    /// Appends the value at path `k` as text: decoded strings, numbers and booleans as written.
+    /// False (nothing appended) for other kinds, empty strings and absent values.
     @inline(__always)
-    func text(_ bytes: UnsafeBufferPointer<UInt8>, _ hits: UnsafeMutablePointer<Hit>, _ k: Int) -> String? {
-        guard k >= 0 else { return nil }
+    func appendText(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ hits: UnsafeMutablePointer<Hit>, _ k: Int, to out: inout [UInt8]
+    ) -> Bool {
+        guard k >= 0 else { return false }
         let h = hits[k]
-        guard h.found else { return nil }
+        guard h.found else { return false }
         switch h.kind {
         case .string:
-            guard h.end - h.start > 2 else { return nil }
+            guard h.end - h.start > 2 else { return false }
             if h.escapes {
-                return String(decoding: JSONScanner.decodeString(bytes, h.start..<h.end), as: UTF8.self)
+                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &out)
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(h.start + 1)..<(h.end - 1)]))
             }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[(h.start + 1)..<(h.end - 1)]), as: UTF8.self)
+            return true
         case .number, .bool:
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]), as: UTF8.self)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            return true
         default:
-            return nil
+            return false
         }
     }
 }
@@ -219,23 +327,31 @@ extension DocumentParser {
         var end = 0
         var kind = JSONValueKind.null
         var escapes = false
-        /// Where the member sits in the `fields` buffer (top-level matches only; -1 otherwise).
+        /// Where the member was left out of the `fields` buffer (top-level matches at message and
+        /// timestamp paths only).
         var fieldStart = -1
-        var fieldEnd = -1
+        var skipped = false
+        /// The member's key (quotes included), when skipped.
+        var keyStart = 0
+        var keyEnd = 0
     }
 
-    /// Records matches and copies every top-level member into the `fields` buffer, each written as
-    /// `,"key":value` (the first comma becomes `{` at the end).
+    /// Records matches and appends every top-level member to the `fields` buffer (the batch's
+    /// buffer, positions are absolute), each written as `,"key":value` (the first comma becomes
+    /// `{` at the end).
     struct FieldsVisitor: JSONObjectVisitor {
         let base: UnsafePointer<UInt8>?
         let hits: UnsafeMutablePointer<Hit>
         var fields: [UInt8] = []
         var pendingHit = -1
 
-        init(bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, capacity: Int) {
+        /// Per path: whether a top-level member there is left out (message and timestamp paths).
+        let skippable: [Bool]
+
+        init(bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, skippable: [Bool]) {
             base = bytes.baseAddress
             self.hits = hits
-            fields.reserveCapacity(max(capacity, 2))
+            self.skippable = skippable
         }
 
         mutating func visitMatch(_ match: JSONMatch) {
@@ -249,7 +365,17 @@ extension DocumentParser {
 
         mutating func visitMember(_ member: JSONMember) {
             guard let base else { return }
-            let start = fields.count
+            if pendingHit >= 0 {
+                let k = pendingHit
+                pendingHit = -1
+                if skippable[k] {
+                    hits[k].fieldStart = fields.count
+                    hits[k].skipped = true
+                    hits[k].keyStart = member.keyRange.lowerBound
+                    hits[k].keyEnd = member.keyRange.upperBound
+                    return
+                }
+            }
             fields.append(0x2C)
             fields.append(
                 contentsOf: UnsafeBufferPointer(start: base + member.keyRange.lowerBound, count: member.keyRange.count))
@@ -257,11 +383,6 @@ extension DocumentParser {
             fields.append(
                 contentsOf: UnsafeBufferPointer(
                     start: base + member.valueRange.lowerBound, count: member.valueRange.count))
-            if pendingHit >= 0 {
-                hits[pendingHit].fieldStart = start
-                hits[pendingHit].fieldEnd = fields.count
-                pendingHit = -1
-            }
         }
     }
 }

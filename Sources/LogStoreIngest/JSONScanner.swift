@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A byte-level, validating JSON scanner (RFC 8259) that walks one object without building a tree.
 ///
 /// It validates everything it passes over (structure, numbers, escapes, UTF-8 inside strings, no
@@ -77,10 +85,9 @@ public enum JSONScanner: Sendable {
         var k = range.lowerBound + 1
         var chunk = k
         while k < end {
-            if p[k] != 0x5C {
-                k += 1
-                continue
-            }
+            // The next backslash (memchr is vectorised; most text has none or few).
+            guard let found = memchr(p + k, 0x5C, end - k) else { break }
+            k = UnsafeRawPointer(p).distance(to: UnsafeRawPointer(found))
             if k > chunk { out.append(contentsOf: UnsafeBufferPointer(start: p + chunk, count: k - chunk)) }
             guard k + 1 < end else { return }
             let e = p[k + 1]

@@ -86,6 +86,19 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         #expect(try parse("{}").fieldsString == "{}")
     }
 
+    /// Members at message and timestamp paths that are not used stay in the fields, in place
+    /// (the scanner leaves them out and puts them back), also next to each other.
+    @Test func unusedCandidatesKeepTheirPlace() throws {
+        let d = try parse(#"{"a":1,"log":null,"message":"m","time":"bad","date":"2024-05-01T12:00:00Z","z":2}"#)
+        #expect(d.messageString == "m")
+        #expect(d.timestamp == 1_714_564_800_000_000_000)
+        #expect(d.fieldsString == #"{"a":1,"log":null,"time":"bad","z":2}"#)
+        let adjacent = try parse(#"{ "msg" : "b" , "short_message":"c","log":"a","time" :"x","@timestamp":"2024-05-01T12:00:00Z"}"#)
+        #expect(adjacent.fieldsString == #"{"msg":"b","short_message":"c","time":"x"}"#)
+        let first = try parse(#"{"log":null,"time":"x","date":"y","timestamp":5}"#)
+        #expect(first.fieldsString == #"{"log":null,"time":"x","date":"y"}"#)
+    }
+
     @Test func timestampVariants() throws {
         let t = try parse(#"{"time":"2024-05-01T12:00:00.123456789Z","date":1714564800.5,"log":"x"}"#)
         #expect(t.timestamp == 1_714_564_800_500_000_000)  // date has priority over time

@@ -49,54 +49,53 @@ struct IngestController {
                 .notAcceptable, type: "media_type_header_exception",
                 reason: "Content-Type header [\(contentType)] is not supported; send application/x-ndjson")
         }
-        let body = try await readBody(request, context: context)
-        if body.isEmpty || body.allSatisfy({ $0 == 0x0A || $0 == 0x0D || $0 == 0x20 }) {
-            throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
+        let body = try await readRequestBody(request, context: context)
+        let (parsed, chunk) = try body.withUnsafeBufferPointer { body throws -> (BulkResult, ChunkKey) in
+            if body.isEmpty || body.allSatisfy({ $0 == 0x0A || $0 == 0x0D || $0 == 0x20 }) {
+                throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
+            }
+            try checkDisk()
+            let parsed = bulkParser.parseBatch(body, defaultIndex: index, arrivalTime: Storage.now())
+            if parsed.items.isEmpty {
+                throw OpenSearchError.badRequest("the body holds no bulk action", type: "action_request_validation_exception")
+            }
+            return (parsed, ChunkKey(body: UnsafeRawBufferPointer(body), context: "bulk:\(index ?? "")"))
         }
-        try checkDisk()
-        let arrival = Storage.now()
-        let items = bulkParser.parse(body, defaultIndex: index, arrivalTime: arrival)
-        if items.isEmpty {
-            throw OpenSearchError.badRequest("the body holds no bulk action", type: "action_request_validation_exception")
+        if parsed.batch.count > 0 {
+            _ = try await storage.append(LineBatch(parsed.batch), chunk: chunk)
         }
-        var lines: [IncomingLine] = []
-        lines.reserveCapacity(items.count)
-        for item in items {
-            if case .success(let document) = item.result { lines.append(IncomingLine(document)) }
-        }
-        if !lines.isEmpty {
-            let chunk = ChunkKey(body: body, context: "bulk:\(index ?? "")")
-            _ = try await storage.append(lines, chunk: chunk)
-        }
-        return .json(Self.bulkAnswer(items, took: started.duration(to: .now)))
+        return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now)))
     }
 
     /// `{"took":N,"errors":false,"items":[{"create":{"status":201}},…]}` in exactly that key
     /// order (FluentBit matches on it); failed items carry OpenSearch's error object.
-    static func bulkAnswer(_ items: [BulkItem], took: Duration) -> [UInt8] {
-        var json = JSONText(capacity: 40 + items.count * 26)
-        let errors = items.contains { if case .failure = $0.result { return true } else { return false } }
+    static func bulkAnswer(_ parsed: BulkResult, took: Duration) -> [UInt8] {
+        var json = JSONText(capacity: 40 + parsed.items.count * 26)
         json.raw("{\"took\":")
         json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
-        json.raw(errors ? ",\"errors\":true,\"items\":[" : ",\"errors\":false,\"items\":[")
-        for (i, item) in items.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw("{\"")
-            json.raw(item.op.rawValue)
-            switch item.result {
-            case .success:
-                json.raw("\":{\"status\":201}}")
-            case .failure(let error):
-                json.raw("\":{\"status\":400,\"error\":{\"type\":")
-                json.string(errorType(error))
-                json.raw(",\"reason\":")
-                json.string("line \(item.line): \(error)")
-                json.raw("}}}")
+        json.raw(parsed.failures > 0 ? ",\"errors\":true,\"items\":[" : ",\"errors\":false,\"items\":[")
+        parsed.items.withUnsafeBufferPointer { items in
+            for (i, item) in items.enumerated() {
+                if i > 0 { json.bytes.append(0x2C) }
+                if let error = item.error {
+                    json.raw("{\"")
+                    json.raw(item.op.rawValue)
+                    json.raw("\":{\"status\":400,\"error\":{\"type\":")
+                    json.string(errorType(error))
+                    json.raw(",\"reason\":")
+                    json.string("line \(item.line): \(error)")
+                    json.raw("}}}")
+                } else {
+                    json.bytes.append(contentsOf: item.op == .create ? Self.createdItem : Self.indexedItem)
+                }
             }
         }
         json.raw("]}")
         return json.bytes
     }
+
+    static let createdItem: [UInt8] = Array("{\"create\":{\"status\":201}}".utf8)
+    static let indexedItem: [UInt8] = Array("{\"index\":{\"status\":201}}".utf8)
 
     static func errorType(_ error: IngestError) -> String {
         switch error {
@@ -161,22 +160,51 @@ struct IngestController {
 
     // MARK: Shared
 
-    /// Collects the body within `maxBodyBytes` and decodes its Content-Encoding within
-    /// `maxDecodedBytes`.
-    func readBody(_ request: Request, context: LogStoreContext) async throws -> [UInt8] {
+    /// A request body: the received buffer itself, or its decoded bytes.
+    enum RequestBody {
+        case buffer(ByteBuffer)
+        case bytes([UInt8])
+
+        func withUnsafeBufferPointer<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+            switch self {
+            case .buffer(let buffer):
+                return try buffer.withUnsafeReadableBytes { raw in
+                    try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+                }
+            case .bytes(let bytes):
+                return try bytes.withUnsafeBufferPointer(body)
+            }
+        }
+    }
+
+    /// Like `readBody`, without copying a body that has no Content-Encoding.
+    func readRequestBody(_ request: Request, context: LogStoreContext) async throws -> RequestBody {
+        let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased()
+        if encoding == nil || encoding == "identity" || encoding == "" {
+            return .buffer(try await collectBody(request))
+        }
+        return .bytes(try await readBody(request, context: context))
+    }
+
+    /// Collects the body within `maxBodyBytes`.
+    func collectBody(_ request: Request) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > options.maxBodyBytes {
             throw OpenSearchError(
                 .contentTooLarge, type: "content_too_long_exception",
                 reason: "request body is \(length) bytes, over the \(options.maxBodyBytes)-byte limit")
         }
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+            return try await request.body.collect(upTo: options.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw OpenSearchError(
                 .contentTooLarge, type: "content_too_long_exception", reason: "request body is over the \(options.maxBodyBytes)-byte limit")
         }
-        let raw = Array(buffer.readableBytesView)
+    }
+
+    /// Collects the body within `maxBodyBytes` and decodes its Content-Encoding within
+    /// `maxDecodedBytes`.
+    func readBody(_ request: Request, context: LogStoreContext) async throws -> [UInt8] {
+        let raw = Array((try await collectBody(request)).readableBytesView)
         let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased()
         if encoding == nil || encoding == "identity" || encoding == "" { return raw }
         do {
