@@ -74,13 +74,18 @@ def rows(rep: dict) -> list[tuple[str, str, str, str, str]]:
                     f"{(L.get('stored_bytes_compacted') or 0) / raw:.3f} / {L['stored_bytes'] / raw:.3f}"
                     if L.get("stored_bytes") else "–",
                     f"{P['stored_bytes'] / raw:.3f}" if P.get("stored_bytes") else "–", "", ""))
-    add("memory idle (after ingest, reads, searches): PSS", _g(L, "memory_idle", "Pss"), _g(P, "memory_idle", "Pss"), True,
+    add("memory idle after the ingest (settled): PSS", _g(L, "memory_idle", "Pss"), _g(P, "memory_idle", "Pss"), True,
         target=T.get("memory"), fmt=mb)
     add("  of which anonymous + shmem (no file pages)",
         _sum(_g(L, "memory_idle", "Pss_Anon"), _g(L, "memory_idle", "Pss_Shmem")),
         _sum(_g(P, "memory_idle", "Pss_Anon"), _g(P, "memory_idle", "Pss_Shmem")), True, fmt=mb)
     add("  of which file-backed (mmap, page cache)", _g(L, "memory_idle", "Pss_File"), _g(P, "memory_idle", "Pss_File"),
         True, fmt=mb)
+    add("memory after the idle reads and searches: PSS", _g(L, "memory_after_reads", "Pss"),
+        _g(P, "memory_after_reads", "Pss"), True, fmt=mb)
+    add("  of which anonymous + shmem (no file pages)",
+        _sum(_g(L, "memory_after_reads", "Pss_Anon"), _g(L, "memory_after_reads", "Pss_Shmem")),
+        _sum(_g(P, "memory_after_reads", "Pss_Anon"), _g(P, "memory_after_reads", "Pss_Shmem")), True, fmt=mb)
     rates = sorted({k.split("@")[1] for s in (L, P) for k in (s.get("reads_idle") or {})}, key=float)
     for tag, key in (("idle", "reads_idle"), ("ingesting", "reads_ingest")):
         for rate in rates:

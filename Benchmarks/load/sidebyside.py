@@ -401,17 +401,33 @@ def logstore_query(q: str) -> str:
 # Phases per system
 
 
+def wait_quiet(pids_fn, baseline: float, max_seconds: float = 60.0) -> float:
+    """Waits until the server uses at most `baseline` (fraction of a core, measured over 1 s),
+    so that a step does not inherit the backlog of an overloaded previous step. Returns the
+    seconds waited."""
+    t0 = time.time()
+    while time.time() - t0 < max_seconds:
+        c0 = server_cpu(pids_fn())
+        time.sleep(1.0)
+        if server_cpu(pids_fn()) - c0 <= baseline:
+            break
+    return round(time.time() - t0, 1)
+
+
 def read_phases(driver: Driver, system: str, kinds: list[str], target_args: list[str], w: wl.Workload,
                 rates: list[float], seconds: float, tag: str, expect_op: str, seed: int,
-                mem_fn=None) -> dict:
+                mem_fn=None, pids_fn=None, quiet: float = 0.1) -> dict:
     out: dict = {}
     for kind in kinds:
         for rate in rates:
+            waited = wait_quiet(pids_fn, quiet) if pids_fn is not None else None
             n = max(50, int(rate * seconds))
             reqs = job_requests(system, kind, w, seed + int(rate), n, expect_op)
             r = open_loop(driver, f"{system} {kind} {tag} {rate:g}/s", target_args, reqs, rate, seconds)
             if mem_fn is not None:
                 r["server_memory"] = mem_fn()
+            r["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+            r["quiet_wait_seconds"] = waited
             out[f"{kind}@{rate:g}"] = r
     return out
 
@@ -521,9 +537,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--bin", default=lg.DEFAULT_BIN)
     ap.add_argument("--driver", default=DEFAULT_DRIVER)
     ap.add_argument("--timeout", type=float, default=30.0, help="per request (reads and searches)")
-    ap.add_argument("--settle", type=float, default=50.0,
-                    help="at least this many seconds after the ingest (reads and searches run meanwhile) before the "
-                         "disk and memory figures: logstore seals heads after 30-45 s")
+    ap.add_argument("--settle", type=float, default=90.0,
+                    help="at most this many seconds after the ingest waiting for logstore's heads to be sealed "
+                         "(by age, 30-45 s) before the disk and memory figures and the reads")
     ap.add_argument("--json", dest="json_path")
     ap.add_argument("--note", default="", help="free text stored in the results (e.g. 'machine loaded by builds')")
     a = ap.parse_args(argv)
@@ -533,7 +549,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.search_reps = 1
         a.small_seconds = min(a.small_seconds, 5)
         a.tail_samples = min(a.tail_samples, 5)
-        a.settle = min(a.settle, 47.0)
+        a.settle = min(a.settle, 60.0)
     return a
 
 
@@ -634,6 +650,7 @@ def main(argv: list[str]) -> int:
             log(f"{system}: ingest {w.total_lines():,} lines, {a.conns} connections ...")
             ing = ingest_closed(system, target, bodies, a.conns, pids_fn, box)
             sysrep["ingest"] = ing
+            ing["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
             log(f"  {ing['lines_per_sec']:,} lines/s, {ing['seconds']} s, server CPU {ing['server_cpu_seconds']} s, "
                 f"bad {ing['bad']}")
             sysrep["memory_after_ingest"] = server_memory(pids_fn())
@@ -644,27 +661,51 @@ def main(argv: list[str]) -> int:
 
             ingest_end = time.time()
 
-            # 3. reads, idle
+            # 3. settle, then storage and memory: logstore seals the heads by age (30-45 s after
+            #    their first line; polled until none is left, at most --settle s), PostgreSQL gets
+            #    a CHECKPOINT. The reads below then see a server with no work left from the ingest.
+            if system == "logstore":
+                heads = None
+                while time.time() < ingest_end + a.settle:
+                    stats = lg.get_stats("127.0.0.1", port) or {}
+                    heads = sum(x.get("headLines", 0) for x in stats.get("segments", []))
+                    if heads == 0 and time.time() > ingest_end + 2:
+                        break
+                    time.sleep(1)
+                sysrep["settled_seconds"] = round(time.time() - ingest_end, 1)
+                sysrep["stats"] = {k: stats.get(k) for k in ("lines", "streams", "rawBytes", "storedBytes", "ratio")}
+                sysrep["stats"]["headLines"] = heads
+                time.sleep(2)  # the last sealing pass's commit
+                sysrep["stored_bytes"] = du(data_dir)
+                sysrep["stored_note"] = "du of the data directory, heads sealed"
+            else:
+                cluster.psql("CHECKPOINT")
+                sysrep["settled_seconds"] = round(time.time() - ingest_end, 1)
+                sysrep["relation_bytes"] = int(cluster.psql("SELECT pg_total_relation_size('logs')"))
+                sysrep["table_bytes"] = int(cluster.psql("SELECT pg_relation_size('logs')"))
+                sysrep["index_bytes"] = int(cluster.psql("SELECT pg_indexes_size('logs')"))
+                sysrep["data_dir_bytes"] = du(data_dir)
+                sysrep["wal_bytes"] = du(data_dir / "pg_wal")
+                sysrep["stored_bytes"] = sysrep["relation_bytes"]
+                sysrep["stored_note"] = "pg_total_relation_size('logs') after CHECKPOINT (table + indexes, no WAL)"
+                sysrep["lines_stored"] = int(cluster.psql("SELECT count(*) FROM logs"))
+            sysrep["memory_idle"] = server_memory(pids_fn())
+            log(f"  settled after {sysrep['settled_seconds']} s; stored {sysrep['stored_bytes'] / 1e6:,.1f} MB "
+                f"(raw bulk {raw_bytes / 1e6:,.0f} MB), PSS idle {sysrep['memory_idle']['Pss'] / 1e6:,.1f} MB")
+
+            # 4. reads, idle
             log(f"{system}: one job's log, idle ...")
             sysrep["reads_idle"] = read_phases(driver, system, kinds, targs, w, rates, a.read_seconds, "idle",
-                                               "eq", a.seed, lambda: server_memory(pids_fn()))
+                                               "eq", a.seed, lambda: server_memory(pids_fn()), pids_fn, 0.1)
 
-            # 4. search
+            # 5. search
             log(f"{system}: search ...")
             sysrep["search"] = search_phase(driver, system, targs, queries, truth, a.search_reps,
                                             max_seconds=120 if not a.quick else 60)
+            sysrep["memory_after_reads"] = server_memory(pids_fn())
 
-            # 5. storage and memory, once logstore's heads are sealed (by age, 30-45 s after the
-            #    ingest) / after PostgreSQL's CHECKPOINT; nothing was written since the ingest
-            while time.time() < ingest_end + a.settle:
-                time.sleep(0.5)
-            sysrep["settled_seconds"] = round(time.time() - ingest_end, 1)
+            # logstore: the same data after compaction of its (finished) day
             if system == "logstore":
-                stats = lg.get_stats("127.0.0.1", port) or {}
-                sysrep["stats"] = {k: stats.get(k) for k in ("lines", "streams", "rawBytes", "storedBytes", "ratio")}
-                sysrep["stats"]["headLines"] = sum(x.get("headLines", 0) for x in stats.get("segments", []))
-                sysrep["stored_bytes"] = du(data_dir)
-                sysrep["stored_note"] = "du of the data directory, heads sealed"
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
                 try:
                     t1 = time.time()
@@ -676,19 +717,6 @@ def main(argv: list[str]) -> int:
                     c.close()
                 sysrep["stored_bytes_compacted"] = du(data_dir)
                 log(f"  compaction: {sysrep['compaction']}")
-            else:
-                cluster.psql("CHECKPOINT")
-                sysrep["relation_bytes"] = int(cluster.psql("SELECT pg_total_relation_size('logs')"))
-                sysrep["table_bytes"] = int(cluster.psql("SELECT pg_relation_size('logs')"))
-                sysrep["index_bytes"] = int(cluster.psql("SELECT pg_indexes_size('logs')"))
-                sysrep["data_dir_bytes"] = du(data_dir)
-                sysrep["wal_bytes"] = du(data_dir / "pg_wal")
-                sysrep["stored_bytes"] = sysrep["relation_bytes"]
-                sysrep["stored_note"] = "pg_total_relation_size('logs') after CHECKPOINT (table + indexes, no WAL)"
-                sysrep["lines_stored"] = int(cluster.psql("SELECT count(*) FROM logs"))
-            sysrep["memory_idle"] = server_memory(pids_fn())
-            log(f"  stored {sysrep['stored_bytes'] / 1e6:,.1f} MB (raw bulk {raw_bytes / 1e6:,.0f} MB), "
-                f"PSS idle {sysrep['memory_idle']['Pss'] / 1e6:,.1f} MB")
 
             # 6. small per-second chunks
             log(f"{system}: small chunks ({len(small)} bodies) ...")
@@ -703,11 +731,13 @@ def main(argv: list[str]) -> int:
             for kind in kinds:
                 cfg = paced_cfg(w, first, a.ingest_rate, read_total)
                 first += cfg["seconds"]
+                wait_quiet(pids_fn, 0.1)
                 bg = IngestRun(system, target, 2, pids_fn, box, paced=cfg)
                 try:
                     time.sleep(2.0)
+                    # between steps, wait until the server is back to the ingest's own load
                     rr = read_phases(driver, system, [kind], targs, w, rates, a.read_seconds, "ingesting", "ge",
-                                     a.seed + 1, lambda: server_memory(pids_fn()))
+                                     a.seed + 1, lambda: server_memory(pids_fn()), pids_fn, 1.0)
                 finally:
                     bgr = bg.stop()
                     box.clear()
