@@ -531,6 +531,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--read-seconds", type=float, default=10.0)
     ap.add_argument("--ingest-rate", type=float, default=30000, help="background ingest during reads, lines/s")
     ap.add_argument("--search-reps", type=int, default=3)
+    ap.add_argument("--search-seconds", type=float, default=10.0,
+                    help="no further repetition of a query starts after this (the first always runs)")
     ap.add_argument("--small-seconds", type=int, default=20, help="seconds of event time sent as per-second chunks")
     ap.add_argument("--tail-samples", type=int, default=20)
     ap.add_argument("--systems", default="logstore,postgres")
@@ -547,6 +549,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.lines_per_job = min(a.lines_per_job, 100)
         a.read_seconds = min(a.read_seconds, 2.0)
         a.search_reps = 1
+        a.search_seconds = min(a.search_seconds, 5.0)
         a.small_seconds = min(a.small_seconds, 5)
         a.tail_samples = min(a.tail_samples, 5)
         a.settle = min(a.settle, 60.0)
@@ -701,7 +704,7 @@ def main(argv: list[str]) -> int:
             # 5. search
             log(f"{system}: search ...")
             sysrep["search"] = search_phase(driver, system, targs, queries, truth, a.search_reps,
-                                            max_seconds=120 if not a.quick else 60)
+                                            max_seconds=a.search_seconds)
             sysrep["memory_after_reads"] = server_memory(pids_fn())
 
             # logstore: the same data after compaction of its (finished) day
