@@ -574,7 +574,10 @@ def machine() -> dict:
 
 def main(argv: list[str]) -> int:
     a = parse_args(argv)
+    # Ctrl-C and SIGTERM end the run through the cleanup in `finally` (SIGINT explicitly: a shell
+    # starts background jobs with SIGINT ignored, and Python would keep ignoring it)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     systems = a.systems.split(",")
     rates = [float(x) for x in a.rates.split(",")]
     driver_path = Path(a.driver) if Path(a.driver).is_absolute() else REPO / a.driver
