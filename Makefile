@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build release serve test test-python bench bench-load-quick format clean help
+.PHONY: all deps venv bench-venv build release loaddriver serve test test-python bench bench-load bench-load-quick format clean help
 
 all: build
 
@@ -15,6 +15,8 @@ help:
 	@echo "make serve   build (release) and run the server on $(DATA_DIR), listening on $(LISTEN)"
 	@echo "make test    install what is missing and run every test"
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
+	@echo "make bench-load        logstore and PostgreSQL side by side, the seed study's workload (< 20 min)"
+	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
@@ -31,6 +33,14 @@ $(VENV)/.ready: Tests/compat/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { $(SUDO) apt-get install -y -q python3 python3-venv; }
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/pip install -q -r Tests/compat/requirements.txt
+	@touch $@
+
+## The PostgreSQL loader's packages for the side-by-side benchmark, in the same venv.
+bench-venv: $(VENV)/.bench-ready
+$(VENV)/.bench-ready: Benchmarks/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { $(SUDO) apt-get install -y -q python3 python3-venv; }
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install -q -r Benchmarks/requirements.txt
 	@touch $@
 
 build: deps
@@ -61,9 +71,17 @@ bench: deps release
 	$(PYTHON) Benchmarks/load/readbench.py || true  # exit 5 = a latency target missed; figures in its table
 	$(PYTHON) Benchmarks/load/tailbench.py || true  # live tail: 3000 followers; exit 5 = p99 target missed
 
-## Only the whole-server load driver, short phases.
-bench-load-quick: release
-	$(PYTHON) Benchmarks/load/loadgen.py --quick
+## The open-loop driver (Swift: hdrhistogram-swift, async-http-client, postgres-nio).
+loaddriver:
+	cd Benchmarks && $(SWIFT) build -c release --product loaddriver
+
+## logstore and PostgreSQL side by side (issue #8); results in Benchmarks/results/*.json.
+## PostgreSQL is installed from Debian when missing. BENCH_ARGS passes options (--help).
+bench-load: deps release loaddriver bench-venv
+	$(VENV)/bin/python Benchmarks/load/sidebyside.py $(BENCH_ARGS)
+
+bench-load-quick: deps release loaddriver bench-venv
+	$(VENV)/bin/python Benchmarks/load/sidebyside.py --quick $(BENCH_ARGS)
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/StorageBenchmarks

@@ -13,6 +13,10 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The open-loop driver of `make bench-load` (Benchmarks/load/README.md).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "BenchSupport", path: "BenchSupport"),
@@ -31,6 +35,17 @@ let package = Package(
             name: "SearchBench",
             dependencies: ["BenchSupport", .product(name: "LogStore", package: rootIdentity)],
             path: "SearchBench"
+        ),
+        // Open-loop load driver (fixed schedule, HDR histogram) for logstore over HTTP and for
+        // PostgreSQL over its wire protocol: `swift build -c release --product loaddriver`.
+        .executableTarget(
+            name: "loaddriver",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "LoadDriver"
         ),
     ]
 )
