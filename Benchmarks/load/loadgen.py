@@ -781,6 +781,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return a
 
 
+def kill_all(processes) -> None:
+    """Kills and reaps every child process still alive (clean-up on exit, error or Ctrl-C)."""
+    for p in processes:
+        try:
+            if p.is_alive():
+                p.kill()
+            p.join(timeout=5)
+        except Exception:
+            pass
+
+
 def main(argv: list[str]) -> int:
     a = parse_args(argv)
 
@@ -932,13 +943,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         exit_code = 1
     finally:
-        for p in workers_box:
-            try:
-                if p.is_alive():
-                    p.kill()
-                p.join(timeout=5)
-            except Exception:
-                pass
+        kill_all(workers_box)
         if server is not None:
             report["shutdown"] = server.stop()
         if temp_dir is not None and not a.keep_data:

@@ -601,13 +601,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         code = 1
     finally:
-        for p in box:
-            try:
-                if p.is_alive():
-                    p.kill()
-                p.join(timeout=5)
-            except Exception:
-                pass
+        lg.kill_all(box)
         if ingest is not None:
             ingest.kill()
         if server is not None:

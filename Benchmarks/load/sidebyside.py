@@ -769,13 +769,7 @@ def main(argv: list[str]) -> int:
         log(f"error: {e}")
         code = 1
     finally:
-        for p in box:
-            try:
-                if p.is_alive():
-                    p.kill()
-                p.join(timeout=5)
-            except Exception:
-                pass
+        lg.kill_all(box)
         if server is not None:
             server.stop()
         if cluster is not None:

@@ -220,15 +220,26 @@ struct BlockTokens: Sendable {
 
     /// Tokenizes every message of `lines` (the block's lines, any order).
     init(lines: [BlockLine]) {
-        guard let firstLSN = lines.lazy.map(\.lsn).min() else { return }
+        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { lines[$0].message[...] })
+    }
+
+    /// Tokenizes a decoded block (its messages are read in place).
+    init(block: DecodedBlock) {
+        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { block.messageBytes($0) })
+    }
+
+    private init(count n: Int, lsn: (Int) -> LSN, message: (Int) -> ArraySlice<UInt8>) {
+        guard n > 0 else { return }
+        var firstLSN = LSN.max
+        for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
         var table = TokenTable(capacity: 512)
         var counts: [UInt32] = []
         var lastLine: [Int32] = []
         var maxOffsets: [UInt64] = []
-        for (i, line) in lines.enumerated() {
-            let offset = line.lsn &- firstLSN
+        for i in 0..<n {
+            let offset = lsn(i) &- firstLSN
             let lineNumber = Int32(i)
-            line.message.withUnsafeBytes { message in
+            message(i).withUnsafeBytes { message in
                 Tokenizer.forEachToken(message) { token in
                     let (id, inserted) = table.insert(token)
                     if inserted {
@@ -247,16 +258,6 @@ struct BlockTokens: Sendable {
         starts = table.starts
         self.counts = counts
         self.maxOffsets = maxOffsets
-    }
-
-    /// Tokenizes a decoded block.
-    init(block: DecodedBlock) {
-        var lines: [BlockLine] = []
-        lines.reserveCapacity(block.count)
-        for i in 0..<block.count {
-            lines.append(BlockLine(timestamp: block.timestamps[i], lsn: block.lsns[i], message: Array(block.messageBytes(i)), fields: []))
-        }
-        self.init(lines: lines)
     }
 }
 
