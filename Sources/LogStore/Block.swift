@@ -2,7 +2,7 @@
 ///
 /// On disk (little-endian; see docs/FORMAT.md):
 /// ```
-/// 0  magic "LSBK"          4   version u8 (1)      5   codec u8 (0 stored, 1 zlib)
+/// 0  magic "LSBK"          4   version u8 (1)      5   codec u8 (0 stored, 1 zlib, 2 raw deflate)
 /// 6  reserved u16          8   count u32           12  rawSize u32 (payload before codec)
 /// 16 minTimestamp i64      24  maxTimestamp i64    32  firstLSN u64 (min)
 /// 40 lastLSN u64 (max)     48  payloadSize u32     52  crc32 u32 (bytes 0..<52, then payload)
@@ -85,6 +85,45 @@ public struct BlockLine: Sendable, Equatable {
     var position: LogPosition { LogPosition(timestamp: timestamp, lsn: lsn) }
 }
 
+/// What a block is encoded from: a line's position, and its message and fields bytes.
+/// `BlockLine` owns its bytes; `LineView` points at bytes that outlive the encoding (the
+/// writer's commit arena, or head values inside a read transaction), so sealing copies each
+/// message once, into the block payload.
+protocol SealableLine {
+    var timestamp: Int64 { get }
+    var lsn: LSN { get }
+    var messageCount: Int { get }
+    var fieldsCount: Int { get }
+    func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    func withFields<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension SealableLine {
+    var position: LogPosition { LogPosition(timestamp: timestamp, lsn: lsn) }
+    /// Bytes the line counts as in "raw bytes" statistics and block size limits.
+    var rawSize: Int { messageCount + fieldsCount }
+}
+
+extension BlockLine: SealableLine {
+    var messageCount: Int { message.count }
+    var fieldsCount: Int { fields.count }
+    func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try message.withUnsafeBytes(body) }
+    func withFields<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try fields.withUnsafeBytes(body) }
+}
+
+/// A line whose bytes live elsewhere; valid only while that memory is (see `SealableLine`).
+struct LineView: SealableLine, @unchecked Sendable {
+    var timestamp: Int64
+    var lsn: LSN
+    var message: UnsafeRawBufferPointer
+    var fields: UnsafeRawBufferPointer
+
+    var messageCount: Int { message.count }
+    var fieldsCount: Int { fields.count }
+    @inline(__always) func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(message) }
+    @inline(__always) func withFields<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(fields) }
+}
+
 /// Encodes and decodes blocks.
 public enum BlockCodec {
     /// Payloads smaller than this are stored uncompressed: zlib's overhead would eat the gain.
@@ -96,9 +135,15 @@ public enum BlockCodec {
     }
 
     /// Encodes `lines` as one block; also returns its header.
-    static func encodeWithHeader(_ input: [BlockLine], level: Int32 = 6) -> (bytes: [UInt8], header: BlockHeader) {
+    static func encodeWithHeader<Line: SealableLine>(_ input: [Line], level: Int32 = 6) -> (bytes: [UInt8], header: BlockHeader) {
         precondition(!input.isEmpty, "BUG: empty block")
         let lines = input.sorted { $0.position < $1.position }
+        return encodeSorted(lines, level: level)
+    }
+
+    /// `encodeWithHeader` for lines already sorted by `(timestamp, LSN)`.
+    static func encodeSorted<Line: SealableLine>(_ lines: [Line], level: Int32) -> (bytes: [UInt8], header: BlockHeader) {
+        precondition(!lines.isEmpty, "BUG: empty block")
         let minTs = lines[0].timestamp
         var maxTs = Int64.min
         var minLSN = LSN.max
@@ -108,7 +153,7 @@ public enum BlockCodec {
             maxTs = max(maxTs, line.timestamp)
             minLSN = min(minLSN, line.lsn)
             maxLSN = max(maxLSN, line.lsn)
-            textBytes += line.message.count + line.fields.count
+            textBytes += line.messageCount + line.fieldsCount
         }
         var payload = ByteWriter(capacity: textBytes + lines.count * 8)
         var prevTs = minTs
@@ -121,18 +166,18 @@ public enum BlockCodec {
             payload.zigzag(Int64(bitPattern: line.lsn) &- prevLSN)
             prevLSN = Int64(bitPattern: line.lsn)
         }
-        for line in lines { payload.varint(UInt64(line.message.count)) }
-        for line in lines { payload.varint(UInt64(line.fields.count)) }
-        for line in lines { payload.append(line.message) }
-        for line in lines { payload.append(line.fields) }
+        for line in lines { payload.varint(UInt64(line.messageCount)) }
+        for line in lines { payload.varint(UInt64(line.fieldsCount)) }
+        for line in lines { line.withMessage { payload.bytes.append(contentsOf: $0) } }
+        for line in lines { line.withFields { payload.bytes.append(contentsOf: $0) } }
 
         let raw = payload.bytes
         var codec: UInt8 = 0
         var stored = raw
         if raw.count >= minCompressSize {
-            let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level) }
+            let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
             if compressed.count < raw.count {
-                codec = 1
+                codec = 2
                 stored = compressed
             }
         }
@@ -175,6 +220,8 @@ public enum BlockCodec {
             raw = stored.array
         case 1:
             raw = try Compression.inflate(stored, expectedSize: header.rawSize)
+        case 2:
+            raw = try Compression.inflate(stored, expectedSize: header.rawSize, raw: true)
         default:
             throw CorruptDataError("unknown block codec \(header.codec)")
         }

@@ -219,16 +219,16 @@ struct BlockTokens: Sendable {
     func token(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(starts[i])..<Int(starts[i + 1])] }
 
     /// Tokenizes every message of `lines` (the block's lines, any order).
-    init(lines: [BlockLine]) {
-        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { lines[$0].message[...] })
+    init<Line: SealableLine>(lines: [Line]) {
+        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { i, body in lines[i].withMessage(body) })
     }
 
     /// Tokenizes a decoded block (its messages are read in place).
     init(block: DecodedBlock) {
-        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { block.messageBytes($0) })
+        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { i, body in block.messageBytes(i).withUnsafeBytes(body) })
     }
 
-    private init(count n: Int, lsn: (Int) -> LSN, message: (Int) -> ArraySlice<UInt8>) {
+    private init(count n: Int, lsn: (Int) -> LSN, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void) {
         guard n > 0 else { return }
         var firstLSN = LSN.max
         for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
@@ -239,7 +239,7 @@ struct BlockTokens: Sendable {
         for i in 0..<n {
             let offset = lsn(i) &- firstLSN
             let lineNumber = Int32(i)
-            message(i).withUnsafeBytes { message in
+            message(i) { message in
                 Tokenizer.forEachToken(message) { token in
                     let (id, inserted) = table.insert(token)
                     if inserted {

@@ -176,10 +176,10 @@ extension Writer {
             }
             for lsn in headLSNs { try txn.delete(segment.head, Keys.u64(lsn)) }
         }
-        var published: [StreamID: [LSN]?] = [:]
+        var published: [StreamID: Shared.HeadUpdate] = [:]
         for id in doomed where heads[segment.day]?[id] != nil {
             heads[segment.day]?[id] = nil
-            published[id] = .some(nil)
+            published[id] = .removed
         }
         shared.updateHeads(day: segment.day, published)
         segmentStreams[segment.day]?.subtract(doomed)

@@ -217,6 +217,29 @@ public enum Keys {
         w.append(fields)
     }
 
+    /// `encodeHeadLine` from bytes held elsewhere, into `w` (reuses its buffer).
+    static func encodeHeadLine(
+        into w: inout ByteWriter, stream: StreamID, timestamp: Int64, message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer
+    ) {
+        w.bytes.removeAll(keepingCapacity: true)
+        w.u64LE(stream)
+        w.u64LE(UInt64(bitPattern: timestamp))
+        w.varint(UInt64(message.count))
+        w.bytes.append(contentsOf: message)
+        w.bytes.append(contentsOf: fields)
+    }
+
+    /// A head line's parts pointing into `value` (valid while `value` is: inside its transaction).
+    static func headLineView(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, LineView) {
+        var r = ByteReader(value)
+        let stream = try r.u64LE()
+        let ts = Int64(bitPattern: try r.u64LE())
+        let n = try r.length()
+        let message = try r.bytes(n)
+        let fields = try r.bytes(r.remaining)
+        return (stream, LineView(timestamp: ts, lsn: lsn, message: message, fields: fields))
+    }
+
     public static func decodeHeadLine(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
         var r = ByteReader(value)
         let stream = try r.u64LE()

@@ -393,13 +393,28 @@ final class Shared: Sendable {
         state = Mutex(initial)
     }
 
+    /// A change of one stream's head, published to readers.
+    enum HeadUpdate {
+        /// The stream's head lines were sealed into blocks (or deleted).
+        case removed
+        /// These LSNs were added to the stream's head.
+        case appended([LSN])
+    }
+
     /// Called by the writer after each transaction that changed a day's head, before callers
-    /// are resumed: `nil` removes a stream's head.
-    func updateHeads(day: Int32, _ updates: [StreamID: [LSN]?]) {
+    /// are resumed.
+    func updateHeads(day: Int32, _ updates: [StreamID: HeadUpdate]) {
         if updates.isEmpty { return }
         state.withLock { s in
-            // In place: copying a day's index of thousands of streams per commit was measurable.
-            for (id, lsns) in updates { s.heads[day, default: [:]][id] = lsns }
+            // In place: copying a day's index of thousands of streams per commit was measurable,
+            // and so was republishing each stream's whole LSN list (appends stay in place unless
+            // a reader holds the list right then).
+            for (id, update) in updates {
+                switch update {
+                case .removed: s.heads[day]?[id] = nil
+                case .appended(let lsns): s.heads[day, default: [:]][id, default: []].append(contentsOf: lsns)
+                }
+            }
             if s.heads[day]?.isEmpty == true { s.heads[day] = nil }
         }
     }

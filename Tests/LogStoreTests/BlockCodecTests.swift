@@ -68,6 +68,35 @@ struct BlockCodecTests {
         #expect(throws: CorruptDataError.self) { try badMagic.withUnsafeBytes { try BlockCodec.decode($0) } }
     }
 
+    /// Blocks are written as raw deflate (codec 2); blocks of codec 1 (a zlib stream, written
+    /// before) must still decode to the same lines.
+    @Test func zlibStreamBlocksOfEarlierVersionsStillDecode() throws {
+        let lines = (0..<300).map { i in
+            BlockLine(timestamp: Int64(i), lsn: LSN(i + 1), message: Array("line \(i) of a job: step \(i % 7) done".utf8), fields: Array("{}".utf8))
+        }
+        let current = BlockCodec.encode(lines, level: 6)
+        let header = try current.withUnsafeBytes { try BlockHeader(parsing: $0) }
+        #expect(header.codec == 2)
+        // Rebuild the same block as codec 1: zlib stream of the same payload, fresh crc.
+        let payload = try current.withUnsafeBytes {
+            try Compression.inflate(UnsafeRawBufferPointer(rebasing: $0[BlockHeader.size...]), expectedSize: header.rawSize, raw: true)
+        }
+        let zlib = payload.withUnsafeBytes { Compression.deflate($0, level: 6) }
+        #expect(zlib.prefix(1) == [0x78])  // a zlib header, not raw deflate
+        var old = Array(current[0..<BlockHeader.size])
+        old[5] = 1
+        withUnsafeBytes(of: UInt32(zlib.count).littleEndian) { old.replaceSubrange(48..<52, with: $0) }
+        var crc = old.withUnsafeBytes { Compression.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<52])) }
+        crc = zlib.withUnsafeBytes { Compression.crc32($0, crc: crc) }
+        withUnsafeBytes(of: crc.littleEndian) { old.replaceSubrange(52..<56, with: $0) }
+        old += zlib
+        let a = try current.withUnsafeBytes { try BlockCodec.decode($0) }
+        let b = try old.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(b.header.codec == 1)
+        #expect((0..<a.count).map { a.line($0) } == (0..<b.count).map { b.line($0) })
+        #expect(b.count == 300 && b.message(299) == "line 299 of a job: step 5 done")
+    }
+
     @Test func smallBlocksStayUncompressed() throws {
         let bytes = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("hi".utf8), fields: Array("{}".utf8))])
         let header = try bytes.withUnsafeBytes { try BlockHeader(parsing: $0) }
