@@ -131,7 +131,7 @@ enum Postings {
 struct TokenTable {
     private(set) var bytes: [UInt8] = []
     private(set) var starts: [Int32] = [0]
-    private var hashes: [UInt32] = []
+    private(set) var hashes: [UInt32] = []
     private var slots: [Int32]
     private var mask: Int
 
@@ -156,7 +156,12 @@ struct TokenTable {
     /// Finds or adds `token`; returns its id and whether it was added.
     @inline(__always)
     mutating func insert(_ token: UnsafeRawBufferPointer) -> (id: Int, inserted: Bool) {
-        let h = Self.hash(token)
+        insert(token, hash: Self.hash(token))
+    }
+
+    /// `insert` with the token's `hash` (`TokenTable.hash`) already computed.
+    @inline(__always)
+    mutating func insert(_ token: UnsafeRawBufferPointer, hash h: UInt32) -> (id: Int, inserted: Bool) {
         var slot = Int(h) & mask
         while true {
             let id = slots[slot]
@@ -189,7 +194,16 @@ struct TokenTable {
         let start = Int(starts[id])
         let length = Int(starts[id + 1]) - start
         guard length == token.count else { return false }
-        return bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, token.baseAddress!, length) == 0 }
+        return bytes.withUnsafeBytes { stored in
+            // Most tokens are a few bytes: a loop beats a call to memcmp.
+            if length <= 16 {
+                let a = stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + start
+                let b = token.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                for k in 0..<length where a[k] != b[k] { return false }
+                return true
+            }
+            return memcmp(stored.baseAddress! + start, token.baseAddress!, length) == 0
+        }
     }
 
     private mutating func grow() {
@@ -213,6 +227,8 @@ struct BlockTokens: Sendable {
     var starts: [Int32] = [0]
     var counts: [UInt32] = []
     var maxOffsets: [UInt64] = []
+    /// `TokenTable.hash` of each token (the pending index reuses them).
+    var hashes: [UInt32] = []
 
     var count: Int { counts.count }
 
@@ -232,32 +248,50 @@ struct BlockTokens: Sendable {
         guard n > 0 else { return }
         var firstLSN = LSN.max
         for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
-        var table = TokenTable(capacity: 512)
-        var counts: [UInt32] = []
-        var lastLine: [Int32] = []
-        var maxOffsets: [UInt64] = []
-        for i in 0..<n {
-            let offset = lsn(i) &- firstLSN
-            let lineNumber = Int32(i)
-            message(i) { message in
-                Tokenizer.forEachToken(message) { token in
-                    let (id, inserted) = table.insert(token)
-                    if inserted {
-                        counts.append(1)
-                        lastLine.append(lineNumber)
-                        maxOffsets.append(offset)
-                    } else if lastLine[id] != lineNumber {
-                        counts[id] += 1
-                        lastLine[id] = lineNumber
-                        if offset > maxOffsets[id] { maxOffsets[id] = offset }
+        var builder = Builder()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Tokenizer.scratchCapacity) { scratch in
+            for i in 0..<n {
+                builder.line = Int32(i)
+                builder.offset = lsn(i) &- firstLSN
+                message(i) { message in
+                    // Log text is nearly always ASCII: one pass that copies and hashes.
+                    if Tokenizer.isASCII(message) {
+                        Tokenizer.forEachASCIIToken(message, scratch.baseAddress!, &builder)
+                    } else {
+                        Tokenizer.forEachToken(message) { token in builder.token(token, hash: TokenTable.hash(token)) }
                     }
                 }
             }
         }
-        bytes = table.bytes
-        starts = table.starts
-        self.counts = counts
-        self.maxOffsets = maxOffsets
+        bytes = builder.table.bytes
+        starts = builder.table.starts
+        counts = builder.counts
+        maxOffsets = builder.maxOffsets
+        hashes = builder.table.hashes
+    }
+
+    /// Collects a block's tokens: per token, lines holding it and the highest LSN offset.
+    private struct Builder: ASCIITokenSink {
+        var table = TokenTable(capacity: 512)
+        var counts: [UInt32] = []
+        var lastLine: [Int32] = []
+        var maxOffsets: [UInt64] = []
+        var line: Int32 = 0
+        var offset: UInt64 = 0
+
+        @inline(__always)
+        mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) {
+            let (id, inserted) = table.insert(token, hash: hash)
+            if inserted {
+                counts.append(1)
+                lastLine.append(line)
+                maxOffsets.append(offset)
+            } else if lastLine[id] != line {
+                counts[id] += 1
+                lastLine[id] = line
+                if offset > maxOffsets[id] { maxOffsets[id] = offset }
+            }
+        }
     }
 }
 
@@ -285,7 +319,7 @@ final class PendingIndex: Sendable {
                 for i in 0..<tokens.count {
                     let token = UnsafeRawBufferPointer(rebasing: all[Int(tokens.starts[i])..<Int(tokens.starts[i + 1])])
                     let posting = Posting(block: number, count: tokens.counts[i], maxOffset: tokens.maxOffsets[i])
-                    let (id, inserted) = s.tokens.insert(token)
+                    let (id, inserted) = s.tokens.insert(token, hash: tokens.hashes[i])
                     if inserted { s.postings.append([posting]) } else { s.postings[id].append(posting) }
                 }
             }

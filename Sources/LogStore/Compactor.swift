@@ -154,7 +154,7 @@ extension Writer {
         if tombstones.isEmpty { return [] }
         let doomed = (segmentStreams[segment.day] ?? []).filter { id in keys[id].map { !$0.workflow.isEmpty && tombstones.contains($0.workflow) } ?? false }
         if doomed.isEmpty { return [] }
-        let headLSNs = doomed.flatMap { heads[segment.day]?[$0]?.lsns ?? [] }
+        let headLSNs = shared.state.withLock { s in doomed.flatMap { s.heads[segment.day]?[$0] ?? [] } }
         var removed = Set<UInt32>()
         try segment.env.write { txn in
             removed = []

@@ -158,6 +158,7 @@ public final class Storage: Sendable {
         var missingStreams: [(StreamID, StreamKey)] = []
         var maxLSN: LSN = 0
         var heads: [Int32: [StreamID: Writer.HeadState]] = [:]
+        var headLSNs: [Int32: [StreamID: [LSN]]] = [:]
         var segmentStreams: [Int32: Set<StreamID>] = [:]
         let cutoff = Writer.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
         var chunkRecords: [ChunkKey: (receipt: AppendReceipt, arrival: Int64, days: [Int32], found: Int)] = [:]
@@ -185,6 +186,7 @@ public final class Storage: Sendable {
                     return true
                 }
                 var dayHeads: [StreamID: Writer.HeadState] = [:]
+                var dayLSNs: [StreamID: [LSN]] = [:]
                 let now = ContinuousClock.now
                 var sealedThrough: [StreamID: LSN] = [:]
                 try txn.scan(segment.sealed) { k, v in
@@ -196,12 +198,16 @@ public final class Storage: Sendable {
                     var r = ByteReader(v)
                     let id = try r.u64LE()
                     if lsn <= sealedThrough[id] ?? 0 { return true }  // sealed, awaiting truncation
-                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now, lsns: [])].count += 1
+                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now, first: lsn, last: lsn)].count += 1
                     dayHeads[id]!.bytes += v.count
-                    dayHeads[id]!.lsns.append(lsn)
+                    dayHeads[id]!.last = lsn
+                    dayLSNs[id, default: []].append(lsn)
                     return true
                 }
-                if !dayHeads.isEmpty { heads[day] = dayHeads }
+                if !dayHeads.isEmpty {
+                    heads[day] = dayHeads
+                    headLSNs[day] = dayLSNs
+                }
                 try txn.scan(segment.chunks, from: Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))) { k, v in
                     var r = ByteReader(k)
                     let arrival = Int64(try r.u64BE())
@@ -236,7 +242,7 @@ public final class Storage: Sendable {
         let nextStreamID = (keys.keys.max() ?? 0) + 1
         shared = Shared(
             SharedState(
-                streams: streams, byKey: byKey, segments: segments, heads: heads.mapValues { $0.mapValues(\.lsns) },
+                streams: streams, byKey: byKey, segments: segments, heads: headLSNs,
                 tombstones: try catalog.loadTombstones(), committedLSN: maxLSN))
         if options.readOnly {
             writer = nil

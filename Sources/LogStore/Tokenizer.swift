@@ -23,6 +23,11 @@
 ///
 /// Examples: `reana-run-job-a02532f6` → `reana`, `run`, `job`, `a02532f6`; `OOMKilled` →
 /// `oomkilled`; `10.0.0.1:9200` → `10`, `0`, `0`, `1`, `9200`; `Café_ÉTÉ` → `café`, `été`.
+/// Receives the tokens of `Tokenizer.forEachASCIIToken` with their hashes.
+protocol ASCIITokenSink {
+    mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32)
+}
+
 public enum Tokenizer {
     /// Longest token kept, in UTF-8 bytes (see the type's documentation for why).
     public static let maxTokenBytes = 64
@@ -84,6 +89,85 @@ public enum Tokenizer {
         default:
             return false
         }
+    }
+
+    /// True when every byte of `bytes` is ASCII (8 bytes at a time).
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n > 0 else { return true }
+        let base = bytes.baseAddress!
+        var acc: UInt64 = 0
+        var i = 0
+        while i &+ 8 <= n {
+            acc |= base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i &+= 8
+        }
+        while i < n {
+            acc |= UInt64(base.load(fromByteOffset: i, as: UInt8.self))
+            i &+= 1
+        }
+        return acc & 0x8080_8080_8080_8080 == 0
+    }
+
+    /// For each ASCII byte: 0 for a separator, otherwise the byte as it appears in a token
+    /// (letters lowercased, digits unchanged). Allocated once, never freed.
+    nonisolated(unsafe) static let asciiTokenBytes: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
+        for b in 0..<128 {
+            let byte = UInt8(b)
+            let lower = byte | 0x20
+            table[b] = lower &- 0x61 < 26 ? lower : (byte &- 0x30 < 10 ? byte : 0)
+        }
+        return UnsafePointer(table)
+    }()
+
+    /// The tokens of ASCII-only `bytes` (check with `isASCII`), each with its FNV-1a hash
+    /// (`TokenTable.hash`) computed while it is copied: the indexer's fast path, the same tokens
+    /// as `forEachToken`. `out` has room for `scratchCapacity` bytes.
+    @inline(__always)
+    static func forEachASCIIToken(
+        _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<UInt8>, _ body: (UnsafeRawBufferPointer, UInt32) -> Void
+    ) {
+        withoutActuallyEscaping(body) { body in
+            var sink = ClosureSink(body: body)
+            forEachASCIIToken(bytes, out, &sink)
+        }
+    }
+
+    private struct ClosureSink: ASCIITokenSink {
+        let body: (UnsafeRawBufferPointer, UInt32) -> Void
+        mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) { body(token, hash) }
+    }
+
+    /// `forEachASCIIToken` into a sink (specialized and inlined: no closure per token).
+    @inline(__always)
+    static func forEachASCIIToken<Sink: ASCIITokenSink>(
+        _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<UInt8>, _ sink: inout Sink
+    ) {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        let table = asciiTokenBytes
+        let end = bytes.count
+        let basis: UInt32 = 2_166_136_261
+        var hash = basis
+        var len = 0
+        var i = 0
+        while i < end {
+            let c = table[Int(base[i])]
+            i &+= 1
+            if c != 0 {
+                if len < maxTokenBytes {
+                    out[len] = c
+                    len &+= 1
+                    hash = (hash ^ UInt32(c)) &* 16_777_619
+                }
+            } else if len > 0 {
+                sink.token(UnsafeRawBufferPointer(start: out, count: len), hash: hash)
+                len = 0
+                hash = basis
+            }
+        }
+        if len > 0 { sink.token(UnsafeRawBufferPointer(start: out, count: len), hash: hash) }
     }
 
     // MARK: - Implementation

@@ -12,12 +12,15 @@ import Logging
 /// `@unchecked Sendable`: the queue fields are guarded by `condition`; every other field is
 /// touched only by the writer thread (`run()` and what it calls).
 final class Writer: @unchecked Sendable {
+    /// A stream's unsealed head lines in a day segment. Plain values (copied freely while
+    /// scanning thousands of heads); the LSN list itself is kept once, in `Shared`'s head index.
     struct HeadState {
         var count: Int
         var bytes: Int
         var oldest: ContinuousClock.Instant
-        /// The LSNs of the stream's unsealed head lines, ascending.
-        var lsns: [LSN]
+        /// The first and last LSN of the head lines.
+        var first: LSN
+        var last: LSN
     }
 
     struct Pending {
@@ -477,11 +480,12 @@ final class Writer: @unchecked Sendable {
         // Bounded work per transaction: the biggest heads first, the rest stay in the head and
         // are sealed by the next passes (`sealBacklog`).
         if toSeal.count > Self.sealBudgetStreams {
-            toSeal.sort { (dayHeads[$0]?.bytes ?? 0) > (dayHeads[$1]?.bytes ?? 0) }
+            // Sizes looked up once (a comparator that looks both up costs n log n lookups).
+            let sized = toSeal.map { id in (id: id, head: dayHeads[id]?.bytes ?? 0) }.sorted { $0.head > $1.head }
             var budget = Self.sealBudgetBytes
             var kept: [StreamID] = []
-            for id in toSeal {
-                let bytes = (dayHeads[id]?.bytes ?? 0) + (group[id]?.reduce(0) { $0 + $1.rawSize } ?? 0)
+            for (id, headBytes) in sized {
+                let bytes = headBytes + (group[id]?.reduce(0) { $0 + $1.rawSize } ?? 0)
                 if kept.count < Self.sealBudgetStreams && (kept.isEmpty || bytes <= budget) {
                     kept.append(id)
                     budget -= bytes
@@ -497,12 +501,14 @@ final class Writer: @unchecked Sendable {
         // encode the blocks while the read transaction keeps those values mapped.
         var blocks: [[SealedBlock]] = []
         if !toSeal.isEmpty {
+            // The LSN lists are the readers' (the writer alone changes them, after commits).
+            let headLSNs = shared.state.withLock { s in toSeal.map { s.heads[day]?[$0] ?? [] } }
             try segment.env.read { txn in
                 var sealLines: [[LineView]] = []
                 sealLines.reserveCapacity(toSeal.count)
                 var key = ByteWriter(capacity: 8)
-                for id in toSeal {
-                    let lsns = dayHeads[id]?.lsns ?? []
+                for (k, id) in toSeal.enumerated() {
+                    let lsns = headLSNs[k]
                     let fresh = group[id] ?? []
                     var lines: [LineView] = []
                     lines.reserveCapacity(lsns.count + fresh.count)
@@ -547,11 +553,11 @@ final class Writer: @unchecked Sendable {
         var newOldest: (lsn: LSN, stream: StreamID)?
         let sealing = Set(toSeal)
         let cached = oldestHead[day]
-        let cacheValid = cached.map { c in dayHeads[c.stream]?.lsns.first == c.lsn } ?? false
+        let cacheValid = cached.map { c in dayHeads[c.stream]?.first == c.lsn } ?? false
         if !toSeal.isEmpty && (!cacheValid || sealing.contains(cached!.stream)) {
             var oldest: (lsn: LSN, stream: StreamID) = (LSN.max, 0)
             for (id, head) in dayHeads where !sealing.contains(id) {
-                if let first = head.lsns.first, first < oldest.lsn { oldest = (first, id) }
+                if head.count > 0, head.first < oldest.lsn { oldest = (head.first, id) }
             }
             if let first = headOrder.first, first.lsn < oldest.lsn { oldest = (first.lsn, toHead[Int(first.group)]) }
             truncateBelow = oldest.lsn
@@ -576,7 +582,7 @@ final class Writer: @unchecked Sendable {
             }
             var nextBlock = toSeal.isEmpty ? 0 : try segment.indexState(txn).next
             for (i, id) in toSeal.enumerated() {
-                if let last = dayHeads[id]?.lsns.last { try txn.put(segment.sealed, Keys.u64(id), Keys.u64(last)) }
+                if let head = dayHeads[id], head.count > 0 { try txn.put(segment.sealed, Keys.u64(id), Keys.u64(head.last)) }
                 for block in blocks[i] {
                     try txn.put(segment.blocks, Keys.streamLSN(id, block.header.firstLSN), block.bytes)
                     let ref = BlockRef(number: nextBlock, stream: id, header: block.header)
@@ -627,11 +633,10 @@ final class Writer: @unchecked Sendable {
             var bytes = 0
             for i in lines.indices { bytes += lines[i].rawSize }
             let lsns = lines.map(\.lsn)
-            // Updated in place (a copy of the state would copy the stream's LSN list per commit).
-            if updated[id] == nil { updated[id] = HeadState(count: 0, bytes: 0, oldest: now, lsns: []) }
+            if updated[id] == nil { updated[id] = HeadState(count: 0, bytes: 0, oldest: now, first: lsns[0], last: lsns[0]) }
             updated[id]!.count += lines.count
             updated[id]!.bytes += bytes
-            updated[id]!.lsns.append(contentsOf: lsns)
+            updated[id]!.last = max(updated[id]!.last, lsns.max()!)
             published[id] = .appended(lsns)
         }
         heads[day] = updated.isEmpty ? nil : updated

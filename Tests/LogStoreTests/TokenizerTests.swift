@@ -66,6 +66,34 @@ struct TokenizerTests {
         }
     }
 
+    /// The indexer's ASCII fast path yields exactly the general tokenizer's tokens, with the
+    /// token table's hash of each (random ASCII text, long runs included).
+    @Test func asciiFastPathMatchesTheTokenizer() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019 -_.:/=\"{}\t\n,;".utf8)
+        for round in 0..<2000 {
+            var text: [UInt8] = (0..<Int.random(in: 0...200, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            if round % 10 == 0 { text += [UInt8](repeating: UInt8(ascii: "q"), count: Int.random(in: 60...150, using: &rng)) + Array(" tail".utf8) }
+            #expect(text.withUnsafeBytes { Tokenizer.isASCII($0) })
+            var expected: [[UInt8]] = []
+            text.withUnsafeBytes { Tokenizer.forEachToken($0) { expected.append(Array($0)) } }
+            var fast: [[UInt8]] = []
+            var hashesMatch = true
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Tokenizer.scratchCapacity) { scratch in
+                text.withUnsafeBytes { bytes in
+                    Tokenizer.forEachASCIIToken(bytes, scratch.baseAddress!) { token, hash in
+                        fast.append(Array(token))
+                        if TokenTable.hash(token) != hash { hashesMatch = false }
+                    }
+                }
+            }
+            #expect(fast == expected)
+            #expect(hashesMatch)
+        }
+        #expect(Array("café".utf8).withUnsafeBytes { !Tokenizer.isASCII($0) })
+        #expect(Array("0123456789abcdé".utf8).withUnsafeBytes { !Tokenizer.isASCII($0) })
+    }
+
     @Test func longTokensAreCutAt64Bytes() {
         let long = String(repeating: "A", count: 200)
         #expect(Tokenizer.tokens(long) == [String(repeating: "a", count: 64)])
