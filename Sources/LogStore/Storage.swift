@@ -262,6 +262,16 @@ public final class Storage: Sendable {
         close()
     }
 
+    /// Unmaps the data files' pages from the process (they stay in the page cache; see
+    /// `LMDBEnvironment.releaseMappedPages`). `logstore serve` calls it periodically so its
+    /// resident set shows what it uses, not everything it read through the maps.
+    public func releaseMappedPages() {
+        let segments = shared.state.withLock { Array($0.segments.values) }
+        let mappings = LMDBEnvironment.FileMappings.current()
+        for segment in segments { segment.env.releaseMappedPages(in: mappings) }
+        catalog.env.releaseMappedPages(in: mappings)
+    }
+
     /// Stops the writer after it committed everything queued, and closes every environment.
     /// Later calls fail with `StorageError.closed`.
     public func close() {

@@ -43,6 +43,61 @@ struct StorageTests {
         #expect(receipt.firstLSN == lastLSN + 1)
     }
 
+    /// Unmapping the files' pages (what `serve` does every 10 s) while reads and appends run
+    /// changes no answer; the pages really leave the process (its file-backed RSS drops).
+    @Test func releasingMappedPagesKeepsEveryRead() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 200
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        for round in 0..<5 {
+            let batch = (0..<4000).map { i in line(job, day0 + Int64(round * 4000 + i) * 1_000_000, "round \(round) line \(i) " + String(repeating: "x", count: 200)) }
+            _ = try await store.append(batch)
+        }
+        let expected = try store.readAll(StreamSelector(job: job.job))
+        #expect(expected.count == 20_000)
+        let mappedBefore = residentKB(under: dir.path)
+        store.releaseMappedPages()
+        let mappedAfter = residentKB(under: dir.path)
+        if let mappedBefore, let mappedAfter {
+            #expect(mappedBefore > 0)
+            #expect(mappedAfter < mappedBefore / 4)
+        }
+        let reader = Task.detached {
+            for _ in 0..<20 {
+                let lines = try store.readAll(StreamSelector(job: job.job))
+                #expect(lines.count >= 20_000)
+                #expect(Array(lines.prefix(20_000)) == expected)
+            }
+        }
+        for k in 0..<20 {
+            store.releaseMappedPages()
+            _ = try await store.append([line(job, day0 + Int64(30_000 + k) * 1_000_000, "later \(k)")])
+        }
+        try await reader.value
+        #expect(try store.readAll(StreamSelector(job: job.job)).count == 20_020)
+    }
+
+    /// Resident kB of this process's mappings of files under `directory` (Linux), or nil.
+    func residentKB(under directory: String) -> Int? {
+        // procfs files report size 0: read to the end rather than by the reported size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return nil }
+        defer { try? handle.close() }
+        let smaps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        var total = 0
+        var inside = false
+        for row in smaps.split(separator: "\n") {
+            if let first = row.first, first.isHexDigit, row.contains("-") && row.split(separator: " ").count >= 5 {
+                inside = row.contains(directory)
+            } else if inside && row.hasPrefix("Rss:") {
+                total += Int(row.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+            }
+        }
+        return total
+    }
+
     @Test func readsAcrossDaysInOrderBothWays() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }

@@ -196,6 +196,49 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return (info.me_mapsize, (info.me_last_pgno + 1) * pageSize, pageSize)
     }
 
+    /// Drops this process's mappings of the file's pages (`MADV_DONTNEED` over the read-only
+    /// map): the pages stay in the kernel's page cache and the next read maps them again (a
+    /// minor fault), but they no longer count in the process's resident set until then. LMDB
+    /// reads go through the map, so without this the RSS of a long-running server grows to the
+    /// size of everything it ever read (1.3 GB after sealing 3M lines), which looks like memory
+    /// the server holds. Safe while readers run: their pages are immutable and re-fault.
+    /// Not done for `MDB_WRITEMAP` maps (this project never uses them). `mappings` locates
+    /// the map (by the file's inode).
+    public func releaseMappedPages(in mappings: FileMappings) {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard env != nil else { return }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        for range in mappings.ranges[UInt64(st.st_ino)] ?? [] {
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: range.start), Int(range.end - range.start), MADV_DONTNEED)
+        }
+    }
+
+    /// The file mappings of this process (`/proc/self/maps`), by inode: LMDB does not tell
+    /// where it mapped a file unless the map is fixed.
+    public struct FileMappings: Sendable {
+        public var ranges: [UInt64: [(start: UInt, end: UInt)]] = [:]
+
+        /// Reads `/proc/self/maps` (empty elsewhere than Linux).
+        public static func current() -> FileMappings {
+            var result = FileMappings()
+            guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return result }
+            defer { try? handle.close() }
+            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            for row in text.split(separator: "\n") {
+                // address perms offset dev inode path
+                let fields = row.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                guard fields.count >= 5, let inode = UInt64(fields[4]), inode != 0 else { continue }
+                let bounds = fields[0].split(separator: "-")
+                guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start
+                else { continue }
+                result.ranges[inode, default: []].append((start, end))
+            }
+            return result
+        }
+    }
+
     /// Doubles the map (up to 1 TiB steps of at most 8 GiB). Exclusive: waits for readers.
     public func grow() {
         pthread_rwlock_wrlock(resizeLock)
