@@ -326,11 +326,7 @@ extension Writer {
                 DispatchQueue.concurrentPerform(iterations: work.count) { i in
                     guard !work[i].packed else { return }
                     do {
-                        let block = try BlockCodec.decode(work[i].bytes)
-                        var lines: [BlockLine] = []
-                        lines.reserveCapacity(block.count)
-                        for j in 0..<block.count { lines.append(block.line(j)) }
-                        out[i] = BlockCodec.encodeWithHeader(lines, level: level).bytes
+                        out[i] = try BlockCodec.recompress(work[i].bytes, level: level)
                     } catch {
                         failed.withLock { $0 = error }
                     }
