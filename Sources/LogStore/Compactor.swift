@@ -377,10 +377,7 @@ extension Writer {
             var earlier: [([UInt8], [Posting])] = []
             if let oldRuns = segment.postingRuns {
                 try src.scan(oldRuns) { _, v in
-                    try PostingRuns.decode(v) { token, postings in
-                        earlier.append((Array(token), postings))
-                        return true
-                    }
+                    try PostingRuns.decode(v) { token, postings in earlier.append((Array(token), postings)) }
                     return true
                 }
             }

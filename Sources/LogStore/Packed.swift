@@ -139,9 +139,17 @@ enum PostingRuns {
         }
     }
 
-    /// Calls `body` with each (token, postings) of a run value, in token order; stops when it
-    /// returns false. Postings carry the quantized bound (`Posting.quantizedFlag`).
-    static func decode(_ value: UnsafeRawBufferPointer, _ body: (ArraySlice<UInt8>, [Posting]) throws -> Bool) throws {
+    /// What a reader of a run wants of a token.
+    enum Want { case take, skip, stop }
+
+    /// Calls `body` with each (token, postings) of a run value, in token order, for the tokens
+    /// `want` takes (the postings of skipped tokens are stepped over, not built); stops at the
+    /// first token `want` answers `.stop` for. Postings carry the quantized bound
+    /// (`Posting.quantizedFlag`).
+    static func decode(
+        _ value: UnsafeRawBufferPointer, want: (ArraySlice<UInt8>) -> Want = { _ in .take },
+        _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void
+    ) throws {
         var header = ByteReader(value)
         let size = try header.varint()
         guard size <= 1 << 28 else { throw CorruptDataError("postings run of \(size) bytes") }
@@ -157,6 +165,12 @@ enum PostingRuns {
                 token.append(contentsOf: try r.bytes(suffix))
                 let n = try r.varint()
                 guard n <= UInt64(r.remaining) else { throw CorruptDataError("postings run lists \(n) postings") }
+                let wanted = want(token[...])
+                if wanted == .stop { return }
+                if wanted == .skip {
+                    for _ in 0..<(2 * n) { _ = try r.varint() }
+                    continue
+                }
                 var postings: [Posting] = []
                 postings.reserveCapacity(Int(n))
                 var block: UInt32 = 0
@@ -167,7 +181,7 @@ enum PostingRuns {
                     let v = try r.varint()
                     postings.append(Posting(block: block, count: UInt32(clamping: v >> 4), maxOffset: Posting.quantizedFlag | (v & 15)))
                 }
-                if try !body(token[...], postings) { return }
+                try body(token[...], postings)
             }
         }
     }
@@ -176,12 +190,8 @@ enum PostingRuns {
     static func lookup(_ txn: borrowing LMDBTransaction, _ table: LMDBTable, token: [UInt8]) throws -> [Posting] {
         guard let (_, value) = try txn.floor(table, token) else { return [] }
         var found: [Posting] = []
-        try decode(value) { t, postings in
-            if t.elementsEqual(token) {
-                found = postings
-                return false
-            }
-            return !t.lexicographicallyPrecedes(token) ? false : true
+        try decode(value, want: { t in t.elementsEqual(token) ? .take : t.lexicographicallyPrecedes(token) ? .skip : .stop }) { _, postings in
+            found = postings
         }
         return found
     }
@@ -194,15 +204,17 @@ enum PostingRuns {
         try txn.scan(table, from: start) { key, value in
             if !key.elementsEqual(start) && !key.starts(with: prefix) { return false }
             var more = true
-            try decode(value) { t, postings in
-                if t.starts(with: prefix) {
-                    body(postings)
-                } else if prefix.lexicographicallyPrecedes(t) {
-                    more = false
-                    return false
+            try decode(
+                value,
+                want: { t in
+                    if t.starts(with: prefix) { return .take }
+                    if prefix.lexicographicallyPrecedes(t) {
+                        more = false
+                        return .stop
+                    }
+                    return .skip
                 }
-                return true
-            }
+            ) { _, postings in body(postings) }
             return more
         }
     }
