@@ -5,7 +5,10 @@ import Testing
 /// Every search result compared with a brute-force scan of the same lines (in memory, the
 /// matcher applied to each), on random corpora of log-shaped lines across several day
 /// segments, some still in the head and some sealed into blocks.
-@Suite("Search equals a brute-force scan")
+// Serialized: its cases run long synchronous query loops, and the test process shares a
+// cooperative pool of two threads (two cores) with timing-bound HTTP tests; run in parallel, the
+// six cases starved them (`pagingAJobWhileItIsIngested` hit its 60 s deadline).
+@Suite("Search equals a brute-force scan", .serialized)
 struct SearchTests {
     static let vocabulary = [
         "ERROR", "WARN", "INFO", "error", "failed", "connection", "refused", "OOMKilled", "job", "step", "finished",
