@@ -184,10 +184,16 @@ public enum BlockCodec {
         let header = BlockHeader(
             codec: codec, count: lines.count, rawSize: raw.count, minTimestamp: minTs, maxTimestamp: maxTs,
             firstLSN: minLSN, lastLSN: maxLSN, payloadSize: stored.count)
+        return assemble(header, stored)
+    }
+
+    /// The stored block: `header` (its codec, sizes and ranges; the crc is computed here) and
+    /// the payload after the codec.
+    private static func assemble(_ header: BlockHeader, _ stored: [UInt8]) -> (bytes: [UInt8], header: BlockHeader) {
         var out = ByteWriter(capacity: BlockHeader.size + stored.count)
         out.append(BlockHeader.magic)
         out.u8(BlockHeader.version)
-        out.u8(codec)
+        out.u8(header.codec)
         out.u8(0)
         out.u8(0)
         out.u32LE(UInt32(header.count))
@@ -204,6 +210,39 @@ public enum BlockCodec {
         var stamped = header
         stamped.crc = crc
         return (out.bytes, stamped)
+    }
+
+    /// The same block with its payload compressed at `level` (compaction): the columns are not
+    /// decoded, only inflated and deflated again. Checks the crc and the inflated size.
+    static func recompress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws(CorruptDataError) -> [UInt8] {
+        var header = try BlockHeader(parsing: bytes)
+        var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
+        let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
+        crc = Compression.crc32(stored, crc: crc)
+        guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
+        let raw: [UInt8]
+        switch header.codec {
+        case 0:
+            guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
+            raw = stored.array
+        case 1:
+            raw = try Compression.inflate(stored, expectedSize: header.rawSize)
+        case 2:
+            raw = try Compression.inflate(stored, expectedSize: header.rawSize, raw: true)
+        default:
+            throw CorruptDataError("unknown block codec \(header.codec)")
+        }
+        var payload = raw
+        header.codec = 0
+        if raw.count >= minCompressSize {
+            let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
+            if compressed.count < raw.count {
+                header.codec = 2
+                payload = compressed
+            }
+        }
+        header.payloadSize = payload.count
+        return assemble(header, payload).bytes
     }
 
     /// Checks the crc and decodes a stored block into its columns.

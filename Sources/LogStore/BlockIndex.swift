@@ -71,7 +71,8 @@ struct Posting: Sendable, Equatable {
     var block: UInt32
     /// Lines of the block that hold the token.
     var count: UInt32
-    /// Highest LSN of those lines minus the block's first LSN.
+    /// Highest LSN of those lines minus the block's first LSN; or, with `quantizedFlag` set
+    /// (postings from packed runs), a 4-bit bucket of it (`maxLSN(firstLSN:lastLSN:)`).
     var maxOffset: UInt64
 }
 
@@ -80,10 +81,6 @@ struct Posting: Sendable, Equatable {
 enum Postings {
     /// A value is appended to while shorter than this; then the token starts a new entry.
     static let appendLimit = 1024
-    /// Compaction rewrites a token's postings into entries of about this many bytes: the most
-    /// that stays inside a 4 KiB leaf page (LMDB moves a node over ~2040 bytes to overflow pages,
-    /// which waste half a page each on average: measured +50% index bytes with 64 KiB entries).
-    static let compactLimit = 1800
 
     static func encode(_ postings: some Collection<Posting>, after previous: UInt32, into w: inout ByteWriter) {
         var prev = previous
@@ -436,6 +433,9 @@ struct IndexPlanner {
                 try Postings.decode(key: k, value: v) { p in if p.block < indexed { found[p.block] = p } }
                 return true
             }
+            if let runs = segment.postingRuns {
+                for p in try PostingRuns.lookup(txn, runs, token: token) where p.block < indexed { found[p.block] = p }
+            }
             for p in pending.tokens[token] ?? [] where usePending(p) { found[p.block] = p }
             termPostings[token] = found
         }
@@ -452,6 +452,9 @@ struct IndexPlanner {
             try txn.scan(segment.postings, prefix: prefix) { k, v in
                 try Postings.decode(key: k, value: v) { p in if p.block < indexed { add(p) } }
                 return true
+            }
+            if let runs = segment.postingRuns {
+                try PostingRuns.scan(txn, runs, prefix: prefix) { postings in for p in postings where p.block < indexed { add(p) } }
             }
             for p in pending.prefixes[prefix] ?? [] where usePending(p) { add(p) }
             prefixPostings[prefix] = found
@@ -514,7 +517,7 @@ extension Segment {
             for number in indexed..<next {
                 guard let v = try txn.get(blockDir, Keys.u32(number)) else { continue }
                 let ref = try BlockRef(number: number, decoding: v)
-                guard let bytes = try txn.get(blocks, ref.key) else { continue }
+                guard let bytes = try block(txn, key: ref.key) else { continue }
                 pending.add(number, BlockTokens(block: try BlockCodec.decode(bytes)))
                 recovered += 1
             }
@@ -522,9 +525,10 @@ extension Segment {
         return recovered
     }
 
-    /// Bytes of the block directory and postings (pages × page size).
+    /// Bytes of the block directory and postings, appendable and packed (pages × page size).
     func indexBytes(_ txn: borrowing LMDBTransaction) throws -> Int {
-        (try txn.pages(postings) + txn.pages(blockDir)) * env.info().pageSize
+        let runs = try postingRuns.map { try txn.pages($0) } ?? 0
+        return (try txn.pages(postings) + txn.pages(blockDir) + runs) * env.info().pageSize
     }
 }
 
@@ -573,47 +577,6 @@ extension Writer {
             } catch {
                 logger.error("flushing the full-text index failed", metadata: ["segment": "\(segment.name)", "error": "\(error)"])
             }
-        }
-    }
-
-    /// Rewrites a segment's postings into few large entries, dropping the blocks in `removed`.
-    /// Writer thread only (compaction).
-    func rewritePostings(_ segment: Segment, removing removed: Set<UInt32>) throws {
-        try flushIndex(segment)
-        try segment.env.write { txn in
-            var entries: [([UInt8], [UInt8])] = []
-            var token: [UInt8] = []
-            var postings: [Posting] = []
-            func emit() {
-                guard !postings.isEmpty else { return }
-                var start = 0
-                while start < postings.count {
-                    var w = ByteWriter(capacity: 256)
-                    let first = postings[start].block
-                    var i = start
-                    var prev = first
-                    while i < postings.count && w.bytes.count < Postings.compactLimit {
-                        Postings.encode(CollectionOfOne(postings[i]), after: prev, into: &w)
-                        prev = postings[i].block
-                        i += 1
-                    }
-                    entries.append((Keys.postingsKey(token, firstBlock: first), w.bytes))
-                    start = i
-                }
-                postings.removeAll(keepingCapacity: true)
-            }
-            try txn.scan(segment.postings) { k, v in
-                let t = Postings.token(ofKey: k)
-                if !t.elementsEqual(token) {
-                    emit()
-                    token = t.array
-                }
-                try Postings.decode(key: k, value: v) { p in if !removed.contains(p.block) { postings.append(p) } }
-                return true
-            }
-            emit()
-            try txn.clear(segment.postings)
-            for (key, value) in entries { try txn.put(segment.postings, key, value, append: true) }
         }
     }
 }

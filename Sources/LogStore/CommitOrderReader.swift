@@ -100,7 +100,7 @@ extension Storage {
                 }
                 for id in ids {
                     try txn.scan(segment.blocks, prefix: Keys.u64(id)) { k, v in
-                        let header = try BlockHeader(parsing: v)
+                        let header = try BlockHeader(parsing: segment.blockBytes(txn, v))
                         if header.lastLSN > low && header.firstLSN <= committed {
                             blocks.append((id, header.firstLSN, header.lastLSN, k.array))
                         }
@@ -122,7 +122,7 @@ extension Storage {
                             break
                         }
                     }
-                    guard let bytes = try txn.get(segment.blocks, block.key) else {
+                    guard let bytes = try segment.block(txn, key: block.key) else {
                         throw CorruptDataError("block vanished during read")
                     }
                     let decoded = try BlockCodec.decode(bytes)

@@ -59,6 +59,13 @@ public enum Keys {
     /// the highest such LSN as an offset from the block's first LSN (varints).
     public static let segmentPostings = "postings"
 
+    /// pack number u32 BE → blocks concatenated (compacted segments): a `blocks` value is then a
+    /// `BlockPointer` (16 bytes) into a pack instead of the block itself.
+    public static let segmentPacks = "packs"
+    /// run's first token (UTF-8) → packed postings run (`PostingRuns`): the postings of the
+    /// blocks a compaction saw, prefix-shared and zlib-compressed. Read together with `postings`.
+    public static let segmentPostingRuns = "postruns"
+
     public static let metaFormat: [UInt8] = Array("format".utf8)
     public static let metaMaxLSN: [UInt8] = Array("maxLSN".utf8)
     /// u32 BE: the number the next sealed block gets.
@@ -66,6 +73,10 @@ public enum Keys {
     /// u32 BE: blocks numbered below this are in `postings`; later ones are indexed in memory
     /// (`PendingIndex`) and rebuilt from their blocks at open.
     public static let metaIndexedBlocks: [UInt8] = Array("indexedBlocks".utf8)
+
+    /// u32 BE: 1 once a compaction wrote the segment in the compacted layout (packs, runs).
+    public static let metaLayout: [UInt8] = Array("layout".utf8)
+    public static let layoutCompacted: UInt32 = 1
 
     public static func u32(_ v: UInt32) -> [UInt8] {
         var w = ByteWriter(capacity: 4)

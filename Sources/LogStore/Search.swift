@@ -123,7 +123,7 @@ extension Storage {
                     } else if countingTerm, let posting {
                         exact = Int(posting.count)
                     }
-                    let maxLSN = posting.map { min(ref.lastLSN, ref.firstLSN &+ $0.maxOffset) } ?? ref.lastLSN
+                    let maxLSN = posting.map { $0.maxLSN(firstLSN: ref.firstLSN, lastLSN: ref.lastLSN) } ?? ref.lastLSN
                     units.append(
                         SearchUnit(
                             segment: segment, stream: ref.stream, key: ref.key, preloaded: [], minLSN: ref.firstLSN, maxLSN: maxLSN,
@@ -161,7 +161,7 @@ extension Storage {
         let inTime = { (ts: Int64) in (from.map { ts >= $0 } ?? true) && (to.map { ts < $0 } ?? true) }
         try unit.segment.env.read { txn in
             if let blockKey = unit.key {
-                guard let bytes = try txn.get(unit.segment.blocks, blockKey) else { return }
+                guard let bytes = try unit.segment.block(txn, key: blockKey) else { return }
                 let block = try BlockCodec.decode(bytes)
                 for i in 0..<block.count where inTime(block.timestamps[i]) {
                     let message = block.messageBytes(i)

@@ -1,3 +1,4 @@
+import CLMDB
 import Foundation
 
 /// One UTC day of lines: an LMDB environment `segments/YYYY-MM-DD.mdb` holding the head,
@@ -21,6 +22,9 @@ public final class Segment: Sendable {
     let ids: LMDBTable
     let blockDir: LMDBTable
     let postings: LMDBTable
+    /// Compacted layout (`Packed.swift`); nil in a read-only segment written before it existed.
+    let packs: LMDBTable?
+    let postingRuns: LMDBTable?
     /// Postings of blocks sealed since the last index flush.
     let pending = PendingIndex()
 
@@ -49,6 +53,8 @@ public final class Segment: Sendable {
         ids = try env.table(Keys.segmentIDs)
         blockDir = try env.table(Keys.segmentBlockDir)
         postings = try env.table(Keys.segmentPostings)
+        packs = try Self.optionalTable(env, Keys.segmentPacks, readOnly: readOnly)
+        postingRuns = try Self.optionalTable(env, Keys.segmentPostingRuns, readOnly: readOnly)
         if !readOnly {
             let (meta, env) = (self.meta, self.env)
             try env.write { txn in
@@ -62,6 +68,15 @@ public final class Segment: Sendable {
                     try txn.put(meta, Keys.metaFormat, w.bytes)
                 }
             }
+        }
+    }
+
+    /// A table that older segments lack: created when writable, nil when read-only and absent.
+    private static func optionalTable(_ env: LMDBEnvironment, _ name: String, readOnly: Bool) throws -> LMDBTable? {
+        do {
+            return try env.table(name)
+        } catch let error as LMDBError where readOnly && error.code == MDB_NOTFOUND {
+            return nil
         }
     }
 

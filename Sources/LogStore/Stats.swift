@@ -17,6 +17,9 @@ public struct SegmentStats: Sendable, Codable, Equatable {
     public var indexBytes: Int
     /// Sealed blocks whose postings are still only in memory (flushed by the writer).
     public var pendingIndexBlocks: Int
+    /// Bytes of LMDB's free pages inside the file (freed by deletes, reused by later writes;
+    /// a compacted segment has none).
+    public var freeBytes: Int = 0
     /// Compactions this segment went through (its file is `YYYY-MM-DD.gN.mdb`).
     public var generation: Int
     /// `active` (today: receiving lines), `finished` (an earlier day), `compacted`.
@@ -36,6 +39,8 @@ public struct StoreStats: Sendable, Codable, Equatable {
     public var storedBytes: Int
     /// Bytes of LMDB pages in use (a file may hold free pages after deletes).
     public var usedBytes: Int
+    /// Bytes of LMDB free pages in all segments.
+    public var freeBytes: Int = 0
     public var blockBytes: Int
     /// Bytes of the full-text index in all segments.
     public var indexBytes: Int
@@ -58,7 +63,7 @@ extension Storage {
         var result: [SegmentStats] = []
         let today = Day.of(Storage.now())
         for segment in segments {
-            let (mapBytes, usedBytes, _) = segment.env.info()
+            let (mapBytes, usedBytes, pageSize) = segment.env.info()
             var st = SegmentStats(
                 name: segment.name, fileBytes: segment.fileBytes, usedBytes: usedBytes, mapBytes: mapBytes, streams: 0, lines: 0,
                 rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0, indexBytes: 0, pendingIndexBlocks: segment.pending.blockCount,
@@ -68,6 +73,7 @@ extension Storage {
                 st.maxLSN = try segment.maxLSN(txn)
                 st.headLines = headCounts[segment.day] ?? 0
                 st.indexBytes = try segment.indexBytes(txn)
+                st.freeBytes = try txn.freePages() * pageSize
                 try txn.scan(segment.stats) { _, v in
                     let s = try Keys.decodeStats(v)
                     st.streams += 1
@@ -77,7 +83,7 @@ extension Storage {
                 }
                 try txn.scan(segment.blocks) { _, v in
                     st.blocks += 1
-                    st.blockBytes += v.count
+                    st.blockBytes += try segment.blockBytes(txn, v).count
                     return true
                 }
             }
@@ -92,7 +98,7 @@ extension Storage {
         let withLines = streams.filter { $0.stats.lines > 0 }
         return StoreStats(
             directory: directory, formatVersion: Keys.formatVersion, segments: result, streams: withLines.count, lines: lines,
-            rawBytes: raw, storedBytes: stored, usedBytes: used, blockBytes: result.reduce(0) { $0 + $1.blockBytes },
+            rawBytes: raw, storedBytes: stored, usedBytes: used, freeBytes: result.reduce(0) { $0 + $1.freeBytes }, blockBytes: result.reduce(0) { $0 + $1.blockBytes },
             indexBytes: result.reduce(0) { $0 + $1.indexBytes },
             ratio: raw > 0 ? Double(stored) / Double(raw) : 0,
             oldest: withLines.map(\.stats.firstTimestamp).min(), newest: withLines.map(\.stats.lastTimestamp).max(),

@@ -9,6 +9,8 @@ public struct StorageOptions: Sendable {
     public var sealBytes = Limits.sealBytes
     public var sealAge = Limits.sealAge
     public var compressionLevel = Limits.compressionLevel
+    /// zlib level of the blocks a compaction rewrites (`Limits.compactionLevel`).
+    public var compactionLevel = Limits.compactionLevel
     public var segmentMapSize = Limits.segmentMapSize
     public var maxQueuedLines = Limits.maxQueuedLines
     public var maxLinesPerCommit = Limits.maxLinesPerCommit
@@ -135,7 +137,8 @@ public final class Storage: Sendable {
                 if let (day, generation) = Segment.parseFileName(name) {
                     stale = generation < newest[day]!
                 } else {
-                    stale = name.hasSuffix(Keys.segmentSuffix + ".tmp")
+                    // An unfinished compaction's file, or the lock file it left.
+                    stale = name.hasSuffix(Keys.segmentSuffix + ".tmp") || name.hasSuffix(Keys.segmentSuffix + ".tmp-lock")
                 }
                 if stale {
                     try? fm.removeItem(atPath: segmentsDirectory + "/" + name)

@@ -125,7 +125,7 @@ extension Storage {
                 for id in query.streams {
                     let prefix = Keys.u64(id)
                     try txn.scan(segment.blocks, prefix: prefix) { k, v in
-                        let header = try BlockHeader(parsing: v)
+                        let header = try BlockHeader(parsing: segment.blockBytes(txn, v))
                         // Skip blocks wholly outside the window.
                         if header.maxPosition < low || (!lowInclusive && header.maxPosition == low) { return true }
                         if header.minPosition > high || (!highInclusive && header.minPosition == high) { return true }
@@ -149,7 +149,7 @@ extension Storage {
                             break
                         }
                     }
-                    guard let bytes = try txn.get(segment.blocks, block.key) else {
+                    guard let bytes = try segment.block(txn, key: block.key) else {
                         throw CorruptDataError("block vanished during read")
                     }
                     let decoded = try BlockCodec.decode(bytes)

@@ -25,17 +25,22 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB.") var maxDisk: String?
     @Flag(help: "Only show what retention would drop.") var dryRun = false
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
+    @Option(help: "zlib level (1-9) of the blocks and index a compaction writes (default \(Limits.compactionLevel)).")
+    var compactionLevel: Int32?
 
     func validate() throws {
         if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
+        if let compactionLevel, !(1...9).contains(compactionLevel) { throw ValidationError("--compaction-level must be 1 to 9") }
     }
 
     func run() async throws {
         let policy = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
         let store: Storage
         do {
-            store = try Storage.open(directory: data.dataDirectory, logger: data.logger())
+            var options = StorageOptions()
+            if let compactionLevel { options.compactionLevel = compactionLevel }
+            store = try Storage.open(directory: data.dataDirectory, options: options, logger: data.logger())
         } catch StorageError.locked {
             try await askServer(policy)
             return

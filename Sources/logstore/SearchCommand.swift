@@ -44,6 +44,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(help: "Oldest first.") var oldestFirst = false
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Search a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
+    @Option(help: "Also run the search this many times and print the median time and the blocks decoded to stderr.")
+    var timing: Int?
 
     func run() async throws {
         let parsed = try parseQuery(query)
@@ -70,8 +72,12 @@ struct SearchCommand: AsyncParsableCommand {
         }
         let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
         defer { store.close() }
-        let page = try store.search(
-            SearchRequest(query: parsed, from: fromNs, to: toNs, limit: limit, order: oldestFirst ? .ascending : .descending, cursor: cursor))
+        let request = SearchRequest(query: parsed, from: fromNs, to: toNs, limit: limit, order: oldestFirst ? .ascending : .descending, cursor: cursor)
+        let page = try store.search(request)
+        if let timing, timing > 0 {
+            let median = try medianMilliseconds(timing) { _ = try store.search(request) }
+            printError(String(format: "search: median %.2f ms of %d runs, %d blocks decoded", median, timing, page.blocksRead))
+        }
         var out = JSONText(capacity: 1 << 16)
         for line in page.lines {
             let key = store.stream(line.stream)?.key
@@ -103,6 +109,8 @@ struct HitsCommand: AsyncParsableCommand {
     @Option(help: "Only lines at or after this time.") var from: String?
     @Option(help: "Only lines before this time.") var to: String?
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Also count this many times and print the median time and the blocks decoded to stderr.")
+    var timing: Int?
 
     func validate() throws {
         guard let d = DurationText.parse(step), d > .zero else { throw ValidationError("--step '\(step)' is not a duration (e.g. 1m, 1h)") }
@@ -115,8 +123,12 @@ struct HitsCommand: AsyncParsableCommand {
         let stepNs = width.components.seconds * 1_000_000_000 + width.components.attoseconds / 1_000_000_000
         let store = try Storage.open(directory: data.dataDirectory, options: StorageOptions(readOnly: true), logger: data.logger())
         defer { store.close() }
-        let hits = try store.hits(
-            parsed, from: try from.map { try parseTime($0, option: "--from") }, to: try to.map { try parseTime($0, option: "--to") }, step: stepNs)
+        let window = (try from.map { try parseTime($0, option: "--from") }, try to.map { try parseTime($0, option: "--to") })
+        let hits = try store.hits(parsed, from: window.0, to: window.1, step: stepNs)
+        if let timing, timing > 0 {
+            let median = try medianMilliseconds(timing) { _ = try store.hits(parsed, from: window.0, to: window.1, step: stepNs) }
+            printError(String(format: "hits: median %.2f ms of %d runs, %d blocks decoded", median, timing, hits.blocksRead))
+        }
         let grouping = by.flatMap(HitsGrouping.init(rawValue:))
         let groups = grouping.map { store.group(hits, by: $0) } ?? [:]
         if json {
@@ -130,4 +142,17 @@ struct HitsCommand: AsyncParsableCommand {
             for (name, count) in groups.sorted(by: { $0.value > $1.value }) { print("\(count)  \(name.isEmpty ? "-" : name)") }
         }
     }
+}
+
+/// Median wall time of `runs` calls of `body`, in milliseconds.
+func medianMilliseconds(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        times.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    }
+    times.sort()
+    return times[times.count / 2]
 }

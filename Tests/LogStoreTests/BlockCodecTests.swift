@@ -51,6 +51,27 @@ struct BlockCodecTests {
         #expect((0..<1000).allSatisfy { decoded.line($0) == lines[$0] })
     }
 
+    /// Compaction's re-encoding: the same lines and header ranges at another zlib level; a
+    /// block too small to compress stays stored; a corrupt block is refused.
+    @Test func recompressKeepsTheBlock() throws {
+        let lines = (0..<500).map {
+            BlockLine(timestamp: Int64($0 % 7) * 1_000, lsn: LSN($0 * 3 + 1), message: Array("step \($0 % 13) done in \($0)ms".utf8), fields: Array(#"{"k":"v"}"#.utf8))
+        }
+        let fast = BlockCodec.encode(lines, level: 1)
+        let small = try fast.withUnsafeBytes { try BlockCodec.recompress($0, level: 9) }
+        #expect(small.count <= fast.count)
+        let a = try fast.withUnsafeBytes { try BlockCodec.decode($0) }
+        let b = try small.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect((0..<500).allSatisfy { a.line($0) == b.line($0) })
+        #expect(a.header.firstLSN == b.header.firstLSN && a.header.lastLSN == b.header.lastLSN && a.header.count == b.header.count)
+        #expect(a.header.minTimestamp == b.header.minTimestamp && a.header.maxTimestamp == b.header.maxTimestamp)
+        let tiny = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("x".utf8), fields: [])])
+        #expect(try tiny.withUnsafeBytes { try BlockCodec.recompress($0, level: 9) } == tiny)
+        var bad = fast
+        bad[BlockHeader.size + 5] ^= 0x10
+        #expect(throws: CorruptDataError.self) { try bad.withUnsafeBytes { try BlockCodec.recompress($0, level: 9) } }
+    }
+
     @Test func detectsCorruption() throws {
         let lines = (0..<100).map { BlockLine(timestamp: Int64($0), lsn: LSN($0 + 1), message: Array("line \($0) of the log".utf8), fields: Array("{}".utf8)) }
         let good = BlockCodec.encode(lines)

@@ -219,10 +219,17 @@ struct DeleteTests {
         var messages: [String] = []
         try segment.env.read { txn in
             try txn.scan(segment.blocks) { _, v in
-                let block = try BlockCodec.decode(v)
+                let block = try BlockCodec.decode(segment.blockBytes(txn, v))
                 for i in 0..<block.count { messages.append(block.message(i)) }
                 return true
             }
+            // The packed postings (compressed, so not visible to the byte search above) hold
+            // none of the deleted words either.
+            let runs = try #require(segment.postingRuns)
+            for word in ["secret", "leaked", "token"] {
+                #expect(try PostingRuns.lookup(txn, runs, token: Array(word.utf8)).isEmpty, "\(word)")
+            }
+            #expect(try !PostingRuns.lookup(txn, runs, token: Array("kept".utf8)).isEmpty)
             try txn.scan(segment.head) { k, v in
                 messages.append(String(decoding: try Keys.decodeHeadLine(lsn: try Keys.decodeU64(k), value: v).1.message, as: UTF8.self))
                 return true

@@ -72,6 +72,24 @@ public struct LMDBTransaction: ~Copyable {
         return stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages
     }
 
+    /// Pages on LMDB's free list (reusable by later writes; part of the file's size). Counts
+    /// the page lists of the free table (dbi 0), each an `MDB_IDL` whose first word is its length.
+    public func freePages() throws -> Int {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(txn, 0, &cursor), "mdb_cursor_open(free)")
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        var total = 0
+        var rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        while rc == 0 {
+            if v.mv_size >= MemoryLayout<Int>.size { total += v.mv_data.loadUnaligned(as: Int.self) }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try lmdbCheck(rc, "mdb_cursor_get(free)") }
+        return total
+    }
+
     /// Visits entries of `table` in key order starting at the first key ≥ `from` (or the
     /// first key), while `body` returns true. Key and value are borrowed from the map.
     public func scan(
@@ -137,6 +155,30 @@ public struct LMDBTransaction: ~Copyable {
         if rc == MDB_NOTFOUND { return nil }
         try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
         guard k.mv_size >= prefix.count, memcmp(k.mv_data, prefix, prefix.count) == 0 else { return nil }
+        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    /// The last entry whose key is at most `key` (borrowed from the map), or nil.
+    public func floor(
+        _ table: LMDBTable, _ key: [UInt8]
+    ) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(txn, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc = key.withUnsafeBytes { bytes in
+            k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        }
+        if rc == 0 {
+            let found = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            if !found.elementsEqual(key) { rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
+        } else if rc == MDB_NOTFOUND {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
         return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
 

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import LogStore
+
+/// The compacted layout's pieces: packed postings runs and the quantized LSN bound.
+@Suite("Packed postings runs and block pointers")
+struct PackedLayoutTests {
+    @Test func quantizedBoundIsAnUpperBoundAndTight() {
+        for span in [0, 1, 2, 15, 16, 17, 999, 1000, 123_456] as [UInt64] {
+            for offset in Set([0, 1, span / 3, span / 2, span &- 1, span].filter { $0 <= span }) {
+                let q = PostingRuns.bucket(offset: offset, span: span)
+                #expect(q <= 15)
+                let p = Posting(block: 0, count: 1, maxOffset: Posting.quantizedFlag | q)
+                let first: LSN = 1000
+                let bound = p.maxLSN(firstLSN: first, lastLSN: first + span)
+                #expect(bound >= first + offset, "span \(span) offset \(offset)")
+                #expect(bound <= first + span)
+                // Within one bucket (1/16 of the span, rounded up) of the truth.
+                #expect(bound - (first + offset) <= (span + 1 + 15) / 16)
+            }
+        }
+        let exact = Posting(block: 0, count: 1, maxOffset: 7)
+        #expect(exact.maxLSN(firstLSN: 10, lastLSN: 100) == 17)
+    }
+
+    @Test func blockPointerRoundTripsAndBlocksAreNotPointers() throws {
+        let pointer = BlockPointer(pack: 3, offset: 1_000_000, length: 4242)
+        let bytes = pointer.encoded()
+        #expect(bytes.count == BlockPointer.encodedSize)
+        #expect(try bytes.withUnsafeBytes { try BlockPointer.decode($0) } == pointer)
+        let block = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("x".utf8), fields: [])])
+        #expect(try block.withUnsafeBytes { try BlockPointer.decode($0) } == nil)
+    }
+
+    /// Thousands of tokens over many runs: tokens found with exactly their postings, every
+    /// prefix (including ones before the first and after the last token) yields exactly the
+    /// tokens that start with it.
+    @Test func lookupsAndPrefixScansMatchTheEntries() throws {
+        var rng = SeededRandom(seed: 7)
+        let alphabet = Array("abcdez019_.".utf8)
+        var entries: [[UInt8]: [Posting]] = [:]
+        while entries.count < 6000 {
+            let token = (0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            var block: UInt32 = 0
+            var postings: [Posting] = []
+            for _ in 0..<Int.random(in: 1...40, using: &rng) {
+                block += UInt32.random(in: 1...500, using: &rng)
+                postings.append(Posting(block: block, count: UInt32.random(in: 1...1000, using: &rng), maxOffset: UInt64.random(in: 0...15, using: &rng)))
+            }
+            entries[token] = postings
+        }
+        let sorted = entries.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        var builder = PostingRuns.Builder(level: 6)
+        for token in sorted { try builder.add(token, entries[token]!) }
+        try builder.flush()
+        #expect(builder.runs.count > 5)
+
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let env = try LMDBEnvironment(path: dir.path + "/runs.mdb", mapSize: 64 << 20)
+        defer { env.close() }
+        let table = try env.table("postruns")
+        let runs = builder.runs
+        try env.write { txn in for (k, v) in runs { try txn.put(table, k, v, append: true) } }
+        func quantized(_ ps: [Posting]) -> [Posting] { ps.map { Posting(block: $0.block, count: $0.count, maxOffset: Posting.quantizedFlag | $0.maxOffset) } }
+        try env.read { txn in
+            // The first and last token of every run, and a sample of the others (a debug build
+            // inflates a run per lookup).
+            var probes = Set(runs.map(\.0))
+            for (i, token) in sorted.enumerated() where i % 15 == 0 || i == sorted.count - 1 { probes.insert(token) }
+            // The last token of every run: the one just before the next run's first token.
+            for run in runs.dropFirst() {
+                if let j = sorted.firstIndex(of: run.0), j > 0 { probes.insert(sorted[j - 1]) }
+            }
+            for token in probes {
+                #expect(try PostingRuns.lookup(txn, table, token: token) == quantized(entries[token]!))
+            }
+            for missing in [[UInt8(ascii: "A")], Array("zzzzzzzzzzzzzz".utf8), Array("abq".utf8), Array("0".utf8) + [0xFF]] {
+                #expect(try PostingRuns.lookup(txn, table, token: missing).isEmpty)
+            }
+            var prefixes: [[UInt8]] = [[UInt8(ascii: "A")], Array("zzzzzzzzzzzzzz".utf8), [UInt8(ascii: "z")]]
+            for _ in 0..<60 {
+                let token = sorted.randomElement(using: &rng)!
+                prefixes.append(Array(token.prefix(Int.random(in: 1...min(3, token.count), using: &rng))))
+            }
+            for prefix in prefixes {
+                var got: [Posting] = []
+                try PostingRuns.scan(txn, table, prefix: prefix) { got += $0 }
+                let want = sorted.filter { $0.starts(with: prefix) }.flatMap { quantized(entries[$0]!) }
+                #expect(got == want, "prefix \(String(decoding: prefix, as: UTF8.self))")
+            }
+        }
+    }
+}
