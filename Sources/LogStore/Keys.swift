@@ -217,6 +217,19 @@ public enum Keys {
         w.append(fields)
     }
 
+    /// A head line's parts in place (valid while `value` is).
+    static func headLineView(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError)
+        -> (stream: StreamID, timestamp: Int64, message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer)
+    {
+        var r = ByteReader(value)
+        let stream = try r.u64LE()
+        let ts = Int64(bitPattern: try r.u64LE())
+        let n = try r.length()
+        let message = try r.bytes(n)
+        let fields = try r.bytes(r.remaining)
+        return (stream, ts, message, fields)
+    }
+
     public static func decodeHeadLine(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {
         var r = ByteReader(value)
         let stream = try r.u64LE()

@@ -33,4 +33,8 @@ public enum Limits {
     public static let dedupWindow: Duration = .seconds(3600)
     /// Longest message accepted (bytes); longer lines are refused, never truncated silently.
     public static let maxMessageBytes = 1 << 20
+    /// Decoded sealed blocks kept in memory for repeated reads of the same log (REANA's UI and
+    /// `reana-client logs --follow` re-read a job every few seconds): 64 MiB holds ~200
+    /// thousand-line blocks; the LRU evicts the rest.
+    public static let blockCacheBytes = 64 << 20
 }
