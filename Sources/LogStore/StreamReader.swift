@@ -152,13 +152,27 @@ extension Storage {
             for day in days { segments[day] = s.segments[day] }
             return (Array(days), segments)
         }
-        let wanted = Set(query.streams)
+        var streamIDs = query.streams
         let matcher = query.filter.flatMap { $0.isMatchAll ? nil : QueryMatcher($0) }
         let keys: [StreamID: StreamKey] = matcher == nil ? [:] : shared.state.withLock { s in
             var keys: [StreamID: StreamKey] = [:]
             for id in query.streams { keys[id] = s.streams[id]?.key }
             return keys
         }
+        // Streams the filter decides from their key alone (a job log's `job:x`) are read
+        // without matching each line, or not at all.
+        var lineMatched = Set<StreamID>()
+        if let matcher {
+            streamIDs = streamIDs.filter { id in
+                switch matcher.matches(stream: keys[id] ?? StreamKey(index: "", workflow: "", job: "")) {
+                case .some(let verdict): return verdict
+                case .none:
+                    lineMatched.insert(id)
+                    return true
+                }
+            }
+        }
+        let wanted = Set(streamIDs)
         // Positions outside this window are skipped: the cursor and the time range together.
         var low = LogPosition.minimum  // exclusive for ascending cursor
         var high = LogPosition.maximum
@@ -216,10 +230,10 @@ extension Storage {
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
                     let key = keys[id] ?? noKey
                     for lsn in lsns where lsn > sealedThrough {
-                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
+                        guard let v = try txn.get(segment.head, u64: lsn) else { continue }
                         let line = try Keys.headLineView(lsn: lsn, value: v)
                         if inWindow(LogPosition(timestamp: line.timestamp, lsn: lsn)),
-                            matcher.map({ m in m.matches(message: line.message, stream: key) }) ?? true
+                            !lineMatched.contains(id) || matcher!.matches(message: line.message, stream: key)
                         {
                             head.append(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields)
                             headStreams.append(id)
@@ -236,7 +250,7 @@ extension Storage {
                                 timestamp: head.timestamps[i], lsn: head.lsns[i], stream: headStreams[i], source: source, index: Int32(i)))
                     }
                 }
-                for id in query.streams {
+                for id in streamIDs {
                     let prefix = Keys.u64(id)
                     try txn.scan(segment.blocks, prefix: prefix) { k, v in
                         let header = try BlockHeader(parsing: v)
@@ -269,12 +283,13 @@ extension Storage {
                     let id = BlockID(segment: segment.path, key: block.key, crc: block.header.crc, payloadSize: block.header.payloadSize)
                     let decoded = try blockCache.decoded(id, bytes: bytes)
                     let key = keys[block.stream] ?? noKey
+                    let perLine = lineMatched.contains(block.stream) ? matcher : nil
                     let source = Int32(sources.count)
                     var used = false
                     for i in 0..<decoded.count {
                         let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
                         guard inWindow(p) else { continue }
-                        if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
+                        if let perLine, !decoded.withMessage(i, { perLine.matches(message: $0, stream: key) }) { continue }
                         candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
                         used = true
                     }
