@@ -419,31 +419,43 @@ struct OpenSearchController {
     /// sealed blocks copied from the cache (compressed and cached on a miss) and the rest
     /// (head lines, blocks cut by the window) compressed as they are written.
     func writeHitsGzip(_ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], head: [UInt8]) -> [UInt8] {
-        let gzip = GzipWriter(capacity: 16 << 10 + lines.count * 40)
-        var json = JSONText(capacity: 96 << 10)
+        let gzip = GzipWriter.make(capacity: 16 << 10 + lines.count * 40)
+        // JSON is written in runs of at most `run` lines and compressed every ~64 KB: no
+        // answer-sized buffer (fresh pages of large buffers cost page faults on every request).
+        let run = 64
+        var json = JSONText(capacity: 80 << 10)
         json.raw(head)
         var i = lines.startIndex
         while i < lines.endIndex {
             if i > lines.startIndex { json.bytes.append(UInt8(ascii: ",")) }
             if let (id, n) = page.wholeBlock(startingAt: i, in: lines) {
-                let piece: DeflatedPiece
-                if let found = hitCache.get(id) {
-                    piece = found
-                } else {
-                    var hits = JSONText(capacity: n * 640)
-                    Self.writeHits(lines[i..<(i + n)], of: page, keys: keys, source: .all, into: &hits)
-                    piece = GzipWriter.piece(hits.bytes)
-                    hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
-                }
                 gzip.write(json.bytes)
                 json.bytes.removeAll(keepingCapacity: true)
-                gzip.append(piece)
+                if let found = hitCache.get(id) {
+                    gzip.append(found)
+                } else {
+                    let pieceWriter = GzipWriter.make(capacity: n * 40, gzipHeader: false)
+                    var k = i
+                    while k < i + n {
+                        let end = min(k + run, i + n)
+                        if k > i { json.bytes.append(UInt8(ascii: ",")) }
+                        Self.writeHits(lines[k..<end], of: page, keys: keys, source: .all, into: &json)
+                        if json.bytes.count >= 64 << 10 || end == i + n {
+                            pieceWriter.write(json.bytes)
+                            json.bytes.removeAll(keepingCapacity: true)
+                        }
+                        k = end
+                    }
+                    let piece = pieceWriter.finishPiece()
+                    hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
+                    gzip.append(piece)
+                }
                 i += n
                 continue
             }
-            // Up to the next block start, line by line.
+            // Up to the next block start (at most `run` lines), line by line.
             var j = i + 1
-            while j < lines.endIndex, !lines[j].startsSource { j += 1 }
+            while j < lines.endIndex, j - i < run, !lines[j].startsSource { j += 1 }
             Self.writeHits(lines[i..<j], of: page, keys: keys, source: .all, into: &json)
             if json.bytes.count >= 64 << 10 {
                 gzip.write(json.bytes)
@@ -470,6 +482,9 @@ struct OpenSearchController {
             prefixes[id] = p.bytes
         }
         let unknown = Array("{\"_index\":\"\",\"_id\":\"".utf8)
+        // FluentBit repeats a container's labels on every line: the splice check of the same
+        // fields bytes as the previous line's is not done again.
+        var lastFields: (base: UnsafeRawPointer?, count: Int, verdict: Range<Int>??) = (nil, -1, nil)
         var first = true
         for line in lines {
             if !first { json.bytes.append(UInt8(ascii: ",")) }
@@ -482,7 +497,16 @@ struct OpenSearchController {
                 break
             case .all:
                 let spliced = page.withFields(line) { fields -> Bool in
-                    guard let body = splicableFields(fields) else { return false }
+                    let verdict: Range<Int>??
+                    if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
+                        memcmp(previous, base, fields.count) == 0
+                    {
+                        verdict = lastFields.verdict
+                    } else {
+                        verdict = splicableFields(fields)
+                        lastFields = (fields.baseAddress, fields.count, verdict)
+                    }
+                    guard let body = verdict else { return false }
                     json.raw(",\"_source\":{\"@timestamp\":\"")
                     Timestamp.appendRFC3339(line.timestamp, to: &json.bytes)
                     json.raw("\",\"log\":")

@@ -1,5 +1,6 @@
 import CZlib
 import LogStore
+import Synchronization
 
 /// A gzip member written in pieces: bytes compressed as they come, and pieces compressed
 /// before (cached hits of a whole block) copied in as they are.
@@ -8,7 +9,7 @@ import LogStore
 /// block (`Z_SYNC_FLUSH`); before one is copied in, the running stream is flushed with
 /// `Z_FULL_FLUSH`, which byte-aligns it and forgets its history, so nothing after the piece
 /// refers back across it. The trailer's CRC-32 joins the pieces' with `crc32_combine`.
-final class GzipWriter {
+final class GzipWriter: @unchecked Sendable {  // used by one request at a time (pooled)
     /// Deflate level of answers: 1, the fastest (answers are read once and are very repetitive).
     static let level: Int32 = 1
     private let stream: UnsafeMutablePointer<z_stream>  // zlib keeps a pointer back to it: never moved
@@ -17,15 +18,37 @@ final class GzipWriter {
     private var crc: UInt = 0
     private var length = 0
 
-    init(capacity: Int) {
+    /// Writers with their zlib state allocated (~270 KB each: allocating it per answer cost
+    /// page faults on every request), reset between uses.
+    private static let pool = Mutex<[GzipWriter]>([])
+    private static let poolSize = 8
+
+    private init() {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let rc = deflateInit2_(stream, Self.level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK, "BUG: deflateInit2 failed: \(rc)")
         output = []
-        output.reserveCapacity(capacity)
+    }
+
+    /// A writer of one gzip member (`finish`) or, with `gzipHeader` false, of a piece (`finishPiece`).
+    static func make(capacity: Int, gzipHeader: Bool = true) -> GzipWriter {
+        let writer = pool.withLock { $0.popLast() } ?? GzipWriter()
+        writer.output = []
+        writer.output.reserveCapacity(capacity)
+        writer.crc = 0
+        writer.length = 0
         // gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-        output.append(contentsOf: [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF])
+        if gzipHeader { writer.output.append(contentsOf: [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF]) }
+        return writer
+    }
+
+    private func recycle() {
+        deflateReset(stream)
+        output = []
+        Self.pool.withLock { pool in
+            if pool.count < Self.poolSize { pool.append(self) }
+        }
     }
 
     deinit {
@@ -57,7 +80,7 @@ final class GzipWriter {
         length += piece.length
     }
 
-    /// Ends the member; the writer is spent.
+    /// Ends the member; the writer goes back to the pool and must not be used again.
     func finish() -> [UInt8] {
         stream.pointee.avail_in = 0
         run(Z_FINISH)
@@ -65,7 +88,19 @@ final class GzipWriter {
         let n = UInt32(truncatingIfNeeded: length)
         output.append(contentsOf: [UInt8(c & 0xFF), UInt8(c >> 8 & 0xFF), UInt8(c >> 16 & 0xFF), UInt8(c >> 24)])
         output.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)])
-        return output
+        let result = output
+        recycle()
+        return result
+    }
+
+    /// Ends a piece (made with `gzipHeader: false`): flushed byte-aligned, not final. The
+    /// writer goes back to the pool and must not be used again.
+    func finishPiece() -> DeflatedPiece {
+        stream.pointee.avail_in = 0
+        run(Z_SYNC_FLUSH)
+        let piece = DeflatedPiece(deflated: output, crc: UInt32(truncatingIfNeeded: crc), length: length)
+        recycle()
+        return piece
     }
 
     private func run(_ flush: Int32) {
@@ -85,32 +120,6 @@ final class GzipWriter {
                 }
             }
         }
-    }
-
-    /// `bytes` as a piece to copy into members later: a raw deflate stream of its own, ended
-    /// byte-aligned and not final, with its CRC-32 and length.
-    static func piece(_ bytes: [UInt8]) -> DeflatedPiece {
-        var stream = z_stream()
-        let rc = deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        precondition(rc == Z_OK, "BUG: deflateInit2 failed: \(rc)")
-        defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        var produced = 0
-        bytes.withUnsafeBytes { input in
-            out.withUnsafeMutableBytes { output in
-                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                stream.avail_in = UInt32(input.count)
-                stream.next_out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                stream.avail_out = UInt32(output.count)
-                let rc = CZlib.deflate(&stream, Z_SYNC_FLUSH)
-                precondition(rc == Z_OK, "BUG: deflate failed: \(rc)")
-                produced = output.count - Int(stream.avail_out)
-            }
-        }
-        precondition(stream.avail_in == 0 && stream.avail_out != 0, "BUG: deflate bound too small")
-        out.removeSubrange(produced...)
-        let crc = bytes.withUnsafeBytes { Compression.crc32($0) }
-        return DeflatedPiece(deflated: out, crc: crc, length: bytes.count)
     }
 }
 
