@@ -14,13 +14,12 @@ struct OpenSearchController {
     /// instead of building and compressing the same JSON again.
     let hitCache: ByteBoundedLRU<BlockID, DeflatedPiece>
 
-    init(storage: Storage, hitCacheBytes: Int = Self.defaultHitCacheBytes) {
+    /// `hitCacheBytes`: 64 MiB (the default) holds the compressed hits of ~2500 thousand-line
+    /// job logs (~25 KB each).
+    init(storage: Storage, hitCacheBytes: Int = 64 << 20) {
         self.storage = storage
         hitCache = ByteBoundedLRU(capacity: hitCacheBytes)
     }
-
-    /// 64 MiB: the compressed hits of ~2500 thousand-line job logs (~25 KB each).
-    static let defaultHitCacheBytes = 64 << 20
 
     /// OpenSearch's `index.max_result_window`.
     static let maxResultWindow = 10_000
