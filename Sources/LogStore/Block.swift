@@ -185,11 +185,11 @@ public enum BlockCodec {
 /// A block's columns after decompression. Lines are materialized on demand.
 public struct DecodedBlock: Sendable {
     public let header: BlockHeader
-    let payload: [UInt8]
+    @usableFromInline let payload: [UInt8]
     public let timestamps: [Int64]
     public let lsns: [LSN]
-    let messageOffsets: [Int]  // count + 1 offsets into payload
-    let fieldOffsets: [Int]  // count + 1
+    @usableFromInline let messageOffsets: [Int]  // count + 1 offsets into payload
+    @usableFromInline let fieldOffsets: [Int]  // count + 1
 
     init(header: BlockHeader, payload: [UInt8]) throws(CorruptDataError) {
         self.header = header
@@ -266,7 +266,7 @@ public struct DecodedBlock: Sendable {
     var memorySize: Int { payload.count + (timestamps.count + lsns.count + messageOffsets.count + fieldOffsets.count) * 8 + 128 }
 
     /// Calls `body` with the message bytes of line `i`.
-    @inline(__always)
+    @inlinable
     public func withMessage<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let start = messageOffsets[i]
         let end = messageOffsets[i + 1]
@@ -274,7 +274,7 @@ public struct DecodedBlock: Sendable {
     }
 
     /// Calls `body` with the field bytes of line `i`.
-    @inline(__always)
+    @inlinable
     public func withFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let start = fieldOffsets[i]
         let end = fieldOffsets[i + 1]

@@ -46,8 +46,8 @@ public struct LinePage: Sendable {
         public let timestamp: Int64
         public let lsn: LSN
         public let stream: StreamID
-        let source: Int32
-        let index: Int32
+        @usableFromInline let source: Int32
+        @usableFromInline let index: Int32
 
         public var position: LogPosition { LogPosition(timestamp: timestamp, lsn: lsn) }
         /// True for the first line of its block (where `wholeBlock` can start).
@@ -56,7 +56,7 @@ public struct LinePage: Sendable {
 
     public var lines: [Ref]
     /// The decoded blocks (and head lines, packed the same way) the refs point into.
-    let sources: [DecodedBlock]
+    @usableFromInline let sources: [DecodedBlock]
     /// Each source's block identity (nil for head lines).
     let sourceIDs: [BlockID?]
     /// Position of the last line returned; nil when the page is empty.
@@ -65,13 +65,13 @@ public struct LinePage: Sendable {
     public var truncated: Bool
 
     /// Calls `body` with the message bytes of `ref`.
-    @inline(__always)
+    @inlinable
     public func withMessage<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try sources[Int(ref.source)].withMessage(Int(ref.index), body)
     }
 
     /// Calls `body` with the fields bytes (a JSON object, or empty) of `ref`.
-    @inline(__always)
+    @inlinable
     public func withFields<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try sources[Int(ref.source)].withFields(Int(ref.index), body)
     }

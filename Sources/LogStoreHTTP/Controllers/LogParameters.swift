@@ -119,7 +119,7 @@ enum LogFormat: String {
         case .text:
             for line in page.lines {
                 page.withMessage(line) { message in
-                    out.bytes.append(contentsOf: message)
+                    out.raw(message)
                     if message.last != UInt8(ascii: "\n") { out.bytes.append(UInt8(ascii: "\n")) }
                 }
             }
@@ -178,10 +178,10 @@ struct StreamMembers {
         out.raw(",\"timestamp\":\"")
         Timestamp.appendRFC3339(line.timestamp, to: &out.bytes)
         out.raw("\",\"log\":")
-        page.withMessage(line) { out.string(bytes: $0) }
+        page.withMessage(line) { out.string(raw: $0) }
         out.raw(members(line.stream))
         page.withFields(line) { fields in
-            if fields.isEmpty { out.raw("{}") } else { out.bytes.append(contentsOf: fields) }
+            if fields.isEmpty { out.raw("{}") } else { out.raw(fields) }
         }
         out.raw(",\"cursor\":\"")
         out.number(line.timestamp)

@@ -509,10 +509,10 @@ struct OpenSearchController {
                     json.raw(",\"_source\":{\"@timestamp\":\"")
                     Timestamp.appendRFC3339(line.timestamp, to: &json.bytes)
                     json.raw("\",\"log\":")
-                    page.withMessage(line) { json.string(bytes: $0) }
+                    page.withMessage(line) { json.string(raw: $0) }
                     if let body {
                         json.bytes.append(UInt8(ascii: ","))
-                        json.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: fields[body]))
+                        json.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
                     }
                     json.bytes.append(UInt8(ascii: "}"))
                     return true
