@@ -103,3 +103,39 @@ struct BlockCacheTests {
         #expect(uncached.blockCache.statistics.entries == 0)
     }
 }
+
+/// `streams(matching:)` through the job and index maps agrees with testing every stream.
+@Suite("Stream selection")
+struct StreamSelectionTests {
+    @Test func lookupsAgreeWithAScanOfEveryStream() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, logger: testLogger)
+        defer { store.close() }
+        var batch: [IncomingLine] = []
+        for w in 0..<3 {
+            for j in 0..<4 {
+                batch.append(line(StreamKey(index: "fluentbit-job_log", workflow: "", job: "job-\(w)-\(j)"), day0 + Int64(w * 10 + j), "x"))
+            }
+            batch.append(line(StreamKey(index: "fluentbit-workflow_log", workflow: "wf-\(w)", job: ""), day0 + Int64(w), "y"))
+        }
+        batch.append(line(StreamKey(index: "other", workflow: "wf-1", job: "job-1-1"), day0, "z"))
+        _ = try await store.append(batch)
+        try await store.deleteWorkflow("wf-2")
+        let queries = [
+            "job:job-1-1", "job:job-0-0 OR job:job-2-3", "job:job-1-1 index:other", "index:fluentbit-workflow_log",
+            "index:fluentbit-workflow_log workflow:wf-2", "job:job-1-1 error", "job:nope", "(job:job-0-0 OR error)", "-job:job-0-0",
+            "workflow:wf-1", "index:other OR index:fluentbit-job_log", "error",
+        ]
+        for text in queries {
+            let query = try QueryParser.parse(text)
+            let matcher = QueryMatcher(query)
+            let expected = store.allStreams().filter { matcher.matches(stream: $0.key) != false }.map(\.key)
+            #expect(store.streams(matching: query).map(\.key) == expected, "\(text)")
+        }
+        #expect(try QueryParser.parse("job:a job:b").requiredValues(of: .job) == [])
+        #expect(try QueryParser.parse("job:a OR error").requiredValues(of: .job) == nil)
+        #expect(store.hasIndex("other") && !store.hasIndex("nope"))
+        #expect(store.indexNames() == ["fluentbit-job_log", "fluentbit-workflow_log", "other"])
+    }
+}
