@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     var mapping: String? = env["LOGSTORE_MAPPING"]
 
     @Option(help: "Memory for decoded sealed blocks kept for repeated reads of a log; 0 turns it off (env LOGSTORE_BLOCK_CACHE).")
-    var blockCache: String = env["LOGSTORE_BLOCK_CACHE"] ?? "64MiB"
+    var blockCache: String = env["LOGSTORE_BLOCK_CACHE"] ?? "16MiB"
 
     @Option(help: "Memory for compressed _search hits of whole sealed blocks, copied into repeated answers; 0 turns it off (env LOGSTORE_ANSWER_CACHE).")
     var answerCache: String = env["LOGSTORE_ANSWER_CACHE"] ?? "64MiB"
