@@ -71,7 +71,7 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
         bytes.withUnsafeBytes { write($0) }
     }
 
-    /// Copies in a piece compressed by `Self.piece`.
+    /// Copies in a piece (from a writer made with `gzipHeader: false`, `finishPiece`).
     func append(_ piece: DeflatedPiece) {
         stream.pointee.avail_in = 0
         run(Z_FULL_FLUSH)
