@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "LogStoreHTTP",
             dependencies: [
-                "LogStore", "LogStoreIngest",
+                "LogStore", "LogStoreIngest", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

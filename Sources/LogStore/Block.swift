@@ -271,11 +271,11 @@ public enum BlockCodec {
 /// A block's columns after decompression. Lines are materialized on demand.
 public struct DecodedBlock: Sendable {
     public let header: BlockHeader
-    let payload: [UInt8]
+    @usableFromInline let payload: [UInt8]
     public let timestamps: [Int64]
     public let lsns: [LSN]
-    let messageOffsets: [Int]  // count + 1 offsets into payload
-    let fieldOffsets: [Int]  // count + 1
+    @usableFromInline let messageOffsets: [Int]  // count + 1 offsets into payload
+    @usableFromInline let fieldOffsets: [Int]  // count + 1
 
     init(header: BlockHeader, payload: [UInt8]) throws(CorruptDataError) {
         self.header = header
@@ -334,7 +334,38 @@ public struct DecodedBlock: Sendable {
         self.fieldOffsets = fieldOffsets
     }
 
+    /// Lines packed by the reader (head lines): no header, no codec.
+    init(packed: [UInt8], timestamps: [Int64], lsns: [LSN], messageOffsets: [Int], fieldOffsets: [Int]) {
+        header = BlockHeader(
+            codec: 0, count: timestamps.count, rawSize: packed.count, minTimestamp: timestamps.min() ?? 0,
+            maxTimestamp: timestamps.max() ?? 0, firstLSN: lsns.min() ?? 0, lastLSN: lsns.max() ?? 0, payloadSize: packed.count)
+        payload = packed
+        self.timestamps = timestamps
+        self.lsns = lsns
+        self.messageOffsets = messageOffsets
+        self.fieldOffsets = fieldOffsets
+    }
+
     public var count: Int { header.count }
+
+    /// Bytes this decoded block holds in memory (payload and columns), for cache accounting.
+    var memorySize: Int { payload.count + (timestamps.count + lsns.count + messageOffsets.count + fieldOffsets.count) * 8 + 128 }
+
+    /// Calls `body` with the message bytes of line `i`.
+    @inlinable
+    public func withMessage<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = messageOffsets[i]
+        let end = messageOffsets[i + 1]
+        return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
+    /// Calls `body` with the field bytes of line `i`.
+    @inlinable
+    public func withFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = fieldOffsets[i]
+        let end = fieldOffsets[i + 1]
+        return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
 
     /// The message of line `i` as a string.
     public func message(_ i: Int) -> String {

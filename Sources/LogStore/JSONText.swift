@@ -10,6 +10,24 @@ public struct JSONText: Sendable {
     }
 
     public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    // Concrete forms of the hot calls: the generic ones are not specialized across modules
+    // (the HTTP answers write every line through these).
+    @inlinable public mutating func raw(_ data: [UInt8]) { bytes.append(contentsOf: data) }
+    @inlinable public mutating func raw(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
+
+    /// Appends UTF-8 `data` as a quoted JSON string.
+    @inlinable public mutating func string(raw data: UnsafeRawBufferPointer) {
+        string(contiguous: UnsafeBufferPointer(start: data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: data.count))
+    }
+
+    @inlinable public mutating func number(_ v: UInt64) { digits(v) }
+    @inlinable public mutating func number(_ v: Int64) {
+        if v < 0 { bytes.append(0x2D) }
+        digits(v.magnitude)
+    }
+    @inlinable public mutating func number(_ v: Int) { number(Int64(v)) }
+
     public mutating func raw(_ data: some Sequence<UInt8>) {
         if data.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil { bytes.append(contentsOf: data) }
     }
@@ -29,8 +47,8 @@ public struct JSONText: Sendable {
 
     /// Runs of bytes that need no escape are copied at once (this writes every log line of every
     /// read answer).
-    @inline(__always)
-    private mutating func string(contiguous data: UnsafeBufferPointer<UInt8>) {
+    @inlinable
+    mutating func string(contiguous data: UnsafeBufferPointer<UInt8>) {
         bytes.reserveCapacity(bytes.count + data.count + 2)
         bytes.append(0x22)
         var start = 0
@@ -77,7 +95,8 @@ public struct JSONText: Sendable {
         }
     }
 
-    private mutating func digits(_ value: UInt64) {
+    @inlinable
+    mutating func digits(_ value: UInt64) {
         var v = value
         var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes ≥ 20 digits
         withUnsafeMutableBytes(of: &buffer) { out in

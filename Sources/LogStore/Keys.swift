@@ -241,14 +241,22 @@ public enum Keys {
     }
 
     /// A head line's parts pointing into `value` (valid while `value` is: inside its transaction).
-    static func headLineView(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, LineView) {
+    static func headLineAsView(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, LineView) {
+        let (stream, ts, message, fields) = try headLineView(lsn: lsn, value: value)
+        return (stream, LineView(timestamp: ts, lsn: lsn, message: message, fields: fields))
+    }
+
+    /// A head line's parts in place (valid while `value` is).
+    static func headLineView(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError)
+        -> (stream: StreamID, timestamp: Int64, message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer)
+    {
         var r = ByteReader(value)
         let stream = try r.u64LE()
         let ts = Int64(bitPattern: try r.u64LE())
         let n = try r.length()
         let message = try r.bytes(n)
         let fields = try r.bytes(r.remaining)
-        return (stream, LineView(timestamp: ts, lsn: lsn, message: message, fields: fields))
+        return (stream, ts, message, fields)
     }
 
     public static func decodeHeadLine(lsn: LSN, value: UnsafeRawBufferPointer) throws(CorruptDataError) -> (StreamID, BlockLine) {

@@ -24,6 +24,33 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
     /// True for the query that matches every line.
     public var isMatchAll: Bool { self == .all }
 
+    /// The values one of which `field` must equal for a line to match (a job log's query names
+    /// its job); nil when the query does not restrict `field` that way.
+    public func requiredValues(of field: QueryField) -> Set<String>? {
+        switch self {
+        case .field(let f, let value):
+            return f == field ? [value] : nil
+        case .and(let operands):
+            var result: Set<String>?
+            for operand in operands {
+                if let values = operand.requiredValues(of: field) { result = result.map { $0.intersection(values) } ?? values }
+            }
+            return result
+        case .or(let operands):
+            if operands.isEmpty { return [] }
+            var result = Set<String>()
+            for operand in operands {
+                guard let values = operand.requiredValues(of: field) else { return nil }
+                result.formUnion(values)
+            }
+            return result
+        case .not(let operand):
+            return operand == .all ? [] : nil
+        case .all, .term, .prefix, .phrase:
+            return nil
+        }
+    }
+
     /// The canonical text form: parsing it gives back the same (normalized) query.
     ///
     /// AND is written as juxtaposition, OR as ` OR `, NOT as a leading `-`; an AND inside an OR

@@ -21,6 +21,8 @@ public struct StorageOptions: Sendable {
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks
+    /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
+    public var blockCacheBytes = Limits.blockCacheBytes
 
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
 }
@@ -73,6 +75,7 @@ public final class Storage: Sendable {
     let lock: DirectoryLock?
     let shared: Shared
     let writer: Writer?
+    let blockCache: BlockCache
 
     struct SharedState: ~Copyable {
         /// True when the stream belongs to a deleted workflow.
@@ -80,6 +83,10 @@ public final class Storage: Sendable {
 
         var streams: [StreamID: StreamInfo] = [:]
         var byKey: [StreamKey: StreamID] = [:]
+        /// Streams by job name and by index (streams are never removed; a read of one job must
+        /// not walk thousands of streams).
+        var byJob: [String: [StreamID]] = [:]
+        var byIndex: [String: [StreamID]] = [:]
         var segments: [Int32: Segment] = [:]
         /// Unsealed head lines per day and stream (their LSNs, ascending).
         var heads: [Int32: [StreamID: [LSN]]] = [:]
@@ -103,6 +110,7 @@ public final class Storage: Sendable {
         self.directory = directory
         self.options = options
         self.logger = logger
+        blockCache = BlockCache(capacity: options.blockCacheBytes)
         let fm = FileManager.default
         if options.readOnly {
             guard fm.fileExists(atPath: directory + "/" + Keys.catalogFile) else {
@@ -241,11 +249,17 @@ public final class Storage: Sendable {
             try catalog.forget(segments: recorded.filter { segments[$0] == nil })
         }
         var byKey: [StreamKey: StreamID] = [:]
-        for (id, info) in streams { byKey[info.key] = id }
+        var byJob: [String: [StreamID]] = [:]
+        var byIndex: [String: [StreamID]] = [:]
+        for (id, info) in streams {
+            byKey[info.key] = id
+            byJob[info.key.job, default: []].append(id)
+            byIndex[info.key.index, default: []].append(id)
+        }
         let nextStreamID = (keys.keys.max() ?? 0) + 1
         shared = Shared(
             SharedState(
-                streams: streams, byKey: byKey, segments: segments, heads: headLSNs,
+                streams: streams, byKey: byKey, byJob: byJob, byIndex: byIndex, segments: segments, heads: headLSNs,
                 tombstones: try catalog.loadTombstones(), committedLSN: maxLSN))
         if options.readOnly {
             writer = nil
@@ -371,7 +385,24 @@ public final class Storage: Sendable {
 
     /// The streams matching `selector`, sorted by key.
     public func streams(matching selector: StreamSelector) -> [StreamInfo] {
-        shared.state.withLock { s in s.streams.values.filter { selector.matches($0.key) && !s.isDeleted($0.key) } }.sorted { $0.key < $1.key }
+        shared.state.withLock { s in
+            if let job = selector.job {
+                return (s.byJob[job] ?? []).compactMap { s.streams[$0] }.filter { selector.matches($0.key) && !s.isDeleted($0.key) }
+            }
+            return s.streams.values.filter { selector.matches($0.key) && !s.isDeleted($0.key) }
+        }.sorted { $0.key < $1.key }
+    }
+
+    /// True when some stream the store shows belongs to `index`.
+    public func hasIndex(_ index: String) -> Bool {
+        shared.state.withLock { s in (s.byIndex[index] ?? []).contains { id in s.streams[id].map { !s.isDeleted($0.key) } ?? false } }
+    }
+
+    /// The names of the indices the store shows (of streams not deleted).
+    public func indexNames() -> Set<String> {
+        shared.state.withLock { s in
+            Set(s.byIndex.compactMap { index, ids in ids.contains { id in s.streams[id].map { !s.isDeleted($0.key) } ?? false } ? index : nil })
+        }
     }
 
     /// Deletes a workflow's logs: its streams disappear from every read and search at once
@@ -390,8 +421,20 @@ public final class Storage: Sendable {
     /// text predicates are checked per line).
     public func streams(matching query: Query) -> [StreamInfo] {
         let matcher = QueryMatcher(query)
-        return shared.state.withLock { s in s.streams.values.filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) } }
-            .sorted { $0.key < $1.key }
+        let jobs = query.requiredValues(of: .job)
+        let indices = jobs == nil ? query.requiredValues(of: .index) : nil
+        return shared.state.withLock { s in
+            // A query that names its job (REANA's job log) or index looks only at those streams.
+            if let jobs {
+                return jobs.flatMap { s.byJob[$0] ?? [] }.compactMap { s.streams[$0] }
+                    .filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+            }
+            if let indices {
+                return indices.flatMap { s.byIndex[$0] ?? [] }.compactMap { s.streams[$0] }
+                    .filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+            }
+            return s.streams.values.filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+        }.sorted { $0.key < $1.key }
     }
 
     /// One stream by id.
@@ -447,6 +490,8 @@ final class Shared: Sendable {
             for (id, key) in newStreams {
                 s.streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
                 s.byKey[key] = id
+                s.byJob[key.job, default: []].append(id)
+                s.byIndex[key.index, default: []].append(id)
             }
             var touched = Set<StreamID>()
             for (day, perStream) in stats {

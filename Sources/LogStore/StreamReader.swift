@@ -38,10 +38,111 @@ public struct LogPage: Sendable {
     public var truncated: Bool
 }
 
+/// A page of lines referenced in place in their decoded blocks: no string or array per line.
+/// The HTTP answers write straight from it; `logPage` materializes `LogLine`s.
+public struct LinePage: Sendable {
+    /// One line: its position, its stream and where its bytes are.
+    public struct Ref: Sendable {
+        public let timestamp: Int64
+        public let lsn: LSN
+        public let stream: StreamID
+        @usableFromInline let source: Int32
+        @usableFromInline let index: Int32
+
+        public var position: LogPosition { LogPosition(timestamp: timestamp, lsn: lsn) }
+        /// True for the first line of its block (where `wholeBlock` can start).
+        public var startsSource: Bool { index == 0 }
+    }
+
+    public var lines: [Ref]
+    /// The decoded blocks (and head lines, packed the same way) the refs point into.
+    @usableFromInline let sources: [DecodedBlock]
+    /// Each source's block identity (nil for head lines).
+    let sourceIDs: [BlockID?]
+    /// Position of the last line returned; nil when the page is empty.
+    public var next: LogPosition?
+    /// True when the page was cut by the limit (more lines may follow).
+    public var truncated: Bool
+
+    /// Calls `body` with the message bytes of `ref`.
+    @inlinable
+    public func withMessage<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try sources[Int(ref.source)].withMessage(Int(ref.index), body)
+    }
+
+    /// Calls `body` with the fields bytes (a JSON object, or empty) of `ref`.
+    @inlinable
+    public func withFields<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try sources[Int(ref.source)].withFields(Int(ref.index), body)
+    }
+
+    /// `ref` as a `LogLine` (two strings).
+    public func logLine(_ ref: Ref) -> LogLine {
+        sources[Int(ref.source)].logLine(Int(ref.index), stream: ref.stream)
+    }
+
+    /// No lines.
+    public static let empty = LinePage(lines: [], sources: [], sourceIDs: [], next: nil, truncated: false)
+
+    /// When `lines[i...]` starts with every line of one sealed block, in the block's order (and
+    /// nothing else in between): the block's identity and line count. Answers cache what they
+    /// build from a whole block under its identity.
+    public func wholeBlock(startingAt i: Int, in lines: ArraySlice<Ref>) -> (id: BlockID, count: Int)? {
+        let first = lines[i]
+        guard first.index == 0, let id = sourceIDs[Int(first.source)] else { return nil }
+        let n = sources[Int(first.source)].count
+        let lastIndex = i + n - 1
+        guard lastIndex < lines.endIndex else { return nil }
+        let last = lines[lastIndex]
+        // Lines of one source come in increasing index order (both are in position order), so
+        // the first and the last at these places put all n lines of the block in between.
+        guard last.source == first.source, Int(last.index) == n - 1 else { return nil }
+        return (id, n)
+    }
+
+    /// The page with materialized lines.
+    public var logPage: LogPage {
+        LogPage(lines: lines.map(logLine), next: next, truncated: truncated)
+    }
+}
+
+/// Head lines of a read, packed like a decoded block (messages, then fields, in one buffer).
+struct HeadLinesBuilder {
+    var messages: [UInt8] = []
+    var fields: [UInt8] = []
+    var timestamps: [Int64] = []
+    var lsns: [LSN] = []
+    var messageOffsets: [Int] = [0]
+    var fieldEnds: [Int] = [0]
+
+    var count: Int { timestamps.count }
+
+    mutating func append(timestamp: Int64, lsn: LSN, message: UnsafeRawBufferPointer, fields f: UnsafeRawBufferPointer) {
+        timestamps.append(timestamp)
+        lsns.append(lsn)
+        messages.append(contentsOf: message)
+        messageOffsets.append(messages.count)
+        fields.append(contentsOf: f)
+        fieldEnds.append(fields.count)
+    }
+
+    func build() -> DecodedBlock {
+        let shift = messages.count
+        return DecodedBlock(
+            packed: messages + fields, timestamps: timestamps, lsns: lsns, messageOffsets: messageOffsets,
+            fieldOffsets: fieldEnds.map { $0 + shift })
+    }
+}
+
 extension Storage {
     /// Reads lines of `query.streams` in `(timestamp, LSN)` order across day segments, head
     /// and blocks alike. Never touches the index. Safe on any thread; blocks on I/O.
     public func read(_ query: LogQuery) throws -> LogPage {
+        try readLines(query).logPage
+    }
+
+    /// `read`, with the lines left in place in their decoded blocks (what the HTTP answers use).
+    public func readLines(_ query: LogQuery) throws -> LinePage {
         let limit = max(0, query.limit)
         let ascending = query.order == .ascending
         let (days, segments) = shared.state.withLock { s -> ([Int32], [Int32: Segment]) in
@@ -51,13 +152,27 @@ extension Storage {
             for day in days { segments[day] = s.segments[day] }
             return (Array(days), segments)
         }
-        let wanted = Set(query.streams)
+        var streamIDs = query.streams
         let matcher = query.filter.flatMap { $0.isMatchAll ? nil : QueryMatcher($0) }
         let keys: [StreamID: StreamKey] = matcher == nil ? [:] : shared.state.withLock { s in
             var keys: [StreamID: StreamKey] = [:]
             for id in query.streams { keys[id] = s.streams[id]?.key }
             return keys
         }
+        // Streams the filter decides from their key alone (a job log's `job:x`) are read
+        // without matching each line, or not at all.
+        var lineMatched = Set<StreamID>()
+        if let matcher {
+            streamIDs = streamIDs.filter { id in
+                switch matcher.matches(stream: keys[id] ?? StreamKey(index: "", workflow: "", job: "")) {
+                case .some(let verdict): return verdict
+                case .none:
+                    lineMatched.insert(id)
+                    return true
+                }
+            }
+        }
+        let wanted = Set(streamIDs)
         // Positions outside this window are skipped: the cursor and the time range together.
         var low = LogPosition.minimum  // exclusive for ascending cursor
         var high = LogPosition.maximum
@@ -82,8 +197,11 @@ extension Storage {
         let lowDay = low.timestamp == .min ? Int32.min : Day.of(low.timestamp)
         let highDay = high.timestamp == .max ? Int32.max : Day.of(high.timestamp)
         let ordered = days.filter { $0 >= lowDay && $0 <= highDay }.sorted(by: ascending ? (<) : (>))
+        let noKey = StreamKey(index: "", workflow: "", job: "")
 
-        var result: [LogLine] = []
+        var sources: [DecodedBlock] = []
+        var sourceIDs: [BlockID?] = []
+        var result: [LinePage.Ref] = []
         result.reserveCapacity(min(limit, 10_000))
         var truncated = false
         for day in ordered {
@@ -93,7 +211,7 @@ extension Storage {
             }
             guard let segment = segments[day] else { continue }
             let needed = limit - result.count
-            var candidates: [LogLine] = []
+            var candidates: [LinePage.Ref] = []
             var more = false
             // The head index is read before the transaction opens: a line sealed in between is
             // then missing from the head but present as a block in the transaction's snapshot.
@@ -105,24 +223,34 @@ extension Storage {
             }
             try segment.env.read { txn in
                 var blocks: [(stream: StreamID, header: BlockHeader, key: [UInt8])] = []
+                var head = HeadLinesBuilder()
+                var headStreams: [StreamID] = []
                 for (id, lsns) in headLSNs {
                     // Lines sealed since the index was read are in a block of this snapshot.
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
+                    let key = keys[id] ?? noKey
                     for lsn in lsns where lsn > sealedThrough {
-                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
-                        let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                        if inWindow(line.position), matcher.map({ m in
-                            line.message.withUnsafeBytes { m.matches(message: $0, stream: keys[id] ?? StreamKey(index: "", workflow: "", job: "")) }
-                        }) ?? true {
-                            candidates.append(
-                                LogLine(
-                                    lsn: line.lsn, timestamp: line.timestamp, stream: id,
-                                    message: String(decoding: line.message, as: UTF8.self),
-                                    fields: String(decoding: line.fields, as: UTF8.self)))
+                        guard let v = try txn.get(segment.head, u64: lsn) else { continue }
+                        let line = try Keys.headLineView(lsn: lsn, value: v)
+                        if inWindow(LogPosition(timestamp: line.timestamp, lsn: lsn)),
+                            !lineMatched.contains(id) || matcher!.matches(message: line.message, stream: key)
+                        {
+                            head.append(timestamp: line.timestamp, lsn: lsn, message: line.message, fields: line.fields)
+                            headStreams.append(id)
                         }
                     }
                 }
-                for id in query.streams {
+                if head.count > 0 {
+                    let source = Int32(sources.count)
+                    sources.append(head.build())
+                    sourceIDs.append(nil)
+                    for i in 0..<head.count {
+                        candidates.append(
+                            LinePage.Ref(
+                                timestamp: head.timestamps[i], lsn: head.lsns[i], stream: headStreams[i], source: source, index: Int32(i)))
+                    }
+                }
+                for id in streamIDs {
                     let prefix = Keys.u64(id)
                     try txn.scan(segment.blocks, prefix: prefix) { k, v in
                         let header = try BlockHeader(parsing: segment.blockBytes(txn, v))
@@ -152,27 +280,36 @@ extension Storage {
                     guard let bytes = try segment.block(txn, key: block.key) else {
                         throw CorruptDataError("block vanished during read")
                     }
-                    let decoded = try BlockCodec.decode(bytes)
-                    let key = keys[block.stream] ?? StreamKey(index: "", workflow: "", job: "")
+                    let id = BlockID(segment: segment.path, key: block.key, crc: block.header.crc, payloadSize: block.header.payloadSize)
+                    let decoded = try blockCache.decoded(id, bytes: bytes)
+                    let key = keys[block.stream] ?? noKey
+                    let perLine = lineMatched.contains(block.stream) ? matcher : nil
+                    let source = Int32(sources.count)
+                    var used = false
                     for i in 0..<decoded.count {
                         let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
                         guard inWindow(p) else { continue }
-                        if let matcher, !decoded.messageBytes(i).withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { continue }
-                        candidates.append(decoded.logLine(i, stream: block.stream))
+                        if let perLine, !decoded.withMessage(i, { perLine.matches(message: $0, stream: key) }) { continue }
+                        candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
+                        used = true
+                    }
+                    if used {
+                        sources.append(decoded)
+                        sourceIDs.append(id)
                     }
                 }
             }
             if ascending {
-                candidates.sort { $0.position < $1.position }
+                candidates.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.lsn < $1.lsn }
             } else {
-                candidates.sort { $0.position > $1.position }
+                candidates.sort { $0.timestamp != $1.timestamp ? $0.timestamp > $1.timestamp : $0.lsn > $1.lsn }
             }
             if candidates.count > needed || more {
                 truncated = true
             }
             result.append(contentsOf: candidates.prefix(needed))
         }
-        return LogPage(lines: result, next: result.last?.position, truncated: truncated)
+        return LinePage(lines: result, sources: sources, sourceIDs: sourceIDs, next: result.last?.position, truncated: truncated)
     }
 
     /// `read` on a background thread.
@@ -180,6 +317,15 @@ extension Storage {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try self.read(query) })
+            }
+        }
+    }
+
+    /// `readLines` on a background thread.
+    public func readLinesAsync(_ query: LogQuery) async throws -> LinePage {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.readLines(query) })
             }
         }
     }

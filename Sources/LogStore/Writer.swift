@@ -518,7 +518,7 @@ final class Writer: @unchecked Sendable {
                         guard let v = try txn.get(segment.head, key.bytes) else {
                             throw CorruptDataError("head line \(lsn) of stream \(id) missing in \(segment.name)")
                         }
-                        lines.append(try Keys.headLineView(lsn: lsn, value: v).1)
+                        lines.append(try Keys.headLineAsView(lsn: lsn, value: v).1)
                     }
                     lines.append(contentsOf: fresh)
                     sealLines.append(lines)

@@ -18,6 +18,8 @@ public struct ServerOptions: Sendable {
     public var maintenanceInterval: Duration = .seconds(3600)
     /// Limits of the long-poll `/v1/tail`.
     public var tail = TailOptions()
+    /// Memory for compressed `_search` hits of whole sealed blocks (0 turns the cache off).
+    public var answerCacheBytes = 64 << 20
 
     public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
@@ -66,7 +68,7 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     TailController(storage: storage, hub: tailHub, options: options.tail).addRoutes(to: router.group("v1"))
     SearchController(storage: storage).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
-    OpenSearchController(storage: storage).addRoutes(to: router)
+    OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes).addRoutes(to: router)
     return router
 }
 

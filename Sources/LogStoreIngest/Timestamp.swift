@@ -190,6 +190,22 @@ public enum Timestamp: Sendable {
     /// Formats nanoseconds since the epoch as RFC 3339 UTC: milliseconds when the sub-millisecond
     /// digits are zero (`2024-09-24T11:49:58.253Z`), else microseconds or nanoseconds as needed.
     public static func formatRFC3339(_ nanos: Int64) -> String {
+        String(unsafeUninitializedCapacity: 32) { buf in writeRFC3339(nanos, to: buf.baseAddress!) }
+    }
+
+    /// Appends `formatRFC3339(nanos)`'s bytes to `bytes` without making a string (every line of
+    /// every read answer carries one).
+    @inline(__always)
+    public static func appendRFC3339(_ nanos: Int64, to bytes: inout [UInt8]) {
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes ≥ 30
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            let n = writeRFC3339(nanos, to: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+        }
+    }
+
+    /// Writes the RFC 3339 form of `nanos` at `buf` (room for 30 bytes); returns its length.
+    static func writeRFC3339(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
         let (secondsQ, nanosR) = nanos.quotientAndRemainder(dividingBy: 1_000_000_000)
         var seconds = secondsQ
         var fraction = nanosR
@@ -216,39 +232,36 @@ public enum Timestamp: Sendable {
             fractionDigits = 9
             fractionValue = fraction
         }
-        let length = 21 + fractionDigits  // YYYY-MM-DDThh:mm:ss. + digits + Z
-        return String(unsafeUninitializedCapacity: length + 2) { buf in
-            var i = 0
-            func put(_ v: Int64, _ width: Int) {
-                var v = v
-                var k = width - 1
-                while k >= 0 {
-                    buf[i + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                    v /= 10
-                    k -= 1
-                }
-                i += width
+        var i = 0
+        func put(_ v: Int64, _ width: Int) {
+            var v = v
+            var k = width - 1
+            while k >= 0 {
+                buf[i + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                v /= 10
+                k -= 1
             }
-            func byte(_ b: UInt8) {
-                buf[i] = b
-                i += 1
-            }
-            put(Int64(year), 4)
-            byte(0x2D)
-            put(Int64(month), 2)
-            byte(0x2D)
-            put(Int64(day), 2)
-            byte(0x54)
-            put(secondOfDay / 3600, 2)
-            byte(0x3A)
-            put(secondOfDay / 60 % 60, 2)
-            byte(0x3A)
-            put(secondOfDay % 60, 2)
-            byte(0x2E)
-            put(fractionValue, fractionDigits)
-            byte(0x5A)
-            return i
+            i += width
         }
+        func byte(_ b: UInt8) {
+            buf[i] = b
+            i += 1
+        }
+        put(Int64(year), 4)
+        byte(0x2D)
+        put(Int64(month), 2)
+        byte(0x2D)
+        put(Int64(day), 2)
+        byte(0x54)
+        put(secondOfDay / 3600, 2)
+        byte(0x3A)
+        put(secondOfDay / 60 % 60, 2)
+        byte(0x3A)
+        put(secondOfDay % 60, 2)
+        byte(0x2E)
+        put(fractionValue, fractionDigits)
+        byte(0x5A)
+        return i
     }
 
     // MARK: - Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms)

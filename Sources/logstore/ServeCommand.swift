@@ -51,13 +51,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
     var mapping: String? = env["LOGSTORE_MAPPING"]
 
+    @Option(help: "Memory for decoded sealed blocks kept for repeated reads of a log; 0 turns it off (env LOGSTORE_BLOCK_CACHE).")
+    var blockCache: String = env["LOGSTORE_BLOCK_CACHE"] ?? "16MiB"
+
+    @Option(help: "Memory for compressed _search hits of whole sealed blocks, copied into repeated answers; 0 turns it off (env LOGSTORE_ANSWER_CACHE).")
+    var answerCache: String = env["LOGSTORE_ANSWER_CACHE"] ?? "64MiB"
+
     @Option(help: "At most this many /v1/tail requests wait at once; more are answered 503 (env LOGSTORE_MAX_TAIL_WAITERS).")
     var maxTailWaiters: Int = env["LOGSTORE_MAX_TAIL_WAITERS"].flatMap { Int($0) } ?? 10_000
 
     func validate() throws {
         if maxTailWaiters < 0 { throw ValidationError("--max-tail-waiters must be 0 or more") }
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
-        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk)]
+        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache)]
         where ByteSize.parse(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
         }
@@ -81,6 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.retention = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
         options.maintenanceInterval = DurationText.parse(maintenanceInterval)!
         options.tail.maxWaiters = maxTailWaiters
+        options.answerCacheBytes = Int(ByteSize.parse(answerCache)!)
         return options
     }
 
@@ -102,6 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             var storageOptions = StorageOptions()
             storageOptions.dedupWindow = DurationText.parse(dedupWindow)!
+            storageOptions.blockCacheBytes = Int(ByteSize.parse(blockCache)!)
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")

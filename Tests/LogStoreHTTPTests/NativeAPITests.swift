@@ -32,7 +32,10 @@ struct NativeAPITests {
         let reader = try RawClient(port: port)
         var seen: [String] = []
         var after: String?
-        let deadline = Date().addingTimeInterval(60)
+        // Only a guard against hanging: in the full parallel suite on 2 shared cores every test
+        // here is starved for a minute or more (alone this one takes 0.5 s); the assertion is that
+        // the pages lose and repeat nothing, not how fast they come.
+        let deadline = Date().addingTimeInterval(300)
         while seen.count < total && Date() < deadline {
             let path = "/v1/logs?job=reana-run-job-7&limit=37" + (after.map { "&after=\($0)" } ?? "")
             let r = try await reader.exchange(request("GET", path))

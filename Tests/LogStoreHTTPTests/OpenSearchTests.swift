@@ -279,3 +279,58 @@ struct OpenSearchTests {
         await server.stop()
     }
 }
+
+/// Gzip answers that copy cached compressed hits of whole blocks: the same hits as the plain
+/// answer, whatever mix of blocks, cut blocks and head lines a page holds.
+@Suite("_search gzip answers from cached block hits")
+struct SearchHitCacheTests {
+    static let job = "reana-run-job-cache"
+
+    func search(_ client: RawClient, gzip: Bool, _ body: String) async throws -> [String: Any] {
+        var headers = [("Content-Type", "application/json")]
+        if gzip { headers.append(("Accept-Encoding", "gzip,deflate")) }
+        let response = try await client.exchange(request("POST", "/fluentbit-job_log/_search", headers: headers, body: Array(body.utf8)))
+        #expect(response.status == 200, "\(response.text)")
+        #expect((response.header("Content-Encoding") == "gzip") == gzip)
+        return try OpenSearchTests.json(response)
+    }
+
+    @Test func gzipAnswersEqualPlainOnesBeforeAndAfterCaching() async throws {
+        var storageOptions = StorageOptions()
+        storageOptions.sealLines = 50
+        let server = try await TestServer.start(storageOptions: storageOptions)
+        let client = try RawClient(port: server.port)
+        let key = StreamKey(index: "fluentbit-job_log", workflow: "", job: Self.job)
+        let fields = #"{"kubernetes.labels.job-name":"\#(Self.job)","stream":"stdout"}"#
+        let base: Int64 = 1_727_136_000_000_000_000
+        // 4 blocks of 50 and 30 head lines, then late lines that fall inside the blocks' span,
+        // lines whose own fields hold a `log` member (not spliced), and quotes to escape.
+        var lines = (0..<230).map { i in
+            IncomingLine(stream: key, timestamp: base + Int64(i) * 1_000_000, message: "line \(i) \"q\"\n", fields: fields)
+        }
+        lines.append(IncomingLine(stream: key, timestamp: base + 7_000_500, message: "late", fields: #"{"log":"own"}"#))
+        _ = try await server.storage.append(lines)
+        _ = try await server.storage.append([IncomingLine(stream: key, timestamp: base + 120_000_500, message: "later", fields: "{}")])
+        let bodies = [
+            #"{"query":{"match":{"kubernetes.labels.job-name.keyword":"\#(Self.job)"}},"size":5000,"sort":[{"@timestamp":{"order":"asc"}}]}"#,
+            #"{"query":{"match":{"kubernetes.labels.job-name.keyword":"\#(Self.job)"}},"size":5000,"sort":[{"@timestamp":{"order":"desc"}}]}"#,
+            #"{"query":{"match":{"kubernetes.labels.job-name.keyword":"\#(Self.job)"}},"size":75,"from":10}"#,
+            #"{"query":{"match":{"kubernetes.labels.job-name.keyword":"\#(Self.job)"}},"size":100,"search_after":[1727136000030]}"#,
+        ]
+        for round in 0..<3 {
+            if round == 2 { try await server.storage.sealAll() }
+            for body in bodies {
+                let plain = OpenSearchTests.hits(try await search(client, gzip: false, body))
+                let first = OpenSearchTests.hits(try await search(client, gzip: true, body))
+                let again = OpenSearchTests.hits(try await search(client, gzip: true, body))
+                #expect(!plain.isEmpty)
+                #expect((first as NSArray).isEqual(to: plain), "round \(round): \(body)")
+                #expect((again as NSArray).isEqual(to: plain), "round \(round): \(body)")
+            }
+        }
+        let all = OpenSearchTests.hits(try await search(client, gzip: true, bodies[0]))
+        #expect(all.count == 232)
+        #expect(OpenSearchTests.logs(["hits": ["hits": all]]).prefix(9).last == "late")
+        await server.stop()
+    }
+}

@@ -30,6 +30,20 @@ public struct LMDBTransaction: ~Copyable {
         }
     }
 
+    /// `get` under the 8-byte big-endian key of `key` (`Keys.u64`), without allocating it.
+    @inline(__always)
+    public func get(_ table: LMDBTable, u64 key: UInt64) throws -> UnsafeRawBufferPointer? {
+        var bigEndian = key.bigEndian
+        return try withUnsafeMutableBytes(of: &bigEndian) { keyBytes in
+            var k = MDB_val(mv_size: 8, mv_data: keyBytes.baseAddress)
+            var v = MDB_val()
+            let rc = mdb_get(txn, table.dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try lmdbCheck(rc, "mdb_get(\(table.name))")
+            return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+        }
+    }
+
     /// Stores `value` under `key` (replacing any value).
     public func put(_ table: LMDBTable, _ key: some ContiguousBytes, _ value: some ContiguousBytes, append: Bool = false) throws {
         try key.withUnsafeBytes { keyBytes in

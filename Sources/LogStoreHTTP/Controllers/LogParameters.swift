@@ -107,4 +107,86 @@ enum LogFormat: String {
         for field in headers { result.headers.append(field) }
         return result
     }
+
+    /// `response(_:keys:headers:members:)` for lines read in place: the same bytes, without
+    /// a string per line.
+    func response(
+        _ page: LinePage, keys: [StreamID: StreamKey], headers: HTTPFields = [:], members: (inout JSONText) -> Void = { _ in }
+    ) -> Response {
+        var out = JSONText(capacity: page.lines.count * 520 + 64)
+        let response: Response
+        switch self {
+        case .text:
+            for line in page.lines {
+                page.withMessage(line) { message in
+                    out.raw(message)
+                    if message.last != UInt8(ascii: "\n") { out.bytes.append(UInt8(ascii: "\n")) }
+                }
+            }
+            response = .text(out.bytes, contentType: "text/plain; charset=utf-8")
+        case .ndjson:
+            var streams = StreamMembers(keys: keys)
+            for line in page.lines {
+                streams.appendJSON(line, of: page, to: &out)
+                out.bytes.append(UInt8(ascii: "\n"))
+            }
+            response = .text(out.bytes, contentType: "application/x-ndjson")
+        case .json:
+            var streams = StreamMembers(keys: keys)
+            out.raw("{\"lines\":[")
+            for (i, line) in page.lines.enumerated() {
+                if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
+                streams.appendJSON(line, of: page, to: &out)
+            }
+            out.raw("]")
+            members(&out)
+            out.raw("}")
+            response = .json(out.bytes)
+        }
+        var result = response
+        for field in headers { result.headers.append(field) }
+        return result
+    }
+}
+
+/// `,"index":…,"workflow":…,"job":…,"fields":` of each stream, written once per answer.
+struct StreamMembers {
+    let keys: [StreamID: StreamKey]
+    var cache: [StreamID: [UInt8]] = [:]
+
+    init(keys: [StreamID: StreamKey]) { self.keys = keys }
+
+    mutating func members(_ id: StreamID) -> [UInt8] {
+        if let found = cache[id] { return found }
+        let key = keys[id]
+        var out = JSONText(capacity: 96)
+        out.raw(",\"index\":")
+        out.string(key?.index ?? "")
+        out.raw(",\"workflow\":")
+        out.string(key?.workflow ?? "")
+        out.raw(",\"job\":")
+        out.string(key?.job ?? "")
+        out.raw(",\"fields\":")
+        cache[id] = out.bytes
+        return out.bytes
+    }
+
+    /// The line as `LogLine.appendJSON` writes it.
+    mutating func appendJSON(_ line: LinePage.Ref, of page: LinePage, to out: inout JSONText) {
+        out.raw("{\"lsn\":")
+        out.number(line.lsn)
+        out.raw(",\"timestamp\":\"")
+        Timestamp.appendRFC3339(line.timestamp, to: &out.bytes)
+        out.raw("\",\"log\":")
+        page.withMessage(line) { out.string(raw: $0) }
+        out.raw(members(line.stream))
+        page.withFields(line) { fields in
+            if fields.isEmpty { out.raw("{}") } else { out.raw(fields) }
+        }
+        out.raw(",\"cursor\":\"")
+        out.number(line.timestamp)
+        out.bytes.append(UInt8(ascii: "-"))
+        out.number(line.lsn)
+        out.raw("\"}")
+    }
 }

@@ -37,8 +37,8 @@ struct LogsController {
         let format = try q.format()
         let streams = storage.streams(matching: selector)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
-        let page = try await storage.readAsync(LogQuery(streams: streams.map(\.id), after: after, limit: limit, order: order))
-        return format.response(page.lines, keys: keys) { out in
+        let page = try await storage.readLinesAsync(LogQuery(streams: streams.map(\.id), after: after, limit: limit, order: order))
+        return format.response(page, keys: keys) { out in
             out.raw(",\"next\":")
             if let next = page.next { out.string(next.description) } else { out.raw("null") }
             out.raw(",\"truncated\":\(page.truncated)")

@@ -9,6 +9,17 @@ import NIOCore
 /// What is supported and how it maps onto the store: docs/API.md, "OpenSearch compatibility".
 struct OpenSearchController {
     let storage: Storage
+    /// Gzip-compressed hits of whole sealed blocks (`_source` unfiltered), by block identity:
+    /// a job log read again (REANA's UI and `reana-client logs --follow` poll) copies them
+    /// instead of building and compressing the same JSON again.
+    let hitCache: ByteBoundedLRU<BlockID, DeflatedPiece>
+
+    /// `hitCacheBytes`: 64 MiB (the default) holds the compressed hits of ~2500 thousand-line
+    /// job logs (~25 KB each).
+    init(storage: Storage, hitCacheBytes: Int = 64 << 20) {
+        self.storage = storage
+        hitCache = ByteBoundedLRU(capacity: hitCacheBytes)
+    }
 
     /// OpenSearch's `index.max_result_window`.
     static let maxResultWindow = 10_000
@@ -78,7 +89,7 @@ struct OpenSearchController {
     /// The indices (of stored streams) `pattern` names: a comma list of names and `*` globs;
     /// empty, `_all` and `*` name all.
     func matchingIndices(_ pattern: String) -> Set<String> {
-        let all = Set(storage.allStreams().map(\.key.index))
+        let all = storage.indexNames()
         let parts = pattern.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if parts.isEmpty || parts.contains("_all") { return all }
         return all.filter { index in parts.contains { Self.glob($0, index) } }
@@ -119,8 +130,7 @@ struct OpenSearchController {
         guard let index else { return streams }
         let parts = index.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if parts.isEmpty || parts.contains("_all") { return streams }
-        let known = Set(storage.allStreams().map(\.key.index))
-        for part in parts where !part.contains("*") && !known.contains(part) {
+        for part in parts where !part.contains("*") && !storage.hasIndex(part) {
             throw OpenSearchError(.notFound, type: "index_not_found_exception", reason: "no such index [\(part)]")
         }
         streams = streams.filter { stream in parts.contains { Self.glob($0, stream.key.index) } }
@@ -354,14 +364,13 @@ struct OpenSearchController {
         let streams = try selectStreams(index: index, query: dsl.query)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
-        var lines: [LogLine] = []
-        var truncated = false
+        var page = LinePage.empty
         if !streams.isEmpty && size > 0 {
-            let page = try await storage.readAsync(
+            page = try await storage.readLinesAsync(
                 LogQuery(streams: streams.map(\.id), after: after, limit: from + size, order: order, from: dsl.from, to: dsl.to, filter: filter))
-            lines = Array(page.lines.dropFirst(from))
-            truncated = page.truncated
         }
+        let lines = page.lines.dropFirst(from)
+        let truncated = page.truncated
         // hits.total: exact from the stream statistics when no line-level predicate; from the
         // page itself when it was read from the start and not cut; else counted up to the limit.
         var total = 0
@@ -380,7 +389,7 @@ struct OpenSearchController {
             }
         }
 
-        var json = JSONText(capacity: 256 + lines.count * 300)
+        var json = JSONText(capacity: 256 + lines.count * 640)
         json.raw("{\"took\":")
         let took = started.duration(to: .now)
         json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
@@ -397,22 +406,129 @@ struct OpenSearchController {
             }
         }
         json.raw("\"max_score\":null,\"hits\":[")
-        for (i, line) in lines.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw("{\"_index\":")
-            json.string(keys[line.stream]?.index ?? "")
-            json.raw(",\"_id\":\"")
+        if case .all = source, Self.acceptsGzip(request), !lines.isEmpty {
+            return Self.gzipResponse(writeHitsGzip(lines, of: page, keys: keys, head: json.bytes))
+        }
+        Self.writeHits(lines, of: page, keys: keys, source: source, into: &json)
+        json.raw("]}}")
+        return Self.answer(json.bytes, request: request)
+    }
+
+    /// The answer from `head` (up to `"hits":[`) on, gzip-compressed, with the hits of whole
+    /// sealed blocks copied from the cache (compressed and cached on a miss) and the rest
+    /// (head lines, blocks cut by the window) compressed as they are written.
+    func writeHitsGzip(_ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], head: [UInt8]) -> [UInt8] {
+        let gzip = GzipWriter.make(capacity: 16 << 10 + lines.count * 40)
+        // JSON is written in runs of at most `run` lines and compressed every ~64 KB: no
+        // answer-sized buffer (fresh pages of large buffers cost page faults on every request).
+        let run = 64
+        var json = JSONText(capacity: 80 << 10)
+        json.raw(head)
+        var i = lines.startIndex
+        while i < lines.endIndex {
+            if i > lines.startIndex { json.bytes.append(UInt8(ascii: ",")) }
+            if let (id, n) = page.wholeBlock(startingAt: i, in: lines) {
+                gzip.write(json.bytes)
+                json.bytes.removeAll(keepingCapacity: true)
+                if let found = hitCache.get(id) {
+                    gzip.append(found)
+                } else {
+                    let pieceWriter = GzipWriter.make(capacity: n * 40, gzipHeader: false)
+                    var k = i
+                    while k < i + n {
+                        let end = min(k + run, i + n)
+                        if k > i { json.bytes.append(UInt8(ascii: ",")) }
+                        Self.writeHits(lines[k..<end], of: page, keys: keys, source: .all, into: &json)
+                        if json.bytes.count >= 64 << 10 || end == i + n {
+                            pieceWriter.write(json.bytes)
+                            json.bytes.removeAll(keepingCapacity: true)
+                        }
+                        k = end
+                    }
+                    let piece = pieceWriter.finishPiece()
+                    hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
+                    gzip.append(piece)
+                }
+                i += n
+                continue
+            }
+            // Up to the next block start (at most `run` lines), line by line.
+            var j = i + 1
+            while j < lines.endIndex, j - i < run, !lines[j].startsSource { j += 1 }
+            Self.writeHits(lines[i..<j], of: page, keys: keys, source: .all, into: &json)
+            if json.bytes.count >= 64 << 10 {
+                gzip.write(json.bytes)
+                json.bytes.removeAll(keepingCapacity: true)
+            }
+            i = j
+        }
+        json.raw("]}}")
+        gzip.write(json.bytes)
+        return gzip.finish()
+    }
+
+    /// The hits of `lines`, comma-separated, written from the decoded blocks in place.
+    static func writeHits(
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, into json: inout JSONText
+    ) {
+        // `{"_index":"<index>","_id":"` once per stream.
+        var prefixes: [StreamID: [UInt8]] = [:]
+        for (id, key) in keys {
+            var p = JSONText(capacity: 32 + key.index.utf8.count)
+            p.raw("{\"_index\":")
+            p.string(key.index)
+            p.raw(",\"_id\":\"")
+            prefixes[id] = p.bytes
+        }
+        let unknown = Array("{\"_index\":\"\",\"_id\":\"".utf8)
+        // FluentBit repeats a container's labels on every line: the splice check of the same
+        // fields bytes as the previous line's is not done again.
+        var lastFields: (base: UnsafeRawPointer?, count: Int, verdict: Range<Int>??) = (nil, -1, nil)
+        var first = true
+        for line in lines {
+            if !first { json.bytes.append(UInt8(ascii: ",")) }
+            first = false
+            json.raw(prefixes[line.stream] ?? unknown)
             json.number(line.lsn)
             json.raw("\",\"_score\":null")
-            Self.writeSource(line, filter: source, into: &json)
+            switch source {
+            case .none:
+                break
+            case .all:
+                let spliced = page.withFields(line) { fields -> Bool in
+                    let verdict: Range<Int>??
+                    if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
+                        memcmp(previous, base, fields.count) == 0
+                    {
+                        verdict = lastFields.verdict
+                    } else {
+                        verdict = splicableFields(fields)
+                        lastFields = (fields.baseAddress, fields.count, verdict)
+                    }
+                    guard let body = verdict else { return false }
+                    json.raw(",\"_source\":{\"@timestamp\":\"")
+                    Timestamp.appendRFC3339(line.timestamp, to: &json.bytes)
+                    json.raw("\",\"log\":")
+                    page.withMessage(line) { json.string(raw: $0) }
+                    if let body {
+                        json.bytes.append(UInt8(ascii: ","))
+                        json.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
+                    }
+                    json.bytes.append(UInt8(ascii: "}"))
+                    return true
+                }
+                if !spliced { writeSource(page.logLine(line), filter: source, into: &json) }
+            case .filter:
+                writeSource(page.logLine(line), filter: source, into: &json)
+            }
             json.raw(",\"sort\":[")
             json.number(Self.epochMillis(line.timestamp))
             json.raw(",\"")
-            json.raw(line.position.description)
+            json.number(line.timestamp)
+            json.bytes.append(UInt8(ascii: "-"))
+            json.number(line.lsn)
             json.raw("\"]}")
         }
-        json.raw("]}}")
-        return Self.answer(json.bytes, request: request)
     }
 
     static func epochMillis(_ ns: Int64) -> Int64 {
@@ -423,6 +539,20 @@ struct OpenSearchController {
     /// The stored fields (a compact JSON object) without its braces, when they can be spliced
     /// into `_source` as they are: nil when they are not an object or hold their own `log` or
     /// `@timestamp` member. Byte scans only: this runs for every line of every `_search` answer.
+    /// The same check on bytes: the range of the object's body (nil inside when there is
+    /// nothing to add), or nil when the fields cannot be spliced.
+    static func splicableFields(_ bytes: UnsafeRawBufferPointer) -> Range<Int>?? {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 { end -= 1 }
+        if end - start <= 2 { return .some(nil) }  // "" or "{}": nothing to add
+        guard bytes[start] == UInt8(ascii: "{"), bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(end - 1)])
+        if contains(body, "\"log\"") || contains(body, "\"@timestamp\"") { return nil }
+        return .some((start + 1)..<(end - 1))
+    }
+
     static func splicableFields(_ fields: String) -> Substring.UTF8View?? {
         var scratch = fields
         return scratch.withUTF8 { bytes -> Substring.UTF8View?? in
@@ -552,10 +682,17 @@ struct OpenSearchController {
 
     /// JSON, gzip-compressed when the client accepts it (opensearch-py with http_compress does).
     static func answer(_ bytes: [UInt8], request: Request) -> Response {
-        let accepts = request.headers[.acceptEncoding]?.lowercased().contains("gzip") ?? false
-        guard accepts, bytes.count > 256 else { return .json(bytes) }
-        return Response(
+        guard acceptsGzip(request), bytes.count > 256 else { return .json(bytes) }
+        return gzipResponse(ContentDecoder.gzip(bytes, level: 1))
+    }
+
+    static func acceptsGzip(_ request: Request) -> Bool {
+        request.headers[.acceptEncoding]?.lowercased().contains("gzip") ?? false
+    }
+
+    static func gzipResponse(_ gzipped: [UInt8]) -> Response {
+        Response(
             status: .ok, headers: [.contentType: "application/json; charset=UTF-8", .contentEncoding: "gzip"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: ContentDecoder.gzip(bytes, level: 1))))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzipped)))
     }
 }
