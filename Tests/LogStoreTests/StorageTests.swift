@@ -43,7 +43,7 @@ struct StorageTests {
         #expect(receipt.firstLSN == lastLSN + 1)
     }
 
-    /// Unmapping the files' pages (what `serve` does every 10 s) while reads and appends run
+    /// Unmapping the files' pages (what `serve` does every 2 s) while reads and appends run
     /// changes no answer; the pages really leave the process (its file-backed RSS drops).
     @Test func releasingMappedPagesKeepsEveryRead() async throws {
         let dir = TempDirectory()
