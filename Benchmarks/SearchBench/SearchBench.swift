@@ -223,6 +223,10 @@ struct SearchBench {
         var figures: [Figure] = []
         if runs == 0 {  // --runs 0: ingest only (for profiling)
             print(String(format: "index %.1f MB, ingest CPU %.1f s indexed vs %.1f s", Double(indexed.stats.indexBytes) / 1e6, indexed.cpu, scanned.cpu))
+            for loaded in [indexed, scanned] {  // ~800 MB each: never leave them in /tmp
+                loaded.store.close()
+                try? FileManager.default.removeItem(atPath: loaded.store.directory)
+            }
             return
         }
         let rare = word(near: 0.0001)
