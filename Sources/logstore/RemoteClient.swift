@@ -17,7 +17,14 @@ struct RemoteClient {
         }
         components.queryItems = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         guard let url = components.url else { throw ValidationError("--server '\(base)' is not a URL") }
-        let (data, response) = try await URLSession.shared.data(from: url)
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(from: url)
+        } catch {
+            printError("error: cannot reach \(base): \((error as NSError).localizedDescription)")
+            throw ExitCode(1)
+        }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         if status != 200 {

@@ -54,6 +54,14 @@ struct ServeTests {
         #expect(remote.status == 0 && remote.stdout.split(separator: "\n").count == 500, "\(remote.stderr)")
         let found = try await runLogstore(["search", "--server", "http://127.0.0.1:\(port)", "line 42", "--json"])
         #expect(found.stdout.contains("\"log\":\"line 42\""), "\(found.stdout.prefix(300)) \(found.stderr)")
+        // `stats --server` shows the server's figures, as a table and as JSON.
+        let stats = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(port)"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        #expect(stats.stdout.contains("lines            500"), "\(stats.stdout)")
+        #expect(stats.stdout.contains("tail waiters     0"))
+        let statsJSON = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(port)", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(statsJSON.stdout.utf8)) as? [String: Any]
+        #expect(object?["lines"] as? Int == 500 && object?["tailWaiters"] as? Int == 0, "\(statsJSON.stdout.prefix(300))")
         // With the server owning the directory, `compact` asks it over HTTP.
         let compact = try await runLogstore(["compact", "--data-dir", data, "--server", "http://127.0.0.1:\(port)", "--dry-run"])
         #expect(compact.status == 0, "\(compact.stderr)")
