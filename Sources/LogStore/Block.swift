@@ -172,15 +172,7 @@ public enum BlockCodec {
         for line in lines { line.withFields { payload.bytes.append(contentsOf: $0) } }
 
         let raw = payload.bytes
-        var codec: UInt8 = 0
-        var stored = raw
-        if raw.count >= minCompressSize {
-            let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
-            if compressed.count < raw.count {
-                codec = 2
-                stored = compressed
-            }
-        }
+        let (codec, stored) = compress(raw, level: level)
         let header = BlockHeader(
             codec: codec, count: lines.count, rawSize: raw.count, minTimestamp: minTs, maxTimestamp: maxTs,
             firstLSN: minLSN, lastLSN: maxLSN, payloadSize: stored.count)
@@ -215,56 +207,47 @@ public enum BlockCodec {
     /// The same block with its payload compressed at `level` (compaction): the columns are not
     /// decoded, only inflated and deflated again. Checks the crc and the inflated size.
     static func recompress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws(CorruptDataError) -> [UInt8] {
-        var header = try BlockHeader(parsing: bytes)
-        var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
-        let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
-        crc = Compression.crc32(stored, crc: crc)
-        guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
-        let raw: [UInt8]
-        switch header.codec {
-        case 0:
-            guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
-            raw = stored.array
-        case 1:
-            raw = try Compression.inflate(stored, expectedSize: header.rawSize)
-        case 2:
-            raw = try Compression.inflate(stored, expectedSize: header.rawSize, raw: true)
-        default:
-            throw CorruptDataError("unknown block codec \(header.codec)")
-        }
-        var payload = raw
-        header.codec = 0
-        if raw.count >= minCompressSize {
-            let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
-            if compressed.count < raw.count {
-                header.codec = 2
-                payload = compressed
-            }
-        }
-        header.payloadSize = payload.count
-        return assemble(header, payload).bytes
+        var (header, raw) = try rawPayload(bytes)
+        let (codec, stored) = compress(raw, level: level)
+        header.codec = codec
+        header.payloadSize = stored.count
+        raw = []
+        return assemble(header, stored).bytes
     }
 
     /// Checks the crc and decodes a stored block into its columns.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> DecodedBlock {
+        let (header, raw) = try rawPayload(bytes)
+        return try DecodedBlock(header: header, payload: raw)
+    }
+
+    /// The header of a stored block and its payload before the codec; checks the crc and the
+    /// inflated size.
+    private static func rawPayload(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
         let header = try BlockHeader(parsing: bytes)
         var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
         let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
         crc = Compression.crc32(stored, crc: crc)
         guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
-        let raw: [UInt8]
         switch header.codec {
         case 0:
             guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
-            raw = stored.array
+            return (header, stored.array)
         case 1:
-            raw = try Compression.inflate(stored, expectedSize: header.rawSize)
+            return (header, try Compression.inflate(stored, expectedSize: header.rawSize))
         case 2:
-            raw = try Compression.inflate(stored, expectedSize: header.rawSize, raw: true)
+            return (header, try Compression.inflate(stored, expectedSize: header.rawSize, raw: true))
         default:
             throw CorruptDataError("unknown block codec \(header.codec)")
         }
-        return try DecodedBlock(header: header, payload: raw)
+    }
+
+    /// The codec and stored bytes of a payload: raw deflate at `level` (codec 2), or the payload
+    /// itself (codec 0) when it is too small or does not shrink.
+    private static func compress(_ raw: [UInt8], level: Int32) -> (codec: UInt8, stored: [UInt8]) {
+        guard raw.count >= minCompressSize else { return (0, raw) }
+        let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
+        return compressed.count < raw.count ? (2, compressed) : (0, raw)
     }
 }
 

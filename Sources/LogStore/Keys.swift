@@ -207,28 +207,7 @@ public enum Keys {
     }
 
     /// Head line: stream id (u64 LE), timestamp (i64 LE), message length (varint), message,
-    /// fields (the rest).
-    public static func encodeHeadLine(stream: StreamID, timestamp: Int64, message: [UInt8], fields: [UInt8]) -> [UInt8] {
-        var w = ByteWriter(capacity: 20 + message.count + fields.count)
-        w.u64LE(stream)
-        w.u64LE(UInt64(bitPattern: timestamp))
-        w.lengthPrefixed(message)
-        w.append(fields)
-        return w.bytes
-    }
-
-    /// `encodeHeadLine` into `w`, replacing what it held (reuses its buffer).
-    public static func encodeHeadLine(
-        into w: inout ByteWriter, stream: StreamID, timestamp: Int64, message: [UInt8], fields: [UInt8]
-    ) {
-        w.bytes.removeAll(keepingCapacity: true)
-        w.u64LE(stream)
-        w.u64LE(UInt64(bitPattern: timestamp))
-        w.lengthPrefixed(message)
-        w.append(fields)
-    }
-
-    /// `encodeHeadLine` from bytes held elsewhere, into `w` (reuses its buffer).
+    /// fields (the rest); written into `w`, replacing what it held (reuses its buffer).
     static func encodeHeadLine(
         into w: inout ByteWriter, stream: StreamID, timestamp: Int64, message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer
     ) {

@@ -23,11 +23,6 @@
 ///
 /// Examples: `reana-run-job-a02532f6` → `reana`, `run`, `job`, `a02532f6`; `OOMKilled` →
 /// `oomkilled`; `10.0.0.1:9200` → `10`, `0`, `0`, `1`, `9200`; `Café_ÉTÉ` → `café`, `été`.
-/// Receives the tokens of `Tokenizer.forEachASCIIToken` with their hashes.
-protocol ASCIITokenSink {
-    mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32)
-}
-
 public enum Tokenizer {
     /// Longest token kept, in UTF-8 bytes (see the type's documentation for why).
     public static let maxTokenBytes = 64
@@ -125,22 +120,6 @@ public enum Tokenizer {
     /// The tokens of ASCII-only `bytes` (check with `isASCII`), each with its FNV-1a hash
     /// (`TokenTable.hash`) computed while it is copied: the indexer's fast path, the same tokens
     /// as `forEachToken`. `out` has room for `scratchCapacity` bytes.
-    @inline(__always)
-    static func forEachASCIIToken(
-        _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<UInt8>, _ body: (UnsafeRawBufferPointer, UInt32) -> Void
-    ) {
-        withoutActuallyEscaping(body) { body in
-            var sink = ClosureSink(body: body)
-            forEachASCIIToken(bytes, out, &sink)
-        }
-    }
-
-    private struct ClosureSink: ASCIITokenSink {
-        let body: (UnsafeRawBufferPointer, UInt32) -> Void
-        mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) { body(token, hash) }
-    }
-
-    /// `forEachASCIIToken` into a sink (specialized and inlined: no closure per token).
     @inline(__always)
     static func forEachASCIIToken<Sink: ASCIITokenSink>(
         _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<UInt8>, _ sink: inout Sink
@@ -336,4 +315,9 @@ public enum Tokenizer {
             }
         }
     }
+}
+
+/// Receives the tokens of `Tokenizer.forEachASCIIToken` with their hashes.
+protocol ASCIITokenSink {
+    mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32)
 }

@@ -63,10 +63,6 @@ final class Writer: @unchecked Sendable {
     private var sealBacklog = false
     private var lastPrune = ContinuousClock.now
     private var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
-    /// Per day, the oldest head line and its stream as of the last scan of all heads: sealing
-    /// other streams cannot truncate the head table, so most seals skip that scan (copying
-    /// thousands of head states per commit was ~3 % of ingest CPU).
-    private var oldestHead: [Int32: (lsn: LSN, stream: StreamID)] = [:]
 
     /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
     static func wallClock() -> Int64 { Storage.now() }
@@ -547,21 +543,15 @@ final class Writer: @unchecked Sendable {
         }
         headOrder.sort { $0.lsn < $1.lsn }
         // After sealing, the head below the oldest unsealed line of any stream can go.
-        // Head lines below the oldest line of the other heads were deleted at the last scan,
-        // so unless a sealed stream holds the day's oldest head line there is nothing to delete.
+        // After sealing, the head below the oldest unsealed line of any stream can go (the
+        // head states are plain values: scanning thousands of them copies nothing).
         var truncateBelow: LSN?
-        var newOldest: (lsn: LSN, stream: StreamID)?
-        let sealing = Set(toSeal)
-        let cached = oldestHead[day]
-        let cacheValid = cached.map { c in dayHeads[c.stream]?.first == c.lsn } ?? false
-        if !toSeal.isEmpty && (!cacheValid || sealing.contains(cached!.stream)) {
-            var oldest: (lsn: LSN, stream: StreamID) = (LSN.max, 0)
-            for (id, head) in dayHeads where !sealing.contains(id) {
-                if head.count > 0, head.first < oldest.lsn { oldest = (head.first, id) }
-            }
-            if let first = headOrder.first, first.lsn < oldest.lsn { oldest = (first.lsn, toHead[Int(first.group)]) }
-            truncateBelow = oldest.lsn
-            newOldest = oldest.lsn == LSN.max ? nil : oldest
+        if !toSeal.isEmpty {
+            let sealing = Set(toSeal)
+            var oldest = LSN.max
+            for (id, head) in dayHeads where !sealing.contains(id) && head.count > 0 { oldest = min(oldest, head.first) }
+            if let first = headOrder.first { oldest = min(oldest, first.lsn) }
+            truncateBelow = oldest
         }
         var numbered: [(UInt32, BlockTokens)] = []
         try segment.env.write { txn in
@@ -636,11 +626,10 @@ final class Writer: @unchecked Sendable {
             if updated[id] == nil { updated[id] = HeadState(count: 0, bytes: 0, oldest: now, first: lsns[0], last: lsns[0]) }
             updated[id]!.count += lines.count
             updated[id]!.bytes += bytes
-            updated[id]!.last = max(updated[id]!.last, lsns.max()!)
+            updated[id]!.last = lsns.last!  // ascending: assigned in order
             published[id] = .appended(lsns)
         }
         heads[day] = updated.isEmpty ? nil : updated
-        if truncateBelow != nil { oldestHead[day] = newOldest }
         shared.updateHeads(day: day, published)
         if !deltas.isEmpty { segmentStreams[day, default: []].formUnion(deltas.keys) }
         return (deltas, duplicates)
