@@ -20,6 +20,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "BenchSupport", path: "BenchSupport"),
+        // The system zlib, for the driver's own gunzip of answers (the same library a Python
+        // client such as opensearch-py uses, through urllib3).
+        .systemLibrary(name: "CZlibDriver", path: "CZlibDriver", pkgConfig: "zlib"),
         .executableTarget(
             name: "StorageBenchmarks",
             dependencies: [
@@ -41,6 +44,7 @@ let package = Package(
         .executableTarget(
             name: "loaddriver",
             dependencies: [
+                "CZlibDriver",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -27,6 +27,7 @@
 // examples), bytes received and the driver's own CPU time.
 
 import AsyncHTTPClient
+import CZlibDriver
 import Foundation
 import Histogram
 import Logging
@@ -169,34 +170,47 @@ enum Outcome: Sendable {
 }
 
 /// Occurrences of `needle` in `hay` (a JSON answer: an unescaped `{"lsn":` can only be a key).
-func occurrences(of needle: [UInt8], in hay: ByteBuffer) -> Int {
-    hay.withUnsafeReadableBytes { raw -> Int in
-        let n = raw.count
-        let m = needle.count
-        guard m > 0, n >= m else { return 0 }
-        var count = 0
-        var i = 0
-        let first = needle[0]
-        while i <= n - m {
-            guard let base = raw.baseAddress,
-                let p = memchr(base + i, Int32(first), n - m - i + 1)
-            else { break }
-            let at = base.distance(to: p)
-            if memcmp(p, needle, m) == 0 {
-                count += 1
-                i = at + m
-            } else {
-                i = at + 1
-            }
+func occurrences(of needle: [UInt8], in hay: UnsafeRawBufferPointer) -> Int {
+    guard let base = hay.baseAddress, needle.count > 0, hay.count >= needle.count else { return 0 }
+    var count = 0
+    var at = 0
+    needle.withUnsafeBytes { n in
+        while at <= hay.count - needle.count,
+            let p = memmem(base + at, hay.count - at, n.baseAddress!, n.count)
+        {
+            count += 1
+            at = base.distance(to: UnsafeRawPointer(p)) + needle.count
         }
-        return count
     }
+    return count
+}
+
+/// The decompressed bytes of a gzip member (the answer's `Content-Encoding: gzip`), inflated
+/// with the system zlib in one call into a buffer of the size the trailer states; nil when the
+/// bytes are not one valid gzip member.
+func gunzip(_ data: UnsafeRawBufferPointer) -> [UInt8]? {
+    guard data.count >= 18, let input = data.baseAddress else { return nil }
+    let isize = Int(data[data.count - 4]) | Int(data[data.count - 3]) << 8 | Int(data[data.count - 2]) << 16
+        | Int(data[data.count - 1]) << 24
+    var out = [UInt8](repeating: 0, count: max(isize, 1))
+    var z = z_stream()
+    guard inflateInit2_(&z, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+    defer { inflateEnd(&z) }
+    let rc = out.withUnsafeMutableBytes { o -> Int32 in
+        z.next_in = UnsafeMutablePointer(mutating: input.assumingMemoryBound(to: UInt8.self))
+        z.avail_in = UInt32(data.count)
+        z.next_out = o.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        z.avail_out = UInt32(o.count)
+        return inflate(&z, Z_FINISH)
+    }
+    guard rc == Z_STREAM_END, Int(z.total_out) == isize else { return nil }
+    return out
 }
 
 /// The integer after the first `"total":` (the /v1/hits answer).
-func firstTotal(in buf: ByteBuffer) -> Int? {
+func firstTotal(in raw: UnsafeRawBufferPointer) -> Int? {
     let key = Array("\"total\":".utf8)
-    return buf.withUnsafeReadableBytes { raw -> Int? in
+    do {
         let bytes = raw.bindMemory(to: UInt8.self)
         guard bytes.count >= key.count else { return nil }
         var i = 0
@@ -221,7 +235,9 @@ func firstTotal(in buf: ByteBuffer) -> Int? {
 // MARK: - Targets
 
 protocol Target: Sendable {
-    func execute(_ r: Prepared, timeout: Double) async -> Outcome
+    /// Runs one request; `done` is when the answer was received (and, for HTTP, decompressed):
+    /// checking its count comes after and is not part of its latency.
+    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant)
     func shutdown() async
 }
 
@@ -234,14 +250,14 @@ final class HTTPTarget: Target {
     init(url: String, connections: Int, timeout: Double) {
         var cfg = HTTPClient.Configuration()
         cfg.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        cfg.decompression = .enabled(limit: .none)  // REANA's reads ask for gzip; count what it would see
+        cfg.decompression = .disabled  // gzip answers are inflated in `execute` with the system zlib
         // connect also bounds the wait for a free pooled connection: as long as a request may take
         cfg.timeout = .init(connect: .milliseconds(Int64(timeout * 1000)), read: .milliseconds(Int64(timeout * 1000)))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: cfg)
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 
-    func execute(_ r: Prepared, timeout: Double) async -> Outcome {
+    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant) {
         var req = HTTPClientRequest(url: base + (r.spec.path ?? "/"))
         req.method = .init(rawValue: r.spec.method ?? "GET")
         for (k, v) in r.spec.headers ?? [:] { req.headers.add(name: k, value: v) }
@@ -249,17 +265,25 @@ final class HTTPTarget: Target {
         do {
             let resp = try await client.execute(req, timeout: .milliseconds(Int64(timeout * 1000)))
             let buf = try await resp.body.collect(upTo: 512 << 20)
-            guard resp.status == .ok else { return .failure("status \(resp.status.code)") }
-            let n: Int?
-            switch r.spec.count ?? "none" {
-            case "lsn": n = occurrences(of: Self.lsnKey, in: buf)
-            case "hits": n = occurrences(of: Self.idKey, in: buf)
-            case "total": n = firstTotal(in: buf)
-            default: n = nil
+            // REANA's reads ask for gzip: the answer counts as received once decompressed, as a
+            // client (opensearch-py through urllib3 and the system zlib) would have it.
+            let gzipped = resp.headers["content-encoding"].contains { $0.lowercased() == "gzip" }
+            let inflated = gzipped ? buf.withUnsafeReadableBytes { gunzip($0) } : nil
+            let done = ContinuousClock.now
+            guard resp.status == .ok else { return (.failure("status \(resp.status.code)"), done) }
+            if gzipped && inflated == nil { return (.failure("bad gzip answer"), done) }
+            let count: (UnsafeRawBufferPointer) -> Int? = { raw in
+                switch r.spec.count ?? "none" {
+                case "lsn": occurrences(of: Self.lsnKey, in: raw)
+                case "hits": occurrences(of: Self.idKey, in: raw)
+                case "total": firstTotal(in: raw)
+                default: nil
+                }
             }
-            return .ok(count: n, bytes: buf.readableBytes)
+            let n = inflated.map { $0.withUnsafeBytes(count) } ?? buf.withUnsafeReadableBytes(count)
+            return (.ok(count: n, bytes: buf.readableBytes), done)
         } catch {
-            return .failure(Self.describe(error))
+            return (.failure(Self.describe(error)), ContinuousClock.now)
         }
     }
 
@@ -288,7 +312,7 @@ final class PostgresTarget: Target {
         runner = Task { await client.run() }
     }
 
-    func execute(_ r: Prepared, timeout: Double) async -> Outcome {
+    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant) {
         var binds = PostgresBindings()
         for p in r.spec.params ?? [] { binds.append(p) }
         let query = PostgresQuery(unsafeSQL: r.spec.sql ?? "SELECT 1", binds: binds)
@@ -304,9 +328,9 @@ final class PostgresTarget: Target {
                 }
                 n += 1
             }
-            return .ok(count: r.spec.count == "scalar" ? scalar : (r.spec.count == "none" ? nil : n), bytes: bytes)
+            return (.ok(count: r.spec.count == "scalar" ? scalar : (r.spec.count == "none" ? nil : n), bytes: bytes), .now)
         } catch {
-            return .failure(HTTPTarget.describe(error))
+            return (.failure(HTTPTarget.describe(error)), .now)
         }
     }
 
@@ -453,8 +477,8 @@ struct LoadDriver {
                 let r = requests[i % requests.count]
                 let t0 = clock.now
                 rec.sent(lag: .zero)
-                let out = await target.execute(r, timeout: opts.timeout)
-                rec.record(due: t0, sent: t0, done: clock.now, outcome: out, spec: r.spec)
+                let (out, done) = await target.execute(r, timeout: opts.timeout)
+                rec.record(due: t0, sent: t0, done: done, outcome: out, spec: r.spec)
             }
         } else {
             planned = Int((opts.rate * opts.seconds).rounded())
@@ -475,8 +499,8 @@ struct LoadDriver {
                     let r = requests[i % requests.count]
                     group.addTask {
                         let t0 = clock.now
-                        let out = await target.execute(r, timeout: timeout)
-                        rec.record(due: due, sent: t0, done: clock.now, outcome: out, spec: r.spec)
+                        let (out, done) = await target.execute(r, timeout: timeout)
+                        rec.record(due: due, sent: t0, done: done, outcome: out, spec: r.spec)
                     }
                 }
             }

@@ -295,17 +295,20 @@ struct SearchHitCacheTests {
         return try OpenSearchTests.json(response)
     }
 
-    @Test func gzipAnswersEqualPlainOnesBeforeAndAfterCaching() async throws {
+    /// 230 lines in blocks of 50: pieces built one after the other; 1,300 lines in blocks of
+    /// 200 (and 100 head lines, then loose runs of 256): the missing pieces built on all cores.
+    @Test(arguments: [(50, 230), (200, 1300)])
+    func gzipAnswersEqualPlainOnesBeforeAndAfterCaching(sealLines: Int, count: Int) async throws {
         var storageOptions = StorageOptions()
-        storageOptions.sealLines = 50
+        storageOptions.sealLines = sealLines
         let server = try await TestServer.start(storageOptions: storageOptions)
         let client = try RawClient(port: server.port)
         let key = StreamKey(index: "fluentbit-job_log", workflow: "", job: Self.job)
         let fields = #"{"kubernetes.labels.job-name":"\#(Self.job)","stream":"stdout"}"#
         let base: Int64 = 1_727_136_000_000_000_000
-        // 4 blocks of 50 and 30 head lines, then late lines that fall inside the blocks' span,
+        // Blocks of `sealLines` lines and the rest as head lines, then late lines that fall inside the blocks' span,
         // lines whose own fields hold a `log` member (not spliced), and quotes to escape.
-        var lines = (0..<230).map { i in
+        var lines = (0..<count).map { i in
             IncomingLine(stream: key, timestamp: base + Int64(i) * 1_000_000, message: "line \(i) \"q\"\n", fields: fields)
         }
         lines.append(IncomingLine(stream: key, timestamp: base + 7_000_500, message: "late", fields: #"{"log":"own"}"#))
@@ -329,7 +332,7 @@ struct SearchHitCacheTests {
             }
         }
         let all = OpenSearchTests.hits(try await search(client, gzip: true, bodies[0]))
-        #expect(all.count == 232)
+        #expect(all.count == count + 2)
         #expect(OpenSearchTests.logs(["hits": ["hits": all]]).prefix(9).last == "late")
         await server.stop()
     }

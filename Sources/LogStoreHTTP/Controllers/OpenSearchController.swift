@@ -414,58 +414,94 @@ struct OpenSearchController {
         return Self.answer(json.bytes, request: request)
     }
 
-    /// The answer from `head` (up to `"hits":[`) on, gzip-compressed, with the hits of whole
-    /// sealed blocks copied from the cache (compressed and cached on a miss) and the rest
-    /// (head lines, blocks cut by the window) compressed as they are written.
+    /// The answer from `head` (up to `"hits":[`) on, gzip-compressed.
+    ///
+    /// The hits are cut into pieces, each deflated on its own (`DeflatedPiece`): one per whole
+    /// sealed block (cached under the block's identity, so a later answer copies it as it is)
+    /// and runs of at most `looseRun` other lines (head lines, blocks cut by the window). The
+    /// pieces not in the cache are built on every core at once: a first read of a long job log
+    /// is mostly JSON writing and deflate, and one answer then takes about 1/cores of it.
     func writeHitsGzip(_ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], head: [UInt8]) -> [UInt8] {
-        let gzip = GzipWriter.make(capacity: 16 << 10 + lines.count * 40)
-        // JSON is written in runs of at most `run` lines and compressed every ~64 KB: no
-        // answer-sized buffer (fresh pages of large buffers cost page faults on every request).
-        let run = 64
-        var json = JSONText(capacity: 80 << 10)
-        json.raw(head)
+        struct Part {
+            let range: Range<Int>
+            let block: BlockID?
+            var piece: DeflatedPiece?
+            var built = false
+        }
+        var parts: [Part] = []
         var i = lines.startIndex
         while i < lines.endIndex {
-            if i > lines.startIndex { json.bytes.append(UInt8(ascii: ",")) }
             if let (id, n) = page.wholeBlock(startingAt: i, in: lines) {
-                gzip.write(json.bytes)
-                json.bytes.removeAll(keepingCapacity: true)
-                if let found = hitCache.get(id) {
-                    gzip.append(found)
-                } else {
-                    let pieceWriter = GzipWriter.make(capacity: n * 40, gzipHeader: false)
-                    var k = i
-                    while k < i + n {
-                        let end = min(k + run, i + n)
-                        if k > i { json.bytes.append(UInt8(ascii: ",")) }
-                        Self.writeHits(lines[k..<end], of: page, keys: keys, source: .all, into: &json)
-                        if json.bytes.count >= 64 << 10 || end == i + n {
-                            pieceWriter.write(json.bytes)
-                            json.bytes.removeAll(keepingCapacity: true)
-                        }
-                        k = end
-                    }
-                    let piece = pieceWriter.finishPiece()
-                    hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
-                    gzip.append(piece)
-                }
+                parts.append(Part(range: i..<(i + n), block: id, piece: hitCache.get(id)))
                 i += n
                 continue
             }
-            // Up to the next block start (at most `run` lines), line by line.
+            // Up to the next block start, at most `looseRun` lines.
             var j = i + 1
-            while j < lines.endIndex, j - i < run, !lines[j].startsSource { j += 1 }
-            Self.writeHits(lines[i..<j], of: page, keys: keys, source: .all, into: &json)
-            if json.bytes.count >= 64 << 10 {
-                gzip.write(json.bytes)
-                json.bytes.removeAll(keepingCapacity: true)
-            }
+            while j < lines.endIndex, j - i < Self.looseRun, !lines[j].startsSource { j += 1 }
+            parts.append(Part(range: i..<j, block: nil, piece: nil))
             i = j
         }
-        json.raw("]}}")
-        gzip.write(json.bytes)
+        let missing = parts.indices.filter { parts[$0].piece == nil }
+        let ranges = parts.map(\.range)
+        let build = { @Sendable (k: Int) -> DeflatedPiece in
+            let range = ranges[k]
+            return GzipWriter.piece(capacity: range.count * 40) { json, flush in
+                var r = range.lowerBound
+                while r < range.upperBound {
+                    let end = min(r + 64, range.upperBound)
+                    if r > range.lowerBound { json.bytes.append(UInt8(ascii: ",")) }
+                    Self.writeHits(lines[r..<end], of: page, keys: keys, source: .all, into: &json)
+                    flush(&json)
+                    r = end
+                }
+            }
+        }
+        if missing.count > 1 && lines.count >= Self.parallelLines {
+            let built = Slots<DeflatedPiece>(count: missing.count)
+            defer { built.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: missing.count) { m in
+                built.set(m, build(missing[m]))
+            }
+            for (m, k) in missing.enumerated() { parts[k].piece = built.get(m) }
+        } else {
+            for k in missing { parts[k].piece = build(k) }
+        }
+        for k in missing { parts[k].built = true }
+        let gzip = GzipWriter.make(capacity: 64 + parts.reduce(0) { $0 + ($1.piece?.deflated.count ?? 0) + 16 })
+        gzip.write(head)
+        let comma: [UInt8] = [UInt8(ascii: ",")]
+        for (k, part) in parts.enumerated() {
+            guard let piece = part.piece else { continue }
+            if k > 0 { gzip.write(comma) }
+            gzip.append(piece)
+            if let id = part.block, part.built {
+                hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
+            }
+        }
+        gzip.write(Array("]}}".utf8))
         return gzip.finish()
     }
+
+    /// Result slots written by concurrent workers, each slot by one worker only.
+    struct Slots<T>: @unchecked Sendable {
+        private let buffer: UnsafeMutableBufferPointer<T?>
+        init(count: Int) {
+            buffer = .allocate(capacity: count)
+            buffer.initialize(repeating: nil)
+        }
+        func set(_ i: Int, _ value: T) { buffer[i] = value }
+        func get(_ i: Int) -> T? { buffer[i] }
+        func deallocate() {
+            _ = buffer.deinitialize()
+            buffer.deallocate()
+        }
+    }
+
+    /// Lines of a gzip piece that is not a whole block (never cached).
+    static let looseRun = 256
+    /// Answers with at least this many hits build their missing pieces on all cores.
+    static let parallelLines = 256
 
     /// The hits of `lines`, comma-separated, written from the decoded blocks in place.
     static func writeHits(

@@ -17,6 +17,8 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
     private var chunk = [UInt8](repeating: 0, count: 64 << 10)
     private var crc: UInt = 0
     private var length = 0
+    /// JSON written before it is compressed, kept with the pooled writer (its capacity too).
+    private var scratch = JSONText(capacity: 80 << 10)
 
     /// Writers with their zlib state allocated (~270 KB each: allocating it per answer cost
     /// page faults on every request), reset between uses.
@@ -41,6 +43,26 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
         // gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
         if gzipHeader { writer.output.append(contentsOf: [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF]) }
         return writer
+    }
+
+    /// A piece (see `finishPiece`) of the JSON `body` writes. `body` gets the text to append to
+    /// and a function to call now and then (between whole hits): it compresses what was written
+    /// once there is enough of it, so no answer-sized text buffer is needed.
+    static func piece(capacity: Int, _ body: (inout JSONText, (inout JSONText) -> Void) -> Void) -> DeflatedPiece {
+        let writer = make(capacity: capacity, gzipHeader: false)
+        var json = writer.scratch
+        writer.scratch = JSONText(capacity: 0)
+        json.bytes.removeAll(keepingCapacity: true)
+        body(&json) { text in
+            if text.bytes.count >= 64 << 10 {
+                writer.write(text.bytes)
+                text.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        writer.write(json.bytes)
+        json.bytes.removeAll(keepingCapacity: true)
+        writer.scratch = json
+        return writer.finishPiece()
     }
 
     private func recycle() {
