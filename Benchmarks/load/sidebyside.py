@@ -528,6 +528,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--lines-per-job", type=int, default=1000)
     ap.add_argument("--conns", type=int, default=4, help="ingest connections (loader processes) for both systems")
     ap.add_argument("--rates", default="10,50,200", help="read rates, requests/s")
+    ap.add_argument("--logstore-rates", default=None,
+                    help="logstore's read rates (default: --rates and 1000, issue #5's rates; --quick: --rates)")
     ap.add_argument("--read-seconds", type=float, default=10.0)
     ap.add_argument("--ingest-rate", type=float, default=30000, help="background ingest during reads, lines/s")
     ap.add_argument("--search-reps", type=int, default=3)
@@ -553,6 +555,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.small_seconds = min(a.small_seconds, 5)
         a.tail_samples = min(a.tail_samples, 5)
         a.settle = min(a.settle, 60.0)
+    if a.logstore_rates is None:
+        a.logstore_rates = a.rates if a.quick else a.rates + ",1000"
     return a
 
 
@@ -579,7 +583,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     systems = a.systems.split(",")
-    rates = [float(x) for x in a.rates.split(",")]
+    pg_rates = [float(x) for x in a.rates.split(",")]
+    ls_rates = [float(x) for x in a.logstore_rates.split(",")]
     driver_path = Path(a.driver) if Path(a.driver).is_absolute() else REPO / a.driver
     binary = Path(a.bin) if Path(a.bin).is_absolute() else REPO / a.bin
     if not os.access(driver_path, os.X_OK):
@@ -622,9 +627,9 @@ def main(argv: list[str]) -> int:
         log(f"workload: {w.total_lines():,} lines in {len(bodies)} bodies ({raw_bytes / 1e6:,.0f} MB), "
             f"corpus {w.corpus_source}, {time.time() - t:.0f} s; true counts {truth}")
         cont_first = w.lines_per_job + a.small_seconds  # continuation for the background ingest
-        read_total = len(rates) * (a.read_seconds + 3)
-
         for system in systems:
+            rates = ls_rates if system == "logstore" else pg_rates
+            read_total = len(rates) * (a.read_seconds + 3)
             sysrep: dict = {}
             report["systems"][system] = sysrep
             if system == "logstore":

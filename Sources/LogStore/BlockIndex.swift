@@ -303,6 +303,7 @@ final class PendingIndex: Sendable {
         /// Postings by token id, in block order.
         var postings: [[Posting]] = []
         var oldest: ContinuousClock.Instant?
+        var newest: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -311,7 +312,9 @@ final class PendingIndex: Sendable {
     func add(_ number: UInt32, _ tokens: BlockTokens) {
         state.withLock { s in
             if !s.covered.insert(number).inserted { return }
-            if s.oldest == nil { s.oldest = .now }
+            let now = ContinuousClock.now
+            if s.oldest == nil { s.oldest = now }
+            s.newest = now
             tokens.bytes.withUnsafeBytes { all in
                 for i in 0..<tokens.count {
                     let token = UnsafeRawBufferPointer(rebasing: all[Int(tokens.starts[i])..<Int(tokens.starts[i + 1])])
@@ -325,6 +328,7 @@ final class PendingIndex: Sendable {
 
     var blockCount: Int { state.withLock { $0.covered.count } }
     var oldest: ContinuousClock.Instant? { state.withLock { $0.oldest } }
+    var newest: ContinuousClock.Instant? { state.withLock { $0.newest } }
 
     /// Every pending token with its postings, tokens in byte order, and the highest block (for a flush).
     func snapshot() -> (entries: [(token: [UInt8], postings: [Posting])], top: UInt32?) {
@@ -562,8 +566,10 @@ extension Writer {
         segment.pending.clear()
     }
 
-    /// Flushes the pending index of every segment that has enough of it (or any, when `all`).
-    func flushIndexes(all: Bool) {
+    /// Flushes the pending index of every segment that has enough of it (or any, when `all`,
+    /// or when `idle` — nothing committed for `indexFlushIdle` — and no block was added
+    /// to it for as long: once the last heads of a burst are sealed, one flush).
+    func flushIndexes(all: Bool, idle: Bool = false) {
         if options.indexFlushBlocks == .max { return }  // tests: postings stay in memory, rebuilt at open
         let segments = shared.state.withLock { Array($0.segments.values) }
         let now = ContinuousClock.now
@@ -571,7 +577,8 @@ extension Writer {
             let count = segment.pending.blockCount
             guard count > 0 else { continue }
             let old = segment.pending.oldest.map { now - $0 >= Limits.indexFlushAge } ?? false
-            guard all || count >= options.indexFlushBlocks || old else { continue }
+            let quiet = idle && (segment.pending.newest.map { now - $0 >= options.indexFlushIdle } ?? false)
+            guard all || quiet || count >= options.indexFlushBlocks || old else { continue }
             do {
                 try flushIndex(segment)
             } catch {

@@ -21,6 +21,8 @@ public struct StorageOptions: Sendable {
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks
+    /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
+    public var indexFlushIdle = Limits.indexFlushIdle
     /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
     public var blockCacheBytes = Limits.blockCacheBytes
 

@@ -62,6 +62,8 @@ final class Writer: @unchecked Sendable {
     /// bounded passes between commits so a burst of due heads never stalls ingest).
     private var sealBacklog = false
     private var lastPrune = ContinuousClock.now
+    /// When the last batch of lines was committed (an idle writer flushes the pending index).
+    private var lastCommit = ContinuousClock.now
     private var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
 
     /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
@@ -175,7 +177,10 @@ final class Writer: @unchecked Sendable {
             let exit = stopping && queue.isEmpty && batch.isEmpty && work.isEmpty
             condition.unlock()
 
-            if !batch.isEmpty { commit(batch) }
+            if !batch.isEmpty {
+                commit(batch)
+                lastCommit = .now
+            }
             for task in work { task(self) }
             if !sealWaiters.isEmpty {
                 do {
@@ -201,7 +206,7 @@ final class Writer: @unchecked Sendable {
                     logger.error("sealing heads by age failed", metadata: ["error": "\(error)"])
                 }
             }
-            flushIndexes(all: exit)
+            flushIndexes(all: exit, idle: now - lastCommit >= options.indexFlushIdle)
             if exit { return }
         }
     }

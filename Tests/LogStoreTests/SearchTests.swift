@@ -169,6 +169,34 @@ struct SearchTests {
         #expect(newest.blocksRead == 1)
     }
 
+    /// An idle writer flushes the pending postings once no block was added for
+    /// `indexFlushIdle`, far below `indexFlushBlocks` and `indexFlushAge`; search answers the same.
+    @Test func idleWriterFlushesPendingIndex() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 100
+        options.sealAge = .seconds(3600)
+        options.indexFlushIdle = .milliseconds(300)
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let key = StreamKey(index: "i", workflow: "w", job: "idle")
+        _ = try await store.append((0..<300).map { line(key, day0 + Int64($0), "line \($0)\($0 == 123 ? " needle" : "")") })
+        try await store.sealAll()
+        // Waits (bounded) for the writer's idle flush; before it, the 3 blocks are pending.
+        var pending = -1
+        for _ in 0..<100 {
+            pending = try store.stats().segments.reduce(0) { $0 + $1.pendingIndexBlocks }
+            if pending == 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(pending == 0)
+        #expect(try store.stats().segments.reduce(0) { $0 + $1.blocks } == 3)
+        let found = try store.search(SearchRequest(query: try QueryParser.parse("needle"), limit: 10))
+        #expect(found.lines.map(\.message) == ["line 123 needle"])
+        #expect(found.blocksRead == 1)
+    }
+
     /// The full-text index narrows the blocks read: a rare word reads the one block holding it,
     /// newest-first stops after the block with the newest match, and a one-word count reads
     /// nothing — whether the postings are flushed, pending in memory, or rebuilt at open.
