@@ -673,19 +673,23 @@ def main(argv: list[str]) -> int:
             ingest_end = time.time()
 
             # 3. settle, then storage and memory: logstore seals the heads by age (30-45 s after
-            #    their first line; polled until none is left, at most --settle s), PostgreSQL gets
-            #    a CHECKPOINT. The reads below then see a server with no work left from the ingest.
+            #    their first line) and flushes the pending full-text postings once idle (10 s
+            #    after the last seal) — polled until neither is left, at most --settle s;
+            #    PostgreSQL gets a CHECKPOINT. The reads below then see a server with no work
+            #    left from the ingest.
             if system == "logstore":
-                heads = None
+                heads = pending = None
                 while time.time() < ingest_end + a.settle:
                     stats = lg.get_stats("127.0.0.1", port) or {}
                     heads = sum(x.get("headLines", 0) for x in stats.get("segments", []))
-                    if heads == 0 and time.time() > ingest_end + 2:
+                    pending = sum(x.get("pendingIndexBlocks", 0) for x in stats.get("segments", []))
+                    if heads == 0 and pending == 0 and time.time() > ingest_end + 2:
                         break
                     time.sleep(1)
                 sysrep["settled_seconds"] = round(time.time() - ingest_end, 1)
                 sysrep["stats"] = {k: stats.get(k) for k in ("lines", "streams", "rawBytes", "storedBytes", "ratio")}
                 sysrep["stats"]["headLines"] = heads
+                sysrep["stats"]["pendingIndexBlocks"] = pending
                 time.sleep(2)  # the last sealing pass's commit
                 sysrep["stored_bytes"] = du(data_dir)
                 sysrep["stored_note"] = "du of the data directory, heads sealed"

@@ -296,8 +296,9 @@ struct SearchHitCacheTests {
     }
 
     /// 230 lines in blocks of 50: pieces built one after the other; 1,300 lines in blocks of
-    /// 200 (and 100 head lines, then loose runs of 256): the missing pieces built on all cores.
-    @Test(arguments: [(50, 230), (200, 1300)])
+    /// 200 (and 100 head lines, then loose runs of 256): the missing pieces built on all cores;
+    /// one block of 1,000 lines: built in slices on all cores, joined into one cached piece.
+    @Test(arguments: [(50, 230), (200, 1300), (1000, 1000)])
     func gzipAnswersEqualPlainOnesBeforeAndAfterCaching(sealLines: Int, count: Int) async throws {
         var storageOptions = StorageOptions()
         storageOptions.sealLines = sealLines

@@ -443,10 +443,26 @@ struct OpenSearchController {
             i = j
         }
         let missing = parts.indices.filter { parts[$0].piece == nil }
-        let ranges = parts.map(\.range)
-        let build = { @Sendable (k: Int) -> DeflatedPiece in
-            let range = ranges[k]
-            return GzipWriter.piece(capacity: range.count * 40) { json, flush in
+        // The work: each missing part, big parts in slices of about (missing lines / cores) so
+        // that every core gets a share (a thousand-line job is often one block); a part's
+        // slices are joined back into its piece.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let parallel = cores > 1 && lines.count >= Self.parallelLines
+        let missingLines = missing.reduce(0) { $0 + parts[$1].range.count }
+        let slice = max(Self.parallelLines / 2, (missingLines + cores - 1) / cores)
+        var tasks: [(part: Int, range: Range<Int>)] = []
+        for k in missing {
+            let range = parts[k].range
+            let ways = parallel ? max(1, (range.count + slice / 2) / slice) : 1
+            for w in 0..<ways {
+                let lo = range.lowerBound + range.count * w / ways
+                let hi = range.lowerBound + range.count * (w + 1) / ways
+                tasks.append((k, lo..<hi))
+            }
+        }
+        let build = { @Sendable (range: Range<Int>, leadingComma: Bool) -> DeflatedPiece in
+            GzipWriter.piece(capacity: range.count * 40) { json, flush in
+                if leadingComma { json.bytes.append(UInt8(ascii: ",")) }
                 var r = range.lowerBound
                 while r < range.upperBound {
                     let end = min(r + 64, range.upperBound)
@@ -457,15 +473,20 @@ struct OpenSearchController {
                 }
             }
         }
-        if missing.count > 1 && lines.count >= Self.parallelLines {
-            let built = Slots<DeflatedPiece>(count: missing.count)
-            defer { built.deallocate() }
-            DispatchQueue.concurrentPerform(iterations: missing.count) { m in
-                built.set(m, build(missing[m]))
+        var built: [DeflatedPiece] = []
+        if parallel && tasks.count > 1 {
+            let slots = Slots<DeflatedPiece>(count: tasks.count)
+            defer { slots.deallocate() }
+            let work = tasks.map { ($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
+            DispatchQueue.concurrentPerform(iterations: work.count) { t in
+                slots.set(t, build(work[t].0, work[t].1))
             }
-            for (m, k) in missing.enumerated() { parts[k].piece = built.get(m) }
+            built = (0..<tasks.count).map { slots.get($0)! }
         } else {
-            for k in missing { parts[k].piece = build(k) }
+            built = tasks.map { build($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
+        }
+        for (t, task) in tasks.enumerated() {
+            parts[task.part].piece = parts[task.part].piece.map { $0.joined(with: built[t]) } ?? built[t]
         }
         for k in missing { parts[k].built = true }
         let gzip = GzipWriter.make(capacity: 64 + parts.reduce(0) { $0 + ($1.piece?.deflated.count ?? 0) + 16 })

@@ -152,4 +152,13 @@ struct DeflatedPiece: Sendable {
     let length: Int
 
     var memorySize: Int { deflated.count + 48 }
+
+    /// This piece followed by `next`: both end byte-aligned without a final block, so the bytes
+    /// simply follow each other; the CRC-32 is combined.
+    func joined(with next: DeflatedPiece) -> DeflatedPiece {
+        DeflatedPiece(
+            deflated: deflated + next.deflated,
+            crc: UInt32(truncatingIfNeeded: crc32_combine(UInt(crc), UInt(next.crc), Int(next.length))),
+            length: length + next.length)
+    }
 }
