@@ -39,17 +39,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Index for /v1/ingest without ?index= (env LOGSTORE_DEFAULT_INDEX).")
     var defaultIndex: String = env["LOGSTORE_DEFAULT_INDEX"] ?? "logs"
 
-    @Option(help: "Keep this many days of logs, e.g. 30d (env LOGSTORE_RETENTION; default: keep all).")
-    var retention: String? = env["LOGSTORE_RETENTION"]
+    @Option(name: .customLong("retention"), help: "Keep this many days of logs, e.g. 30d (env LOGSTORE_RETENTION; default: keep all).")
+    var retentionOption: String?
+    var retention: String? { retentionOption ?? Self.env["LOGSTORE_RETENTION"] }
 
-    @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB (env LOGSTORE_MAX_DISK).")
-    var maxDisk: String? = env["LOGSTORE_MAX_DISK"]
+    @Option(name: .customLong("max-disk"), help: "Drop the oldest days while the data is bigger than this, e.g. 200GB (env LOGSTORE_MAX_DISK).")
+    var maxDiskOption: String?
+    var maxDisk: String? { maxDiskOption ?? Self.env["LOGSTORE_MAX_DISK"] }
 
     @Option(help: "How often retention and compaction run, e.g. 1h (env LOGSTORE_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: String = env["LOGSTORE_MAINTENANCE_INTERVAL"] ?? "1h"
 
-    @Option(help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
-    var mapping: String? = env["LOGSTORE_MAPPING"]
+    @Option(name: .customLong("mapping"), help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
+    var mappingOption: String?
+    var mapping: String? { mappingOption ?? Self.env["LOGSTORE_MAPPING"] }
 
     @Option(help: "Memory for decoded sealed blocks kept for repeated reads of a log; 0 turns it off (env LOGSTORE_BLOCK_CACHE).")
     var blockCache: String = env["LOGSTORE_BLOCK_CACHE"] ?? "16MiB"
