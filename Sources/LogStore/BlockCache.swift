@@ -64,10 +64,11 @@ public final class ByteBoundedLRU<Key: Hashable & Sendable, Value: Sendable>: Se
             s.bytes += size
             if s.bytes > capacity {
                 // Evict the least recently used down to 3/4 of the capacity: one sort per many inserts.
-                let order = s.entries.sorted { $0.value.used < $1.value.used }
-                for (k, e) in order where s.bytes > capacity * 3 / 4 {
+                // Keys and ages only: sorting the entries themselves copied (retained) every value.
+                let order = s.entries.map { ($0.key, $0.value.used, $0.value.size) }.sorted { $0.1 < $1.1 }
+                for (k, _, size) in order where s.bytes > capacity * 3 / 4 {
                     s.entries[k] = nil
-                    s.bytes -= e.size
+                    s.bytes -= size
                 }
             }
         }

@@ -542,17 +542,30 @@ struct OpenSearchController {
         // fields bytes as the previous line's is not done again.
         var lastFields: (base: UnsafeRawPointer?, count: Int, verdict: Range<Int>??) = (nil, -1, nil)
         var first = true
+        // The block of the current line, copied once per change of block (not per line).
+        var block: DecodedBlock?
+        var blockNumber: Int32 = -1
+        var prefix = unknown
+        var prefixStream: StreamID?
         for line in lines {
             if !first { json.bytes.append(UInt8(ascii: ",")) }
             first = false
-            json.raw(prefixes[line.stream] ?? unknown)
+            if line.stream != prefixStream {
+                prefix = prefixes[line.stream] ?? unknown
+                prefixStream = line.stream
+            }
+            json.raw(prefix)
             json.number(line.lsn)
-            json.raw("\",\"_score\":null")
+            json.raw(Self.scoreNull)
             switch source {
             case .none:
                 break
             case .all:
-                let spliced = page.withFields(line) { fields -> Bool in
+                if line.sourceNumber != blockNumber {
+                    block = page.source(of: line)
+                    blockNumber = line.sourceNumber
+                }
+                let spliced = block!.withFields(line.row) { fields -> Bool in
                     let verdict: Range<Int>??
                     if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
                         memcmp(previous, base, fields.count) == 0
@@ -563,10 +576,10 @@ struct OpenSearchController {
                         lastFields = (fields.baseAddress, fields.count, verdict)
                     }
                     guard let body = verdict else { return false }
-                    json.raw(",\"_source\":{\"@timestamp\":\"")
+                    json.raw(Self.sourceTimestamp)
                     Timestamp.appendRFC3339(line.timestamp, to: &json.bytes)
-                    json.raw("\",\"log\":")
-                    page.withMessage(line) { json.string(raw: $0) }
+                    json.raw(Self.logKey)
+                    block!.withMessage(line.row) { json.string(raw: $0) }
                     if let body {
                         json.bytes.append(UInt8(ascii: ","))
                         json.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
@@ -578,15 +591,22 @@ struct OpenSearchController {
             case .filter:
                 writeSource(page.logLine(line), filter: source, into: &json)
             }
-            json.raw(",\"sort\":[")
+            json.raw(Self.sortOpen)
             json.number(Self.epochMillis(line.timestamp))
-            json.raw(",\"")
+            json.raw(Self.commaQuote)
             json.number(line.timestamp)
             json.bytes.append(UInt8(ascii: "-"))
             json.number(line.lsn)
             json.raw("\"]}")
         }
     }
+
+    // The constant pieces of a hit, as bytes (appending a `String` goes through its UTF-8 view).
+    static let scoreNull = Array("\",\"_score\":null".utf8)
+    static let sourceTimestamp = Array(",\"_source\":{\"@timestamp\":\"".utf8)
+    static let logKey = Array("\",\"log\":".utf8)
+    static let sortOpen = Array(",\"sort\":[".utf8)
+    static let commaQuote = Array(",\"".utf8)
 
     static func epochMillis(_ ns: Int64) -> Int64 {
         ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000
