@@ -110,7 +110,7 @@ public struct QueryMatcher: Sendable {
         let hasPhrases = windowSize > 1
         let prefixCount = prefixLeaf.count
         var pendingPrefixes = prefixCount
-        vocabBytes.withUnsafeBufferPointer { vocab in
+        _ = vocabBytes.withUnsafeBufferPointer { vocab in
             prefixBytes.withUnsafeBufferPointer { prefixes in
                 Tokenizer.scanTokens(message) { token in
                     var changed = false

@@ -407,7 +407,7 @@ final class Writer: @unchecked Sendable {
                     }
                 }
                 guard stale else { continue }
-                try segment.env.write { txn in
+                _ = try segment.env.write { txn in
                     try txn.deleteWhile(segment.chunks) { key in key.lexicographicallyPrecedes(cutoffKey) }
                 }
             } catch {
