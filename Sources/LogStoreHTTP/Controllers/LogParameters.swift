@@ -113,7 +113,7 @@ enum LogFormat: String {
     func response(
         _ page: LinePage, keys: [StreamID: StreamKey], headers: HTTPFields = [:], members: (inout JSONText) -> Void = { _ in }
     ) -> Response {
-        var out = JSONText(capacity: page.lines.count * 520 + 64)
+        var out = JSONText(capacity: page.lines.count * 768 + 64)  // REANA's lines: ~600 bytes each
         let response: Response
         switch self {
         case .text:
@@ -173,20 +173,39 @@ struct StreamMembers {
 
     /// The line as `LogLine.appendJSON` writes it.
     mutating func appendJSON(_ line: LinePage.Ref, of page: LinePage, to out: inout JSONText) {
-        out.raw("{\"lsn\":")
-        out.number(line.lsn)
-        out.raw(",\"timestamp\":\"")
-        Timestamp.appendRFC3339(line.timestamp, to: &out.bytes)
-        out.raw("\",\"log\":")
-        page.withMessage(line) { out.string(raw: $0) }
-        out.raw(members(line.stream))
-        page.withFields(line) { fields in
-            if fields.isEmpty { out.raw("{}") } else { out.raw(fields) }
+        if line.sourceNumber != blockNumber {  // one copy of the block per change of block
+            block = page.source(of: line)
+            blockNumber = line.sourceNumber
         }
-        out.raw(",\"cursor\":\"")
+        if line.stream != lastStream {
+            lastMembers = members(line.stream)
+            lastStream = line.stream
+        }
+        out.raw(Self.lsnKey)
+        out.number(line.lsn)
+        out.raw(Self.timestampKey)
+        Timestamp.appendRFC3339(line.timestamp, to: &out.bytes)
+        out.raw(Self.logKey)
+        block!.withMessage(line.row) { out.string(raw: $0) }
+        out.raw(lastMembers)
+        block!.withFields(line.row) { fields in
+            if fields.isEmpty { out.raw(Self.emptyObject) } else { out.raw(fields) }
+        }
+        out.raw(Self.cursorKey)
         out.number(line.timestamp)
         out.bytes.append(UInt8(ascii: "-"))
         out.number(line.lsn)
-        out.raw("\"}")
+        out.raw(Self.lineEnd)
     }
+
+    private var block: DecodedBlock?
+    private var blockNumber: Int32 = -1
+    private var lastStream: StreamID?
+    private var lastMembers: [UInt8] = []
+    private static let lsnKey = Array("{\"lsn\":".utf8)
+    private static let timestampKey = Array(",\"timestamp\":\"".utf8)
+    private static let logKey = Array("\",\"log\":".utf8)
+    private static let emptyObject = Array("{}".utf8)
+    private static let cursorKey = Array(",\"cursor\":\"".utf8)
+    private static let lineEnd = Array("\"}".utf8)
 }
