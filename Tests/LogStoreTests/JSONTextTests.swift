@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+@testable import LogStore
+
+@Suite("JSON text")
+struct JSONTextTests {
+    /// Strings of every length around the 8-byte steps, made of plain ASCII, quotes, backslashes,
+    /// every control character, DEL and multi-byte UTF-8, come back unchanged through a JSON
+    /// parser; and each escape-free run is copied as it is.
+    @Test func stringsRoundTripThroughAJSONParser() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces: [String] = ["a", "Z", "0", " ", "\"", "\\", "/", "é", "日", "🙂", "\u{7F}"] + (0..<32).map { String(UnicodeScalar(UInt8($0))) }
+        for length in 0..<48 {
+            for round in 0..<40 {
+                // Mostly plain text (the fast path), sometimes a piece that needs an escape.
+                let text = (0..<length).map { _ in
+                    round % 4 == 0 || Int.random(in: 0..<10, using: &rng) > 0 ? "x" : pieces.randomElement(using: &rng)!
+                }.joined()
+                var json = JSONText()
+                json.raw("[")
+                var copy = text
+                copy.withUTF8 { json.string(raw: UnsafeRawBufferPointer($0)) }
+                json.raw("]")
+                let parsed = try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String]
+                #expect(parsed == [text], "length \(length): \(text.debugDescription) → \(json.text)")
+                if !text.contains(where: { $0 == "\"" || $0 == "\\" || $0.unicodeScalars.contains { $0.value < 0x20 } }) {
+                    #expect(json.bytes == Array("[\"\(text)\"]".utf8))
+                }
+            }
+        }
+    }
+
+    @Test func controlCharactersAreEscapedAsJSONRequires() {
+        var json = JSONText()
+        json.string("tab\there \"q\" back\\slash\nnew\u{01}end")
+        #expect(json.text == #""tab\there \"q\" back\\slash\nnew\u0001end""#)
+    }
+}
