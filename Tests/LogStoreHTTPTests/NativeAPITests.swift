@@ -1,5 +1,6 @@
 import Foundation
 import LogStore
+import LogStoreIngest
 import Testing
 
 @Suite("Native API")
@@ -49,6 +50,29 @@ struct NativeAPITests {
         let expected = (0..<total).map { "line \($0) error" }
         let firstDifference = zip(seen, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(seen == expected, "\(seen.count) lines seen; first difference at \(firstDifference.map(String.init) ?? "end"): \(firstDifference.map { Array(seen[max(0, $0 - 2)..<min(seen.count, $0 + 3)]) } ?? [])")
+        await server.stop()
+    }
+
+    /// `/v1/logs` answers clients that accept gzip (browsers, `curl --compressed`) compressed,
+    /// with the same bytes inside; others, and small answers, plain.
+    @Test func logsAreGzippedForClientsThatAcceptIt() async throws {
+        let server = try await TestServer.start()
+        let client = try RawClient(port: server.port)
+        _ = try await client.exchange(request("POST", "/_bulk", headers: [("Content-Type", "application/x-ndjson")], body: Self.bulk(job: "z", from: 0, count: 300)))
+        for format in ["json", "ndjson", "text"] {
+            let path = "/v1/logs?job=z&limit=5000&format=\(format)"
+            let plain = try await client.exchange(request("GET", path))
+            let gzipped = try await client.exchange(request("GET", path, headers: [("Accept-Encoding", "gzip, deflate")]))
+            #expect(plain.status == 200 && gzipped.status == 200)
+            #expect(plain.header("Content-Encoding") == nil)
+            #expect(gzipped.header("Content-Encoding") == "gzip")
+            #expect(gzipped.header("Vary") == "Accept-Encoding")
+            #expect(gzipped.header("Content-Type") == plain.header("Content-Type"))
+            #expect(gzipped.body.count * 5 < plain.body.count, "\(format): \(gzipped.body.count) vs \(plain.body.count) bytes")
+            #expect(try ContentDecoder.decode(gzipped.body, encoding: "gzip", maxOutput: 1 << 24) == plain.body)
+        }
+        let small = try await client.exchange(request("GET", "/v1/logs?job=z&limit=1", headers: [("Accept-Encoding", "gzip")]))
+        #expect(small.status == 200 && small.header("Content-Encoding") == nil)
         await server.stop()
     }
 

@@ -75,7 +75,8 @@ enum LogFormat: String {
     /// `members` appends (`,"next":…`) and `}`; `ndjson` and `text` carry only the lines, the
     /// rest goes in `headers`.
     func response(
-        _ lines: [LogLine], keys: [StreamID: StreamKey], headers: HTTPFields = [:], members: (inout JSONText) -> Void = { _ in }
+        _ lines: [LogLine], keys: [StreamID: StreamKey], headers: HTTPFields = [:], gzip: Bool = false,
+        members: (inout JSONText) -> Void = { _ in }
     ) -> Response {
         var out = JSONText(capacity: lines.count * 200 + 64)
         let response: Response
@@ -103,15 +104,28 @@ enum LogFormat: String {
             out.raw("}")
             response = .json(out.bytes)
         }
-        var result = response
+        var result = gzip ? Self.gzipped(response, out.bytes) : response
         for field in headers { result.headers.append(field) }
         return result
     }
 
-    /// `response(_:keys:headers:members:)` for lines read in place: the same bytes, without
+    /// `response` with its body (`bytes`) gzip-compressed (level 1), when that is worth it:
+    /// for clients that said they accept it (`Accept-Encoding: gzip`: browsers, curl
+    /// --compressed), whose log answers are ~20× smaller on the wire.
+    static func gzipped(_ response: Response, _ bytes: [UInt8]) -> Response {
+        guard bytes.count > 1024 else { return response }
+        // Fresh headers: the plain response's carry its body's Content-Length.
+        var headers: HTTPFields = [.contentEncoding: "gzip", .vary: "Accept-Encoding"]
+        headers[.contentType] = response.headers[.contentType]
+        return Response(status: response.status, headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: ContentDecoder.gzip(bytes, level: 1))))
+    }
+
+    /// `response(_:keys:headers:gzip:members:)` for lines read in place: the same bytes, without
     /// a string per line.
     func response(
-        _ page: LinePage, keys: [StreamID: StreamKey], headers: HTTPFields = [:], members: (inout JSONText) -> Void = { _ in }
+        _ page: LinePage, keys: [StreamID: StreamKey], headers: HTTPFields = [:], gzip: Bool = false,
+        members: (inout JSONText) -> Void = { _ in }
     ) -> Response {
         var out = JSONText(capacity: page.lines.count * 768 + 64)  // REANA's lines: ~600 bytes each
         let response: Response
@@ -143,7 +157,7 @@ enum LogFormat: String {
             out.raw("}")
             response = .json(out.bytes)
         }
-        var result = response
+        var result = gzip ? Self.gzipped(response, out.bytes) : response
         for field in headers { result.headers.append(field) }
         return result
     }
