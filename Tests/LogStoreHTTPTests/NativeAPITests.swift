@@ -53,8 +53,9 @@ struct NativeAPITests {
         await server.stop()
     }
 
-    /// `/v1/logs` answers clients that accept gzip (browsers, `curl --compressed`) compressed,
-    /// with the same bytes inside; others, and small answers, plain.
+    /// `/v1/logs` (and `/v1/search`, `/v1/hits`, `/v1/streams`) answer clients that accept gzip
+    /// (browsers, `curl --compressed`) compressed, with the same bytes inside; others, and small
+    /// answers, plain.
     @Test func logsAreGzippedForClientsThatAcceptIt() async throws {
         let server = try await TestServer.start()
         let client = try RawClient(port: server.port)
@@ -73,6 +74,16 @@ struct NativeAPITests {
         }
         let small = try await client.exchange(request("GET", "/v1/logs?job=z&limit=1", headers: [("Accept-Encoding", "gzip")]))
         #expect(small.status == 200 && small.header("Content-Encoding") == nil)
+        // The other native answers too.
+        for path in ["/v1/search?q=error&limit=100", "/v1/hits?q=error&step=1h", "/v1/streams?job=z"] {
+            let plain = try await client.exchange(request("GET", path))
+            let gzipped = try await client.exchange(request("GET", path, headers: [("Accept-Encoding", "gzip")]))
+            #expect(plain.status == 200 && gzipped.status == 200 && plain.header("Content-Encoding") == nil)
+            let body = gzipped.header("Content-Encoding") == "gzip"
+                ? try ContentDecoder.decode(gzipped.body, encoding: "gzip", maxOutput: 1 << 24) : gzipped.body
+            #expect(body == plain.body, "\(path)")
+            if plain.body.count > 256 { #expect(gzipped.header("Content-Encoding") == "gzip", "\(path)") }
+        }
         await server.stop()
     }
 

@@ -757,7 +757,8 @@ struct OpenSearchController {
 
     // MARK: Answers
 
-    /// JSON, gzip-compressed when the client accepts it (opensearch-py with http_compress does).
+    /// JSON, gzip-compressed when the client accepts it (opensearch-py with http_compress does;
+    /// so do browsers and `curl --compressed` on the native API's answers).
     static func answer(_ bytes: [UInt8], request: Request) -> Response {
         guard acceptsGzip(request), bytes.count > 256 else { return .json(bytes) }
         return gzipResponse(ContentDecoder.gzip(bytes, level: 1))
@@ -769,7 +770,7 @@ struct OpenSearchController {
 
     static func gzipResponse(_ gzipped: [UInt8]) -> Response {
         Response(
-            status: .ok, headers: [.contentType: "application/json; charset=UTF-8", .contentEncoding: "gzip"],
+            status: .ok, headers: [.contentType: "application/json; charset=UTF-8", .contentEncoding: "gzip", .vary: "Accept-Encoding"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzipped)))
     }
 }

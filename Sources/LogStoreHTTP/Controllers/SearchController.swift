@@ -46,6 +46,7 @@ struct SearchController {
             guard let value = ReadOrder(rawValue: String(text)) else { throw OpenSearchError.badRequest("order '\(text)' must be asc or desc") }
             order = value
         }
+        let gzip = OpenSearchController.acceptsGzip(request)
         let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
         let storage = self.storage
         let page = try await withCheckedThrowingContinuation { continuation in
@@ -60,7 +61,7 @@ struct SearchController {
         out.raw("],\"next\":")
         if let next = page.next { out.number(next) } else { out.raw("null") }
         out.raw("}")
-        return .json(out.bytes)
+        return gzip && out.bytes.count > 256 ? OpenSearchController.gzipResponse(ContentDecoder.gzip(out.bytes, level: 1)) : .json(out.bytes)
     }
 
     func hits(_ request: Request) async throws -> Response {
@@ -84,7 +85,7 @@ struct SearchController {
         let result = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try storage.hits(query, from: from, to: to, step: width) }) }
         }
-        return .json(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }))
+        return OpenSearchController.answer(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }), request: request)
     }
 
     func streams(_ request: Request) throws -> Response {
@@ -110,6 +111,6 @@ struct SearchController {
             out.raw("}")
         }
         out.raw("]}")
-        return .json(out.bytes)
+        return OpenSearchController.answer(out.bytes, request: request)
     }
 }
