@@ -547,7 +547,6 @@ final class Writer: @unchecked Sendable {
             for i in lines.indices { headOrder.append((lines[i].lsn, Int32(g), Int32(i))) }
         }
         headOrder.sort { $0.lsn < $1.lsn }
-        // After sealing, the head below the oldest unsealed line of any stream can go.
         // After sealing, the head below the oldest unsealed line of any stream can go (the
         // head states are plain values: scanning thousands of them copies nothing).
         var truncateBelow: LSN?

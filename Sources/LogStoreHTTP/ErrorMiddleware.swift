@@ -50,4 +50,13 @@ extension Response {
     static func text(_ bytes: [UInt8], contentType: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
+
+    /// A response whose body `gzipped` is already a gzip member (`Content-Encoding: gzip`).
+    static func gzipped(_ gzipped: [UInt8], contentType: String = "application/json; charset=UTF-8", status: HTTPResponse.Status = .ok)
+        -> Response
+    {
+        Response(
+            status: status, headers: [.contentType: contentType, .contentEncoding: "gzip", .vary: "Accept-Encoding"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzipped)))
+    }
 }

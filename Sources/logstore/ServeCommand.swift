@@ -137,7 +137,6 @@ final class MemoryReleaser: @unchecked Sendable {
     private let interval: UInt32
     private let condition = NSCondition()
     private var stopping = false  // guarded by `condition`
-    private var thread: Thread?
 
     init(storage: Storage, interval: UInt32) {
         self.storage = storage
@@ -157,7 +156,6 @@ final class MemoryReleaser: @unchecked Sendable {
             }
         }
         thread.name = "logstore-memory"
-        self.thread = thread
         thread.start()
     }
 

@@ -150,26 +150,12 @@ public struct LMDBTransaction: ~Copyable {
     public func last(
         _ table: LMDBTable, prefix: [UInt8]
     ) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
-        var cursor: OpaquePointer?
-        try lmdbCheck(mdb_cursor_open(txn, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
-        defer { mdb_cursor_close(cursor) }
-        // Seek just past every key with the prefix, then step back one entry.
+        // The last key at most the prefix followed by 0xFF up to LMDB's longest key.
         let beyond = prefix + [UInt8](repeating: 0xFF, count: 511 - prefix.count)
-        var k = MDB_val()
-        var v = MDB_val()
-        var rc = beyond.withUnsafeBytes { bytes in
-            k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-        }
-        if rc == 0 {
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)
-        } else if rc == MDB_NOTFOUND {
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
-        }
-        if rc == MDB_NOTFOUND { return nil }
-        try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
-        guard k.mv_size >= prefix.count, memcmp(k.mv_data, prefix, prefix.count) == 0 else { return nil }
-        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        guard let found = try floor(table, beyond), found.key.count >= prefix.count,
+            memcmp(found.key.baseAddress!, prefix, prefix.count) == 0
+        else { return nil }
+        return found
     }
 
     /// The last entry whose key is at most `key` (borrowed from the map), or nil.

@@ -113,12 +113,8 @@ enum LogFormat: String {
     /// for clients that said they accept it (`Accept-Encoding: gzip`: browsers, curl
     /// --compressed), whose log answers are ~20× smaller on the wire.
     static func gzipped(_ response: Response, _ bytes: [UInt8]) -> Response {
-        guard bytes.count > 1024 else { return response }
-        // Fresh headers: the plain response's carry its body's Content-Length.
-        var headers: HTTPFields = [.contentEncoding: "gzip", .vary: "Accept-Encoding"]
-        headers[.contentType] = response.headers[.contentType]
-        return Response(status: response.status, headers: headers,
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: ContentDecoder.gzip(bytes, level: 1))))
+        guard bytes.count > 1024, let contentType = response.headers[.contentType] else { return response }
+        return .gzipped(ContentDecoder.gzip(bytes, level: 1), contentType: contentType, status: response.status)
     }
 
     /// `response(_:keys:headers:gzip:members:)` for lines read in place: the same bytes, without

@@ -407,7 +407,7 @@ struct OpenSearchController {
         }
         json.raw("\"max_score\":null,\"hits\":[")
         if case .all = source, Self.acceptsGzip(request), !lines.isEmpty {
-            return Self.gzipResponse(writeHitsGzip(lines, of: page, keys: keys, head: json.bytes))
+            return .gzipped(writeHitsGzip(lines, of: page, keys: keys, head: json.bytes))
         }
         Self.writeHits(lines, of: page, keys: keys, source: source, into: &json)
         json.raw("]}}")
@@ -426,7 +426,6 @@ struct OpenSearchController {
             let range: Range<Int>
             let block: BlockID?
             var piece: DeflatedPiece?
-            var built = false
         }
         var parts: [Part] = []
         var i = lines.startIndex
@@ -473,22 +472,25 @@ struct OpenSearchController {
                 }
             }
         }
+        // A slice after its part's first line starts with the comma between them.
+        let work = tasks.map { ($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
         var built: [DeflatedPiece] = []
-        if parallel && tasks.count > 1 {
-            let slots = Slots<DeflatedPiece>(count: tasks.count)
+        if parallel && work.count > 1 {
+            let slots = Slots<DeflatedPiece>(count: work.count)
             defer { slots.deallocate() }
-            let work = tasks.map { ($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
             DispatchQueue.concurrentPerform(iterations: work.count) { t in
                 slots.set(t, build(work[t].0, work[t].1))
             }
-            built = (0..<tasks.count).map { slots.get($0)! }
+            built = (0..<work.count).map { slots.get($0)! }
         } else {
-            built = tasks.map { build($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
+            built = work.map { build($0.0, $0.1) }
         }
         for (t, task) in tasks.enumerated() {
             parts[task.part].piece = parts[task.part].piece.map { $0.joined(with: built[t]) } ?? built[t]
         }
-        for k in missing { parts[k].built = true }
+        for k in missing {
+            if let id = parts[k].block, let piece = parts[k].piece { hitCache.put(id, piece, size: piece.memorySize + id.memorySize) }
+        }
         let gzip = GzipWriter.make(capacity: 64 + parts.reduce(0) { $0 + ($1.piece?.deflated.count ?? 0) + 16 })
         gzip.write(head)
         let comma: [UInt8] = [UInt8(ascii: ",")]
@@ -496,9 +498,6 @@ struct OpenSearchController {
             guard let piece = part.piece else { continue }
             if k > 0 { gzip.write(comma) }
             gzip.append(piece)
-            if let id = part.block, part.built {
-                hitCache.put(id, piece, size: piece.memorySize + id.memorySize)
-            }
         }
         gzip.write(Array("]}}".utf8))
         return gzip.finish()
@@ -760,17 +759,17 @@ struct OpenSearchController {
     /// JSON, gzip-compressed when the client accepts it (opensearch-py with http_compress does;
     /// so do browsers and `curl --compressed` on the native API's answers).
     static func answer(_ bytes: [UInt8], request: Request) -> Response {
-        guard acceptsGzip(request), bytes.count > 256 else { return .json(bytes) }
-        return gzipResponse(ContentDecoder.gzip(bytes, level: 1))
+        answer(bytes, gzip: acceptsGzip(request))
+    }
+
+    /// JSON, gzip-compressed (level 1) when `gzip` and longer than 256 bytes.
+    static func answer(_ bytes: [UInt8], gzip: Bool) -> Response {
+        guard gzip, bytes.count > 256 else { return .json(bytes) }
+        return .gzipped(ContentDecoder.gzip(bytes, level: 1))
     }
 
     static func acceptsGzip(_ request: Request) -> Bool {
         request.headers[.acceptEncoding]?.lowercased().contains("gzip") ?? false
     }
 
-    static func gzipResponse(_ gzipped: [UInt8]) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json; charset=UTF-8", .contentEncoding: "gzip", .vary: "Accept-Encoding"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzipped)))
-    }
 }

@@ -61,7 +61,7 @@ struct SearchController {
         out.raw("],\"next\":")
         if let next = page.next { out.number(next) } else { out.raw("null") }
         out.raw("}")
-        return gzip && out.bytes.count > 256 ? OpenSearchController.gzipResponse(ContentDecoder.gzip(out.bytes, level: 1)) : .json(out.bytes)
+        return OpenSearchController.answer(out.bytes, gzip: gzip)
     }
 
     func hits(_ request: Request) async throws -> Response {
