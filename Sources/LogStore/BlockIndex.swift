@@ -540,29 +540,53 @@ extension Writer {
     /// Writes the segment's pending postings into `postings`: each token's postings are appended
     /// to its last entry while that is under `Postings.appendLimit` bytes, else start a new entry.
     /// Writer thread only.
+    ///
+    /// The tokens go in byte-order runs of `Limits.indexFlushTokens`, one transaction each, and
+    /// only the last one advances `indexedBlocks`: readers ignore stored postings of blocks at or
+    /// above it (the pending index still answers for them), so a half-done flush is invisible,
+    /// and after a crash the blocks are re-tokenized and flushed again, appending only postings
+    /// above each token's last stored block. Small transactions matter for memory: LMDB keeps
+    /// every page a write transaction dirtied in a private free list for the life of the
+    /// environment, so the largest transaction sets the heap (a flush in one transaction
+    /// rewrites most of the postings tree).
     func flushIndex(_ segment: Segment) throws {
         let (entries, top) = segment.pending.snapshot()
         guard let top else { return }
-        try segment.env.write { txn in
-            for (token, unsorted) in entries {
-                let postings = unsorted.sorted { $0.block < $1.block }
-                let prefix = token + [0]
-                var w = ByteWriter(capacity: 64)
-                if let (k, v) = try txn.last(segment.postings, prefix: prefix), v.count < Postings.appendLimit {
-                    let lastBlock = try Postings.lastBlock(key: k, value: v)
-                    let key = k.array
-                    w.append(v)
-                    Postings.encode(postings.filter { $0.block > lastBlock }, after: lastBlock, into: &w)
-                    try txn.put(segment.postings, key, w.bytes)
-                } else {
-                    Postings.encode(postings, after: postings[0].block, into: &w)
-                    try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: postings[0].block), w.bytes)
+        let run = max(1, options.indexFlushTokens)
+        var start = 0
+        repeat {
+            let end = min(entries.count, start + run)
+            try segment.env.write { txn in
+                for (token, unsorted) in entries[start..<end] {
+                    let prefix = token + [0]
+                    var w = ByteWriter(capacity: 64)
+                    if let (k, v) = try txn.last(segment.postings, prefix: prefix) {
+                        let lastBlock = try Postings.lastBlock(key: k, value: v)
+                        let postings = unsorted.filter { $0.block > lastBlock }.sorted { $0.block < $1.block }
+                        guard let first = postings.first else { continue }  // flushed before a crash
+                        if v.count < Postings.appendLimit {
+                            let key = k.array
+                            w.append(v)
+                            Postings.encode(postings, after: lastBlock, into: &w)
+                            try txn.put(segment.postings, key, w.bytes)
+                        } else {
+                            Postings.encode(postings, after: first.block, into: &w)
+                            try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: first.block), w.bytes)
+                        }
+                    } else {
+                        let postings = unsorted.sorted { $0.block < $1.block }
+                        Postings.encode(postings, after: postings[0].block, into: &w)
+                        try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: postings[0].block), w.bytes)
+                    }
+                }
+                if end == entries.count {
+                    let (indexed, next) = try segment.indexState(txn)
+                    let through = min(next, top + 1)
+                    if through > indexed { try txn.put(segment.meta, Keys.metaIndexedBlocks, Keys.u32(through)) }
                 }
             }
-            let (indexed, next) = try segment.indexState(txn)
-            let through = min(next, top + 1)
-            if through > indexed { try txn.put(segment.meta, Keys.metaIndexedBlocks, Keys.u32(through)) }
-        }
+            start = end
+        } while start < entries.count
         segment.pending.clear()
     }
 

@@ -20,6 +20,11 @@ public enum Limits {
     /// (~10 MB per 1000 pending blocks of REANA-shaped lines) and has nothing to re-tokenize
     /// after a crash.
     public static let indexFlushIdle: Duration = .seconds(10)
+    /// A flush writes the pending tokens in runs of this many, one transaction each (about
+    /// 7 tokens per rewritten 4 KiB page): LMDB keeps the pages a write transaction dirtied
+    /// for the environment's life, so one 23k-token flush left ~13 MB of heap behind, a run of
+    /// 2048 ~1 MB. Each transaction is one more fsync, a few per flush of 4096 blocks.
+    public static let indexFlushTokens = 2048
     /// zlib level for blocks sealed during ingest: level 1 deflates REANA-shaped log text at
     /// ~200 MB/s against ~90 MB/s at zlib's default 6 (measured here; ~2 µs less CPU per line,
     /// which was a fifth of the server's ingest CPU) for blocks ~19 % larger. Compaction
@@ -39,6 +44,11 @@ public enum Limits {
     /// The writer commits at most this many lines in one transaction (bounds the latency of a
     /// commit and the memory of a batch), continuing with the rest right after.
     public static let maxLinesPerCommit = 200_000
+    /// …and merges queued requests into one transaction only up to this many bytes of lines
+    /// (one bigger request is still one transaction). LMDB keeps every page a write
+    /// transaction dirtied on a private free list for the environment's life, so the largest
+    /// commit sets the heap for good: 200k lines of ~500 bytes would leave ~100 MB behind.
+    public static let maxBytesPerCommit = 8 << 20
     /// A resent chunk is recognised for this long after it was first stored. FluentBit retries
     /// after seconds to minutes (its scheduler's backoff); an hour covers long outages too.
     public static let dedupWindow: Duration = .seconds(3600)

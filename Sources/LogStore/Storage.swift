@@ -14,6 +14,7 @@ public struct StorageOptions: Sendable {
     public var segmentMapSize = Limits.segmentMapSize
     public var maxQueuedLines = Limits.maxQueuedLines
     public var maxLinesPerCommit = Limits.maxLinesPerCommit
+    public var maxBytesPerCommit = Limits.maxBytesPerCommit
     public var dedupWindow = Limits.dedupWindow
     /// Index sealed blocks for full-text search (off only to measure what indexing costs:
     /// without it every search scans).
@@ -23,6 +24,8 @@ public struct StorageOptions: Sendable {
     public var indexFlushBlocks = Limits.indexFlushBlocks
     /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
     public var indexFlushIdle = Limits.indexFlushIdle
+    /// Tokens written per transaction of a flush (`Limits.indexFlushTokens`).
+    public var indexFlushTokens = Limits.indexFlushTokens
     /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
     public var blockCacheBytes = Limits.blockCacheBytes
 

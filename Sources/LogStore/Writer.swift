@@ -164,9 +164,15 @@ final class Writer: @unchecked Sendable {
             }
             var batch: [Pending] = []
             var lines = 0
-            while !queue.isEmpty && (lines == 0 || lines + queue[0].lines.count <= options.maxLinesPerCommit) {
+            var bytes = 0
+            while !queue.isEmpty
+                && (lines == 0
+                    || (lines + queue[0].lines.count <= options.maxLinesPerCommit
+                        && bytes + queue[0].lines.bytes.count <= options.maxBytesPerCommit))
+            {
                 let next = queue.removeFirst()
                 lines += next.lines.count
+                bytes += next.lines.bytes.count
                 batch.append(next)
             }
             queuedLines -= lines

@@ -197,6 +197,69 @@ struct SearchTests {
         #expect(found.blocksRead == 1)
     }
 
+    /// A flush writes its tokens in runs, one transaction each, and only the last run advances
+    /// `indexedBlocks`. A crash after some runs leaves postings stored for blocks the reopened
+    /// store re-tokenizes and flushes again: each block must still be in a token's postings
+    /// once — also when the first flush filled the token's last entry, so that the second one
+    /// would start a new entry — and counts from the index stay exact.
+    @Test func flushAgainAfterACrashMidFlushStoresEachPostingOnce() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 10
+        options.sealAge = .seconds(3600)
+        options.indexFlushBlocks = 1  // every seal pass flushes
+        options.indexFlushTokens = 2  // in many small transactions
+        var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let key = StreamKey(index: "i", workflow: "w", job: "j")
+        func appendBlocks(_ range: Range<Int>) async throws {
+            let lines = range.flatMap { b in
+                (0..<10).map { i in line(key, day0 + Int64(b * 10 + i), "common step \(b) line \(i)") }
+            }
+            _ = try await store.append(lines)
+            try await store.sealAll()
+        }
+        func entries() throws -> [(first: UInt32, bytes: Int, blocks: [UInt32])] {
+            let segment = try #require(store.segment(Day.of(day0)))
+            return try segment.env.read { txn in
+                var found: [(UInt32, Int, [UInt32])] = []
+                try txn.scan(segment.postings, prefix: Array("common".utf8) + [0]) { k, v in
+                    var blocks: [UInt32] = []
+                    try Postings.decode(key: k, value: v) { blocks.append($0.block) }
+                    found.append((blocks[0], v.count, blocks))
+                    return true
+                }
+                return found
+            }
+        }
+        // 250 blocks: one entry, still open for appending; 150 more fill it past the limit.
+        try await appendBlocks(0..<250)
+        let before = try entries()
+        #expect(before.count == 1 && before[0].bytes < Postings.appendLimit)
+        try await appendBlocks(250..<400)
+        let after = try entries()
+        #expect(after.count == 1 && after[0].bytes >= Postings.appendLimit)
+        #expect(after[0].blocks == Array(0..<400).map(UInt32.init))
+
+        // The crash: every run of the second flush committed, the last one's `indexedBlocks` not.
+        let segment = try #require(store.segment(Day.of(day0)))
+        try segment.env.write { txn in try txn.put(segment.meta, Keys.metaIndexedBlocks, Keys.u32(250)) }
+        store.close()
+        store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        #expect(try store.stats().segments.reduce(0) { $0 + $1.pendingIndexBlocks } == 150)
+        store.close()  // flushes the re-tokenized blocks
+        store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        #expect(try store.stats().segments.reduce(0) { $0 + $1.pendingIndexBlocks } == 0)
+
+        let stored = try entries().flatMap(\.blocks)
+        #expect(stored == Array(0..<400).map(UInt32.init))
+        let exact = try store.hits(try QueryParser.parse("common"), step: 3600 * nanosPerSecond)
+        #expect(exact.total == 4000 && exact.blocksRead == 0)
+        let prefix = try store.hits(try QueryParser.parse("commo*"), step: 3600 * nanosPerSecond)
+        #expect(prefix.total == 4000)
+    }
+
     /// The full-text index narrows the blocks read: a rare word reads the one block holding it,
     /// newest-first stops after the block with the newest match, and a one-word count reads
     /// nothing — whether the postings are flushed, pending in memory, or rebuilt at open.
