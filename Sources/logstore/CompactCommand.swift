@@ -4,9 +4,6 @@ import LogStore
 import LogStoreHTTP
 import Synchronization
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `logstore compact`: retention and compaction now.
 struct CompactCommand: AsyncParsableCommand {
@@ -74,21 +71,19 @@ struct CompactCommand: AsyncParsableCommand {
 
     func askServer(_ policy: RetentionPolicy) async throws {
         let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
-        var components = URLComponents(string: base + "/v1/admin/compact")
-        var items: [URLQueryItem] = []
-        if let maxAge = policy.maxAge { items.append(URLQueryItem(name: "retention", value: "\(maxAge.components.seconds / 86_400)d")) }
-        if let cap = policy.maxDiskBytes { items.append(URLQueryItem(name: "max_disk", value: "\(cap)")) }
-        if dryRun { items.append(URLQueryItem(name: "dry_run", value: "true")) }
-        components?.queryItems = items.isEmpty ? nil : items
-        guard let url = components?.url else { throw ValidationError("--server '\(base)' is not a URL") }
+        var query: [(String, String?)] = []
+        if let maxAge = policy.maxAge { query.append(("retention", "\(maxAge.components.seconds / 86_400)d")) }
+        if let cap = policy.maxDiskBytes { query.append(("max_disk", "\(cap)")) }
+        if dryRun { query.append(("dry_run", "true")) }
         printError("the data directory is in use by a server; asking \(base) to compact")
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.timeoutInterval = 3600
-        let (body, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        print(String(decoding: body, as: UTF8.self))
-        if status != 200 { throw ExitCode(1) }
+        let response: HTTPFetch.Response
+        do {
+            response = try await HTTPFetch.send(.POST, base: base, path: "/v1/admin/compact", query: query, timeout: .seconds(3600))
+        } catch let error as HTTPFetch.BadURL {
+            throw ValidationError("--server \(error)")
+        }
+        print(response.text)
+        if response.status != 200 { throw ExitCode(1) }
     }
 }
 

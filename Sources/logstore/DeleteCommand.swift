@@ -2,9 +2,6 @@ import ArgumentParser
 import Foundation
 import LogStore
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `logstore delete --workflow W`.
 struct DeleteCommand: AsyncParsableCommand {
@@ -27,14 +24,15 @@ struct DeleteCommand: AsyncParsableCommand {
             print("deleted workflow \(workflow) (\(lines) lines hidden; run `logstore compact` to remove them from the files)")
         } catch StorageError.locked {
             let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
-            guard let url = URL(string: base + "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)) else {
-                throw ValidationError("--server '\(base)' is not a URL")
+            let path = "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)
+            let response: HTTPFetch.Response
+            do {
+                response = try await HTTPFetch.send(.DELETE, base: base, path: path)
+            } catch let error as HTTPFetch.BadURL {
+                throw ValidationError("--server \(error)")
             }
-            var request = URLRequest(url: url)
-            request.httpMethod = "DELETE"
-            let (body, response) = try await URLSession.shared.data(for: request)
-            print(String(decoding: body, as: UTF8.self))
-            if (response as? HTTPURLResponse)?.statusCode != 200 { throw ExitCode(1) }
+            print(response.text)
+            if response.status != 200 { throw ExitCode(1) }
         }
     }
 }

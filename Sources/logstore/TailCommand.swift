@@ -2,9 +2,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `logstore tail`: the end of a job's or workflow's log from a running server, and with `-f`
 /// every line committed after it, through the long-poll `/v1/tail`.
@@ -57,8 +54,6 @@ struct TailCommand: AsyncParsableCommand {
             try await follow.value
         } catch is CancellationError {
             return  // interrupted: a clean stop
-        } catch let error as URLError where error.code == .cancelled {
-            return
         }
     }
 
@@ -104,7 +99,7 @@ struct TailCommand: AsyncParsableCommand {
 
     func errorText(_ error: any Error) -> String {
         if let error = error as? TailClient.Unavailable { return "server answered \(error.status)" }
-        if let error = error as? URLError { return "cannot reach the server (\(error.code.rawValue))" }
+        if let error = error as? HTTPFetch.Unreachable { return error.description }
         return "\(error)"
     }
 }
@@ -128,29 +123,28 @@ struct TailClient {
     }
 
     let base: String
-    let session: URLSession
+    let timeout: Duration
 
     init(base: String, timeout: Double) {
-        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        session = URLSession(configuration: configuration)
+        self.base = base
+        self.timeout = .milliseconds(Int(timeout * 1000))
     }
 
     func get(_ path: String, _ query: [(String, String?)]) async throws -> Answer {
-        guard var components = URLComponents(string: base + path) else { throw Refused(status: 0, reason: "'\(base)' is not a URL") }
-        components.queryItems = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
-        guard let url = components.url else { throw Refused(status: 0, reason: "'\(base)' is not a URL") }
-        let (data, response) = try await session.data(from: url)
-        let http = response as? HTTPURLResponse
-        let status = http?.statusCode ?? 0
-        if (400..<500).contains(status) {
-            let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            let reason = ((json?["error"] as? [String: Any])?["reason"] as? String) ?? String(decoding: data, as: UTF8.self)
-            throw Refused(status: status, reason: reason)
+        let response: HTTPFetch.Response
+        do {
+            response = try await HTTPFetch.send(.GET, base: base, path: path, query: query, timeout: timeout)
+        } catch let error as HTTPFetch.BadURL {
+            throw Refused(status: 0, reason: error.description)
         }
-        guard status == 200, let next = http?.value(forHTTPHeaderField: "X-Logstore-Next") else { throw Unavailable(status: status) }
-        return Answer(body: data, next: next)
+        if (400..<500).contains(response.status) {
+            let json = (try? JSONSerialization.jsonObject(with: response.data)) as? [String: Any]
+            let reason = ((json?["error"] as? [String: Any])?["reason"] as? String) ?? response.text
+            throw Refused(status: response.status, reason: reason)
+        }
+        guard response.status == 200, let next = response.headers.first(name: "X-Logstore-Next") else {
+            throw Unavailable(status: response.status)
+        }
+        return Answer(body: response.data, next: next)
     }
 }

@@ -67,6 +67,13 @@ struct ServeTests {
         #expect(compact.status == 0, "\(compact.stderr)")
         #expect(compact.stderr.contains("asking"))
         #expect(compact.stdout.contains("\"dropped\""))
+        // …and `delete` too (DELETE /v1/workflows/{id}; a workflow with a space in its id).
+        let delete = try await runLogstore(["delete", "--data-dir", data, "--server", "http://127.0.0.1:\(port)", "--workflow", "old run"])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(delete.stdout.contains(#"{"deleted":"old run"}"#), "\(delete.stdout)")
+        // A server that is not there: a one-line reason, exit status 1.
+        let nowhere = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(freePort())"])
+        #expect(nowhere.status == 1 && nowhere.stderr.contains("cannot reach") && nowhere.stderr.contains("refused"), "\(nowhere.stderr)")
 
         kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(30)

@@ -26,7 +26,8 @@ struct AdminController {
         }
         // Deletes a workflow's logs: hidden at once, removed from the files by compaction.
         router.delete("v1/workflows/:id") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let raw = try context.parameters.require("id")
+            let id = raw.removingPercentEncoding ?? raw  // the router leaves path parameters encoded
             try await storage.deleteWorkflow(id)
             var json = JSONText()
             json.raw("{\"deleted\":")

@@ -30,7 +30,8 @@ struct IngestController {
             router.on("_bulk", method: method) { request, context in try await bulk(request, context: context, index: nil) }
             // Also FluentBit's `Path` prefix (`/proxy/_bulk`): the action lines name the index anyway.
             router.on(":index/_bulk", method: method) { request, context in
-                try await bulk(request, context: context, index: context.parameters.get("index"))
+                let index = context.parameters.get("index").map { $0.removingPercentEncoding ?? $0 }
+                return try await bulk(request, context: context, index: index)
             }
         }
         // FluentBit's `http` output posts to its `URI` (default `/`).

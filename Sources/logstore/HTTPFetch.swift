@@ -1,0 +1,110 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One HTTP/1.1 exchange with a logstore server over SwiftNIO: the client of the CLI's
+/// `--server` commands (`logs`, `search`, `stats`, `tail`, and `compact`/`delete` when a server
+/// holds the data directory).
+///
+/// It replaces `URLSession`, whose module (FoundationNetworking) loads libcurl, GnuTLS, Kerberos
+/// and OpenSSL into every `logstore` process at start — `serve` included, where they held ~6 MB
+/// of resident memory for nothing. The server speaks plain HTTP only, so this client does too.
+struct HTTPFetch {
+    /// What the server answered.
+    struct Response {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: [UInt8]
+
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var data: Data { Data(body) }
+    }
+
+    /// The server could not be reached, or the exchange broke off or timed out.
+    struct Unreachable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The URL given is not one this client can use.
+    struct BadURL: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Sends `method` to `base` + `path` with the non-nil `query` items and returns the answer
+    /// (any status); gives up after `timeout`.
+    static func send(
+        _ method: HTTPMethod, base: String, path: String, query: [(String, String?)] = [], timeout: Duration = .seconds(60)
+    ) async throws -> Response {
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        guard var components = URLComponents(string: trimmed + path), let host = components.host, !host.isEmpty else {
+            throw BadURL(description: "'\(base)' is not a URL")
+        }
+        guard components.scheme == "http" else {
+            throw BadURL(description: "'\(base)': only http:// is supported (the server speaks plain HTTP)")
+        }
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        components.queryItems = items.isEmpty ? nil : items
+        // `+` is a space in form-encoded query strings: send it escaped.
+        let encodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        let target = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath) + (encodedQuery.map { "?" + $0 } ?? "")
+        let port = components.port ?? 80
+
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
+        head.headers.add(name: "Host", value: components.port.map { "\(host):\($0)" } ?? host)
+        head.headers.add(name: "Connection", value: "close")
+        if method != .GET && method != .HEAD { head.headers.add(name: "Content-Length", value: "0") }
+
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(10))
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw Unreachable(description: "cannot reach \(trimmed): \(Self.reason(error))")
+        }
+        // The timeout closes the connection, which ends the read below.
+        let started = ContinuousClock.now
+        let (seconds, attoseconds) = timeout.components
+        let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+            channel.channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(.head(head))
+                    try await outbound.write(.end(nil))
+                    var response: Response?
+                    for try await part in inbound {
+                        switch part {
+                        case .head(let h): response = Response(status: Int(h.status.code), headers: h.headers, body: [])
+                        case .body(let buffer): response?.body.append(contentsOf: buffer.readableBytesView)
+                        case .end: if let response { return response }
+                        }
+                    }
+                    throw Unreachable(description: "\(trimmed) closed the connection before answering")
+                }
+            } onCancel: {
+                channel.channel.close(promise: nil)
+            }
+        } catch {
+            try Task.checkCancellation()
+            if ContinuousClock.now - started >= timeout { throw Unreachable(description: "\(trimmed) did not answer within \(timeout)") }
+            if let error = error as? Unreachable { throw error }
+            throw Unreachable(description: "\(trimmed): \(error)")
+        }
+    }
+
+    /// The system's words for a connection failure ("Connection refused"), else the error itself.
+    static func reason(_ error: any Error) -> String {
+        let underlying = (error as? NIOConnectionError)?.connectionErrors.first?.error ?? error
+        if let io = underlying as? IOError { return String(cString: strerror(io.errnoCode)) }
+        return "\(underlying)"
+    }
+}
