@@ -46,8 +46,10 @@ $(VENV)/.bench-ready: Benchmarks/requirements.txt
 build: deps
 	$(SWIFT) build
 
+# The Swift runtime and Foundation linked in (--static-swift-stdlib): the binary needs only
+# liblmdb, zlib, libstdc++ and libc on the host or in an image, and maps ~5 MB less at start.
 release: deps
-	$(SWIFT) build -c release --product logstore
+	$(SWIFT) build -c release --product logstore --static-swift-stdlib
 
 serve: release
 	.build/release/logstore serve --data-dir $(DATA_DIR) --listen $(LISTEN)
