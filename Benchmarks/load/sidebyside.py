@@ -263,6 +263,9 @@ class IngestRun:
             except queue.Empty:
                 if any(not p.is_alive() and p.exitcode not in (0, None) for p in self.procs):
                     raise RuntimeError("an ingest worker died")
+                if not self.pids_fn():  # the server is gone: the workers would retry until their deadline
+                    self.stop_ev.set()
+                    raise RuntimeError("the server exited during the ingest (see its log)")
                 continue
             if "fatal" in r:
                 raise RuntimeError(f"ingest worker {wid} failed: {r['fatal']}")
@@ -680,6 +683,9 @@ def main(argv: list[str]) -> int:
             if system == "logstore":
                 heads = pending = None
                 while time.time() < ingest_end + a.settle:
+                    if not server.alive():
+                        raise RuntimeError(f"logstore exited while settling (code {server.proc.returncode}): "
+                                           f"{server.log_tail(5)}")
                     stats = lg.get_stats("127.0.0.1", port) or {}
                     heads = sum(x.get("headLines", 0) for x in stats.get("segments", []))
                     pending = sum(x.get("pendingIndexBlocks", 0) for x in stats.get("segments", []))
