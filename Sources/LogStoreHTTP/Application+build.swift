@@ -28,13 +28,14 @@ public struct ServerOptions: Sendable {
         self.ingest = ingest
     }
 
-    /// Parses `host:port` (or `:port`, or a bare port).
+    /// Parses `host:port` (or `:port`, or a bare port); an IPv6 host in brackets, `[::1]:9200`.
     public init?(listen: String) {
         let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
         if parts.count == 1, let port = Int(parts[0]) {
             self.init(port: port)
-        } else if parts.count >= 2, let port = Int(parts.last!) {
-            let host = parts.dropLast().joined(separator: ":")
+        } else if parts.count >= 2, let port = Int(parts.last!), (0...65535).contains(port) {
+            var host = parts.dropLast().joined(separator: ":")
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port)
         } else {
             return nil

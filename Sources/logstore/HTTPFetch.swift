@@ -37,9 +37,10 @@ struct HTTPFetch {
         _ method: HTTPMethod, base: String, path: String, query: [(String, String?)] = [], timeout: Duration = .seconds(60)
     ) async throws -> Response {
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        guard var components = URLComponents(string: trimmed + path), let host = components.host, !host.isEmpty else {
+        guard var components = URLComponents(string: trimmed + path), var host = components.host, !host.isEmpty else {
             throw BadURL(description: "'\(base)' is not a URL")
         }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6
         guard components.scheme == "http" else {
             throw BadURL(description: "'\(base)': only http:// is supported (the server speaks plain HTTP)")
         }
@@ -51,7 +52,8 @@ struct HTTPFetch {
         let port = components.port ?? 80
 
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
-        head.headers.add(name: "Host", value: components.port.map { "\(host):\($0)" } ?? host)
+        let hostName = host.contains(":") ? "[\(host)]" : host  // an IPv6 literal
+        head.headers.add(name: "Host", value: components.port.map { "\(hostName):\($0)" } ?? hostName)
         head.headers.add(name: "Connection", value: "close")
         if method != .GET && method != .HEAD { head.headers.add(name: "Content-Length", value: "0") }
 
