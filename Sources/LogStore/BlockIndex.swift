@@ -558,26 +558,22 @@ extension Writer {
             let end = min(entries.count, start + run)
             try segment.env.write { txn in
                 for (token, unsorted) in entries[start..<end] {
-                    let prefix = token + [0]
+                    var postings = unsorted.sorted { $0.block < $1.block }
                     var w = ByteWriter(capacity: 64)
-                    if let (k, v) = try txn.last(segment.postings, prefix: prefix) {
+                    if let (k, v) = try txn.last(segment.postings, prefix: token + [0]) {
                         let lastBlock = try Postings.lastBlock(key: k, value: v)
-                        let postings = unsorted.filter { $0.block > lastBlock }.sorted { $0.block < $1.block }
-                        guard let first = postings.first else { continue }  // flushed before a crash
+                        postings.removeAll { $0.block <= lastBlock }  // stored before a crash
+                        if postings.isEmpty { continue }
                         if v.count < Postings.appendLimit {
                             let key = k.array
                             w.append(v)
                             Postings.encode(postings, after: lastBlock, into: &w)
                             try txn.put(segment.postings, key, w.bytes)
-                        } else {
-                            Postings.encode(postings, after: first.block, into: &w)
-                            try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: first.block), w.bytes)
+                            continue
                         }
-                    } else {
-                        let postings = unsorted.sorted { $0.block < $1.block }
-                        Postings.encode(postings, after: postings[0].block, into: &w)
-                        try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: postings[0].block), w.bytes)
                     }
+                    Postings.encode(postings, after: postings[0].block, into: &w)
+                    try txn.put(segment.postings, Keys.postingsKey(token, firstBlock: postings[0].block), w.bytes)
                 }
                 if end == entries.count {
                     let (indexed, next) = try segment.indexState(txn)

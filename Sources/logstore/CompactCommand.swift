@@ -4,7 +4,6 @@ import LogStore
 import LogStoreHTTP
 import Synchronization
 
-
 /// `logstore compact`: retention and compaction now.
 struct CompactCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,12 +75,7 @@ struct CompactCommand: AsyncParsableCommand {
         if let cap = policy.maxDiskBytes { query.append(("max_disk", "\(cap)")) }
         if dryRun { query.append(("dry_run", "true")) }
         printError("the data directory is in use by a server; asking \(base) to compact")
-        let response: HTTPFetch.Response
-        do {
-            response = try await HTTPFetch.send(.POST, base: base, path: "/v1/admin/compact", query: query, timeout: .seconds(3600))
-        } catch let error as HTTPFetch.BadURL {
-            throw ValidationError("--server \(error)")
-        }
+        let response = try await HTTPFetch.sendForCommand(.POST, base: base, path: "/v1/admin/compact", query: query, timeout: .seconds(3600))
         print(response.text)
         if response.status != 200 { throw ExitCode(1) }
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LogStore
 
-
 /// `logstore delete --workflow W`.
 struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,12 +24,7 @@ struct DeleteCommand: AsyncParsableCommand {
         } catch StorageError.locked {
             let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
             let path = "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)
-            let response: HTTPFetch.Response
-            do {
-                response = try await HTTPFetch.send(.DELETE, base: base, path: path)
-            } catch let error as HTTPFetch.BadURL {
-                throw ValidationError("--server \(error)")
-            }
+            let response = try await HTTPFetch.sendForCommand(.DELETE, base: base, path: path)
             print(response.text)
             if response.status != 200 { throw ExitCode(1) }
         }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -100,6 +101,21 @@ struct HTTPFetch {
             if ContinuousClock.now - started >= timeout { throw Unreachable(description: "\(trimmed) did not answer within \(timeout)") }
             if let error = error as? Unreachable { throw error }
             throw Unreachable(description: "\(trimmed): \(error)")
+        }
+    }
+
+    /// `send` for a command's one request: a bad `--server` URL is a usage error, an unreachable
+    /// server a one-line `error:` and exit status 1.
+    static func sendForCommand(
+        _ method: HTTPMethod, base: String, path: String, query: [(String, String?)] = [], timeout: Duration = .seconds(60)
+    ) async throws -> Response {
+        do {
+            return try await send(method, base: base, path: path, query: query, timeout: timeout)
+        } catch let error as BadURL {
+            throw ValidationError("--server \(error)")
+        } catch let error as Unreachable {
+            printError("error: \(error)")
+            throw ExitCode(1)
         }
     }
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 
-
 /// `logstore tail`: the end of a job's or workflow's log from a running server, and with `-f`
 /// every line committed after it, through the long-poll `/v1/tail`.
 struct TailCommand: AsyncParsableCommand {

@@ -220,14 +220,14 @@ struct SearchTests {
             _ = try await store.append(lines)
             try await store.sealAll()
         }
-        func entries() throws -> [(first: UInt32, bytes: Int, blocks: [UInt32])] {
+        func entries() throws -> [(bytes: Int, blocks: [UInt32])] {
             let segment = try #require(store.segment(Day.of(day0)))
             return try segment.env.read { txn in
-                var found: [(UInt32, Int, [UInt32])] = []
+                var found: [(Int, [UInt32])] = []
                 try txn.scan(segment.postings, prefix: Array("common".utf8) + [0]) { k, v in
                     var blocks: [UInt32] = []
                     try Postings.decode(key: k, value: v) { blocks.append($0.block) }
-                    found.append((blocks[0], v.count, blocks))
+                    found.append((v.count, blocks))
                     return true
                 }
                 return found
