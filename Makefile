@@ -48,8 +48,16 @@ build: deps
 
 # The Swift runtime and Foundation linked in (--static-swift-stdlib): the binary needs only
 # liblmdb, zlib, libstdc++ and libc on the host or in an image, and maps ~5 MB less at start.
+# Linked by the toolchain's lld with packed relative relocations (DT_RELR: 2.5 MB of
+# relocations become 40 KB) and without exporting every Swift symbol dynamically (the
+# static-stdlib default; nothing loads code into the server): ~4.5 MB less resident.
+# Each function in its own section, and the functions a server runs placed together in the
+# order deploy/logstore.order lists them (deploy/make-order-file.sh): ~5 MB less resident code.
+RELEASE_LINK := -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
+	-Xswiftc -Xfrontend -Xswiftc -function-sections \
+	-Xlinker --symbol-ordering-file=$(CURDIR)/deploy/logstore.order -Xlinker --no-warn-symbol-ordering
 release: deps
-	$(SWIFT) build -c release --product logstore --static-swift-stdlib
+	$(SWIFT) build -c release --product logstore --static-swift-stdlib $(RELEASE_LINK)
 
 serve: release
 	.build/release/logstore serve --data-dir $(DATA_DIR) --listen $(LISTEN)
