@@ -57,7 +57,7 @@ RELEASE_LINK := -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -
 	-Xswiftc -Xfrontend -Xswiftc -function-sections \
 	-Xlinker --symbol-ordering-file=$(CURDIR)/deploy/logstore.order -Xlinker --no-warn-symbol-ordering
 release: deps
-	$(SWIFT) build -c release --product logstore --static-swift-stdlib $(RELEASE_LINK)
+	$(SWIFT) build -c release --product logstore --static-swift-stdlib $(RELEASE_LINK) $(RELEASE_EXTRA)
 
 serve: release
 	.build/release/logstore serve --data-dir $(DATA_DIR) --listen $(LISTEN)
