@@ -105,5 +105,5 @@ print(f"{len(kept)} functions ordered ({len(ran)} ran; {skipped} left out: a cop
 print("\n".join(kept))
 EOF
 # The build does not track the file's contents: remove the binary so that it is linked again.
-rm -f .build/release/logstore "$(readlink -f .build/release)/logstore"
+rm -f .build/release/logstore
 echo "wrote deploy/logstore.order; make release links with it" >&2

@@ -69,7 +69,7 @@ struct CompactCommand: AsyncParsableCommand {
     }
 
     func askServer(_ policy: RetentionPolicy) async throws {
-        let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
+        let base = server ?? HTTPFetch.localServer
         var query: [(String, String?)] = []
         if let maxAge = policy.maxAge { query.append(("retention", "\(maxAge.components.seconds / 86_400)d")) }
         if let cap = policy.maxDiskBytes { query.append(("max_disk", "\(cap)")) }

@@ -22,7 +22,7 @@ struct DeleteCommand: AsyncParsableCommand {
             try await store.deleteWorkflow(workflow)
             print("deleted workflow \(workflow) (\(lines) lines hidden; run `logstore compact` to remove them from the files)")
         } catch StorageError.locked {
-            let base = server ?? "http://" + (ProcessInfo.processInfo.environment["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200")
+            let base = server ?? HTTPFetch.localServer
             let path = "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)
             let response = try await HTTPFetch.sendForCommand(.DELETE, base: base, path: path)
             print(response.text)

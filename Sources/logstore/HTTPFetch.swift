@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogStoreHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -38,10 +39,11 @@ struct HTTPFetch {
         _ method: HTTPMethod, base: String, path: String, query: [(String, String?)] = [], timeout: Duration = .seconds(60)
     ) async throws -> Response {
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        guard var components = URLComponents(string: trimmed + path), var host = components.host, !host.isEmpty else {
+        guard var components = URLComponents(string: trimmed + path), let urlHost = components.host, !urlHost.isEmpty else {
             throw BadURL(description: "'\(base)' is not a URL")
         }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6
+        // An IPv6 literal keeps its brackets in the Host header, not in the address to connect to.
+        let host = urlHost.hasPrefix("[") && urlHost.hasSuffix("]") ? String(urlHost.dropFirst().dropLast()) : urlHost
         guard components.scheme == "http" else {
             throw BadURL(description: "'\(base)': only http:// is supported (the server speaks plain HTTP)")
         }
@@ -53,8 +55,7 @@ struct HTTPFetch {
         let port = components.port ?? 80
 
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
-        let hostName = host.contains(":") ? "[\(host)]" : host  // an IPv6 literal
-        head.headers.add(name: "Host", value: components.port.map { "\(hostName):\($0)" } ?? hostName)
+        head.headers.add(name: "Host", value: components.port.map { "\(urlHost):\($0)" } ?? urlHost)
         head.headers.add(name: "Connection", value: "close")
         if method != .GET && method != .HEAD { head.headers.add(name: "Content-Length", value: "0") }
 
@@ -122,6 +123,20 @@ struct HTTPFetch {
             printError("error: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// The server on this host that a default `logstore serve` runs (its `--listen` from
+    /// `LOGSTORE_LISTEN`, a wildcard address reached through loopback): where `compact` and
+    /// `delete` send their request when a server holds the data directory and no `--server` is given.
+    static var localServer: String {
+        let listen = ServeCommand.defaultListen
+        guard let options = ServerOptions(listen: listen) else { return "http://" + listen }
+        let host = switch options.host {
+        case "0.0.0.0": "127.0.0.1"
+        case "::": "::1"
+        default: options.host
+        }
+        return "http://\(host.contains(":") ? "[\(host)]" : host):\(options.port)"
     }
 
     /// The system's words for a connection failure ("Connection refused"), else the error itself.

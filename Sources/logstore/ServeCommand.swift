@@ -18,8 +18,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     static let env = ProcessInfo.processInfo.environment
 
+    /// `--listen` unless given: `LOGSTORE_LISTEN`, else 127.0.0.1:9200.
+    static var defaultListen: String { env["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200" }
+
     @Option(help: "Address to listen on, host:port (env LOGSTORE_LISTEN).")
-    var listen: String = env["LOGSTORE_LISTEN"] ?? "127.0.0.1:9200"
+    var listen: String = defaultListen
 
     @Option(help: "Largest request body as sent, e.g. 64MiB (env LOGSTORE_MAX_BODY).")
     var maxBody: String = env["LOGSTORE_MAX_BODY"] ?? "64MiB"
