@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LogStoreTests",
-            dependencies: ["LogStore", "LogStoreIngest"]
+            dependencies: ["LogStore", "LogStoreIngest", "CShims"]
         ),
         .testTarget(name: "LogStoreIngestTests", dependencies: ["LogStoreIngest"]),
         .testTarget(

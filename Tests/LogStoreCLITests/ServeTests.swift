@@ -10,6 +10,27 @@ import Testing
 struct ServeTests {
     func freePort() -> Int { Int.random(in: 20_000...40_000) }
 
+    /// A loopback port that refuses connections for as long as the returned socket is open: it
+    /// is bound but never listens, so no other process (a server of a test running in
+    /// parallel) can take it meanwhile. A random port could be one of theirs.
+    func refusingPort() throws -> (port: Int, socket: Int32) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        return (Int(UInt16(bigEndian: address.sin_port)), fd)
+    }
+
     @Test func servesAndShutsDownGracefullyOnSIGTERM() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
@@ -72,8 +93,12 @@ struct ServeTests {
         #expect(delete.status == 0, "\(delete.stderr)")
         #expect(delete.stdout.contains(#"{"deleted":"old run"}"#), "\(delete.stdout)")
         // A server that is not there: a one-line reason, exit status 1.
-        let nowhere = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(freePort())"])
-        #expect(nowhere.status == 1 && nowhere.stderr.contains("cannot reach") && nowhere.stderr.contains("refused"), "\(nowhere.stderr)")
+        let refusing = try refusingPort()
+        let nowhere = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(refusing.port)"])
+        close(refusing.socket)
+        #expect(
+            nowhere.status == 1 && nowhere.stderr.contains("cannot reach") && nowhere.stderr.contains("refused"),
+            "status \(nowhere.status), stderr \(nowhere.stderr), stdout \(nowhere.stdout.prefix(200))")
 
         kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(30)

@@ -1,5 +1,6 @@
 #ifndef LOGSTORE_CSHIMS_H
 #define LOGSTORE_CSHIMS_H
+#include <stddef.h>
 #ifdef __linux__
 #include <malloc.h>
 #endif
@@ -11,6 +12,15 @@ static inline void logstore_limit_malloc_arenas(int arenas) {
     mallopt(M_ARENA_MAX, arenas);
 #endif
 }
+
+/// Unmaps this process's pages of the executable's read-only segments (machine code,
+/// constants) with `MADV_DONTNEED`, and returns the bytes covered (0 elsewhere than Linux).
+/// Those pages are never written, so they stay in the kernel's page cache and the next use
+/// maps them again (a minor fault); until then they no longer count in the process's resident
+/// set. Writable segments (relocated data, RELRO, .data, .bss) are never touched, and nothing
+/// is released while a debugger is attached (its breakpoints live in private copies of code
+/// pages).
+size_t logstore_release_code_pages(void);
 
 /// Returns freed heap memory to the operating system (no-op elsewhere).
 static inline void logstore_trim_heap(void) {
