@@ -79,7 +79,7 @@ struct ImportTests {
     }
 
     @Test func everyCommandHasHelp() async throws {
-        for command in [[], ["serve"], ["import"], ["logs"], ["stats"], ["search"], ["hits"], ["compact"]] {
+        for command in [[], ["serve"], ["import"], ["logs"], ["stats"], ["search"], ["hits"], ["compact"], ["backup"], ["delete"], ["tail"]] {
             let result = try await runLogstore(command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE"))

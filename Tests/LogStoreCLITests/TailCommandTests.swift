@@ -9,31 +9,6 @@ import FoundationNetworking
 /// across a server restart without gaps or repeats, and a clean stop on SIGINT.
 @Suite("logstore tail")
 struct TailCommandTests {
-    /// Starts `logstore serve` on `port` (a random one when nil) and waits until it answers.
-    func startServer(data: String, port: Int? = nil) async throws -> (Process, Int) {
-        for _ in 0..<5 {
-            let port = port ?? Int.random(in: 20_000...40_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try logstoreBinary())
-            process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(15)
-            while process.isRunning && Date() < deadline {
-                if (try? await status("http://127.0.0.1:\(port)/health")) == 200 { return (process, port) }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            if process.isRunning { process.terminate() }
-        }
-        throw CLITestError("server did not come up")
-    }
-
-    func status(_ url: String) async throws -> Int {
-        let (_, response) = try await URLSession.shared.data(from: URL(string: url)!)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
-    }
-
     func post(port: Int, job: String, _ range: Range<Int>) async throws {
         var body = ""
         for i in range {
@@ -48,16 +23,6 @@ struct TailCommandTests {
         let (data, response) = try await URLSession.shared.data(for: request)
         guard (response as? HTTPURLResponse)?.statusCode == 200, String(decoding: data, as: UTF8.self).contains(#""errors":false"#) else {
             throw CLITestError("bulk failed")
-        }
-    }
-
-    func stop(_ process: Process, signal: Int32 = SIGTERM) async throws {
-        kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(20)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            process.terminate()
-            throw CLITestError("process did not stop on signal \(signal)")
         }
     }
 

@@ -263,12 +263,29 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if let env { _ = mdb_env_set_mapsize(env, 0) }
     }
 
-    /// Writes a compacted copy of the environment to `path` (`MDB_CP_COMPACT`).
+    /// Writes a consistent copy of the environment, as of one read transaction, to the new file
+    /// `destination` (`mdb_env_copy2` with `MDB_CP_COMPACT`: free pages left out, no writer
+    /// blocked; the file must not exist). LMDB writes it with `O_DIRECT` where the file system
+    /// has it and does not sync it: `fsync` it before relying on it.
+    /// Another process's writer may have grown the map since this one was opened: the copy's
+    /// read transaction then fails with `MDB_MAP_RESIZED`, and runs again on the adopted size.
     public func copyCompacted(to destination: String) throws {
-        pthread_rwlock_rdlock(resizeLock)
-        defer { pthread_rwlock_unlock(resizeLock) }
-        guard let env else { throw LMDBError(code: EINVAL, operation: "copy of closed \(path)") }
-        try lmdbCheck(mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2(\(destination))")
+        for attempt in 0..<2 {
+            pthread_rwlock_rdlock(resizeLock)
+            guard let env else {
+                pthread_rwlock_unlock(resizeLock)
+                throw LMDBError(code: EINVAL, operation: "copy of closed \(path)")
+            }
+            let rc = mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT))
+            pthread_rwlock_unlock(resizeLock)
+            if rc == MDB_MAP_RESIZED && attempt == 0 {
+                unlink(destination)  // the failed attempt created it
+                adoptResizedMap()
+                continue
+            }
+            try lmdbCheck(rc, "mdb_env_copy2(\(destination))")
+            return
+        }
     }
 
     /// Flushes buffers to disk (needed only for environments opened without sync).
