@@ -19,11 +19,13 @@ struct BackupTests {
         _ = try await store.append((0..<250).map { line(key, day0 + Int64($0) * 1_000_000_000, "d0 \($0)") })
         _ = try await store.append((0..<40).map { line(key, day0 + 86_400 * nanosPerSecond + Int64($0) * 1_000_000_000, "d1 \($0)") })
         _ = try await store.append((0..<7).map { line(key, day0 + 2 * 86_400 * nanosPerSecond + Int64($0) * 1_000_000_000, "d2 \($0)") })
+        // Day 0 compacted: its file becomes a new generation, which is the one copied.
+        _ = try await store.compact(now: day0 + 86_400 * nanosPerSecond + 60 * nanosPerSecond)
         store.close()
 
         let seen = Mutex<[Backup.Progress]>([])
         let report = try Backup.run(directory: data, to: dir.path + "/copy") { p in seen.withLock { $0.append(p) } }
-        #expect(report.files == ["segments/2024-09-24.mdb", "segments/2024-09-25.mdb", "segments/2024-09-26.mdb", "catalog.mdb"])
+        #expect(report.files == ["segments/2024-09-24.g1.mdb", "segments/2024-09-25.mdb", "segments/2024-09-26.mdb", "catalog.mdb"])
         #expect(report.vanished.isEmpty)
         #expect(report.backupBytes > 0 && report.backupBytes <= report.sourceBytes)
         let done = seen.withLock { $0 }.filter(\.done)
