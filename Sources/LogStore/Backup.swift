@@ -116,7 +116,8 @@ public enum Backup {
         }
 
         // The catalog last: it then names at least every stream of the copied segments that it
-        // named when they were copied; `Storage.open` adds any it lacks from the segments.
+        // named when they were copied (`Storage.open` adds any it lacks from the segments), and
+        // holds every workflow deletion (tombstone) made before the backup started.
         let catalog = try LMDBEnvironment(path: source + "/" + Keys.catalogFile, mapSize: Limits.catalogMapSize, readOnly: true)
         defer { catalog.close() }
         try copy(catalog, from: source + "/" + Keys.catalogFile, to: partial + "/" + Keys.catalogFile, name: Keys.catalogFile, index: count, count: count, into: &report, progress: progress)
