@@ -19,6 +19,11 @@ struct BackupTests {
         _ = try await store.append((0..<250).map { line(key, day0 + Int64($0) * 1_000_000_000, "d0 \($0)") })
         _ = try await store.append((0..<40).map { line(key, day0 + 86_400 * nanosPerSecond + Int64($0) * 1_000_000_000, "d1 \($0)") })
         _ = try await store.append((0..<7).map { line(key, day0 + 2 * 86_400 * nanosPerSecond + Int64($0) * 1_000_000_000, "d2 \($0)") })
+        // A deleted workflow stays hidden in the backup: its lines are still in a day that is
+        // not compacted, and only the catalog's tombstone (copied) hides them.
+        let gone = StreamKey(index: "fluentbit-job_log", workflow: "wf-gone", job: "job-gone")
+        _ = try await store.append((0..<5).map { line(gone, day0 + 2 * 86_400 * nanosPerSecond + Int64($0) * 1_000_000_000, "gone \($0)") })
+        try await store.deleteWorkflow("wf-gone")
         // Day 0 compacted: its file becomes a new generation, which is the one copied.
         _ = try await store.compact(now: day0 + 86_400 * nanosPerSecond + 60 * nanosPerSecond)
         store.close()
@@ -37,5 +42,6 @@ struct BackupTests {
         let ids = copy.streams(matching: StreamSelector(job: "job-1")).map(\.id)
         let lines = try copy.read(LogQuery(streams: ids, limit: 10_000)).lines.map(\.message)
         #expect(lines == (0..<250).map { "d0 \($0)" } + (0..<40).map { "d1 \($0)" } + (0..<7).map { "d2 \($0)" })
+        #expect(copy.streams(matching: StreamSelector(workflow: "wf-gone")).isEmpty)
     }
 }
