@@ -20,6 +20,8 @@ public struct ServerOptions: Sendable {
     public var tail = TailOptions()
     /// Memory for compressed `_search` hits of whole sealed blocks (0 turns the cache off).
     public var answerCacheBytes = 64 << 20
+    /// The metrics served at `GET /metrics` (a registry of its own per options value).
+    public var metrics = ServerMetrics()
 
     public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
@@ -63,12 +65,15 @@ public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger
 
 func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, logger: Logger) -> Router<LogStoreContext> {
     let router = Router(context: LogStoreContext.self)
+    // Outermost: counts and times every answer by route and status, errors included once the
+    // inner middleware has turned them into answers (a no-op until swift-metrics is bootstrapped).
+    router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ErrorMiddleware())
-    AdminController(storage: storage, retention: options.retention, tailHub: tailHub).addRoutes(to: router)
+    AdminController(storage: storage, retention: options.retention, tailHub: tailHub, metrics: options.metrics).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
     TailController(storage: storage, hub: tailHub, options: options.tail).addRoutes(to: router.group("v1"))
     SearchController(storage: storage).addRoutes(to: router.group("v1"))
-    IngestController(storage: storage, options: options.ingest).addRoutes(to: router)
+    IngestController(storage: storage, options: options.ingest, metrics: options.metrics).addRoutes(to: router)
     OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes).addRoutes(to: router)
     return router
 }

@@ -79,6 +79,11 @@ struct ServeTests {
         let stats = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(port)"])
         #expect(stats.status == 0, "\(stats.stderr)")
         #expect(stats.stdout.contains("lines            500"), "\(stats.stdout)")
+        // Prometheus metrics: ours, and Hummingbird's per-route ones (serve bootstraps them).
+        let metrics = String(decoding: try await get("http://127.0.0.1:\(port)/metrics"), as: UTF8.self)
+        #expect(metrics.contains("logstore_lines 500.0"), "\(metrics.prefix(2000))")
+        #expect(metrics.contains(#"hb_requests{http_route="/_bulk",http_request_method="POST",http_response_status_code="200"}"#))
+        #expect(metrics.contains(#"http_server_request_duration_bucket{http_route="/_bulk""#) && metrics.contains(#"le="0.0005""#))
         #expect(stats.stdout.contains("tail waiters     0"))
         let statsJSON = try await runLogstore(["stats", "--server", "http://127.0.0.1:\(port)", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(statsJSON.stdout.utf8)) as? [String: Any]

@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import LogStore
 
-/// `GET /health`, `GET /v1/stats` and `POST /v1/admin/compact`.
+/// `GET /health`, `GET /v1/stats`, `GET /metrics` and `POST /v1/admin/compact`.
 struct AdminController {
     let storage: Storage
     let retention: RetentionPolicy
     let tailHub: TailHub
+    let metrics: ServerMetrics
 
     func addRoutes(to router: Router<LogStoreContext>) {
         router.get("health") { _, _ -> Response in
@@ -23,6 +24,14 @@ struct AdminController {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             return .json([UInt8](try encoder.encode(ServerStats(store: stats, tailWaiters: tailHub.waiting))))
+        }
+        // Prometheus text format (version 0.0.4): what a scrape job reads every 15–60 s.
+        router.get("metrics") { _, _ -> Response in
+            let waiting = tailHub.waiting
+            let text = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(with: Result { try metrics.scrape(storage: storage, tailWaiters: waiting) }) }
+            }
+            return .text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         // Deletes a workflow's logs: hidden at once, removed from the files by compaction.
         router.delete("v1/workflows/:id") { _, context -> Response in

@@ -12,12 +12,14 @@ import NIOCore
 struct IngestController {
     let storage: Storage
     let options: IngestOptions
+    let metrics: ServerMetrics
     let bulkParser: BulkParser
     let lineParser: LineFormatParser
 
-    init(storage: Storage, options: IngestOptions) {
+    init(storage: Storage, options: IngestOptions, metrics: ServerMetrics = ServerMetrics()) {
         self.storage = storage
         self.options = options
+        self.metrics = metrics
         let documentParser = DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes)
         bulkParser = BulkParser(documentParser: documentParser)
         lineParser = LineFormatParser(documentParser: documentParser)
@@ -27,17 +29,29 @@ struct IngestController {
 
     func addRoutes(to router: Router<LogStoreContext>) {
         for method in [HTTPRequest.Method.post, .put] {
-            router.on("_bulk", method: method) { request, context in try await bulk(request, context: context, index: nil) }
+            router.on("_bulk", method: method) { request, context in
+                try await counted(.bulk) { try await bulk(request, context: context, index: nil) }
+            }
             // Also FluentBit's `Path` prefix (`/proxy/_bulk`): the action lines name the index anyway.
             router.on(":index/_bulk", method: method) { request, context in
                 let index = context.parameters.get("index").map { $0.removingPercentEncoding ?? $0 }
-                return try await bulk(request, context: context, index: index)
+                return try await counted(.bulk) { try await bulk(request, context: context, index: index) }
             }
         }
         // FluentBit's `http` output posts to its `URI` (default `/`).
-        router.post("/", use: ingest)
-        router.post("ingest", use: ingest)
-        router.post("v1/ingest", use: ingest)
+        for path in ["/", "ingest", "v1/ingest"] {
+            router.post(RouterPath(path)) { request, context in try await counted(.http) { try await ingest(request, context: context) } }
+        }
+    }
+
+    /// Runs an ingest handler, counting a request it refuses whole.
+    func counted(_ api: ServerMetrics.IngestAPI, _ handler: () async throws -> Response) async throws -> Response {
+        do {
+            return try await handler()
+        } catch {
+            metrics.ingest(api).refused.increment()
+            throw error
+        }
     }
 
     // MARK: Bulk
@@ -62,9 +76,11 @@ struct IngestController {
             }
             return (parsed, ChunkKey(body: UnsafeRawBufferPointer(body), context: "bulk:\(index ?? "")"))
         }
+        var receipt: AppendReceipt?
         if parsed.batch.count > 0 {
-            _ = try await storage.append(LineBatch(parsed.batch), chunk: chunk)
+            receipt = try await storage.append(LineBatch(parsed.batch), chunk: chunk)
         }
+        metrics.answered(.bulk, bodyBytes: body.count, stored: parsed.batch.count, rejected: parsed.failures, receipt: receipt)
         return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now)))
     }
 
@@ -142,9 +158,11 @@ struct IngestController {
         if lines.isEmpty, let (number, error) = firstError {
             throw OpenSearchError.badRequest("document \(number): \(error)", type: "parse_exception")
         }
+        var receipt: AppendReceipt?
         if !lines.isEmpty {
-            _ = try await storage.append(lines, chunk: ChunkKey(body: body, context: "ingest:\(index):\(format.rawValue)"))
+            receipt = try await storage.append(lines, chunk: ChunkKey(body: body, context: "ingest:\(index):\(format.rawValue)"))
         }
+        metrics.answered(.http, bodyBytes: body.count, stored: lines.count, rejected: failed, receipt: receipt)
         // Short answer: FluentBit's http output rejects answers over 4 KB.
         var json = JSONText(capacity: 256)
         json.raw("{\"stored\":")
@@ -165,6 +183,14 @@ struct IngestController {
     enum RequestBody {
         case buffer(ByteBuffer)
         case bytes([UInt8])
+
+        /// Bytes of the body (decoded).
+        var count: Int {
+            switch self {
+            case .buffer(let buffer): return buffer.readableBytes
+            case .bytes(let bytes): return bytes.count
+            }
+        }
 
         func withUnsafeBufferPointer<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
             switch self {
