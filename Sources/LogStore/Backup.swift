@@ -78,11 +78,8 @@ public enum Backup {
 
         // The newest generation of each day, as `Storage.open` would pick it.
         let segmentsDirectory = source + "/" + Keys.segmentsDirectory
-        let names = (try? fm.contentsOfDirectory(atPath: segmentsDirectory)) ?? []
-        var newest: [Int32: Int] = [:]
-        for name in names {
-            if let (day, generation) = Segment.parseFileName(name) { newest[day] = max(newest[day] ?? 0, generation) }
-        }
+        func listNewest() -> [Int32: Int] { Segment.newestGenerations((try? fm.contentsOfDirectory(atPath: segmentsDirectory)) ?? []) }
+        let newest = listNewest()
         let days = newest.keys.sorted()
         let count = days.count + 1
         var report = Report(files: [], sourceBytes: 0, backupBytes: 0, vanished: [])
@@ -92,14 +89,7 @@ public enum Backup {
             // removed): look again once before calling the day gone.
             var copied = false
             for attempt in 0..<2 where !copied {
-                let generation: Int
-                if attempt == 0 {
-                    generation = newest[day]!
-                } else {
-                    let again = (try? fm.contentsOfDirectory(atPath: segmentsDirectory)) ?? []
-                    guard let g = again.compactMap(Segment.parseFileName).filter({ $0.day == day }).map(\.generation).max() else { break }
-                    generation = g
-                }
+                guard let generation = attempt == 0 ? newest[day] : listNewest()[day] else { break }
                 let name = Segment.fileName(day: day, generation: generation)
                 let env: LMDBEnvironment
                 do {
@@ -122,14 +112,14 @@ public enum Backup {
         defer { catalog.close() }
         try copy(catalog, from: source + "/" + Keys.catalogFile, to: partial + "/" + Keys.catalogFile, name: Keys.catalogFile, index: count, count: count, into: &report, progress: progress)
 
-        try syncDirectory(partial + "/" + Keys.segmentsDirectory)
-        try syncDirectory(partial)
+        try syncFile(partial + "/" + Keys.segmentsDirectory)
+        try syncFile(partial)
         do {
             try fm.moveItem(atPath: partial, toPath: target)
         } catch {
             throw StorageError.io("cannot rename \(partial) to \(destination): \(error.localizedDescription)")
         }
-        try syncDirectory((target as NSString).deletingLastPathComponent)
+        try syncFile((target as NSString).deletingLastPathComponent)
         return report
     }
 
@@ -174,9 +164,6 @@ public enum Backup {
         guard fsync(fd) == 0 else { throw StorageError.io("fsync \(path): \(String(cString: strerror(errno)))") }
     }
 
-    private static func syncDirectory(_ path: String) throws {
-        try syncFile(path.isEmpty ? "." : path)
-    }
 }
 
 /// A flag shared by the copying thread and its progress watcher.

@@ -96,6 +96,16 @@ public final class Segment: Sendable {
         return (day, generation)
     }
 
+    /// The newest generation of each day among segment file names (an older one is a
+    /// compaction's leftover; other names are ignored).
+    static func newestGenerations(_ names: [String]) -> [Int32: Int] {
+        var newest: [Int32: Int] = [:]
+        for name in names {
+            if let (day, generation) = parseFileName(name) { newest[day] = max(newest[day] ?? 0, generation) }
+        }
+        return newest
+    }
+
     /// Removes the segment's files (the environment stays usable by whoever still holds it:
     /// an unlinked file lives until its last mapping is closed).
     func unlink() {

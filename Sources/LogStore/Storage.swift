@@ -139,10 +139,7 @@ public final class Storage: Sendable {
         let names = (try? fm.contentsOfDirectory(atPath: directory + "/" + Keys.segmentsDirectory)) ?? []
         // The newest generation of each day wins; older ones (a compaction interrupted after its
         // rename) and unfinished copies are removed.
-        var newest: [Int32: Int] = [:]
-        for name in names {
-            if let (day, generation) = Segment.parseFileName(name) { newest[day] = max(newest[day] ?? 0, generation) }
-        }
+        let newest = Segment.newestGenerations(names)
         let segmentsDirectory = directory + "/" + Keys.segmentsDirectory
         if !options.readOnly {
             for name in names {

@@ -18,14 +18,7 @@ struct BackupTests {
             let ts = 1_727_136_000_000 + day * 86_400_000 + i * 1000
             body += #"{"@timestamp":\#(ts),"log":"\#(job) line \#(i)","kubernetes.labels.job-name":"\#(job)"}"# + "\n"
         }
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_bulk")!)
-        request.httpMethod = "POST"
-        request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body.utf8)
-        let (data, response) = try await URLSession.shared.data(for: request)
-        guard (response as? HTTPURLResponse)?.statusCode == 200, String(decoding: data, as: UTF8.self).contains(#""errors":false"#) else {
-            throw CLITestError("bulk failed: \(String(decoding: data.prefix(300), as: UTF8.self))")
-        }
+        try await postBulk(port: port, body: body)
     }
 
     /// The messages of `job` in `directory`, in log order (read-only, beside anything).

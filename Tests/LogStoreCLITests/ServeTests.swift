@@ -8,8 +8,6 @@ import Testing
 /// with everything acknowledged on disk.
 @Suite("logstore serve")
 struct ServeTests {
-    func freePort() -> Int { Int.random(in: 20_000...40_000) }
-
     /// A loopback port that refuses connections for as long as the returned socket is open: it
     /// is bound but never listens, so no other process (a server of a test running in
     /// parallel) can take it meanwhile. A random port could be one of theirs.
@@ -35,40 +33,13 @@ struct ServeTests {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let data = dir.path + "/data"
-        var port = freePort()
-        var process = Process()
-        var ready = false
-        for _ in 0..<5 where !ready {
-            port = freePort()
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: try logstoreBinary())
-            process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(15)
-            while process.isRunning && Date() < deadline {
-                if (try? await get("http://127.0.0.1:\(port)/health")) != nil {
-                    ready = true
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            if !ready && process.isRunning { process.terminate() }
-        }
-        try #require(ready, "server did not come up")
+        let (process, port) = try await startServer(data: data)
         var body = ""
         for i in 0..<500 {
             body += #"{"create":{"_index":"fluentbit-job_log"}}"# + "\n"
             body += #"{"@timestamp":"2024-09-24T11:49:58.\#(String(format: "%03d", i))Z","log":"line \#(i)","kubernetes.labels.job-name":"reana-run-job-1"}"# + "\n"
         }
-        var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_bulk")!)
-        post.httpMethod = "POST"
-        post.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-        post.httpBody = Data(body.utf8)
-        let (answer, response) = try await URLSession.shared.data(for: post)
-        #expect((response as? HTTPURLResponse)?.statusCode == 200)
-        #expect(String(decoding: answer, as: UTF8.self).contains(#""errors":false"#))
+        try await postBulk(port: port, body: body)  // throws unless 200 with "errors":false
 
         // Reading through the server gives what the files give.
         let remote = try await runLogstore(["logs", "--server", "http://127.0.0.1:\(port)", "--job", "reana-run-job-1"])

@@ -128,3 +128,15 @@ func stop(_ process: Process, signal: Int32 = SIGTERM) async throws {
         throw CLITestError("process did not stop on signal \(signal)")
     }
 }
+
+/// POSTs an NDJSON bulk body to `/_bulk`; returns once every document is acknowledged.
+func postBulk(port: Int, body: String) async throws {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_bulk")!)
+    request.httpMethod = "POST"
+    request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
+    request.httpBody = Data(body.utf8)
+    let (data, response) = try await URLSession.shared.data(for: request)
+    guard (response as? HTTPURLResponse)?.statusCode == 200, String(decoding: data, as: UTF8.self).contains(#""errors":false"#) else {
+        throw CLITestError("bulk failed: \(String(decoding: data.prefix(300), as: UTF8.self))")
+    }
+}

@@ -16,14 +16,7 @@ struct TailCommandTests {
             // Timestamps go backwards: tail shows commit order.
             body += #"{"@timestamp":\#(1_727_178_598_000 - i * 1000),"log":"line \#(i)","kubernetes.labels.job-name":"\#(job)"}"# + "\n"
         }
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_bulk")!)
-        request.httpMethod = "POST"
-        request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body.utf8)
-        let (data, response) = try await URLSession.shared.data(for: request)
-        guard (response as? HTTPURLResponse)?.statusCode == 200, String(decoding: data, as: UTF8.self).contains(#""errors":false"#) else {
-            throw CLITestError("bulk failed")
-        }
+        try await postBulk(port: port, body: body)
     }
 
     @Test(.timeLimit(.minutes(2)))

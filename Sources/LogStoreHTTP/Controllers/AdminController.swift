@@ -18,9 +18,7 @@ struct AdminController {
             return .json(json.bytes)
         }
         router.get("v1/stats") { _, _ -> Response in
-            let stats = try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(with: Result { try storage.stats() }) }
-            }
+            let stats = try await blocking { try storage.stats() }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             return .json([UInt8](try encoder.encode(ServerStats(store: stats, tailWaiters: tailHub.waiting))))
@@ -28,9 +26,7 @@ struct AdminController {
         // Prometheus text format (version 0.0.4): what a scrape job reads every 15–60 s.
         router.get("metrics") { _, _ -> Response in
             let waiting = tailHub.waiting
-            let text = try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(with: Result { try metrics.scrape(storage: storage, tailWaiters: waiting) }) }
-            }
+            let text = try await blocking { try metrics.scrape(storage: storage, tailWaiters: waiting) }
             return .text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         // Deletes a workflow's logs: hidden at once, removed from the files by compaction.

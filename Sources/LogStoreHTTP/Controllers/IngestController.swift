@@ -16,7 +16,7 @@ struct IngestController {
     let bulkParser: BulkParser
     let lineParser: LineFormatParser
 
-    init(storage: Storage, options: IngestOptions, metrics: ServerMetrics = ServerMetrics()) {
+    init(storage: Storage, options: IngestOptions, metrics: ServerMetrics) {
         self.storage = storage
         self.options = options
         self.metrics = metrics

@@ -49,9 +49,7 @@ struct SearchController {
         let gzip = OpenSearchController.acceptsGzip(request)
         let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
         let storage = self.storage
-        let page = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try storage.search(request) }) }
-        }
+        let page = try await blocking { try storage.search(request) }
         var out = JSONText(capacity: page.lines.count * 200 + 64)
         out.raw("{\"lines\":[")
         for (i, line) in page.lines.enumerated() {
@@ -82,9 +80,7 @@ struct SearchController {
         }
         let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         let (storage, width) = (self.storage, step)
-        let result = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try storage.hits(query, from: from, to: to, step: width) }) }
-        }
+        let result = try await blocking { try storage.hits(query, from: from, to: to, step: width) }
         return OpenSearchController.answer(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }), request: request)
     }
 
