@@ -156,10 +156,6 @@ extension Storage {
 
     /// `readCommitted` on a background thread.
     public func readCommittedAsync(streams: [StreamID], range: CommitOrderRange, filter: Query? = nil) async throws -> CommitOrderPage {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.readCommitted(streams: streams, range: range, filter: filter) })
-            }
-        }
+        try await blocking { try self.readCommitted(streams: streams, range: range, filter: filter) }
     }
 }

@@ -323,19 +323,11 @@ extension Storage {
 
     /// `read` on a background thread.
     public func readAsync(_ query: LogQuery) async throws -> LogPage {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.read(query) })
-            }
-        }
+        try await blocking { try self.read(query) }
     }
 
     /// `readLines` on a background thread.
     public func readLinesAsync(_ query: LogQuery) async throws -> LinePage {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.readLines(query) })
-            }
-        }
+        try await blocking { try self.readLines(query) }
     }
 }
