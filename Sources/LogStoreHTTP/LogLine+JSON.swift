@@ -3,8 +3,9 @@ import LogStoreIngest
 
 extension LogLine {
     /// Appends the line as one JSON object, the shape of `/v1/logs`, `logstore logs --json` and
-    /// `logstore search --json`: lsn, timestamp, log, index, workflow, job, fields, cursor.
-    public func appendJSON(key: StreamKey?, to out: inout JSONText) {
+    /// `logstore search --json`: lsn, timestamp, log, index, workflow, job, fields (when
+    /// `fields`), cursor.
+    public func appendJSON(key: StreamKey?, fields withFields: Bool = true, to out: inout JSONText) {
         out.raw("{\"lsn\":")
         out.number(lsn)
         out.raw(",\"timestamp\":")
@@ -17,8 +18,10 @@ extension LogLine {
         out.string(key?.workflow ?? "")
         out.raw(",\"job\":")
         out.string(key?.job ?? "")
-        out.raw(",\"fields\":")
-        out.raw(fields.isEmpty ? "{}" : fields)
+        if withFields {
+            out.raw(",\"fields\":")
+            out.raw(fields.isEmpty ? "{}" : fields)
+        }
         out.raw(",\"cursor\":")
         out.string(position.description)
         out.raw("}")

@@ -78,7 +78,7 @@ struct LogsCommand: AsyncParsableCommand {
             let json = try await client.get(
                 "/v1/logs",
                 [("workflow", workflow), ("job", job), ("index", index), ("after", cursor), ("limit", String(min(remaining, 5000))),
-                 ("order", reverse ? "desc" : "asc")])
+                 ("order", reverse ? "desc" : "asc"), ("fields", json ? "true" : nil)])
             let lines = json["lines"] as? [[String: Any]] ?? []
             var out = ""
             for line in lines {

@@ -55,7 +55,7 @@ struct SearchCommand: AsyncParsableCommand {
             let answer = try await RemoteClient(base: server).get(
                 "/v1/search",
                 [("q", query), ("from", fromNs.map { String($0 / 1_000_000) }), ("to", toNs.map { String($0 / 1_000_000) }), ("limit", String(limit)),
-                 ("cursor", cursor.map(String.init)), ("order", oldestFirst ? "asc" : "desc")])
+                 ("cursor", cursor.map(String.init)), ("order", oldestFirst ? "asc" : "desc"), ("fields", json ? "true" : nil)])
             var out = ""
             for line in answer["lines"] as? [[String: Any]] ?? [] {
                 if json {

@@ -61,6 +61,7 @@ struct TailCommand: AsyncParsableCommand {
         let client = TailClient(base: server, timeout: wait + 30)
         var selection: [(String, String?)] = [("workflow", workflow), ("job", job), ("index", index), ("q", query)]
         selection.append(("format", json ? "ndjson" : "text"))
+        if json { selection.append(("fields", "true")) }
         var cursor: String?
         var delay = 0.2
         while !Task.isCancelled {

@@ -87,6 +87,41 @@ struct NativeAPITests {
         await server.stop()
     }
 
+    /// A line's stored fields (FluentBit's `kubernetes`, `stream`, …) come with `fields=true`
+    /// only: by default `/v1/logs`, `/v1/search` and `/v1/tail` answer lsn, timestamp, log,
+    /// index, workflow, job and cursor.
+    @Test func fieldsComeWhenAskedFor() async throws {
+        let server = try await TestServer.start()
+        let client = try RawClient(port: server.port)
+        let body = Array((#"{"create":{"_index":"fluentbit-job_log"}}"# + "\n"
+            + #"{"@timestamp":"2024-09-24T11:00:00.000Z","log":"one error","stream":"stderr","kubernetes":{"labels":{"job-name":"f"}}}"# + "\n").utf8)
+        _ = try await client.exchange(request("POST", "/_bulk", headers: [("Content-Type", "application/x-ndjson")], body: body))
+        let stored = #"{"stream":"stderr","kubernetes":{"labels":{"job-name":"f"}}}"#
+        for base in ["/v1/logs?job=f", "/v1/search?q=error", "/v1/tail?job=f&tail=5"] {
+            for format in base.hasPrefix("/v1/search") ? ["json"] : ["json", "ndjson"] {
+                let suffix = format == "json" ? "" : "&format=\(format)"
+                let lean = try await client.exchange(request("GET", base + suffix))
+                let full = try await client.exchange(request("GET", base + suffix + "&fields=true"))
+                #expect(lean.status == 200 && full.status == 200, "\(base): \(lean.text) \(full.text)")
+                func firstLine(_ r: RawResponse) throws -> [String: Any] {
+                    let object = format == "json"
+                        ? (r.json?["lines"] as? [[String: Any]])?.first
+                        : try JSONSerialization.jsonObject(with: Data(r.text.split(separator: "\n")[0].utf8)) as? [String: Any]
+                    return try #require(object, "\(base)\(suffix): \(r.text)")
+                }
+                let leanLine = try firstLine(lean)
+                let fullLine = try firstLine(full)
+                #expect(Set(leanLine.keys) == ["lsn", "timestamp", "log", "index", "workflow", "job", "cursor"], "\(base)\(suffix)")
+                #expect(Set(fullLine.keys) == Set(leanLine.keys).union(["fields"]), "\(base)\(suffix)")
+                #expect(leanLine["log"] as? String == "one error" && leanLine["job"] as? String == "f")
+                let fields = try JSONSerialization.data(withJSONObject: try #require(fullLine["fields"]), options: [.sortedKeys])
+                let expected = try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: Data(stored.utf8)), options: [.sortedKeys])
+                #expect(fields == expected, "\(base)\(suffix): \(full.text)")
+            }
+        }
+        await server.stop()
+    }
+
     @Test func searchHitsAndStreams() async throws {
         let server = try await TestServer.start()
         let client = try RawClient(port: server.port)
@@ -117,7 +152,8 @@ struct NativeAPITests {
         ("/v1/logs", "workflow, job or index"), ("/v1/search?q=%22open", "q"), ("/v1/search?q=a&limit=100000", "limit"),
         ("/v1/search?q=a&cursor=-1", "cursor"), ("/v1/search?q=a&from=yesterday", "from"), ("/v1/search?q=a&order=up", "order"),
         ("/v1/search?query=a", "query"), ("/v1/hits?q=a&step=fortnight", "step"), ("/v1/hits?q=a&by=user", "by"),
-        ("/v1/hits?q=(a", "q"), ("/v1/streams?name=x", "name"),
+        ("/v1/hits?q=(a", "q"), ("/v1/streams?name=x", "name"), ("/v1/logs?job=a&fields=yes", "fields"),
+        ("/v1/search?q=a&fields=all", "fields"), ("/v1/tail?job=a&fields=2", "fields"),
     ])
     func badParametersAreNamed(_ path: String, _ mentioned: String) async throws {
         let server = try await TestServer.start()

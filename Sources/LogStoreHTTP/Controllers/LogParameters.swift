@@ -56,6 +56,18 @@ struct LogParameters {
         }
     }
 
+    /// The `fields` parameter: whether each line carries its document's other stored fields
+    /// (`"fields":{…}`: FluentBit's `kubernetes`, `stream`, …). Off by default: for one job
+    /// they repeat on every line and are ~2/3 of the answer's bytes. A 400 unless true or false.
+    func fields() throws -> Bool {
+        guard let text = values["fields"] else { return false }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw OpenSearchError.badRequest("fields '\(text)' must be true or false")
+        }
+    }
+
     /// The `format` parameter; a 400 when it is none of json, ndjson, text.
     func format() throws -> LogFormat {
         guard let text = values["format"] else { return .json }
@@ -75,7 +87,7 @@ enum LogFormat: String {
     /// `members` appends (`,"next":…`) and `}`; `ndjson` and `text` carry only the lines, the
     /// rest goes in `headers`.
     func response(
-        _ lines: [LogLine], keys: [StreamID: StreamKey], headers: HTTPFields = [:], gzip: Bool = false,
+        _ lines: [LogLine], keys: [StreamID: StreamKey], fields: Bool, headers: HTTPFields = [:], gzip: Bool = false,
         members: (inout JSONText) -> Void = { _ in }
     ) -> Response {
         var out = JSONText(capacity: lines.count * 200 + 64)
@@ -89,7 +101,7 @@ enum LogFormat: String {
             response = .text(out.bytes, contentType: "text/plain; charset=utf-8")
         case .ndjson:
             for line in lines {
-                line.appendJSON(key: keys[line.stream], to: &out)
+                line.appendJSON(key: keys[line.stream], fields: fields, to: &out)
                 out.raw("\n")
             }
             response = .text(out.bytes, contentType: "application/x-ndjson")
@@ -97,7 +109,7 @@ enum LogFormat: String {
             out.raw("{\"lines\":[")
             for (i, line) in lines.enumerated() {
                 if i > 0 { out.raw(",") }
-                line.appendJSON(key: keys[line.stream], to: &out)
+                line.appendJSON(key: keys[line.stream], fields: fields, to: &out)
             }
             out.raw("]")
             members(&out)
@@ -120,10 +132,11 @@ enum LogFormat: String {
     /// `response(_:keys:headers:gzip:members:)` for lines read in place: the same bytes, without
     /// a string per line.
     func response(
-        _ page: LinePage, keys: [StreamID: StreamKey], headers: HTTPFields = [:], gzip: Bool = false,
+        _ page: LinePage, keys: [StreamID: StreamKey], fields: Bool, headers: HTTPFields = [:], gzip: Bool = false,
         members: (inout JSONText) -> Void = { _ in }
     ) -> Response {
-        var out = JSONText(capacity: page.lines.count * 768 + 64)  // REANA's lines: ~600 bytes each
+        // REANA's lines: ~200 bytes each, ~650 with their fields.
+        var out = JSONText(capacity: page.lines.count * (fields ? 768 : 256) + 64)
         let response: Response
         switch self {
         case .text:
@@ -135,14 +148,14 @@ enum LogFormat: String {
             }
             response = .text(out.bytes, contentType: "text/plain; charset=utf-8")
         case .ndjson:
-            var streams = StreamMembers(keys: keys)
+            var streams = StreamMembers(keys: keys, fields: fields)
             for line in page.lines {
                 streams.appendJSON(line, of: page, to: &out)
                 out.bytes.append(UInt8(ascii: "\n"))
             }
             response = .text(out.bytes, contentType: "application/x-ndjson")
         case .json:
-            var streams = StreamMembers(keys: keys)
+            var streams = StreamMembers(keys: keys, fields: fields)
             out.raw("{\"lines\":[")
             for (i, line) in page.lines.enumerated() {
                 if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
@@ -159,12 +172,18 @@ enum LogFormat: String {
     }
 }
 
-/// `,"index":…,"workflow":…,"job":…,"fields":` of each stream, written once per answer.
+/// `,"index":…,"workflow":…,"job":…` (and `,"fields":` when asked for) of each stream,
+/// written once per answer.
 struct StreamMembers {
     let keys: [StreamID: StreamKey]
+    /// Whether lines carry their `fields`.
+    let fields: Bool
     var cache: [StreamID: [UInt8]] = [:]
 
-    init(keys: [StreamID: StreamKey]) { self.keys = keys }
+    init(keys: [StreamID: StreamKey], fields: Bool) {
+        self.keys = keys
+        self.fields = fields
+    }
 
     mutating func members(_ id: StreamID) -> [UInt8] {
         if let found = cache[id] { return found }
@@ -176,7 +195,7 @@ struct StreamMembers {
         out.string(key?.workflow ?? "")
         out.raw(",\"job\":")
         out.string(key?.job ?? "")
-        out.raw(",\"fields\":")
+        if fields { out.raw(",\"fields\":") }
         cache[id] = out.bytes
         return out.bytes
     }
@@ -198,8 +217,10 @@ struct StreamMembers {
         out.raw(Self.logKey)
         block!.withMessage(line.row) { out.string(raw: $0) }
         out.raw(lastMembers)
-        block!.withFields(line.row) { fields in
-            if fields.isEmpty { out.raw(Self.emptyObject) } else { out.raw(fields) }
+        if fields {
+            block!.withFields(line.row) { fields in
+                if fields.isEmpty { out.raw(Self.emptyObject) } else { out.raw(fields) }
+            }
         }
         out.raw(Self.cursorKey)
         out.number(line.timestamp)

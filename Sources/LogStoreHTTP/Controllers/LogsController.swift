@@ -6,7 +6,7 @@ import LogStoreIngest
 struct LogsController {
     let storage: Storage
 
-    static let parameters: Set<String> = ["workflow", "job", "index", "after", "limit", "order", "format"]
+    static let parameters: Set<String> = ["workflow", "job", "index", "after", "limit", "order", "format", "fields"]
     static let maxLimit = 100_000
 
     func addRoutes(to group: RouterGroup<LogStoreContext>) {
@@ -35,10 +35,11 @@ struct LogsController {
             order = value
         }
         let format = try q.format()
+        let fields = try q.fields()
         let streams = storage.streams(matching: selector)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let page = try await storage.readLinesAsync(LogQuery(streams: streams.map(\.id), after: after, limit: limit, order: order))
-        return format.response(page, keys: keys, gzip: OpenSearchController.acceptsGzip(request)) { out in
+        return format.response(page, keys: keys, fields: fields, gzip: OpenSearchController.acceptsGzip(request)) { out in
             out.raw(",\"next\":")
             if let next = page.next { out.string(next.description) } else { out.raw("null") }
             out.raw(",\"truncated\":\(page.truncated)")

@@ -26,7 +26,7 @@ struct SearchController {
     }
 
     func search(_ request: Request) async throws -> Response {
-        try LogParameters.check(request, allowed: ["q", "from", "to", "limit", "cursor", "order"])
+        try LogParameters.check(request, allowed: ["q", "from", "to", "limit", "cursor", "order", "fields"])
         let q = request.uri.queryParameters
         let query = try Self.query(request)
         var limit = 100
@@ -47,6 +47,7 @@ struct SearchController {
             order = value
         }
         let gzip = OpenSearchController.acceptsGzip(request)
+        let fields = try LogParameters(request).fields()
         let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
         let storage = self.storage
         let page = try await blocking { try storage.search(request) }
@@ -54,7 +55,7 @@ struct SearchController {
         out.raw("{\"lines\":[")
         for (i, line) in page.lines.enumerated() {
             if i > 0 { out.raw(",") }
-            line.appendJSON(key: storage.stream(line.stream)?.key, to: &out)
+            line.appendJSON(key: storage.stream(line.stream)?.key, fields: fields, to: &out)
         }
         out.raw("],\"next\":")
         if let next = page.next { out.number(next) } else { out.raw("null") }

@@ -27,7 +27,7 @@ struct TailController {
     let hub: TailHub
     let options: TailOptions
 
-    static let parameters: Set<String> = ["workflow", "job", "index", "q", "after", "tail", "limit", "wait", "format"]
+    static let parameters: Set<String> = ["workflow", "job", "index", "q", "after", "tail", "limit", "wait", "format", "fields"]
     static let maxLimit = 10_000
     /// A cursor this close to the last LSN reads lines written moments ago (in the page cache).
     static let recentLSNs: LSN = 100_000
@@ -63,7 +63,7 @@ struct TailController {
         let matcher = query.isMatchAll ? nil : QueryMatcher(query)
         let follow = Follow(
             selector: selector, matcher: matcher, filter: matcher == nil ? nil : query, after: after, last: last ?? 0, limit: limit,
-            deadline: ContinuousClock.now + wait, format: try q.format(), channel: context.channel)
+            deadline: ContinuousClock.now + wait, format: try q.format(), fields: try q.fields(), channel: context.channel)
         return try await self.follow(follow)
     }
 
@@ -77,6 +77,8 @@ struct TailController {
         var limit: Int
         var deadline: ContinuousClock.Instant
         var format: LogFormat
+        /// Whether lines carry their stored fields (`fields=true`).
+        var fields: Bool
         var channel: (any Channel)?
     }
 
@@ -87,7 +89,7 @@ struct TailController {
         var (generation, streams) = resolve(selector, matcher)
         func answer(_ lines: [LogLine], next: LSN, truncated: Bool) -> Response {
             let keys = Dictionary(streams.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
-            return format.response(lines, keys: keys, headers: [Self.nextHeader: String(next)]) { out in
+            return format.response(lines, keys: keys, fields: request.fields, headers: [Self.nextHeader: String(next)]) { out in
                 out.raw(",\"next\":")
                 out.number(next)
                 out.raw(",\"truncated\":\(truncated)")
