@@ -11,6 +11,10 @@
 ///   up in the table (marking terms, advancing phrases) and checked against the pending prefixes.
 ///   As soon as a leaf becomes true the tree is re-evaluated, and the scan stops once the answer
 ///   is known; leaves still unknown at the end of the message are false.
+/// - Before tokenizing an ASCII message, it looks for the bytes of one token that every matching
+///   line must hold (the longest of the query's required tokens), ignoring ASCII case: a line
+///   without them cannot match and is not tokenized. Most lines of the blocks a phrase or an
+///   `AND` has to decode fail this test.
 public struct QueryMatcher: Sendable {
     /// The normalized query this matcher evaluates.
     public let query: Query
@@ -51,9 +55,70 @@ public struct QueryMatcher: Sendable {
     private var prefixStart: [Int32] = [0]
     private var prefixLeaf: [Int32] = []
 
+    /// A token every matching line holds (empty: none is required, or it is too short to be
+    /// worth a search): ASCII lines without its bytes are answered false untokenized.
+    private var requiredToken: [UInt8] = []
+
     public init(_ query: Query) {
+        self.init(query, prefilter: true)
+    }
+
+    /// `prefilter: false` tokenizes every line (tests compare both ways).
+    init(_ query: Query, prefilter: Bool) {
         self.query = query.normalized()
         compile()
+        if prefilter {
+            let longest = Self.requiredTokens(self.query).max { ($0.utf8.count, $1) < ($1.utf8.count, $0) }
+            if let longest, longest.utf8.count >= 3 { requiredToken = Array(longest.utf8) }
+        }
+    }
+
+    /// Tokens that every line matching `q` holds: a term's, a phrase's, all of an AND's
+    /// operands', those common to every operand of an OR; none for NOT, prefixes and fields.
+    static func requiredTokens(_ q: Query) -> Set<String> {
+        switch q {
+        case .term(let token): return [token]
+        case .phrase(let tokens): return Set(tokens)
+        case .and(let operands): return operands.reduce(into: Set<String>()) { $0.formUnion(requiredTokens($1)) }
+        case .or(let operands):
+            guard let first = operands.first else { return [] }
+            return operands.dropFirst().reduce(requiredTokens(first)) { $0.intersection(requiredTokens($1)) }
+        case .all, .prefix, .field, .not: return []
+        }
+    }
+
+    /// Whether `line` (ASCII) holds `token` (lowercase letters and digits) with letters in any
+    /// case. A superset of "has the token as a word", which is all the prefilter needs.
+    static func containsFolded(_ line: UnsafeRawBufferPointer, _ token: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = line.count
+        let m = token.count
+        guard m > 0, m <= n, let base = line.baseAddress else { return m == 0 }
+        let h = base.assumingMemoryBound(to: UInt8.self)
+        let first = token[0]
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let pattern = ones &* UInt64(first)
+        let last = n - m
+        var i = 0
+        while i <= last {
+            if i + 8 <= n {
+                // Eight bytes at a time to the next byte equal to the first, case folded.
+                let x = (base + i).loadUnaligned(as: UInt64.self) | (ones &* 0x20) ^ pattern
+                let zero = (x &- ones) & ~x & (ones &* 0x80)
+                if zero == 0 {
+                    i += 8
+                    continue
+                }
+                i += zero.trailingZeroBitCount / 8
+                if i > last { return false }
+            }
+            if h[i] | 0x20 == first {
+                var j = 1
+                while j < m, h[i + j] | 0x20 == token[j] { j += 1 }
+                if j == m { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     /// True when a line's message is needed to decide (the query has text predicates).
@@ -85,6 +150,11 @@ public struct QueryMatcher: Sendable {
             setFields(state, stream)
             let known = evaluate(root, state)
             if known != 0 { return known == 1 }
+            if !requiredToken.isEmpty, Tokenizer.isASCII(message),
+                !requiredToken.withUnsafeBufferPointer({ Self.containsFolded(message, $0) })
+            {
+                return false
+            }
             return withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxPhrase) { window in
                 scan(message, state, window.baseAddress!)
             }

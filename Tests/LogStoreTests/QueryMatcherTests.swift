@@ -130,6 +130,59 @@ struct QueryMatcherTests {
         #expect(!m.matches(message: "w39 w38", stream: stream))
     }
 
+    /// The prefilter looks for a required token's bytes, any ASCII case, anywhere in the line,
+    /// eight bytes at a time; a line it rejects must be one the full scan rejects too.
+    @Test func prefilterRejectsOnlyLinesThatCannotMatch() throws {
+        func has(_ line: [UInt8], _ token: String) -> Bool {
+            line.withUnsafeBytes { l in Array(token.utf8).withUnsafeBufferPointer { QueryMatcher.containsFolded(l, $0) } }
+        }
+        func naiveHas(_ line: [UInt8], _ token: String) -> Bool {
+            let t = Array(token.utf8)
+            guard t.count <= line.count else { return false }
+            return (0...(line.count - t.count)).contains { i in (0..<t.count).allSatisfy { line[i + $0] | 0x20 == t[$0] } }
+        }
+        #expect(has(Array("Connection closed by 10.0.0.1".utf8), "connection"))
+        #expect(has(Array("xxCONNECTIONxx".utf8), "connection"))
+        #expect(has(Array("a long line of text before the last word: ClOsEd".utf8), "closed"))
+        #expect(!has(Array("connectio n closd".utf8), "connection") && !has(Array("connectio n closd".utf8), "closed"))
+        #expect(!has([], "abc") && !has(Array("ab".utf8), "abc"))
+        var rng = SeededRandom(seed: 5)
+        let alphabet = Array("abcABC019 -_:.\t\u{1}\u{11}".utf8)
+        let tokens = ["abc", "cab", "ca1", "09", "aaa", "abcabcabc0"]
+        var found = 0
+        for _ in 0..<4000 {
+            let line = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            for token in tokens {
+                let expected = naiveHas(line, token)
+                #expect(has(line, token) == expected, "\(line) \(token)")
+                if expected { found += 1 }
+            }
+        }
+        #expect(found > 300, "\(found)")
+        // The matcher answers the same with and without it, on lines built to contain the
+        // tokens' bytes inside other words, in other cases, and next to control characters.
+        let words = ["Connection", "CLOSED", "closed", "connections", "disconnection", "closedown", "by", "10", "\u{11}0", "Ab", "c"]
+        let separators = [" ", "", "-", "\t", ".", "é"]
+        let queries = ["\"connection closed\"", "connection closed", "closed -by", "closed OR by", "\"ab c\"", "10 closed", "connection*"]
+        var matched = 0
+        for text in queries {
+            let query = try QueryParser.parse(text)
+            let (fast, full) = (QueryMatcher(query), QueryMatcher(query, prefilter: false))
+            for _ in 0..<400 {
+                var message = ""
+                for k in 0..<Int.random(in: 0...8, using: &rng) {
+                    if k > 0 { message += separators.randomElement(using: &rng)! }
+                    message += words.randomElement(using: &rng)!
+                }
+                let expected = full.matches(message: message, stream: stream)
+                #expect(fast.matches(message: message, stream: stream) == expected, "\(text) on \(message)")
+                #expect(expected == naiveMatch(query, message, stream), "\(text) on \(message)")
+                if expected { matched += 1 }
+            }
+        }
+        #expect(matched > 300)
+    }
+
     // MARK: - Randomized comparison with a naive reference
 
     static let messageWords = [
