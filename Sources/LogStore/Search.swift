@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A full-text search: which lines, in which window, how many, which way.
 public struct SearchRequest: Sendable {
@@ -174,6 +175,24 @@ extension Storage {
         }
     }
 
+    /// `scan` for counting: calls `body` with the timestamp of each matching line (no strings).
+    func scanTimestamps(
+        _ unit: SearchUnit, matcher: QueryMatcher, key: StreamKey, from: Int64?, to: Int64?, _ body: (Int64) -> Void
+    ) throws {
+        let inTime = { (ts: Int64) in (from.map { ts >= $0 } ?? true) && (to.map { ts < $0 } ?? true) }
+        try unit.segment.env.read { txn in
+            if let blockKey = unit.key {
+                guard let bytes = try unit.segment.block(txn, key: blockKey) else { return }
+                let block = try BlockCodec.decode(bytes)
+                for i in 0..<block.count where inTime(block.timestamps[i]) {
+                    if block.withMessage(i, { matcher.matches(message: $0, stream: key) }) { body(block.timestamps[i]) }
+                }
+            } else {
+                for line in unit.preloaded { body(line.timestamp) }
+            }
+        }
+    }
+
     /// Lines matching `request.query`, newest (highest LSN) first by default, with an LSN cursor.
     ///
     /// Units are visited in LSN order and the scan stops as soon as no unvisited unit can hold
@@ -211,37 +230,90 @@ extension Storage {
     }
 
     /// Counts lines matching `query` in `[from, to)` per `step`-wide time bucket and per stream.
+    ///
+    /// Blocks whose count the index knows are added up; the others are decoded and matched on
+    /// every core (a phrase's or an AND's candidate blocks: hundreds of milliseconds of work).
     public func hits(_ query: Query, from: Int64? = nil, to: Int64? = nil, step: Int64) throws -> HitsResult {
         precondition(step > 0, "BUG: hits step must be positive")
         let matcher = QueryMatcher(query)
         let units = try searchUnits(matcher: matcher, from: from, to: to)
         let keys = shared.state.withLock { s in s.streams.mapValues(\.key) }
-        var buckets: [Int64: Int] = [:]
-        var byStream: [StreamID: Int] = [:]
-        var total = 0
-        var blocksRead = 0
-        func bucketOf(_ ts: Int64) -> Int64 { ts >= 0 ? ts / step * step : ((ts + 1) / step - 1) * step }
+        @Sendable func bucketOf(_ ts: Int64) -> Int64 { ts >= 0 ? ts / step * step : ((ts + 1) / step - 1) * step }
+        var counts = HitCounts()
+        var toScan: [(unit: SearchUnit, key: StreamKey)] = []
         for unit in units {
             guard let key = keys[unit.stream] else { continue }
             // A block inside the window and inside one bucket whose count the index knows.
             if let exact = unit.exactCount, unit.key != nil, from.map({ unit.minTimestamp >= $0 }) ?? true,
                 to.map({ unit.maxTimestamp < $0 }) ?? true, bucketOf(unit.minTimestamp) == bucketOf(unit.maxTimestamp)
             {
-                if exact > 0 {
-                    buckets[bucketOf(unit.minTimestamp), default: 0] += exact
-                    byStream[unit.stream, default: 0] += exact
-                    total += exact
-                }
+                if exact > 0 { counts.add(bucketOf(unit.minTimestamp), unit.stream, exact) }
                 continue
             }
-            if unit.key != nil { blocksRead += 1 }
-            try scan(unit, matcher: matcher, key: key, from: from, to: to) { line in
-                let bucket = bucketOf(line.timestamp)
-                buckets[bucket, default: 0] += 1
-                byStream[line.stream, default: 0] += 1
-                total += 1
+            toScan.append((unit, key))
+        }
+        @Sendable func count(_ item: (unit: SearchUnit, key: StreamKey), into c: inout HitCounts) throws {
+            if item.unit.key != nil { c.blocksRead += 1 }
+            try scanTimestamps(item.unit, matcher: matcher, key: item.key, from: from, to: to) { ts in
+                c.add(bucketOf(ts), item.unit.stream, 1)
             }
         }
+        let workers = min(toScan.count / 2, ProcessInfo.processInfo.activeProcessorCount)
+        if workers <= 1 {
+            for item in toScan { try count(item, into: &counts) }
+        } else {
+            // Each worker takes the next unit until none is left, then its partial counts are merged.
+            let parts = UnsafeMutableBufferPointer<(counts: HitCounts, error: (any Error)?)>.allocate(capacity: workers)
+            parts.initialize(repeating: (HitCounts(), nil))
+            defer {
+                _ = parts.deinitialize()
+                parts.deallocate()
+            }
+            nonisolated(unsafe) let output = parts
+            let work = toScan
+            let next = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var mine = HitCounts()
+                do {
+                    while true {
+                        let i = next.withLock { n in
+                            defer { n += 1 }
+                            return n
+                        }
+                        if i >= work.count { break }
+                        try count(work[i], into: &mine)
+                    }
+                } catch {
+                    output[w].error = error
+                    next.withLock { $0 = work.count }  // the others stop too
+                }
+                output[w].counts = mine
+            }
+            if let error = parts.lazy.compactMap(\.error).first { throw error }
+            for part in parts { counts.merge(part.counts) }
+        }
+        let (buckets, byStream, total, blocksRead) = (counts.buckets, counts.byStream, counts.total, counts.blocksRead)
         return HitsResult(buckets: buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: byStream, total: total, blocksRead: blocksRead)
+    }
+}
+
+/// Partial counts of `hits`: per bucket, per stream, in all.
+struct HitCounts {
+    var buckets: [Int64: Int] = [:]
+    var byStream: [StreamID: Int] = [:]
+    var total = 0
+    var blocksRead = 0
+
+    mutating func add(_ bucket: Int64, _ stream: StreamID, _ n: Int) {
+        buckets[bucket, default: 0] += n
+        byStream[stream, default: 0] += n
+        total += n
+    }
+
+    mutating func merge(_ other: HitCounts) {
+        for (k, v) in other.buckets { buckets[k, default: 0] += v }
+        for (k, v) in other.byStream { byStream[k, default: 0] += v }
+        total += other.total
+        blocksRead += other.blocksRead
     }
 }

@@ -316,5 +316,13 @@ struct SearchTests {
         // Two words: the index narrows, the blocks decide.
         let both = try store.hits(try QueryParser.parse("marker needle"), step: 3600 * nanosPerSecond)
         #expect(both.total == 0 && both.blocksRead <= 1)
+        // Phrases decode their candidate blocks (on every core, each worker counting apart):
+        // the partial counts add up.
+        let phrase = try store.hits(try QueryParser.parse("\"of job\""), step: 3600 * nanosPerSecond)
+        #expect(phrase.total == 2000 && phrase.blocksRead == 20)
+        #expect(phrase.byStream.count == 20 && phrase.byStream.values.allSatisfy { $0 == 100 })
+        #expect(phrase.buckets.reduce(0) { $0 + $1.count } == 2000)
+        let ofSeven = try store.hits(try QueryParser.parse("\"job 7 finished\""), step: 3600 * nanosPerSecond)
+        #expect(ofSeven.total == 100 && ofSeven.byStream.count == 1)
     }
 }
