@@ -159,25 +159,14 @@ extension Storage {
 
     /// Decodes one unit and calls `body` with each line that matches (and is in the window).
     func scan(_ unit: SearchUnit, matcher: QueryMatcher, key: StreamKey, from: Int64?, to: Int64?, _ body: (LogLine) -> Void) throws {
-        let inTime = { (ts: Int64) in (from.map { ts >= $0 } ?? true) && (to.map { ts < $0 } ?? true) }
-        try unit.segment.env.read { txn in
-            if let blockKey = unit.key {
-                guard let bytes = try unit.segment.block(txn, key: blockKey) else { return }
-                let block = try BlockCodec.decode(bytes)
-                for i in 0..<block.count where inTime(block.timestamps[i]) {
-                    let message = block.messageBytes(i)
-                    let hit = message.withUnsafeBytes { matcher.matches(message: $0, stream: key) }
-                    if hit { body(block.logLine(i, stream: unit.stream)) }
-                }
-            } else {
-                for line in unit.preloaded { body(line) }
-            }
-        }
+        try scan(unit, matcher: matcher, key: key, from: from, to: to, block: { body($0.logLine($1, stream: unit.stream)) }, head: body)
     }
 
-    /// `scan` for counting: calls `body` with the timestamp of each matching line (no strings).
-    func scanTimestamps(
-        _ unit: SearchUnit, matcher: QueryMatcher, key: StreamKey, from: Int64?, to: Int64?, _ body: (Int64) -> Void
+    /// `scan` leaving matching block lines in place: `block` gets the decoded block and the
+    /// row (counting needs only the timestamp, no strings), `head` the unit's head lines.
+    func scan(
+        _ unit: SearchUnit, matcher: QueryMatcher, key: StreamKey, from: Int64?, to: Int64?,
+        block rowBody: (DecodedBlock, Int) -> Void, head: (LogLine) -> Void
     ) throws {
         let inTime = { (ts: Int64) in (from.map { ts >= $0 } ?? true) && (to.map { ts < $0 } ?? true) }
         try unit.segment.env.read { txn in
@@ -185,10 +174,10 @@ extension Storage {
                 guard let bytes = try unit.segment.block(txn, key: blockKey) else { return }
                 let block = try BlockCodec.decode(bytes)
                 for i in 0..<block.count where inTime(block.timestamps[i]) {
-                    if block.withMessage(i, { matcher.matches(message: $0, stream: key) }) { body(block.timestamps[i]) }
+                    if block.withMessage(i, { matcher.matches(message: $0, stream: key) }) { rowBody(block, i) }
                 }
             } else {
-                for line in unit.preloaded { body(line.timestamp) }
+                for line in unit.preloaded { head(line) }
             }
         }
     }
@@ -254,9 +243,11 @@ extension Storage {
         }
         @Sendable func count(_ item: (unit: SearchUnit, key: StreamKey), into c: inout HitCounts) throws {
             if item.unit.key != nil { c.blocksRead += 1 }
-            try scanTimestamps(item.unit, matcher: matcher, key: item.key, from: from, to: to) { ts in
-                c.add(bucketOf(ts), item.unit.stream, 1)
-            }
+            let stream = item.unit.stream
+            try scan(
+                item.unit, matcher: matcher, key: item.key, from: from, to: to,
+                block: { block, row in c.add(bucketOf(block.timestamps[row]), stream, 1) },
+                head: { line in c.add(bucketOf(line.timestamp), stream, 1) })
         }
         let workers = min(toScan.count / 2, ProcessInfo.processInfo.activeProcessorCount)
         if workers <= 1 {
@@ -292,8 +283,9 @@ extension Storage {
             if let error = parts.lazy.compactMap(\.error).first { throw error }
             for part in parts { counts.merge(part.counts) }
         }
-        let (buckets, byStream, total, blocksRead) = (counts.buckets, counts.byStream, counts.total, counts.blocksRead)
-        return HitsResult(buckets: buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: byStream, total: total, blocksRead: blocksRead)
+        return HitsResult(
+            buckets: counts.buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: counts.byStream,
+            total: counts.total, blocksRead: counts.blocksRead)
     }
 }
 
