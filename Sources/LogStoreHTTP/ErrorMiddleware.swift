@@ -47,8 +47,17 @@ extension Response {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// A JSON response whose body is `buffer` (written in place, not copied).
+    static func json(_ buffer: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=UTF-8"], body: ResponseBody(byteBuffer: buffer))
+    }
+
     static func text(_ bytes: [UInt8], contentType: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        text(ByteBuffer(bytes: bytes), contentType: contentType, status: status)
+    }
+
+    static func text(_ buffer: ByteBuffer, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: buffer))
     }
 
     /// A response whose body `gzipped` is already a gzip member (`Content-Encoding: gzip`).

@@ -205,7 +205,7 @@ public enum Timestamp: Sendable {
     }
 
     /// Writes the RFC 3339 form of `nanos` at `buf` (room for 30 bytes); returns its length.
-    static func writeRFC3339(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
+    public static func writeRFC3339(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
         let (secondsQ, nanosR) = nanos.quotientAndRemainder(dividingBy: 1_000_000_000)
         var seconds = secondsQ
         var fraction = nanosR

@@ -36,4 +36,39 @@ struct JSONTextTests {
         json.string("tab\there \"q\" back\\slash\nnew\u{01}end")
         #expect(json.text == #""tab\there \"q\" back\\slash\nnew\u0001end""#)
     }
+
+    /// The raw-pointer writer of the read answers writes the same bytes as `JSONText`, within
+    /// the room it says it needs.
+    @Test func cursorWritesWhatJSONTextWrites() {
+        var rng = SystemRandomNumberGenerator()
+        let pieces: [String] = ["a", "\"", "\\", "\n", "\t", "\r", "é", "🙂", "\u{7F}", "\u{01}", "\u{1F}"]
+        for length in 0..<40 {
+            for _ in 0..<25 {
+                let text = (0..<length).map { _ in Int.random(in: 0..<4, using: &rng) > 0 ? "x" : pieces.randomElement(using: &rng)! }.joined()
+                let numbers: [Int64] = [0, 9, 10, -1, Int64.min, Int64.max, Int64.random(in: .min ... .max, using: &rng)]
+                var expected = JSONText()
+                expected.string(text)
+                for n in numbers { expected.number(n) }
+                expected.number(UInt64.max)
+                let utf8 = Array(text.utf8)
+                let room = JSONCursor.maxStringCount(utf8.count) + 21 * (numbers.count + 1)
+                let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: room)
+                defer { buffer.deallocate() }
+                var cursor = JSONCursor(buffer)
+                utf8.withUnsafeBytes { cursor.string($0) }
+                for n in numbers { cursor.number(n) }
+                cursor.number(UInt64.max)
+                let written = cursor.position - buffer
+                #expect(written <= room)
+                #expect(Array(UnsafeBufferPointer(start: buffer, count: written)) == expected.bytes, "\(text.debugDescription)")
+            }
+        }
+        // Every escaped byte at once: the most a string takes.
+        let controls = [UInt8](repeating: 0x01, count: 10)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: JSONCursor.maxStringCount(controls.count))
+        defer { buffer.deallocate() }
+        var cursor = JSONCursor(buffer)
+        controls.withUnsafeBytes { cursor.string($0) }
+        #expect(cursor.position - buffer == JSONCursor.maxStringCount(controls.count))
+    }
 }

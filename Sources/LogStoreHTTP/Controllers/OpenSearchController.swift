@@ -409,9 +409,11 @@ struct OpenSearchController {
         if case .all = source, Self.acceptsGzip(request), !lines.isEmpty {
             return .gzipped(writeHitsGzip(lines, of: page, keys: keys, head: json.bytes))
         }
-        Self.writeHits(lines, of: page, keys: keys, source: source, into: &json)
-        json.raw("]}}")
-        return Self.answer(json.bytes, request: request)
+        var out = ByteBufferAllocator().buffer(capacity: json.bytes.count + lines.count * 640 + 8)
+        out.writeBytes(json.bytes)
+        Self.writeHits(lines, of: page, keys: keys, source: source, into: &out)
+        out.writeStaticString("]}}")
+        return Self.answer(out, request: request)
     }
 
     /// The answer from `head` (up to `"hits":[`) on, gzip-compressed.
@@ -461,11 +463,11 @@ struct OpenSearchController {
         }
         let build = { @Sendable (range: Range<Int>, leadingComma: Bool) -> DeflatedPiece in
             GzipWriter.piece(capacity: range.count * 40) { json, flush in
-                if leadingComma { json.bytes.append(UInt8(ascii: ",")) }
+                if leadingComma { json.writeInteger(UInt8(ascii: ",")) }
                 var r = range.lowerBound
                 while r < range.upperBound {
                     let end = min(r + 64, range.upperBound)
-                    if r > range.lowerBound { json.bytes.append(UInt8(ascii: ",")) }
+                    if r > range.lowerBound { json.writeInteger(UInt8(ascii: ",")) }
                     Self.writeHits(lines[r..<end], of: page, keys: keys, source: .all, into: &json)
                     flush(&json)
                     r = end
@@ -525,7 +527,7 @@ struct OpenSearchController {
 
     /// The hits of `lines`, comma-separated, written from the decoded blocks in place.
     static func writeHits(
-        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, into json: inout JSONText
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, into out: inout ByteBuffer
     ) {
         // `{"_index":"<index>","_id":"` once per stream.
         var prefixes: [StreamID: [UInt8]] = [:]
@@ -546,25 +548,20 @@ struct OpenSearchController {
         var blockNumber: Int32 = -1
         var prefix = unknown
         var prefixStream: StreamID?
+        // Hits whose fields cannot be spliced as they are (and `_source` filters) go through here.
+        var slow = JSONText(capacity: 0)
         for line in lines {
-            if !first { json.bytes.append(UInt8(ascii: ",")) }
-            first = false
             if line.stream != prefixStream {
                 prefix = prefixes[line.stream] ?? unknown
                 prefixStream = line.stream
             }
-            json.raw(prefix)
-            json.number(line.lsn)
-            json.raw(Self.scoreNull)
-            switch source {
-            case .none:
-                break
-            case .all:
+            var spliced = false
+            if case .all = source {
                 if line.sourceNumber != blockNumber {
                     block = page.source(of: line)
                     blockNumber = line.sourceNumber
                 }
-                let spliced = block!.withFields(line.row) { fields -> Bool in
+                spliced = block!.withFields(line.row) { fields -> Bool in
                     let verdict: Range<Int>??
                     if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
                         memcmp(previous, base, fields.count) == 0
@@ -575,37 +572,56 @@ struct OpenSearchController {
                         lastFields = (fields.baseAddress, fields.count, verdict)
                     }
                     guard let body = verdict else { return false }
-                    json.raw(Self.sourceTimestamp)
-                    Timestamp.appendRFC3339(line.timestamp, to: &json.bytes)
-                    json.raw(Self.logKey)
-                    block!.withMessage(line.row) { json.string(raw: $0) }
-                    if let body {
-                        json.bytes.append(UInt8(ascii: ","))
-                        json.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
+                    block!.withMessage(line.row) { message in
+                        prefix.withUnsafeBytes { prefix in
+                            // the id and sort values: 4 numbers of ≤ 20 digits; keys and punctuation < 80.
+                            let most = 1 + prefix.count + 160 + 2 * JSONCursor.maxTimestampCount
+                                + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0)
+                            out.writeJSON(maxCount: most) { c in
+                                if !first { c.byte(UInt8(ascii: ",")) }
+                                c.raw(prefix)
+                                c.number(line.lsn)
+                                c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
+                                c.timestamp(line.timestamp)
+                                c.raw("\",\"log\":")
+                                c.string(message)
+                                if let body {
+                                    c.byte(UInt8(ascii: ","))
+                                    c.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
+                                }
+                                c.byte(UInt8(ascii: "}"))
+                                Self.writeSort(line, to: &c)
+                            }
+                        }
                     }
-                    json.bytes.append(UInt8(ascii: "}"))
                     return true
                 }
-                if !spliced { writeSource(page.logLine(line), filter: source, into: &json) }
-            case .filter:
-                writeSource(page.logLine(line), filter: source, into: &json)
             }
-            json.raw(Self.sortOpen)
-            json.number(Self.epochMillis(line.timestamp))
-            json.raw(Self.commaQuote)
-            json.number(line.timestamp)
-            json.bytes.append(UInt8(ascii: "-"))
-            json.number(line.lsn)
-            json.raw("\"]}")
+            if !spliced {
+                slow.bytes.removeAll(keepingCapacity: true)
+                if !first { slow.raw(",") }
+                slow.raw(prefix)
+                slow.number(line.lsn)
+                slow.raw("\",\"_score\":null")
+                writeSource(page.logLine(line), filter: source, into: &slow)
+                out.writeBytes(slow.bytes)
+                out.writeJSON(maxCount: 128) { Self.writeSort(line, to: &$0) }
+            }
+            first = false
         }
     }
 
-    // The constant pieces of a hit, as bytes (appending a `String` goes through its UTF-8 view).
-    static let scoreNull = Array("\",\"_score\":null".utf8)
-    static let sourceTimestamp = Array(",\"_source\":{\"@timestamp\":\"".utf8)
-    static let logKey = Array("\",\"log\":".utf8)
-    static let sortOpen = Array(",\"sort\":[".utf8)
-    static let commaQuote = Array(",\"".utf8)
+    /// `,"sort":[<epoch ms>,"<ns>-<lsn>"]}`: the end of a hit (at most 128 bytes).
+    @inline(__always)
+    static func writeSort(_ line: LinePage.Ref, to c: inout JSONCursor) {
+        c.raw(",\"sort\":[")
+        c.number(Self.epochMillis(line.timestamp))
+        c.raw(",\"")
+        c.number(line.timestamp)
+        c.byte(UInt8(ascii: "-"))
+        c.number(line.lsn)
+        c.raw("\"]}")
+    }
 
     static func epochMillis(_ ns: Int64) -> Int64 {
         ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000
@@ -766,6 +782,12 @@ struct OpenSearchController {
     static func answer(_ bytes: [UInt8], gzip: Bool) -> Response {
         guard gzip, bytes.count > 256 else { return .json(bytes) }
         return .gzipped(ContentDecoder.gzip(bytes, level: 1))
+    }
+
+    /// `answer(_:request:)` for a body written into a buffer.
+    static func answer(_ buffer: ByteBuffer, request: Request) -> Response {
+        guard acceptsGzip(request), buffer.readableBytes > 256 else { return .json(buffer) }
+        return .gzipped(ContentDecoder.gzip(Array(buffer.readableBytesView), level: 1))
     }
 
     static func acceptsGzip(_ request: Request) -> Bool {

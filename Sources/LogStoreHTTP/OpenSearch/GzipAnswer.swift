@@ -1,5 +1,6 @@
 import CZlib
 import LogStore
+import NIOCore
 import Synchronization
 
 /// A gzip member written in pieces: bytes compressed as they come, and pieces compressed
@@ -18,7 +19,7 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
     private var crc: UInt = 0
     private var length = 0
     /// JSON written before it is compressed, kept with the pooled writer (its capacity too).
-    private var scratch = JSONText(capacity: 80 << 10)
+    private var scratch = ByteBufferAllocator().buffer(capacity: 80 << 10)
 
     /// Writers with their zlib state allocated (~270 KB each: allocating it per answer cost
     /// page faults on every request), reset between uses.
@@ -45,22 +46,22 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
         return writer
     }
 
-    /// A piece (see `finishPiece`) of the JSON `body` writes. `body` gets the text to append to
-    /// and a function to call now and then (between whole hits): it compresses what was written
-    /// once there is enough of it, so no answer-sized text buffer is needed.
-    static func piece(capacity: Int, _ body: (inout JSONText, (inout JSONText) -> Void) -> Void) -> DeflatedPiece {
+    /// A piece (see `finishPiece`) of the JSON `body` writes. `body` gets the buffer to append
+    /// to and a function to call now and then (between whole hits): it compresses what was
+    /// written once there is enough of it, so no answer-sized text buffer is needed.
+    static func piece(capacity: Int, _ body: (inout ByteBuffer, (inout ByteBuffer) -> Void) -> Void) -> DeflatedPiece {
         let writer = make(capacity: capacity, gzipHeader: false)
         var json = writer.scratch
-        writer.scratch = JSONText(capacity: 0)
-        json.bytes.removeAll(keepingCapacity: true)
+        writer.scratch = ByteBuffer()  // the pooled buffer is uniquely held while in use
+        json.clear()
         body(&json) { text in
-            if text.bytes.count >= 64 << 10 {
-                writer.write(text.bytes)
-                text.bytes.removeAll(keepingCapacity: true)
+            if text.readableBytes >= 64 << 10 {
+                text.withUnsafeReadableBytes { writer.write($0) }
+                text.clear()
             }
         }
-        writer.write(json.bytes)
-        json.bytes.removeAll(keepingCapacity: true)
+        json.withUnsafeReadableBytes { writer.write($0) }
+        json.clear()
         writer.scratch = json
         return writer.finishPiece()
     }
