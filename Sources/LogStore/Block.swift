@@ -350,6 +350,16 @@ public struct DecodedBlock: Sendable {
         return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 
+    /// Calls `body` with the message and the field bytes of line `i`.
+    @inlinable
+    public func withMessageAndFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let message = messageOffsets[i]..<messageOffsets[i + 1]
+        let fields = fieldOffsets[i]..<fieldOffsets[i + 1]
+        return try payload.withUnsafeBytes {
+            try body(UnsafeRawBufferPointer(rebasing: $0[message]), UnsafeRawBufferPointer(rebasing: $0[fields]))
+        }
+    }
+
     /// The message of line `i` as a string.
     public func message(_ i: Int) -> String {
         payload.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[messageOffsets[i]..<messageOffsets[i + 1]]), as: UTF8.self) }

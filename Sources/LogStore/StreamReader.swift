@@ -52,10 +52,6 @@ public struct LinePage: Sendable {
         public var position: LogPosition { LogPosition(timestamp: timestamp, lsn: lsn) }
         /// True for the first line of its block (where `wholeBlock` can start).
         public var startsSource: Bool { index == 0 }
-        /// The line's row in its source (`LinePage.source(of:)`).
-        @inlinable public var row: Int { Int(index) }
-        /// Which source of its page the line is in (equal for lines of the same block).
-        @inlinable public var sourceNumber: Int32 { source }
     }
 
     public var lines: [Ref]
@@ -80,10 +76,12 @@ public struct LinePage: Sendable {
         try sources[Int(ref.source)].withFields(Int(ref.index), body)
     }
 
-    /// The decoded block (or packed head lines) `ref` points into; with `Ref.row`, for loops
-    /// that write many lines of one block (one copy of the block per change of source).
+    /// Calls `body` with the message and the fields bytes of `ref` (the block is borrowed, not
+    /// copied: the answers' per-line loops use this).
     @inlinable
-    public func source(of ref: Ref) -> DecodedBlock { sources[Int(ref.source)] }
+    public func withMessageAndFields<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try sources[Int(ref.source)].withMessageAndFields(Int(ref.index), body)
+    }
 
     /// `ref` as a `LogLine` (two strings).
     public func logLine(_ ref: Ref) -> LogLine {

@@ -203,47 +203,39 @@ struct StreamMembers {
     /// The line as `LogLine.appendJSON` writes it, after `separator` and before `terminator`
     /// when given.
     mutating func write(_ line: LinePage.Ref, of page: LinePage, separator: UInt8?, terminator: UInt8?, to out: inout ByteBuffer) {
-        if line.sourceNumber != blockNumber {  // one copy of the block per change of block
-            block = page.source(of: line)
-            blockNumber = line.sourceNumber
-        }
         if line.stream != lastStream {
             lastMembers = members(line.stream)
             lastStream = line.stream
         }
         let fields = fields
         lastMembers.withUnsafeBytes { members in
-            block!.withMessage(line.row) { message in
-                block!.withFields(line.row) { fieldBytes in
-                    // lsn, cursor: 2 × 20 + 20 + 1 digits; the keys and punctuation: < 64.
-                    let most = 128 + JSONCursor.maxTimestampCount + JSONCursor.maxStringCount(message.count) + members.count
-                        + (fields ? fieldBytes.count + 2 : 0)
-                    out.writeJSON(maxCount: most) { c in
-                        if let separator { c.byte(separator) }
-                        c.raw("{\"lsn\":")
-                        c.number(line.lsn)
-                        c.raw(",\"timestamp\":\"")
-                        c.timestamp(line.timestamp)
-                        c.raw("\",\"log\":")
-                        c.string(message)
-                        c.raw(members)
-                        if fields {
-                            if fieldBytes.isEmpty { c.raw("{}") } else { c.raw(fieldBytes) }
-                        }
-                        c.raw(",\"cursor\":\"")
-                        c.number(line.timestamp)
-                        c.byte(UInt8(ascii: "-"))
-                        c.number(line.lsn)
-                        c.raw("\"}")
-                        if let terminator { c.byte(terminator) }
+            page.withMessageAndFields(line) { message, fieldBytes in
+                // lsn, cursor: 2 × 20 + 20 + 1 digits; the keys and punctuation: < 64.
+                let most = 128 + JSONCursor.maxTimestampCount + JSONCursor.maxStringCount(message.count) + members.count
+                    + (fields ? fieldBytes.count + 2 : 0)
+                out.writeJSON(maxCount: most) { c in
+                    if let separator { c.byte(separator) }
+                    c.raw("{\"lsn\":")
+                    c.number(line.lsn)
+                    c.raw(",\"timestamp\":\"")
+                    c.timestamp(line.timestamp)
+                    c.raw("\",\"log\":")
+                    c.string(message)
+                    c.raw(members)
+                    if fields {
+                        if fieldBytes.isEmpty { c.raw("{}") } else { c.raw(fieldBytes) }
                     }
+                    c.raw(",\"cursor\":\"")
+                    c.number(line.timestamp)
+                    c.byte(UInt8(ascii: "-"))
+                    c.number(line.lsn)
+                    c.raw("\"}")
+                    if let terminator { c.byte(terminator) }
                 }
             }
         }
     }
 
-    private var block: DecodedBlock?
-    private var blockNumber: Int32 = -1
     private var lastStream: StreamID?
     private var lastMembers: [UInt8] = []
 }

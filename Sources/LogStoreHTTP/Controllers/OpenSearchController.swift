@@ -543,9 +543,6 @@ struct OpenSearchController {
         // fields bytes as the previous line's is not done again.
         var lastFields: (base: UnsafeRawPointer?, count: Int, verdict: Range<Int>??) = (nil, -1, nil)
         var first = true
-        // The block of the current line, copied once per change of block (not per line).
-        var block: DecodedBlock?
-        var blockNumber: Int32 = -1
         var prefix = unknown
         var prefixStream: StreamID?
         // Hits whose fields cannot be spliced as they are (and `_source` filters) go through here.
@@ -557,11 +554,7 @@ struct OpenSearchController {
             }
             var spliced = false
             if case .all = source {
-                if line.sourceNumber != blockNumber {
-                    block = page.source(of: line)
-                    blockNumber = line.sourceNumber
-                }
-                spliced = block!.withFields(line.row) { fields -> Bool in
+                spliced = page.withMessageAndFields(line) { message, fields -> Bool in
                     let verdict: Range<Int>??
                     if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
                         memcmp(previous, base, fields.count) == 0
@@ -572,26 +565,24 @@ struct OpenSearchController {
                         lastFields = (fields.baseAddress, fields.count, verdict)
                     }
                     guard let body = verdict else { return false }
-                    block!.withMessage(line.row) { message in
-                        prefix.withUnsafeBytes { prefix in
-                            // the id and sort values: 4 numbers of ≤ 20 digits; keys and punctuation < 80.
-                            let most = 1 + prefix.count + 160 + 2 * JSONCursor.maxTimestampCount
-                                + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0)
-                            out.writeJSON(maxCount: most) { c in
-                                if !first { c.byte(UInt8(ascii: ",")) }
-                                c.raw(prefix)
-                                c.number(line.lsn)
-                                c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
-                                c.timestamp(line.timestamp)
-                                c.raw("\",\"log\":")
-                                c.string(message)
-                                if let body {
-                                    c.byte(UInt8(ascii: ","))
-                                    c.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
-                                }
-                                c.byte(UInt8(ascii: "}"))
-                                Self.writeSort(line, to: &c)
+                    prefix.withUnsafeBytes { prefix in
+                        // the id and sort values: 4 numbers of ≤ 20 digits; keys and punctuation < 80.
+                        let most = 1 + prefix.count + 160 + 2 * JSONCursor.maxTimestampCount
+                            + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0)
+                        out.writeJSON(maxCount: most) { c in
+                            if !first { c.byte(UInt8(ascii: ",")) }
+                            c.raw(prefix)
+                            c.number(line.lsn)
+                            c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
+                            c.timestamp(line.timestamp)
+                            c.raw("\",\"log\":")
+                            c.string(message)
+                            if let body {
+                                c.byte(UInt8(ascii: ","))
+                                c.raw(UnsafeRawBufferPointer(rebasing: fields[body]))
                             }
+                            c.byte(UInt8(ascii: "}"))
+                            Self.writeSort(line, to: &c)
                         }
                     }
                     return true
