@@ -350,14 +350,10 @@ public struct DecodedBlock: Sendable {
         return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 
-    /// Calls `body` with the message and the field bytes of line `i`.
+    /// Where the message and the fields of line `i` are in `payload`.
     @inlinable
-    public func withMessageAndFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let message = messageOffsets[i]..<messageOffsets[i + 1]
-        let fields = fieldOffsets[i]..<fieldOffsets[i + 1]
-        return try payload.withUnsafeBytes {
-            try body(UnsafeRawBufferPointer(rebasing: $0[message]), UnsafeRawBufferPointer(rebasing: $0[fields]))
-        }
+    func ranges(_ i: Int) -> (message: Range<Int>, fields: Range<Int>) {
+        (messageOffsets[i]..<messageOffsets[i + 1], fieldOffsets[i]..<fieldOffsets[i + 1])
     }
 
     /// The message of line `i` as a string.
