@@ -16,11 +16,6 @@ public struct JSONText: Sendable {
     @inlinable public mutating func raw(_ data: [UInt8]) { bytes.append(contentsOf: data) }
     @inlinable public mutating func raw(_ data: UnsafeRawBufferPointer) { bytes.append(contentsOf: data) }
 
-    /// Appends UTF-8 `data` as a quoted JSON string.
-    @inlinable public mutating func string(raw data: UnsafeRawBufferPointer) {
-        string(contiguous: UnsafeBufferPointer(start: data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: data.count))
-    }
-
     @inlinable public mutating func number(_ v: UInt64) { digits(v) }
     @inlinable public mutating func number(_ v: Int64) {
         if v < 0 { bytes.append(0x2D) }
@@ -45,8 +40,8 @@ public struct JSONText: Sendable {
         copy.withUnsafeBufferPointer { string(contiguous: $0) }
     }
 
-    /// Runs of bytes that need no escape are copied at once (this writes every log line of every
-    /// read answer).
+    /// Escaped by `JSONCursor`, a slice at a time through a small scratch buffer (the read
+    /// answers' hot loops use the cursor directly).
     @inlinable
     mutating func string(contiguous data: UnsafeBufferPointer<UInt8>) {
         // Room for the plain case, growing geometrically (`reserveCapacity` alone reallocates
@@ -54,39 +49,18 @@ public struct JSONText: Sendable {
         let needed = bytes.count + data.count + 2
         if bytes.capacity < needed { bytes.reserveCapacity(Swift.max(needed, bytes.capacity &* 2)) }
         bytes.append(0x22)
-        var start = 0
-        var i = 0
-        let n = data.count
-        guard let base = data.baseAddress else {
-            bytes.append(0x22)
-            return
+        let slice = 512
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: JSONCursor.maxStringCount(slice)) { scratch in
+            let base = scratch.baseAddress!
+            var start = 0
+            while start < data.count {
+                let end = Swift.min(start + slice, data.count)
+                var cursor = JSONCursor(base)
+                cursor.escaped(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: data[start..<end])))
+                bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: cursor.position - base))
+                start = end
+            }
         }
-        while i < n {
-            // Eight bytes at a time while none of them needs an escape.
-            while i + 8 <= n, !Self.mayNeedEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
-                i += 8
-            }
-            if i >= n { break }
-            let b = data[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C {
-                i += 1
-                continue
-            }
-            if i > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<i])) }
-            switch b {
-            case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-            case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 0xF)]])
-            }
-            i += 1
-            start = i
-        }
-        if n > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<n])) }
         bytes.append(0x22)
     }
 
@@ -190,14 +164,21 @@ public struct JSONCursor {
         number(value.magnitude)
     }
 
-    /// UTF-8 `data` as a quoted JSON string, escaped as `JSONText.string` escapes it.
+    /// UTF-8 `data` as a quoted JSON string: `"`, `\\` and control characters escaped.
     @inlinable public mutating func string(_ data: UnsafeRawBufferPointer) {
         byte(0x22)
-        guard let base = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return byte(0x22) }
+        escaped(data)
+        byte(0x22)
+    }
+
+    /// `string` without the quotes. Runs of bytes that need no escape are copied at once.
+    @inlinable public mutating func escaped(_ data: UnsafeRawBufferPointer) {
+        guard let base = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = data.count
         var start = 0
         var i = 0
         while i < n {
+            // Eight bytes at a time while none of them needs an escape.
             while i + 8 <= n, !JSONText.mayNeedEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
                 i += 8
             }
@@ -227,6 +208,5 @@ public struct JSONCursor {
             start = i
         }
         raw(UnsafeRawBufferPointer(start: base + start, count: n - start))
-        byte(0x22)
     }
 }

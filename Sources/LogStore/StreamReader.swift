@@ -67,13 +67,7 @@ public struct LinePage: Sendable {
     /// Calls `body` with the message bytes of `ref`.
     @inlinable
     public func withMessage<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try sources[Int(ref.source)].withMessage(Int(ref.index), body)
-    }
-
-    /// Calls `body` with the fields bytes (a JSON object, or empty) of `ref`.
-    @inlinable
-    public func withFields<R>(_ ref: Ref, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try sources[Int(ref.source)].withFields(Int(ref.index), body)
+        try withMessageAndFields(ref) { message, _ in try body(message) }
     }
 
     /// Calls `body` with the message and the fields bytes of `ref` (the block is borrowed, not

@@ -193,17 +193,6 @@ public enum Timestamp: Sendable {
         String(unsafeUninitializedCapacity: 32) { buf in writeRFC3339(nanos, to: buf.baseAddress!) }
     }
 
-    /// Appends `formatRFC3339(nanos)`'s bytes to `bytes` without making a string (every line of
-    /// every read answer carries one).
-    @inline(__always)
-    public static func appendRFC3339(_ nanos: Int64, to bytes: inout [UInt8]) {
-        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes ≥ 30
-        withUnsafeMutableBytes(of: &buffer) { raw in
-            let n = writeRFC3339(nanos, to: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-        }
-    }
-
     /// Writes the RFC 3339 form of `nanos` at `buf` (room for 30 bytes); returns its length.
     public static func writeRFC3339(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
         let (secondsQ, nanosR) = nanos.quotientAndRemainder(dividingBy: 1_000_000_000)

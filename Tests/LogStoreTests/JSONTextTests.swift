@@ -11,7 +11,8 @@ struct JSONTextTests {
     @Test func stringsRoundTripThroughAJSONParser() throws {
         var rng = SystemRandomNumberGenerator()
         let pieces: [String] = ["a", "Z", "0", " ", "\"", "\\", "/", "é", "日", "🙂", "\u{7F}"] + (0..<32).map { String(UnicodeScalar(UInt8($0))) }
-        for length in 0..<48 {
+        // Up to the 8-byte steps, and around the 512-byte slices JSONText escapes at a time.
+        for length in Array(0..<48) + [511, 512, 513, 1500] {
             for round in 0..<40 {
                 // Mostly plain text (the fast path), sometimes a piece that needs an escape.
                 let text = (0..<length).map { _ in
@@ -20,7 +21,7 @@ struct JSONTextTests {
                 var json = JSONText()
                 json.raw("[")
                 var copy = text
-                copy.withUTF8 { json.string(raw: UnsafeRawBufferPointer($0)) }
+                copy.withUTF8 { json.string(bytes: UnsafeRawBufferPointer($0)) }
                 json.raw("]")
                 let parsed = try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String]
                 #expect(parsed == [text], "length \(length): \(text.debugDescription) → \(json.text)")
