@@ -1,8 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A sealed run of one stream's lines, sorted by `(timestamp, LSN)`.
 ///
 /// On disk (little-endian; see docs/FORMAT.md):
 /// ```
-/// 0  magic "LSBK"          4   version u8 (1)      5   codec u8 (0 stored, 1 zlib, 2 raw deflate)
+/// 0  magic "LSBK"          4   version u8 (1, 2)   5   codec u8 (0 stored, 1 zlib, 2 raw deflate)
 /// 6  reserved u16          8   count u32           12  rawSize u32 (payload before codec)
 /// 16 minTimestamp i64      24  maxTimestamp i64    32  firstLSN u64 (min)
 /// 40 lastLSN u64 (max)     48  payloadSize u32     52  crc32 u32 (bytes 0..<52, then payload)
@@ -10,12 +14,20 @@
 /// ```
 /// The payload, before the codec, is laid out by column: timestamp deltas (varint, from
 /// `minTimestamp`, ascending), LSN deltas (zig-zag varint, from `firstLSN`), message lengths
-/// (varint), field lengths (varint), all message bytes, all field bytes.
+/// (varint), then the fields:
+/// - version 2 (written now): the number of distinct field values d, their lengths (varint),
+///   when d > 1 each line's value number as zig-zag deltas, all message bytes, each distinct
+///   field value once;
+/// - version 1 (still read): each line's field length (varint), all message bytes, every line's
+///   field bytes.
 public struct BlockHeader: Sendable, Equatable {
     public static let size = 56
     public static let magic: [UInt8] = Array("LSBK".utf8)
-    public static let version: UInt8 = 1
+    /// The version blocks are written in.
+    public static let version: UInt8 = 2
 
+    /// Payload layout version (see above).
+    public var version: UInt8
     public var codec: UInt8
     public var count: Int
     public var rawSize: Int
@@ -32,7 +44,8 @@ public struct BlockHeader: Sendable, Equatable {
         guard bytes[0] == 0x4C, bytes[1] == 0x53, bytes[2] == 0x42, bytes[3] == 0x4B else {
             throw CorruptDataError("block magic missing")
         }
-        guard bytes[4] == Self.version else { throw CorruptDataError("block version \(bytes[4]) not supported") }
+        guard bytes[4] == 1 || bytes[4] == 2 else { throw CorruptDataError("block version \(bytes[4]) not supported") }
+        version = bytes[4]
         var r = ByteReader(bytes, offset: 5)
         codec = try r.u8()
         _ = try r.u8()
@@ -51,6 +64,7 @@ public struct BlockHeader: Sendable, Equatable {
     }
 
     init(codec: UInt8, count: Int, rawSize: Int, minTimestamp: Int64, maxTimestamp: Int64, firstLSN: LSN, lastLSN: LSN, payloadSize: Int) {
+        self.version = Self.version
         self.codec = codec
         self.count = count
         self.rawSize = rawSize
@@ -148,14 +162,21 @@ public enum BlockCodec {
         var maxTs = Int64.min
         var minLSN = LSN.max
         var maxLSN: LSN = 0
-        var textBytes = 0
+        var messageBytes = 0
+        // Each distinct field value once: FluentBit repeats a pod's metadata on every line of
+        // its stream (~240 of REANA's ~370 bytes a line), which deflate shrank well but inflate
+        // and deflate still had to walk on every seal and every read.
+        var values = FieldValues()
+        var slots = [Int32]()
+        slots.reserveCapacity(lines.count)
         for line in lines {
             maxTs = max(maxTs, line.timestamp)
             minLSN = min(minLSN, line.lsn)
             maxLSN = max(maxLSN, line.lsn)
-            textBytes += line.messageCount + line.fieldsCount
+            messageBytes += line.messageCount
+            slots.append(line.withFields { values.slot(for: $0) })
         }
-        var payload = ByteWriter(capacity: textBytes + lines.count * 8)
+        var payload = ByteWriter(capacity: messageBytes + values.bytes.count + lines.count * 8 + values.ends.count * 2 + 8)
         var prevTs = minTs
         for line in lines {
             payload.varint(UInt64(bitPattern: line.timestamp &- prevTs))
@@ -167,9 +188,21 @@ public enum BlockCodec {
             prevLSN = Int64(bitPattern: line.lsn)
         }
         for line in lines { payload.varint(UInt64(line.messageCount)) }
-        for line in lines { payload.varint(UInt64(line.fieldsCount)) }
+        payload.varint(UInt64(values.ends.count))
+        var start = 0
+        for end in values.ends {
+            payload.varint(UInt64(end - start))
+            start = end
+        }
+        if values.ends.count > 1 {
+            var previous: Int32 = 0
+            for slot in slots {
+                payload.zigzag(Int64(slot) - Int64(previous))
+                previous = slot
+            }
+        }
         for line in lines { line.withMessage { payload.bytes.append(contentsOf: $0) } }
-        for line in lines { line.withFields { payload.bytes.append(contentsOf: $0) } }
+        payload.bytes.append(contentsOf: values.bytes)
 
         let raw = payload.bytes
         let (codec, stored) = compress(raw, level: level)
@@ -184,7 +217,7 @@ public enum BlockCodec {
     private static func assemble(_ header: BlockHeader, _ stored: [UInt8]) -> (bytes: [UInt8], header: BlockHeader) {
         var out = ByteWriter(capacity: BlockHeader.size + stored.count)
         out.append(BlockHeader.magic)
-        out.u8(BlockHeader.version)
+        out.u8(header.version)
         out.u8(header.codec)
         out.u8(0)
         out.u8(0)
@@ -205,9 +238,14 @@ public enum BlockCodec {
     }
 
     /// The same block with its payload compressed at `level` (compaction): the columns are not
-    /// decoded, only inflated and deflated again. Checks the crc and the inflated size.
+    /// decoded, only inflated and deflated again. Checks the crc and the inflated size. A block
+    /// of an earlier layout version is rewritten in the current one (same lines, same order).
     static func recompress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws(CorruptDataError) -> [UInt8] {
         var (header, raw) = try rawPayload(bytes)
+        if header.version != BlockHeader.version {
+            let decoded = try DecodedBlock(header: header, payload: raw)
+            return encodeSorted((0..<decoded.count).map { decoded.line($0) }, level: level).bytes
+        }
         let (codec, stored) = compress(raw, level: level)
         header.codec = codec
         header.payloadSize = stored.count
@@ -251,6 +289,52 @@ public enum BlockCodec {
     }
 }
 
+/// The distinct field values of a block being encoded, each stored once, numbered in order of
+/// first appearance.
+struct FieldValues {
+    /// The values, one after another.
+    var bytes: [UInt8] = []
+    /// Where each value ends in `bytes`.
+    var ends: [Int] = []
+    /// First value with a hash; the others with the same hash chain through `nextSameHash`.
+    private var byHash: [Int: Int32] = [:]
+    private var nextSameHash: [Int32] = []
+    private var last: Int32 = -1
+
+    /// The number of `value`, added when new. A value equal to the previous line's (the usual
+    /// case) costs one comparison.
+    mutating func slot(for value: UnsafeRawBufferPointer) -> Int32 {
+        if last >= 0 && equals(last, value) { return last }
+        var hasher = Hasher()
+        hasher.combine(bytes: value)
+        let hash = hasher.finalize()
+        let first = byHash[hash] ?? -1
+        var slot = first
+        while slot >= 0 {
+            if equals(slot, value) {
+                last = slot
+                return slot
+            }
+            slot = nextSameHash[Int(slot)]
+        }
+        let new = Int32(ends.count)
+        bytes.append(contentsOf: value)
+        ends.append(bytes.count)
+        nextSameHash.append(first)
+        byHash[hash] = new
+        last = new
+        return new
+    }
+
+    private func equals(_ slot: Int32, _ value: UnsafeRawBufferPointer) -> Bool {
+        let start = slot == 0 ? 0 : ends[Int(slot) - 1]
+        let end = ends[Int(slot)]
+        guard end - start == value.count else { return false }
+        if value.isEmpty { return true }
+        return bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, value.baseAddress!, value.count) == 0 }
+    }
+}
+
 /// A block's columns after decompression. Lines are materialized on demand.
 public struct DecodedBlock: Sendable {
     public let header: BlockHeader
@@ -258,7 +342,11 @@ public struct DecodedBlock: Sendable {
     public let timestamps: [Int64]
     public let lsns: [LSN]
     @usableFromInline let messageOffsets: [Int]  // count + 1 offsets into payload
-    @usableFromInline let fieldOffsets: [Int]  // count + 1
+    /// Offsets into payload of the distinct field values (one more than there are values).
+    @usableFromInline let fieldOffsets: [Int]
+    /// Each line's field value number; empty when the values are the lines' own (one per line)
+    /// or when there is a single value.
+    @usableFromInline let fieldSlots: [Int32]
 
     init(header: BlockHeader, payload: [UInt8]) throws(CorruptDataError) {
         self.header = header
@@ -268,10 +356,10 @@ public struct DecodedBlock: Sendable {
         var lsns = [LSN]()
         var messageOffsets = [Int]()
         var fieldOffsets = [Int]()
+        var fieldSlots = [Int32]()
         timestamps.reserveCapacity(n)
         lsns.reserveCapacity(n)
         messageOffsets.reserveCapacity(n + 1)
-        fieldOffsets.reserveCapacity(n + 1)
         let result: Result<Void, CorruptDataError> = payload.withUnsafeBytes { buffer in
             do throws(CorruptDataError) {
                 var r = ByteReader(buffer)
@@ -289,8 +377,29 @@ public struct DecodedBlock: Sendable {
                 messageLengths.reserveCapacity(n)
                 for _ in 0..<n { messageLengths.append(Int(try r.varint())) }
                 var fieldLengths = [Int]()
-                fieldLengths.reserveCapacity(n)
-                for _ in 0..<n { fieldLengths.append(Int(try r.varint())) }
+                if header.version == 1 {
+                    fieldLengths.reserveCapacity(n)
+                    for _ in 0..<n { fieldLengths.append(Int(try r.varint())) }
+                } else {
+                    let values = try r.varint()
+                    guard values >= 1, values <= UInt64(max(n, 1)) else {
+                        throw CorruptDataError("block of \(n) lines has \(values) field values")
+                    }
+                    fieldLengths.reserveCapacity(Int(values))
+                    for _ in 0..<values { fieldLengths.append(Int(try r.varint())) }
+                    if values > 1 {
+                        fieldSlots.reserveCapacity(n)
+                        var slot: Int64 = 0
+                        for _ in 0..<n {
+                            slot &+= try r.zigzag()
+                            guard slot >= 0, slot < Int64(values) else {
+                                throw CorruptDataError("block line refers to field value \(slot) of \(values)")
+                            }
+                            fieldSlots.append(Int32(slot))
+                        }
+                    }
+                }
+                fieldOffsets.reserveCapacity(fieldLengths.count + 1)
                 var offset = r.offset
                 messageOffsets.append(offset)
                 for length in messageLengths {
@@ -315,10 +424,12 @@ public struct DecodedBlock: Sendable {
         self.lsns = lsns
         self.messageOffsets = messageOffsets
         self.fieldOffsets = fieldOffsets
+        self.fieldSlots = fieldSlots
     }
 
-    /// Lines packed by the reader (head lines): no header, no codec.
-    init(packed: [UInt8], timestamps: [Int64], lsns: [LSN], messageOffsets: [Int], fieldOffsets: [Int]) {
+    /// Lines packed by the reader (head lines): no header, no codec. `fieldSlots` as in a
+    /// decoded block (empty: one value per line).
+    init(packed: [UInt8], timestamps: [Int64], lsns: [LSN], messageOffsets: [Int], fieldOffsets: [Int], fieldSlots: [Int32] = []) {
         header = BlockHeader(
             codec: 0, count: timestamps.count, rawSize: packed.count, minTimestamp: timestamps.min() ?? 0,
             maxTimestamp: timestamps.max() ?? 0, firstLSN: lsns.min() ?? 0, lastLSN: lsns.max() ?? 0, payloadSize: packed.count)
@@ -327,12 +438,29 @@ public struct DecodedBlock: Sendable {
         self.lsns = lsns
         self.messageOffsets = messageOffsets
         self.fieldOffsets = fieldOffsets
+        self.fieldSlots = fieldSlots
     }
 
     public var count: Int { header.count }
 
     /// Bytes this decoded block holds in memory (payload and columns), for cache accounting.
-    var memorySize: Int { payload.count + (timestamps.count + lsns.count + messageOffsets.count + fieldOffsets.count) * 8 + 128 }
+    var memorySize: Int {
+        payload.count + (timestamps.count + lsns.count + messageOffsets.count + fieldOffsets.count) * 8 + fieldSlots.count * 4 + 160
+    }
+
+    /// The number of line `i`'s field value.
+    @inlinable
+    func fieldSlot(_ i: Int) -> Int {
+        if !fieldSlots.isEmpty { return Int(fieldSlots[i]) }
+        return fieldOffsets.count == header.count + 1 ? i : 0
+    }
+
+    /// Where line `i`'s fields are in `payload`.
+    @inlinable
+    func fieldRange(_ i: Int) -> Range<Int> {
+        let slot = fieldSlot(i)
+        return fieldOffsets[slot]..<fieldOffsets[slot + 1]
+    }
 
     /// Calls `body` with the message bytes of line `i`.
     @inlinable
@@ -345,15 +473,14 @@ public struct DecodedBlock: Sendable {
     /// Calls `body` with the field bytes of line `i`.
     @inlinable
     public func withFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let start = fieldOffsets[i]
-        let end = fieldOffsets[i + 1]
-        return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        let range = fieldRange(i)
+        return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     /// Where the message and the fields of line `i` are in `payload`.
     @inlinable
     func ranges(_ i: Int) -> (message: Range<Int>, fields: Range<Int>) {
-        (messageOffsets[i]..<messageOffsets[i + 1], fieldOffsets[i]..<fieldOffsets[i + 1])
+        (messageOffsets[i]..<messageOffsets[i + 1], fieldRange(i))
     }
 
     /// The message of line `i` as a string.
@@ -363,14 +490,14 @@ public struct DecodedBlock: Sendable {
 
     /// The fields (JSON object text) of line `i`.
     public func fields(_ i: Int) -> String {
-        payload.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[fieldOffsets[i]..<fieldOffsets[i + 1]]), as: UTF8.self) }
+        payload.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[fieldRange(i)]), as: UTF8.self) }
     }
 
     /// Message bytes of line `i`.
     public func messageBytes(_ i: Int) -> ArraySlice<UInt8> { payload[messageOffsets[i]..<messageOffsets[i + 1]] }
 
     /// Field bytes of line `i`.
-    public func fieldBytes(_ i: Int) -> ArraySlice<UInt8> { payload[fieldOffsets[i]..<fieldOffsets[i + 1]] }
+    public func fieldBytes(_ i: Int) -> ArraySlice<UInt8> { payload[fieldRange(i)] }
 
     /// Line `i` in bytes form.
     public func line(_ i: Int) -> BlockLine {

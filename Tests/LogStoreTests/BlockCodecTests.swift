@@ -118,6 +118,137 @@ struct BlockCodecTests {
         #expect(b.count == 300 && b.message(299) == "line 299 of a job: step 5 done")
     }
 
+    /// Version 2 keeps each distinct field value once: the lines come back with their own
+    /// fields whatever the pattern (one value, all distinct, alternating, scattered repeats,
+    /// empty), and a stream's repeated metadata no longer takes room per line.
+    @Test func fieldValuesAreStoredOnceEach() throws {
+        let pod = Array(#"{"kubernetes.labels.job-name":"reana-run-job-02922f87-9deb-4b2a-b884-8b4245108b79","kubernetes.labels.user-uuid":"1e2feb89"}"#.utf8)
+        let patterns: [(String, (Int) -> [UInt8])] = [
+            ("one value", { _ in pod }),
+            ("all distinct", { i in Array(#"{"time":"\#(i)"}"#.utf8) }),
+            ("alternating", { i in Array(#"{"stream":"\#(i % 2 == 0 ? "stdout" : "stderr")"}"#.utf8) }),
+            ("scattered", { i in [pod, [], Array("{}".utf8), Array(#"{"x":1}"#.utf8)][(i * 7 + i / 3) % 4] }),
+            ("empty", { _ in [] }),
+        ]
+        for (name, fields) in patterns {
+            let lines = (0..<700).map { i in
+                BlockLine(timestamp: Int64(i * 13 % 500), lsn: LSN(i + 1), message: Array("line \(i) of \(name)".utf8), fields: fields(i))
+            }
+            let decoded = try roundTrip(lines, level: 1)
+            #expect(decoded.header.version == 2)
+            let sorted = lines.sorted { $0.position < $1.position }
+            #expect((0..<700).allSatisfy { decoded.line($0) == sorted[$0] }, "\(name)")
+        }
+        let lines = (0..<1000).map { i in BlockLine(timestamp: Int64(i), lsn: LSN(i + 1), message: Array("step \(i)".utf8), fields: pod) }
+        let header = try BlockCodec.encode(lines, level: 1).withUnsafeBytes { try BlockHeader(parsing: $0) }
+        let messages = lines.reduce(0) { $0 + $1.message.count }
+        // Three columns of ~1–2 byte varints, the messages, one copy of the fields.
+        #expect(header.rawSize < messages + pod.count + 6 * 1000, "raw payload \(header.rawSize) bytes")
+    }
+
+    /// Blocks of version 1 (every line's fields stored in full) still decode to the same lines.
+    @Test func version1BlocksStillDecode() throws {
+        let lines = (0..<400).map { (i: Int) -> BlockLine in
+            let fields: [UInt8] = i % 5 == 0 ? [] : Array("{\"n\":\(i % 3)}".utf8)
+            return BlockLine(timestamp: Int64(i / 3), lsn: LSN(i + 1), message: Array("v1 line \(i)".utf8), fields: fields)
+        }
+        // The version 1 payload, written by hand as FORMAT.md described it.
+        var payload = ByteWriter(capacity: 1 << 16)
+        var previous: Int64 = 0
+        for line in lines {
+            payload.varint(UInt64(bitPattern: line.timestamp - previous))
+            previous = line.timestamp
+        }
+        var previousLSN: Int64 = 1
+        for line in lines {
+            payload.zigzag(Int64(line.lsn) - previousLSN)
+            previousLSN = Int64(line.lsn)
+        }
+        for line in lines { payload.varint(UInt64(line.message.count)) }
+        for line in lines { payload.varint(UInt64(line.fields.count)) }
+        for line in lines { payload.bytes += line.message }
+        for line in lines { payload.bytes += line.fields }
+        let stored = payload.bytes.withUnsafeBytes { Compression.deflate($0, level: 6, raw: true) }
+        var block = ByteWriter(capacity: 1 << 16)
+        block.append(BlockHeader.magic)
+        block.u8(1)
+        block.u8(2)
+        block.u8(0)
+        block.u8(0)
+        block.u32LE(UInt32(lines.count))
+        block.u32LE(UInt32(payload.bytes.count))
+        block.u64LE(0)
+        block.u64LE(UInt64(lines.last!.timestamp))
+        block.u64LE(1)
+        block.u64LE(400)
+        block.u32LE(UInt32(stored.count))
+        var crc = block.bytes.withUnsafeBytes { Compression.crc32($0) }
+        crc = stored.withUnsafeBytes { Compression.crc32($0, crc: crc) }
+        block.u32LE(crc)
+        block.append(stored)
+        let decoded = try block.bytes.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(decoded.header.version == 1)
+        #expect((0..<400).allSatisfy { decoded.line($0) == lines[$0] })
+        // Compaction's recompression rewrites it in the current layout: the same lines, header
+        // and ranges, fewer bytes before the codec.
+        let again = try block.bytes.withUnsafeBytes { try BlockCodec.recompress($0, level: 9) }
+        let redecoded = try again.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(redecoded.header.version == BlockHeader.version)
+        #expect((0..<400).allSatisfy { redecoded.line($0) == lines[$0] })
+        #expect(redecoded.header.count == 400 && redecoded.header.firstLSN == 1 && redecoded.header.lastLSN == 400)
+        #expect(redecoded.header.minTimestamp == 0 && redecoded.header.maxTimestamp == lines.last!.timestamp)
+        #expect(redecoded.header.rawSize < decoded.header.rawSize)
+    }
+
+    /// A version 2 payload whose value numbers point past its values is refused, not read.
+    @Test func fieldValueNumbersAreChecked() throws {
+        // Two lines, two values; the second line's delta points at value 2 of 2.
+        var payload = ByteWriter(capacity: 64)
+        payload.varint(0)
+        payload.varint(1)
+        payload.zigzag(0)
+        payload.zigzag(1)
+        payload.varint(1)
+        payload.varint(1)
+        payload.varint(2)
+        payload.varint(1)
+        payload.varint(1)
+        payload.zigzag(0)
+        payload.zigzag(2)
+        payload.bytes += Array("abAB".utf8)
+        var block = ByteWriter(capacity: 128)
+        block.append(BlockHeader.magic)
+        block.u8(2)
+        block.u8(0)
+        block.u8(0)
+        block.u8(0)
+        block.u32LE(2)
+        block.u32LE(UInt32(payload.bytes.count))
+        block.u64LE(0)
+        block.u64LE(1)
+        block.u64LE(1)
+        block.u64LE(2)
+        block.u32LE(UInt32(payload.bytes.count))
+        var crc = block.bytes.withUnsafeBytes { Compression.crc32($0) }
+        crc = payload.bytes.withUnsafeBytes { Compression.crc32($0, crc: crc) }
+        block.u32LE(crc)
+        block.append(payload.bytes)
+        #expect(throws: CorruptDataError.self) { try block.bytes.withUnsafeBytes { try BlockCodec.decode($0) } }
+        // The same payload with the delta pointing at value 1 decodes.
+        var good = block.bytes
+        let deltaAt = BlockHeader.size + 10
+        #expect(good[deltaAt] == 4)  // zig-zag of 2
+        good[deltaAt] = 2  // zig-zag of 1
+        var fixed = Array(good[0..<52])
+        var crc2 = fixed.withUnsafeBytes { Compression.crc32($0) }
+        crc2 = good[BlockHeader.size...].withUnsafeBytes { Compression.crc32($0, crc: crc2) }
+        withUnsafeBytes(of: crc2.littleEndian) { fixed += $0 }
+        fixed += good[BlockHeader.size...]
+        let decoded = try fixed.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(decoded.message(0) == "a" && decoded.fields(0) == "A")
+        #expect(decoded.message(1) == "b" && decoded.fields(1) == "B")
+    }
+
     @Test func smallBlocksStayUncompressed() throws {
         let bytes = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("hi".utf8), fields: Array("{}".utf8))])
         let header = try bytes.withUnsafeBytes { try BlockHeader(parsing: $0) }

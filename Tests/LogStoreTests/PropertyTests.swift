@@ -10,6 +10,7 @@ struct PropertyTests {
         var lsn: LSN
         var ts: Int64
         var message: String
+        var fields: String
     }
 
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
@@ -32,8 +33,14 @@ struct PropertyTests {
                 // 3 days, coarse timestamps so ties happen.
                 let ts = day0 + Int64.random(in: 0..<72, using: &rng) * hour + Int64.random(in: 0..<5, using: &rng)
                 let message = String(repeating: "é", count: Int.random(in: 0...3, using: &rng)) + "s\(step) \(batch.count)"
-                batch.append(line(key, ts, message))
-                model.append(ModelLine(key: key, lsn: nextLSN, ts: ts, message: message))
+                // Mostly the stream's own metadata (stored once per block), sometimes another
+                // value, empty, or one of its own.
+                let fields = [
+                    #"{"pod":"\#(key.job)"}"#, #"{"pod":"\#(key.job)"}"#, #"{"pod":"\#(key.job)"}"#, #"{"stream":"stderr"}"#, "",
+                    #"{"n":\#(nextLSN)}"#,
+                ].randomElement(using: &rng)!
+                batch.append(line(key, ts, message, fields: fields))
+                model.append(ModelLine(key: key, lsn: nextLSN, ts: ts, message: message, fields: fields))
                 nextLSN += 1
             }
             _ = try await store.append(batch)
@@ -59,6 +66,7 @@ struct PropertyTests {
                 let got = try store.readAll(selector, order: order, pageSize: pageSize)
                 #expect(got.map(\.lsn) == expected.map(\.lsn), "seed \(seed) \(selector) \(order) page \(pageSize)")
                 #expect(got.map(\.message) == expected.map(\.message))
+                #expect(got.map(\.fields) == expected.map(\.fields))
                 #expect(got.map(\.timestamp) == expected.map(\.ts))
             }
             // A random time window.
