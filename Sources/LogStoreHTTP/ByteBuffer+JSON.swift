@@ -21,8 +21,9 @@ extension JSONCursor {
     /// The most bytes `timestamp` writes.
     static let maxTimestampCount = 30
 
-    /// `nanos` in RFC 3339 (see `Timestamp.formatRFC3339`), unquoted.
-    @inlinable mutating func timestamp(_ nanos: Int64) {
-        position += Timestamp.writeRFC3339(nanos, to: position)
+    /// `nanos` in RFC 3339 (see `Timestamp.formatRFC3339`), unquoted; `writer` keeps the date
+    /// of the previous timestamp of the answer.
+    @inlinable mutating func timestamp(_ nanos: Int64, _ writer: inout RFC3339Writer) {
+        position += writer.write(nanos, to: position)
     }
 }

@@ -61,6 +61,36 @@ import Testing
         #expect(Timestamp.formatRFC3339(-1_000_000) == "1969-12-31T23:59:59.999Z")
     }
 
+    /// The writer that keeps the previous date writes exactly what `formatRFC3339` writes: runs
+    /// within a day, across midnight, before the epoch, every fraction width, and the ends of
+    /// the nanosecond range (years 1677 and 2262).
+    @Test func cachedDateWriterMatchesFormat() {
+        var writer = RFC3339Writer()
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        let day: Int64 = 86_400 * 1_000_000_000
+        let starts: [Int64] = [base, base + day - 5_000_000_000, 0, -1, -day - 7, Int64.min / 2, Int64.max / 2]
+        let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
+        defer { buf.deallocate() }
+        for start in starts {
+            var t = start
+            for _ in 0..<2000 {
+                let width = next() % 3
+                let step = Int64(next() % 3_000) * (width == 0 ? 1_000_000 : width == 1 ? 1_000 : 1) + Int64(next() % 2)
+                t += next() % 50 == 0 ? day / 3 : step
+                let count = writer.write(t, to: buf)
+                let got = String(decoding: UnsafeBufferPointer(start: buf, count: count), as: UTF8.self)
+                #expect(got == Timestamp.formatRFC3339(t), "at \(t)")
+                if got != Timestamp.formatRFC3339(t) { return }
+            }
+        }
+    }
+
     @Test func roundTripAcrossYears() {
         var x: UInt64 = 0x9E37_79B9_7F4A_7C15
         for _ in 0..<2000 {

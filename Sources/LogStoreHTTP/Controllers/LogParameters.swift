@@ -218,7 +218,7 @@ struct StreamMembers {
                     c.raw("{\"lsn\":")
                     c.number(line.lsn)
                     c.raw(",\"timestamp\":\"")
-                    c.timestamp(line.timestamp)
+                    c.timestamp(line.timestamp, &clock)
                     c.raw("\",\"log\":")
                     c.string(message)
                     c.raw(members)
@@ -238,4 +238,6 @@ struct StreamMembers {
 
     private var lastStream: StreamID?
     private var lastMembers: [UInt8] = []
+    /// Writes the lines' timestamps (keeps the date of the previous one).
+    private var clock = RFC3339Writer()
 }

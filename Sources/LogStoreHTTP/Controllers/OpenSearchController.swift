@@ -545,6 +545,7 @@ struct OpenSearchController {
         var first = true
         var prefix = unknown
         var prefixStream: StreamID?
+        var clock = RFC3339Writer()
         // Hits whose fields cannot be spliced as they are (and `_source` filters) go through here.
         var slow = JSONText(capacity: 0)
         for line in lines {
@@ -556,8 +557,9 @@ struct OpenSearchController {
             if case .all = source {
                 spliced = page.withMessageAndFields(line) { message, fields -> Bool in
                     let verdict: Range<Int>??
+                    // (Lines of one block share their fields bytes: the same address.)
                     if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,
-                        memcmp(previous, base, fields.count) == 0
+                        previous == base || memcmp(previous, base, fields.count) == 0
                     {
                         verdict = lastFields.verdict
                     } else {
@@ -574,7 +576,7 @@ struct OpenSearchController {
                             c.raw(prefix)
                             c.number(line.lsn)
                             c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
-                            c.timestamp(line.timestamp)
+                            c.timestamp(line.timestamp, &clock)
                             c.raw("\",\"log\":")
                             c.string(message)
                             if let body {
