@@ -74,7 +74,7 @@ test-python: venv
 
 ## Micro-benchmarks (ordo-one/benchmark), then the whole-server load driver.
 bench: deps release
-	cd Benchmarks && $(SWIFT) package benchmark --no-progress
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress --target StorageBenchmarks
 	cd Benchmarks && $(SWIFT) run -c release SearchBench  # full-text search on 3M lines (issue #3)
 	$(PYTHON) Benchmarks/load/loadgen.py --seconds 5
 	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000

@@ -100,6 +100,23 @@ let benchmarks: @Sendable () -> Void = {
         OpenStores.closeAll()
     }
 
+    // MARK: One block of REANA's lines: sealing (level 1) and reading it back
+
+    // 1000 loghub lines with REANA's three labels repeated on each, as FluentBit sends them.
+    let reanaFields = Array(
+        #"{"kubernetes.labels.job-name":"reana-run-job-02922f87-9deb-4b2a-b884-8b4245108b79","kubernetes.labels.reana-run-job-workflow-uuid":"fc356fd1-e07b-4947-a6b4-557ed84fe614","kubernetes.labels.user-uuid":"1e2feb89-414c-443c-9027-c4d1c386bbc4"}"#
+            .utf8)
+    let reanaLines = (0..<1000).map { i in
+        BlockLine(timestamp: baseTime + Int64(i) * 250_000_000, lsn: LSN(i + 1), message: Corpus.line(i, size: 128), fields: reanaFields)
+    }
+    Benchmark("encode a 1000-line block (REANA's fields, level 1)", configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal])) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(BlockCodec.encode(reanaLines, level: 1)) }
+    }
+    let reanaBlock = BlockCodec.encode(reanaLines, level: 1)
+    Benchmark("decode a 1000-line block (REANA's fields, level 1)", configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal])) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try reanaBlock.withUnsafeBytes { try BlockCodec.decode($0) }) }
+    }
+
     // MARK: Stored bytes / raw bytes of log text (loghub samples)
 
     Benchmark(
