@@ -195,6 +195,15 @@ public enum Timestamp: Sendable {
 
     /// Writes the RFC 3339 form of `nanos` at `buf` (room for 30 bytes); returns its length.
     public static func writeRFC3339(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
+        let (days, secondOfDay, fraction) = split(nanos)
+        writeDate(days, to: buf)
+        return 11 + writeTimeOfDay(secondOfDay, fraction, to: buf + 11)
+    }
+
+    /// `nanos` as whole days since the epoch, the second of that day and the nanoseconds of
+    /// that second (floored: times before the epoch count back from the day's start).
+    @inline(__always)
+    static func split(_ nanos: Int64) -> (days: Int64, secondOfDay: Int, fraction: Int) {
         let (secondsQ, nanosR) = nanos.quotientAndRemainder(dividingBy: 1_000_000_000)
         var seconds = secondsQ
         var fraction = nanosR
@@ -208,57 +217,52 @@ public enum Timestamp: Sendable {
             secondOfDay += 86_400
             days -= 1
         }
+        return (days, Int(secondOfDay), Int(fraction))
+    }
+
+    /// Writes `YYYY-MM-DDT` (11 bytes) of day `days` at `buf`. Every day of the `Int64`
+    /// nanosecond range (years 1677–2262) has a four-digit year.
+    static func writeDate(_ days: Int64, to buf: UnsafeMutablePointer<UInt8>) {
         let (year, month, day) = civilFromDays(days)
-        let fractionDigits: Int
-        let fractionValue: Int64
+        writeDigits(year, 4, at: buf)
+        buf[4] = UInt8(ascii: "-")
+        writeDigits(month, 2, at: buf + 5)
+        buf[7] = UInt8(ascii: "-")
+        writeDigits(day, 2, at: buf + 8)
+        buf[10] = UInt8(ascii: "T")
+    }
+
+    /// Writes `HH:MM:SS.fffZ` at `buf`: milliseconds when the sub-millisecond digits are zero,
+    /// else microseconds or nanoseconds as needed. Returns its length.
+    static func writeTimeOfDay(_ secondOfDay: Int, _ fraction: Int, to buf: UnsafeMutablePointer<UInt8>) -> Int {
+        writeDigits(secondOfDay / 3600, 2, at: buf)
+        buf[2] = UInt8(ascii: ":")
+        writeDigits(secondOfDay / 60 % 60, 2, at: buf + 3)
+        buf[5] = UInt8(ascii: ":")
+        writeDigits(secondOfDay % 60, 2, at: buf + 6)
+        buf[8] = UInt8(ascii: ".")
+        var end: Int
         if fraction % 1_000_000 == 0 {
-            fractionDigits = 3
-            fractionValue = fraction / 1_000_000
+            writeDigits(fraction / 1_000_000, 3, at: buf + 9)
+            end = 12
         } else if fraction % 1_000 == 0 {
-            fractionDigits = 6
-            fractionValue = fraction / 1_000
+            writeDigits(fraction / 1_000, 6, at: buf + 9)
+            end = 15
         } else {
-            fractionDigits = 9
-            fractionValue = fraction
+            writeDigits(fraction, 9, at: buf + 9)
+            end = 18
         }
-        var i = 0
-        func put(_ v: Int64, _ width: Int) {
-            var v = v
-            var k = width - 1
-            while k >= 0 {
-                buf[i + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                v /= 10
-                k -= 1
-            }
-            i += width
-        }
-        func byte(_ b: UInt8) {
-            buf[i] = b
-            i += 1
-        }
-        put(Int64(year), 4)
-        byte(0x2D)
-        put(Int64(month), 2)
-        byte(0x2D)
-        put(Int64(day), 2)
-        byte(0x54)
-        put(secondOfDay / 3600, 2)
-        byte(0x3A)
-        put(secondOfDay / 60 % 60, 2)
-        byte(0x3A)
-        put(secondOfDay % 60, 2)
-        byte(0x2E)
-        put(fractionValue, fractionDigits)
-        byte(0x5A)
-        return i
+        buf[end] = UInt8(ascii: "Z")
+        end += 1
+        return end
     }
 
     /// "00" to "99", for writing two digits at once.
-    @usableFromInline static let digitPairs: StaticString =
+    static let digitPairs: StaticString =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
     /// Writes `value` (≥ 0) as exactly `width` decimal digits at `p`, two at a time.
-    @inline(__always) @usableFromInline
+    @inline(__always)
     static func writeDigits(_ value: Int, _ width: Int, at p: UnsafeMutablePointer<UInt8>) {
         let pairs = digitPairs.utf8Start
         var v = value
@@ -327,64 +331,27 @@ public enum Timestamp: Sendable {
 public struct RFC3339Writer: Sendable {
     /// The day (since the epoch) whose `YYYY-MM-DDT` is cached, or `Int64.min`.
     private var day: Int64 = .min
-    /// Bytes 0–7 and 8–11 of the last timestamp written for `day` (byte 11, the hour's first
-    /// digit, is written over).
+    /// Bytes 0–7 and 8–9 of `YYYY-MM-DD` for `day`.
     private var head: UInt64 = 0
-    private var tail: UInt32 = 0
+    private var tail: UInt16 = 0
 
     public init() {}
 
     /// Writes the RFC 3339 form of `nanos` at `buf` (room for 30 bytes); returns its length.
     public mutating func write(_ nanos: Int64, to buf: UnsafeMutablePointer<UInt8>) -> Int {
-        let (secondsQ, nanosR) = nanos.quotientAndRemainder(dividingBy: 1_000_000_000)
-        var seconds = secondsQ
-        var fraction = nanosR
-        if fraction < 0 {
-            fraction += 1_000_000_000
-            seconds -= 1
-        }
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
+        let (days, secondOfDay, fraction) = Timestamp.split(nanos)
         let raw = UnsafeMutableRawPointer(buf)
-        if days != day {
-            let count = Timestamp.writeRFC3339(nanos, to: buf)
-            // Years of four digits only (the form is then fixed up to the 'T').
-            if count >= 20 && buf[10] == UInt8(ascii: "T") && buf[4] == UInt8(ascii: "-") {
-                day = days
-                head = raw.loadUnaligned(as: UInt64.self)
-                tail = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
-            } else {
-                day = .min
-            }
-            return count
-        }
-        raw.storeBytes(of: head, as: UInt64.self)
-        raw.storeBytes(of: tail, toByteOffset: 8, as: UInt32.self)
-        let s = Int(secondOfDay)
-        Timestamp.writeDigits(s / 3600, 2, at: buf + 11)
-        buf[13] = UInt8(ascii: ":")
-        Timestamp.writeDigits(s / 60 % 60, 2, at: buf + 14)
-        buf[16] = UInt8(ascii: ":")
-        Timestamp.writeDigits(s % 60, 2, at: buf + 17)
-        buf[19] = UInt8(ascii: ".")
-        let f = Int(fraction)
-        var end: Int
-        if f % 1_000_000 == 0 {
-            Timestamp.writeDigits(f / 1_000_000, 3, at: buf + 20)
-            end = 23
-        } else if f % 1_000 == 0 {
-            Timestamp.writeDigits(f / 1_000, 6, at: buf + 20)
-            end = 26
+        let count = 11 + Timestamp.writeTimeOfDay(secondOfDay, fraction, to: buf + 11)
+        if days == day {
+            raw.storeBytes(of: head, as: UInt64.self)
+            raw.storeBytes(of: tail, toByteOffset: 8, as: UInt16.self)
+            buf[10] = UInt8(ascii: "T")
         } else {
-            Timestamp.writeDigits(f, 9, at: buf + 20)
-            end = 29
+            Timestamp.writeDate(days, to: buf)
+            day = days
+            head = raw.loadUnaligned(as: UInt64.self)
+            tail = raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
         }
-        buf[end] = UInt8(ascii: "Z")
-        end += 1
-        return end
+        return count
     }
 }
