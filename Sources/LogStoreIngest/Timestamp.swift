@@ -234,6 +234,7 @@ public enum Timestamp: Sendable {
 
     /// Writes `HH:MM:SS.fffZ` at `buf`: milliseconds when the sub-millisecond digits are zero,
     /// else microseconds or nanoseconds as needed. Returns its length.
+    @inline(__always)
     static func writeTimeOfDay(_ secondOfDay: Int, _ fraction: Int, to buf: UnsafeMutablePointer<UInt8>) -> Int {
         writeDigits(secondOfDay / 3600, 2, at: buf)
         buf[2] = UInt8(ascii: ":")
