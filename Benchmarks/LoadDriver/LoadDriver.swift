@@ -7,7 +7,8 @@
 // (hdrhistogram-swift, microseconds, 3 significant digits).
 //
 // Two kinds of target, driven from the same schedule and recorded the same way:
-//   http      logstore (or anything else on 127.0.0.1) through async-http-client
+//   http      logstore (or anything else on 127.0.0.1) through async-http-client's delegate API,
+//             each answer taken, inflated and counted on its connection's event loop
 //   postgres  a PostgreSQL server through postgres-nio (a pool of connections, extended protocol)
 //
 // Requests come from an NDJSON file written by Benchmarks/load/sidebyside.py; request i uses
@@ -33,6 +34,8 @@ import Histogram
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 import PostgresNIO
 
 #if canImport(Glibc)
@@ -170,41 +173,103 @@ enum Outcome: Sendable {
 }
 
 /// Occurrences of `needle` in `hay` (a JSON answer: an unescaped `{"lsn":` can only be a key).
-func occurrences(of needle: [UInt8], in hay: UnsafeRawBufferPointer) -> Int {
+/// Looks for the needle's byte at `anchor` with `memchr` (chosen rare: `{` of `{"lsn":`, `_` of
+/// `"_id":`) and compares the rest; glibc's `memmem` took 14 % of the driver's CPU.
+func occurrences(of needle: [UInt8], anchor: Int, in hay: UnsafeRawBufferPointer) -> Int {
     guard let base = hay.baseAddress, needle.count > 0, hay.count >= needle.count else { return 0 }
     var count = 0
-    var at = 0
+    let first = Int32(needle[anchor])
+    let end = base + hay.count
+    var at = base + anchor
     needle.withUnsafeBytes { n in
-        while at <= hay.count - needle.count,
-            let p = memmem(base + at, hay.count - at, n.baseAddress!, n.count)
-        {
-            count += 1
-            at = base.distance(to: UnsafeRawPointer(p)) + needle.count
+        while at < end, let p = memchr(at, first, end - at) {
+            let start = UnsafeRawPointer(p) - anchor
+            if end - start >= n.count, memcmp(start, n.baseAddress!, n.count) == 0 {
+                count += 1
+                at = start + n.count + anchor
+            } else {
+                at = UnsafeRawPointer(p) + 1
+            }
         }
     }
     return count
 }
 
-/// The decompressed bytes of a gzip member (the answer's `Content-Encoding: gzip`), inflated
-/// with the system zlib in one call into a buffer of the size the trailer states; nil when the
-/// bytes are not one valid gzip member.
-func gunzip(_ data: UnsafeRawBufferPointer) -> [UInt8]? {
-    guard data.count >= 18, let input = data.baseAddress else { return nil }
-    let isize = Int(data[data.count - 4]) | Int(data[data.count - 3]) << 8 | Int(data[data.count - 2]) << 16
-        | Int(data[data.count - 1]) << 24
-    var out = [UInt8](repeating: 0, count: max(isize, 1))
-    var z = z_stream()
-    guard inflateInit2_(&z, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
-    defer { inflateEnd(&z) }
-    let rc = out.withUnsafeMutableBytes { o -> Int32 in
-        z.next_in = UnsafeMutablePointer(mutating: input.assumingMemoryBound(to: UInt8.self))
-        z.avail_in = UInt32(data.count)
-        z.next_out = o.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        z.avail_out = UInt32(o.count)
-        return inflate(&z, Z_FINISH)
+/// Counts `needle` in an answer that arrives in parts, without keeping the parts: a match that
+/// spans two parts is found in the last `needle.count - 1` bytes of one joined to the start of
+/// the next.
+struct PartCounter {
+    let needle: [UInt8]
+    let anchor: Int
+    var count = 0
+    var tail: [UInt8] = []
+
+    init(needle: [UInt8], anchor: Int) {
+        self.needle = needle
+        self.anchor = anchor
     }
-    guard rc == Z_STREAM_END, Int(z.total_out) == isize else { return nil }
-    return out
+
+    mutating func feed(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count > 0 else { return }
+        let k = needle.count - 1
+        if !tail.isEmpty {
+            // only a match that starts in the tail fits in the tail and k bytes of this part
+            let joined = tail + raw.prefix(k)
+            count += joined.withUnsafeBytes { occurrences(of: needle, anchor: anchor, in: $0) }
+        }
+        count += occurrences(of: needle, anchor: anchor, in: raw)
+        tail = raw.count >= k ? Array(raw.suffix(k)) : Array((tail + raw).suffix(k))
+    }
+}
+
+/// Inflates one gzip member as its parts arrive (the system zlib, as opensearch-py's urllib3
+/// uses), handing each inflated piece to `sink`; `finished` once the member's end, CRC and
+/// length have been checked.
+final class GzipStream {
+    private let z = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)  // zlib keeps its address
+    private var scratch = [UInt8](repeating: 0, count: 128 << 10)
+    private let initialized: Bool
+    private(set) var finished = false
+    private(set) var failed = false
+
+    init() {
+        z.initialize(to: z_stream())
+        initialized = inflateInit2_(z, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        failed = !initialized
+    }
+
+    deinit {
+        if initialized { inflateEnd(z) }
+        z.deallocate()
+    }
+
+    func feed(_ raw: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) -> Void) {
+        guard !failed, !finished, let input = raw.baseAddress, raw.count > 0 else {
+            if finished && raw.count > 0 { failed = true }  // bytes after the member
+            return
+        }
+        z.pointee.next_in = UnsafeMutablePointer(mutating: input.assumingMemoryBound(to: UInt8.self))
+        z.pointee.avail_in = UInt32(raw.count)
+        scratch.withUnsafeMutableBytes { out in
+            repeat {
+                z.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                z.pointee.avail_out = UInt32(out.count)
+                let rc = inflate(z, Z_NO_FLUSH)
+                let produced = out.count - Int(z.pointee.avail_out)
+                if produced > 0 { sink(UnsafeRawBufferPointer(rebasing: out[0..<produced])) }
+                if rc == Z_STREAM_END {
+                    finished = true
+                    if z.pointee.avail_in > 0 { failed = true }
+                    return
+                }
+                if rc != Z_OK && rc != Z_BUF_ERROR {
+                    failed = true
+                    return
+                }
+                if rc == Z_BUF_ERROR && produced == 0 { return }
+            } while z.pointee.avail_in > 0 || z.pointee.avail_out == 0
+        }
+    }
 }
 
 /// The integer after the first `"total":` (the /v1/hits answer).
@@ -234,56 +299,62 @@ func firstTotal(in raw: UnsafeRawBufferPointer) -> Int? {
 
 // MARK: - Targets
 
+/// The outcome of one request and when its answer was complete (for HTTP: received,
+/// decompressed and counted, part by part as it arrived).
+struct Answer: Sendable {
+    var outcome: Outcome
+    var done: NIODeadline
+}
+
 protocol Target: Sendable {
-    /// Runs one request; `done` is when the answer was received (and, for HTTP, decompressed):
-    /// checking its count comes after and is not part of its latency.
-    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant)
+    /// Starts request `index` (of the loaded list) and calls `finish` once, on any thread.
+    /// Returns at once: an open-loop schedule never waits for an answer.
+    func start(_ index: Int, timeout: Double, finish: @escaping @Sendable (Answer) -> Void)
     func shutdown() async
 }
 
+/// logstore (or anything else on 127.0.0.1) through async-http-client's delegate API.
+///
+/// Everything about a request after it is started runs on the event loop of its connection:
+/// the answer is gathered, decompressed and counted there, with no hop through Swift
+/// concurrency or Dispatch. The async API (`execute` + `body.collect`) cost the driver ~0.9 ms of
+/// CPU per thousand-line answer, as much as the server spent answering it, on the two cores
+/// both share (docs/BENCHMARKS.md, session 12).
 final class HTTPTarget: Target {
     let client: HTTPClient
-    let base: String
+    let requests: [HTTPClient.Request]
+    let specs: [RequestSpec]
     static let lsnKey = Array("{\"lsn\":".utf8)
     static let idKey = Array("\"_id\":".utf8)
 
-    init(url: String, connections: Int, timeout: Double) {
+    init(url: String, requests prepared: [Prepared], connections: Int, timeout: Double) throws {
         var cfg = HTTPClient.Configuration()
         cfg.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        cfg.decompression = .disabled  // gzip answers are inflated in `execute` with the system zlib
+        cfg.decompression = .disabled  // gzip answers are inflated by `AnswerCollector` with the system zlib
         // connect also bounds the wait for a free pooled connection: as long as a request may take
         cfg.timeout = .init(connect: .milliseconds(Int64(timeout * 1000)), read: .milliseconds(Int64(timeout * 1000)))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: cfg)
-        base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        // built once: a request's URL is parsed here, not at send time
+        requests = try prepared.map { p in
+            var headers = HTTPHeaders()
+            for (k, v) in p.spec.headers ?? [:] { headers.add(name: k, value: v) }
+            return try HTTPClient.Request(
+                url: base + (p.spec.path ?? "/"), method: .init(rawValue: p.spec.method ?? "GET"), headers: headers,
+                body: p.body.map { .bytes($0) })
+        }
+        specs = prepared.map(\.spec)
     }
 
-    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant) {
-        var req = HTTPClientRequest(url: base + (r.spec.path ?? "/"))
-        req.method = .init(rawValue: r.spec.method ?? "GET")
-        for (k, v) in r.spec.headers ?? [:] { req.headers.add(name: k, value: v) }
-        if let b = r.body { req.body = .bytes(ByteBuffer(bytes: b)) }
-        do {
-            let resp = try await client.execute(req, timeout: .milliseconds(Int64(timeout * 1000)))
-            let buf = try await resp.body.collect(upTo: 512 << 20)
-            // REANA's reads ask for gzip: the answer counts as received once decompressed, as a
-            // client (opensearch-py through urllib3 and the system zlib) would have it.
-            let gzipped = resp.headers["content-encoding"].contains { $0.lowercased() == "gzip" }
-            let inflated = gzipped ? buf.withUnsafeReadableBytes { gunzip($0) } : nil
-            let done = ContinuousClock.now
-            guard resp.status == .ok else { return (.failure("status \(resp.status.code)"), done) }
-            if gzipped && inflated == nil { return (.failure("bad gzip answer"), done) }
-            let count: (UnsafeRawBufferPointer) -> Int? = { raw in
-                switch r.spec.count ?? "none" {
-                case "lsn": occurrences(of: Self.lsnKey, in: raw)
-                case "hits": occurrences(of: Self.idKey, in: raw)
-                case "total": firstTotal(in: raw)
-                default: nil
-                }
+    func start(_ index: Int, timeout: Double, finish: @escaping @Sendable (Answer) -> Void) {
+        let collector = AnswerCollector(count: specs[index].count ?? "none")
+        let task = client.execute(
+            request: requests[index], delegate: collector, deadline: .now() + .milliseconds(Int64(timeout * 1000)))
+        task.futureResult.whenComplete { result in
+            switch result {
+            case .success(let answer): finish(answer)
+            case .failure(let error): finish(Answer(outcome: .failure(Self.describe(error)), done: .now()))
             }
-            let n = inflated.map { $0.withUnsafeBytes(count) } ?? buf.withUnsafeReadableBytes(count)
-            return (.ok(count: n, bytes: buf.readableBytes), done)
-        } catch {
-            return (.failure(Self.describe(error)), ContinuousClock.now)
         }
     }
 
@@ -295,12 +366,70 @@ final class HTTPTarget: Target {
     func shutdown() async { try? await client.shutdown() }
 }
 
+/// Takes one answer on its connection's event loop (async-http-client calls a delegate's
+/// methods one at a time, on that loop): inflates it and counts its lines part by part, as the
+/// parts arrive, keeping only what a `total` count needs.
+final class AnswerCollector: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = Answer
+    let kind: String
+    var status: UInt = 0
+    var gzip: GzipStream?
+    var counter: PartCounter?
+    var kept: [UInt8] = []  // a `total` answer (/v1/hits, small)
+    var bytes = 0
+
+    init(count: String) {
+        kind = count
+        switch count {
+        case "lsn": counter = PartCounter(needle: HTTPTarget.lsnKey, anchor: 0)
+        case "hits": counter = PartCounter(needle: HTTPTarget.idKey, anchor: 1)
+        default: break
+        }
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Answer>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        status = head.status.code
+        // REANA's reads ask for gzip: the answer counts as received once decompressed, as a
+        // client (opensearch-py through urllib3 and the system zlib) would have it.
+        if head.headers["content-encoding"].contains(where: { $0.lowercased() == "gzip" }) { gzip = GzipStream() }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Answer>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        bytes += buffer.readableBytes
+        buffer.withUnsafeReadableBytes { raw in
+            if let gzip { gzip.feed(raw) { take($0) } } else { take(raw) }
+        }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    private func take(_ raw: UnsafeRawBufferPointer) {
+        if kind == "total" {
+            kept.append(contentsOf: raw)
+        } else {
+            counter?.feed(raw)
+        }
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Answer>) throws -> Answer {
+        let done = NIODeadline.now()
+        guard status == 200 else { return Answer(outcome: .failure("status \(status)"), done: done) }
+        if let gzip, gzip.failed || !gzip.finished { return Answer(outcome: .failure("bad gzip answer"), done: done) }
+        let n = kind == "total" ? kept.withUnsafeBytes { firstTotal(in: $0) } : counter?.count
+        return Answer(outcome: .ok(count: n, bytes: bytes), done: done)
+    }
+}
+
+/// A PostgreSQL server through postgres-nio (a pool of connections, extended protocol).
 final class PostgresTarget: Target {
     let client: PostgresClient
+    let specs: [RequestSpec]
     let logger = Logger(label: "loaddriver.pg")
     let runner: Task<Void, Never>
 
-    init(host: String, port: Int, user: String, database: String, connections: Int, timeout: Double) {
+    init(host: String, port: Int, user: String, database: String, requests: [Prepared], connections: Int,
+         timeout: Double)
+    {
         var cfg = PostgresClient.Configuration(host: host, port: port, username: user, password: nil,
                                                database: database, tls: .disable)
         cfg.options.maximumConnections = connections
@@ -309,13 +438,19 @@ final class PostgresTarget: Target {
         cfg.options.additionalStartupParameters = [("statement_timeout", String(Int(timeout * 1000)))]
         let client = PostgresClient(configuration: cfg, backgroundLogger: Logger(label: "loaddriver.pg.pool"))
         self.client = client
+        specs = requests.map(\.spec)
         runner = Task { await client.run() }
     }
 
-    func execute(_ r: Prepared, timeout: Double) async -> (outcome: Outcome, done: ContinuousClock.Instant) {
+    func start(_ index: Int, timeout: Double, finish: @escaping @Sendable (Answer) -> Void) {
+        let spec = specs[index]
+        Task { finish(await self.execute(spec)) }
+    }
+
+    func execute(_ spec: RequestSpec) async -> Answer {
         var binds = PostgresBindings()
-        for p in r.spec.params ?? [] { binds.append(p) }
-        let query = PostgresQuery(unsafeSQL: r.spec.sql ?? "SELECT 1", binds: binds)
+        for p in spec.params ?? [] { binds.append(p) }
+        let query = PostgresQuery(unsafeSQL: spec.sql ?? "SELECT 1", binds: binds)
         do {
             let rows = try await client.query(query, logger: logger)
             var n = 0
@@ -323,14 +458,15 @@ final class PostgresTarget: Target {
             var bytes = 0
             for try await row in rows {
                 for (k, cell) in row.enumerated() {
-                    if n == 0, k == 0, r.spec.count == "scalar" { scalar = try cell.decode(Int.self, context: .default) }
+                    if n == 0, k == 0, spec.count == "scalar" { scalar = try cell.decode(Int.self, context: .default) }
                     bytes += cell.bytes?.readableBytes ?? 0
                 }
                 n += 1
             }
-            return (.ok(count: r.spec.count == "scalar" ? scalar : (r.spec.count == "none" ? nil : n), bytes: bytes), .now)
+            let count = spec.count == "scalar" ? scalar : (spec.count == "none" ? nil : n)
+            return Answer(outcome: .ok(count: count, bytes: bytes), done: .now())
         } catch {
-            return (.failure(HTTPTarget.describe(error)), .now)
+            return Answer(outcome: .failure(HTTPTarget.describe(error)), done: .now())
         }
     }
 
@@ -346,6 +482,7 @@ struct Stats {
     var fromDue = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     var service = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     var sent = 0
+    var finished = 0
     var ok = 0
     var errors: [String: Int] = [:]
     var mismatches = 0
@@ -356,25 +493,37 @@ struct Stats {
     var countMax = 0
     var counted = 0
     var maxSendLagMicros: UInt64 = 0
-    var lastDone: ContinuousClock.Instant?
+    var lastDone: NIODeadline?
+    /// Set when the schedule has sent its last request: completed once every sent one is answered.
+    var allAnswered: EventLoopPromise<Void>?
 }
 
 final class Recorder: Sendable {
     let box = NIOLockedValueBox(Stats())
 
-    func sent(lag: Duration) {
+    func sent(lag: TimeAmount) {
         box.withLockedValue {
             $0.sent += 1
             $0.maxSendLagMicros = max($0.maxSendLagMicros, micros(lag))
         }
     }
 
-    func record(due: ContinuousClock.Instant, sent: ContinuousClock.Instant, done: ContinuousClock.Instant,
-                outcome: Outcome, spec: RequestSpec)
-    {
-        box.withLockedValue { s in
+    /// The schedule is over: `promise` succeeds once every sent request has been answered.
+    func sendingFinished(_ promise: EventLoopPromise<Void>) {
+        let now = box.withLockedValue { s -> Bool in
+            if s.finished == s.sent { return true }
+            s.allAnswered = promise
+            return false
+        }
+        if now { promise.succeed() }
+    }
+
+    func record(due: NIODeadline, sent: NIODeadline, answer: Answer, spec: RequestSpec) {
+        let done = answer.done
+        let last = box.withLockedValue { s -> EventLoopPromise<Void>? in
+            s.finished += 1
             s.lastDone = max(s.lastDone ?? done, done)
-            switch outcome {
+            switch answer.outcome {
             case .failure(let why):
                 s.errors[why, default: 0] += 1
             case .ok(let count, let bytes):
@@ -401,15 +550,15 @@ final class Recorder: Sendable {
                     if s.mismatchExamples.count < 5 { s.mismatchExamples.append("no count in the answer") }
                 }
             }
+            guard s.finished == s.sent, let p = s.allAnswered else { return nil }
+            s.allAnswered = nil
+            return p
         }
+        last?.succeed()
     }
 }
 
-func micros(_ d: Duration) -> UInt64 {
-    let (s, atto) = d.components
-    if s < 0 { return 0 }
-    return UInt64(s) * 1_000_000 + UInt64(atto / 1_000_000_000_000)
-}
+func micros(_ t: TimeAmount) -> UInt64 { t.nanoseconds < 0 ? 0 : UInt64(t.nanoseconds / 1000) }
 
 func cpuSeconds() -> Double {
     var ru = rusage()
@@ -430,6 +579,69 @@ func summary(_ h: Histogram<UInt64>) -> [String: Any] {
     ]
 }
 
+// MARK: - Schedule
+
+/// Sends request i at `start + i / rate` from a thread of its own (an event loop that does
+/// nothing else, so answers being gathered never delay a send), until `planned` are sent or
+/// `stopSending` passes. Returns how many were left unsent.
+final class OpenSchedule: @unchecked Sendable {
+    let loop: EventLoop
+    let target: any Target
+    let rec: Recorder
+    let specs: [RequestSpec]
+    let start: NIODeadline
+    let rate: Double
+    let planned: Int
+    let stopSending: NIODeadline
+    let timeout: Double
+    // touched only on `loop`
+    var next = 0
+    var unsent = 0
+    let over: EventLoopPromise<Void>
+
+    init(loop: EventLoop, target: any Target, rec: Recorder, specs: [RequestSpec], start: NIODeadline, rate: Double,
+         planned: Int, stopSending: NIODeadline, timeout: Double)
+    {
+        self.loop = loop
+        self.target = target
+        self.rec = rec
+        self.specs = specs
+        self.start = start
+        self.rate = rate
+        self.planned = planned
+        self.stopSending = stopSending
+        self.timeout = timeout
+        over = loop.makePromise()
+    }
+
+    func due(_ i: Int) -> NIODeadline { start + .nanoseconds(Int64((Double(i) / rate * 1e9).rounded())) }
+
+    /// Sends every request that is due, then sleeps until the next one is.
+    func tick() {
+        while next < planned {
+            let due = due(next)
+            let now = NIODeadline.now()
+            if due > now {
+                loop.scheduleTask(deadline: due) { self.tick() }
+                return
+            }
+            if now >= stopSending {
+                unsent = planned - next
+                break
+            }
+            rec.sent(lag: now - due)
+            let index = next % specs.count
+            let spec = specs[index]
+            let rec = rec
+            target.start(index, timeout: timeout) { answer in
+                rec.record(due: due, sent: now, answer: answer, spec: spec)
+            }
+            next += 1
+        }
+        rec.sendingFinished(over)
+    }
+}
+
 // MARK: - Main
 
 @main
@@ -446,66 +658,57 @@ struct LoadDriver {
             exit(2)
         }
         let requests: [Prepared]
+        let target: any Target
         do {
             requests = try loadRequests(opts.requestsFile)
+            target =
+                opts.target == "http"
+                ? try HTTPTarget(url: opts.url, requests: requests, connections: opts.connections, timeout: opts.timeout)
+                : PostgresTarget(host: opts.pgHost, port: opts.pgPort, user: opts.pgUser, database: opts.pgDatabase,
+                                 requests: requests, connections: opts.connections, timeout: opts.timeout)
         } catch {
             FileHandle.standardError.write(Data("error: cannot read requests: \(error)\n".utf8))
             exit(2)
         }
-        let target: any Target =
-            opts.target == "http"
-            ? HTTPTarget(url: opts.url, connections: opts.connections, timeout: opts.timeout)
-            : PostgresTarget(host: opts.pgHost, port: opts.pgPort, user: opts.pgUser, database: opts.pgDatabase,
-                             connections: opts.connections, timeout: opts.timeout)
+        let specs = requests.map(\.spec)
         let rec = Recorder()
-        let clock = ContinuousClock()
         let cpu0 = cpuSeconds()
-        let wall0 = clock.now
+        let wall0 = NIODeadline.now()
         var unsent = 0
         var planned = 0
-        var start = clock.now
+        var start = NIODeadline.now()
 
         if opts.mode == "sequential" {
             // one request at a time (search latency on an otherwise idle server)
             planned = opts.count
-            let hardEnd = clock.now + .seconds(opts.seconds + opts.grace)
+            let hardEnd = NIODeadline.now() + .nanoseconds(Int64((opts.seconds + opts.grace) * 1e9))
             for i in 0..<opts.count {
-                if clock.now >= hardEnd {
+                if NIODeadline.now() >= hardEnd {
                     unsent = opts.count - i
                     break
                 }
-                let r = requests[i % requests.count]
-                let t0 = clock.now
+                let index = i % requests.count
+                let t0 = NIODeadline.now()
                 rec.sent(lag: .zero)
-                let (out, done) = await target.execute(r, timeout: opts.timeout)
-                rec.record(due: t0, sent: t0, done: done, outcome: out, spec: r.spec)
+                let answer = await withCheckedContinuation { c in
+                    target.start(index, timeout: opts.timeout) { c.resume(returning: $0) }
+                }
+                rec.record(due: t0, sent: t0, answer: answer, spec: specs[index])
             }
         } else {
             planned = Int((opts.rate * opts.seconds).rounded())
-            start = clock.now + .milliseconds(200)
-            let stopSending = start + .seconds(opts.seconds + opts.grace)
-            let rate = opts.rate
-            let timeout = opts.timeout
-            await withDiscardingTaskGroup { group in
-                for i in 0..<planned {
-                    let due = start + .nanoseconds(Int64((Double(i) / rate * 1e9).rounded()))
-                    if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
-                    let now = clock.now
-                    if now >= stopSending {
-                        unsent = planned - i
-                        break
-                    }
-                    rec.sent(lag: now - due)
-                    let r = requests[i % requests.count]
-                    group.addTask {
-                        let t0 = clock.now
-                        let (out, done) = await target.execute(r, timeout: timeout)
-                        rec.record(due: due, sent: t0, done: done, outcome: out, spec: r.spec)
-                    }
-                }
-            }
+            start = NIODeadline.now() + .milliseconds(200)
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let schedule = OpenSchedule(
+                loop: group.next(), target: target, rec: rec, specs: specs, start: start, rate: opts.rate,
+                planned: planned, stopSending: start + .nanoseconds(Int64((opts.seconds + opts.grace) * 1e9)),
+                timeout: opts.timeout)
+            schedule.loop.execute { schedule.tick() }
+            try? await schedule.over.futureResult.get()
+            unsent = try! await schedule.loop.submit { schedule.unsent }.get()
+            try? await group.shutdownGracefully()
         }
-        let wall = clock.now - wall0
+        let wall = NIODeadline.now() - wall0
         let cpu = cpuSeconds() - cpu0
         await target.shutdown()
 
