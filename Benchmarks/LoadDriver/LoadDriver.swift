@@ -451,20 +451,32 @@ final class PostgresTarget: Target {
         var binds = PostgresBindings()
         for p in spec.params ?? [] { binds.append(p) }
         let query = PostgresQuery(unsafeSQL: spec.sql ?? "SELECT 1", binds: binds)
+        let wantScalar = spec.count == "scalar"
+        // Rows are counted as they arrive, on the connection's event loop (postgres-nio's
+        // callback API), instead of one async step per row: that cost the driver ~1 ms per
+        // thousand-row answer, CPU taken from the server it measures.
+        let tally = NIOLockedValueBox((rows: 0, bytes: 0, scalar: Int?.none))
+        let logger = logger
         do {
-            let rows = try await client.query(query, logger: logger)
-            var n = 0
-            var scalar: Int? = nil
-            var bytes = 0
-            for try await row in rows {
-                for (k, cell) in row.enumerated() {
-                    if n == 0, k == 0, spec.count == "scalar" { scalar = try cell.decode(Int.self, context: .default) }
-                    bytes += cell.bytes?.readableBytes ?? 0
-                }
-                n += 1
+            try await client.withConnection { connection in
+                _ = try await connection.query(query, logger: logger) { row in
+                    var first: PostgresCell?
+                    var bytes = 0
+                    for cell in row {
+                        if first == nil { first = cell }
+                        bytes += cell.bytes?.readableBytes ?? 0
+                    }
+                    let scalar = wantScalar && first != nil ? try first!.decode(Int.self, context: .default) : nil
+                    tally.withLockedValue { t in
+                        if t.rows == 0 { t.scalar = scalar }
+                        t.rows += 1
+                        t.bytes += bytes
+                    }
+                }.get()
             }
-            let count = spec.count == "scalar" ? scalar : (spec.count == "none" ? nil : n)
-            return Answer(outcome: .ok(count: count, bytes: bytes), done: .now())
+            let t = tally.withLockedValue { $0 }
+            let count = wantScalar ? t.scalar : (spec.count == "none" ? nil : t.rows)
+            return Answer(outcome: .ok(count: count, bytes: t.bytes), done: .now())
         } catch {
             return Answer(outcome: .failure(HTTPTarget.describe(error)), done: .now())
         }

@@ -104,9 +104,14 @@ def rows(rep: dict) -> list[tuple[str, str, str, str, str]]:
                     for k in ("search", "logs")]
             perr = (_g(P, key, f"sql@{rate}", "errors") or 0) + (_g(P, key, f"sql@{rate}", "count_mismatches") or 0)
             out.append((f"  errors + count mismatches {tag} {rate}/s", f"{errs[0]} / {errs[1]}", f"{perr}", "", ""))
-    for k in ("search", "sql"):
-        for s, name in ((L, "logstore"), (P, "postgres")):
-            pass
+            # The driver shares the machine's cores with the server it measures: its own CPU per
+            # answer shows how much it takes from them.
+            def per_answer(system, kind):
+                step = _g(system, key, f"{kind}@{rate}") or {}
+                ok, cpu = step.get("ok"), step.get("client_cpu_seconds")
+                return f"{cpu * 1000 / ok:.2f}" if ok and cpu is not None else "–"
+            out.append((f"  driver CPU ms per answer {tag} {rate}/s", f"{per_answer(L, 'search')} / {per_answer(L, 'logs')}",
+                        per_answer(P, "sql"), "", ""))
     truth = _g(rep, "workload", "true_counts") or {}
     first = True
     for q, t in truth.items():
