@@ -595,7 +595,8 @@ func summary(_ h: Histogram<UInt64>) -> [String: Any] {
 
 /// Sends request i at `start + i / rate` from a thread of its own (an event loop that does
 /// nothing else, so answers being gathered never delay a send), until `planned` are sent or
-/// `stopSending` passes. Returns how many were left unsent.
+/// `stopSending` passes; `unsent` then counts those left, and `over` succeeds once every sent
+/// request is answered.
 final class OpenSchedule: @unchecked Sendable {
     let loop: EventLoop
     let target: any Target

@@ -58,7 +58,7 @@ public struct QueryMatcher: Sendable {
     /// Tokens every matching line holds, longest first (at most `maxRequired`, none shorter
     /// than 3 bytes: not worth a search): ASCII lines without the bytes of one of them are
     /// answered false untokenized.
-    private var requiredTokens: [[UInt8]] = []
+    private var prefilterTokens: [[UInt8]] = []
     static let maxRequired = 4
 
     public init(_ query: Query) {
@@ -73,9 +73,10 @@ public struct QueryMatcher: Sendable {
             // Longest first: a longer token is usually the rarer one. The others are looked
             // for only in lines that hold it: a phrase of two common words ("connection
             // closed") no longer tokenizes every line with just one of them.
-            requiredTokens = Self.requiredTokens(self.query).map { Array($0.utf8) }.filter { $0.count >= 3 }
-                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
-            requiredTokens = Array(requiredTokens.prefix(Self.maxRequired))
+            prefilterTokens = Array(
+                Self.requiredTokens(self.query).map { Array($0.utf8) }.filter { $0.count >= 3 }
+                    .sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
+                    .prefix(Self.maxRequired))
         }
     }
 
@@ -161,8 +162,8 @@ public struct QueryMatcher: Sendable {
             setFields(state, stream)
             let known = evaluate(root, state)
             if known != 0 { return known == 1 }
-            if !requiredTokens.isEmpty, Tokenizer.isASCII(message) {
-                for token in requiredTokens where !token.withUnsafeBufferPointer({ Self.containsFolded(message, $0) }) {
+            if !prefilterTokens.isEmpty, Tokenizer.isASCII(message) {
+                for token in prefilterTokens where !token.withUnsafeBufferPointer({ Self.containsFolded(message, $0) }) {
                     return false
                 }
             }
