@@ -100,6 +100,60 @@ let benchmarks: @Sendable () -> Void = {
         OpenStores.closeAll()
     }
 
+    // MARK: Read one stream's unsealed head lines (3000 live streams × 300 head lines)
+
+    // What a read of a live job costs while its lines are still in the head: 3000 streams whose
+    // lines arrived in runs of 1–10 (FluentBit's tail reads a container's file in runs), each
+    // holding 300 head lines, none sealed (the head is keyed by LSN, so one stream's lines are
+    // spread over the whole table).
+    Benchmark(
+        "read one live stream's 300 head lines (3000 streams)",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5))
+    ) { (benchmark: Benchmark, fixture: ReadFixture) in
+        let (store, ids) = (fixture.store, fixture.ids)
+        var i = 0
+        for _ in benchmark.scaledIterations {
+            let page = try store.read(LogQuery(streams: [ids[i % ids.count]], limit: 1000))
+            precondition(page.lines.count == 300, "BUG: expected 300 lines, got \(page.lines.count)")
+            blackHole(page)
+            i += 7
+        }
+    } setup: { () async throws -> ReadFixture in
+        var options = StorageOptions()
+        options.sealAge = .seconds(86_400)
+        let store = try OpenStores.open("head", options: options)
+        let streams = 3000
+        var rng = SystemRandomNumberGenerator()
+        var next = [Int](repeating: 0, count: streams)
+        var open = Array(0..<streams)
+        var batch: [IncomingLine] = []
+        while !open.isEmpty {
+            let slot = Int.random(in: 0..<open.count, using: &rng)
+            let stream = open[slot]
+            for _ in 0..<min(300 - next[stream], Int.random(in: 1...10, using: &rng)) {
+                let n = next[stream]
+                next[stream] += 1
+                batch.append(
+                    IncomingLine(
+                        stream: StreamKey(index: "fluentbit-job_log", workflow: "wf-\(stream / 50)", job: "job-\(stream)"),
+                        timestamp: baseTime + Int64(n) * 100_000_000, message: Corpus.line(stream * 300 + n, size: 128),
+                        fields: fieldsJSON))
+            }
+            if next[stream] == 300 {
+                open[slot] = open[open.count - 1]
+                open.removeLast()
+            }
+            if batch.count >= 2000 {
+                _ = try await store.append(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { _ = try await store.append(batch) }
+        return ReadFixture(store: store, ids: store.allStreams().map(\.id))
+    } teardown: {
+        OpenStores.closeAll()
+    }
+
     // MARK: One block of REANA's lines: sealing (level 1) and reading it back
 
     // 1000 loghub lines with REANA's three labels repeated on each, as FluentBit sends them.
@@ -167,8 +221,8 @@ let benchmarks: @Sendable () -> Void = {
 enum OpenStores {
     static let stores = Mutex<[Storage]>([])
 
-    static func open(_ name: String) throws -> Storage {
-        let store = try Storage.open(directory: temporaryDirectory(name), logger: logger)
+    static func open(_ name: String, options: StorageOptions = StorageOptions()) throws -> Storage {
+        let store = try Storage.open(directory: temporaryDirectory(name), options: options, logger: logger)
         stores.withLock { $0.append(store) }
         return store
     }
