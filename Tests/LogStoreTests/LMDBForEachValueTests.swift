@@ -41,6 +41,23 @@ struct LMDBForEachValueTests {
                 }
                 #expect(found == expected, "trial \(trial)")
             }
+            // Keys out of order (not what callers pass, but never a silently missed line).
+            for _ in 0..<50 {
+                // Mostly ascending and a step apart, with a stretch reversed, two keys swapped
+                // and repeats.
+                var keys = (0..<200).map { _ in UInt64.random(in: 0...1_000, using: &rng) }.sorted()
+                let stretch = Int.random(in: 0..<160, using: &rng)
+                keys[stretch..<(stretch + 40)].reverse()
+                keys.swapAt(Int.random(in: 0..<200, using: &rng), Int.random(in: 0..<200, using: &rng))
+                var expected: [UInt64] = []
+                for key in keys where try txn.get(table, u64: key) != nil { expected.append(key) }
+                var found: [UInt64] = []
+                try txn.forEachValue(table, u64: keys) { key, bytes in
+                    #expect(Array(bytes) == value(key))
+                    found.append(key)
+                }
+                #expect(found == expected)
+            }
             // No keys, and keys that are all missing.
             var calls = 0
             try txn.forEachValue(table, u64: [UInt64]()) { _, _ in calls += 1 }

@@ -44,13 +44,14 @@ public struct LMDBTransaction: ~Copyable {
         }
     }
 
-    /// Calls `body` with each key of `keys` (ascending, 8-byte big-endian keys as in
-    /// `get(_:u64:)`) that is present and its value, borrowed from the map.
+    /// Calls `body` with each key of `keys` (8-byte big-endian keys as in `get(_:u64:)`) that
+    /// is present and its value, borrowed from the map, in the order of `keys`.
     ///
     /// One cursor serves all the keys: a key at most `maxStep` entries after the previous one is
     /// reached by stepping (`MDB_NEXT`, which stays on the leaf page it is on) instead of a
     /// descent from the root. Head lines arrive in runs (a request carries several consecutive
-    /// lines of one container), so most of a stream's head lines are a step from the last.
+    /// lines of one container), so most of a stream's head lines are a step from the last. Keys
+    /// are meant to ascend; one that does not is sought like the first.
     public func forEachValue(
         _ table: LMDBTable, u64 keys: some Sequence<UInt64>, maxStep: UInt64 = 16,
         _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
@@ -60,28 +61,33 @@ public struct LMDBTransaction: ~Copyable {
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val()
         var v = MDB_val()
-        // `current` is the key the cursor rests on (with its value in `v`) while `positioned`.
+        // While `positioned`, the cursor rests on `current` (its value in `v`), reached from the
+        // previous key asked by seeking it or stepping to the first entry at or after it: no
+        // key between the previous one and `current` is in the table.
         var positioned = false
         var current: UInt64 = 0
+        var previous: UInt64 = 0
         for key in keys {
-            if positioned, key <= current {
-                // Skipped over while stepping: present only if it is where the cursor rests.
-                if key == current { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
-                continue
-            }
-            if positioned, key - current <= maxStep {
-                while current < key {
-                    let rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
-                    if rc == MDB_NOTFOUND {
-                        positioned = false
-                        break
-                    }
-                    try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
-                    guard k.mv_size == 8 else { throw CorruptDataError("key of \(k.mv_size) bytes in \(table.name) of \(path)") }
-                    current = UInt64(bigEndian: k.mv_data.loadUnaligned(as: UInt64.self))
+            defer { previous = key }
+            if positioned, key > previous {
+                if key <= current {
+                    if key == current { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
+                    continue
                 }
-                if positioned, current == key { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
-                continue
+                if key - current <= maxStep {
+                    while current < key {
+                        let rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+                        if rc == MDB_NOTFOUND {
+                            positioned = false
+                            break
+                        }
+                        try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
+                        guard k.mv_size == 8 else { throw CorruptDataError("key of \(k.mv_size) bytes in \(table.name) of \(path)") }
+                        current = UInt64(bigEndian: k.mv_data.loadUnaligned(as: UInt64.self))
+                    }
+                    if positioned, current == key { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
+                    continue
+                }
             }
             var bigEndian = key.bigEndian
             let rc = withUnsafeMutableBytes(of: &bigEndian) { keyBytes in
