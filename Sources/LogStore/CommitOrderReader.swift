@@ -88,10 +88,10 @@ extension Storage {
                 for (id, lsns) in headLSNs {
                     let key = wanted[id]!
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
-                    let wantedLSNs = lsns.lazy.filter { $0 > sealedThrough && $0 > low && $0 <= committed }
-                    try txn.forEachValue(segment.head, u64: wantedLSNs) { lsn, v in
+                    for lsn in lsns where lsn > sealedThrough && lsn > low && lsn <= committed {
+                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
                         let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                        if let matcher, !line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { return }
+                        if let matcher, !line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { continue }
                         candidates.append(
                             LogLine(
                                 lsn: lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),

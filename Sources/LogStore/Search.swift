@@ -96,11 +96,12 @@ extension Storage {
                     guard let key = streams[id]?.key else { continue }
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
                     var lines: [LogLine] = []
-                    try txn.forEachValue(segment.head, u64: lsns.drop { $0 <= sealedThrough }) { lsn, v in
+                    for lsn in lsns where lsn > sealedThrough {
+                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
                         let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                        if let from, line.timestamp < from { return }
-                        if let to, line.timestamp >= to { return }
-                        guard line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) else { return }
+                        if let from, line.timestamp < from { continue }
+                        if let to, line.timestamp >= to { continue }
+                        guard line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) else { continue }
                         lines.append(
                             LogLine(lsn: lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
                                 fields: String(decoding: line.fields, as: UTF8.self)))

@@ -248,7 +248,8 @@ extension Storage {
                     // Lines sealed since the index was read are in a block of this snapshot.
                     let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
                     let key = keys[id] ?? noKey
-                    try txn.forEachValue(segment.head, u64: lsns.drop { $0 <= sealedThrough }) { lsn, v in
+                    for lsn in lsns where lsn > sealedThrough {
+                        guard let v = try txn.get(segment.head, u64: lsn) else { continue }
                         let line = try Keys.headLineView(lsn: lsn, value: v)
                         if inWindow(LogPosition(timestamp: line.timestamp, lsn: lsn)),
                             !lineMatched.contains(id) || matcher!.matches(message: line.message, stream: key)

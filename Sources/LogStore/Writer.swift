@@ -513,17 +513,19 @@ final class Writer: @unchecked Sendable {
             try segment.env.read { txn in
                 var sealLines: [[LineView]] = []
                 sealLines.reserveCapacity(toSeal.count)
+                var key = ByteWriter(capacity: 8)
                 for (k, id) in toSeal.enumerated() {
                     let lsns = headLSNs[k]
                     let fresh = group[id] ?? []
                     var lines: [LineView] = []
                     lines.reserveCapacity(lsns.count + fresh.count)
-                    try txn.forEachValue(segment.head, u64: lsns) { lsn, v in
+                    for lsn in lsns {
+                        key.bytes.removeAll(keepingCapacity: true)
+                        key.u64BE(lsn)
+                        guard let v = try txn.get(segment.head, key.bytes) else {
+                            throw CorruptDataError("head line \(lsn) of stream \(id) missing in \(segment.name)")
+                        }
                         lines.append(try Keys.headLineAsView(lsn: lsn, value: v).1)
-                    }
-                    guard lines.count == lsns.count else {
-                        throw CorruptDataError(
-                            "\(lsns.count - lines.count) of the \(lsns.count) head lines of stream \(id) missing in \(segment.name)")
                     }
                     lines.append(contentsOf: fresh)
                     sealLines.append(lines)

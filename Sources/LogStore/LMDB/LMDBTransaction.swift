@@ -44,68 +44,6 @@ public struct LMDBTransaction: ~Copyable {
         }
     }
 
-    /// Calls `body` with each key of `keys` (8-byte big-endian keys as in `get(_:u64:)`) that
-    /// is present and its value, borrowed from the map, in the order of `keys`.
-    ///
-    /// One cursor serves all the keys: a key at most `maxStep` entries after the previous one is
-    /// reached by stepping (`MDB_NEXT`, which stays on the leaf page it is on) instead of a
-    /// descent from the root. Head lines arrive in runs (a request carries several consecutive
-    /// lines of one container), so most of a stream's head lines are a step from the last. Keys
-    /// are meant to ascend; one that does not is sought like the first.
-    public func forEachValue(
-        _ table: LMDBTable, u64 keys: some Sequence<UInt64>, maxStep: UInt64 = 16,
-        _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
-    ) throws {
-        var cursor: OpaquePointer?
-        try lmdbCheck(mdb_cursor_open(txn, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
-        defer { mdb_cursor_close(cursor) }
-        var k = MDB_val()
-        var v = MDB_val()
-        // While `positioned`, the cursor rests on `current` (its value in `v`), reached from the
-        // previous key asked by seeking it or stepping to the first entry at or after it: no
-        // key between the previous one and `current` is in the table.
-        var positioned = false
-        var current: UInt64 = 0
-        var previous: UInt64 = 0
-        for key in keys {
-            defer { previous = key }
-            if positioned, key > previous {
-                if key <= current {
-                    if key == current { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
-                    continue
-                }
-                if key - current <= maxStep {
-                    while current < key {
-                        let rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
-                        if rc == MDB_NOTFOUND {
-                            positioned = false
-                            break
-                        }
-                        try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
-                        guard k.mv_size == 8 else { throw CorruptDataError("key of \(k.mv_size) bytes in \(table.name) of \(path)") }
-                        current = UInt64(bigEndian: k.mv_data.loadUnaligned(as: UInt64.self))
-                    }
-                    if positioned, current == key { try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
-                    continue
-                }
-            }
-            var bigEndian = key.bigEndian
-            let rc = withUnsafeMutableBytes(of: &bigEndian) { keyBytes in
-                k = MDB_val(mv_size: 8, mv_data: keyBytes.baseAddress)
-                return mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
-            }
-            if rc == MDB_NOTFOUND {
-                // A failed MDB_SET_KEY leaves the cursor unpositioned.
-                positioned = false
-                continue
-            }
-            try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
-            positioned = true
-            current = key
-            try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
-        }
-    }
-
     /// Stores `value` under `key` (replacing any value).
     public func put(_ table: LMDBTable, _ key: some ContiguousBytes, _ value: some ContiguousBytes, append: Bool = false) throws {
         try key.withUnsafeBytes { keyBytes in
