@@ -112,6 +112,26 @@ def rows(rep: dict) -> list[tuple[str, str, str, str, str]]:
                 return f"{cpu * 1000 / ok:.2f}" if ok and cpu is not None else "–"
             out.append((f"  driver CPU ms per answer {tag} {rate}/s", f"{per_answer(L, 'search')} / {per_answer(L, 'logs')}",
                         per_answer(P, "sql"), "", ""))
+            # The server's CPU over the step: per answer when idle (it includes the server's own
+            # background passes, which weigh at 10/s); while ingesting, the cores busy during the
+            # step beside the ingest's own share (measured alone for 2 s before the steps).
+            def server_cpu(system, kind):
+                step = _g(system, key, f"{kind}@{rate}") or {}
+                ok, cpu, wall = step.get("ok"), step.get("server_cpu_seconds"), step.get("server_cpu_wall_seconds")
+                if not ok or cpu is None or not wall:
+                    return "–"
+                if key == "reads_idle":
+                    return f"{cpu * 1000 / ok:.2f}"
+                alone = _g(system, "background_ingest", kind, "server_cpu_per_sec_alone")
+                return f"{cpu / wall:.2f}" + ("" if alone is None else f" ({alone:.2f})")
+            def lines(system, kind):
+                v = _g(system, key, f"{kind}@{rate}", "lines_per_answer", "mean")
+                return "–" if v is None else f"{v:,.0f}"
+            out.append((f"  server CPU ms per answer {tag} {rate}/s" if key == "reads_idle" else
+                        f"  server cores busy (ingest alone) {tag} {rate}/s",
+                        f"{server_cpu(L, 'search')} / {server_cpu(L, 'logs')}", server_cpu(P, "sql"), "", ""))
+            out.append((f"  lines per answer (mean) {tag} {rate}/s", f"{lines(L, 'search')} / {lines(L, 'logs')}",
+                        lines(P, "sql"), "", ""))
     truth = _g(rep, "workload", "true_counts") or {}
     first = True
     for q, t in truth.items():

@@ -282,6 +282,7 @@ class IngestRun:
         lines = sum(r["lines"] for r in results)
         out = {
             "lines": lines, "requests": sum(r["requests"] for r in results), "seconds": round(elapsed, 2),
+            "first": round(first, 3), "last": round(last, 3),
             "lines_per_sec": round(lines / elapsed), "body_bytes": sum(r["bytes"] for r in results),
             "latency_ms": {"p50": lg.ms(lg.pct(lat, 50)), "p99": lg.ms(lg.pct(lat, 99)),
                            "max": lg.ms(lat[-1] if lat else None)},
@@ -419,14 +420,21 @@ def wait_quiet(pids_fn, baseline: float, max_seconds: float = 60.0) -> float:
 
 def read_phases(driver: Driver, system: str, kinds: list[str], target_args: list[str], w: wl.Workload,
                 rates: list[float], seconds: float, tag: str, expect_op: str, seed: int,
-                mem_fn=None, pids_fn=None, quiet: float = 0.1) -> dict:
+                mem_fn=None, pids_fn=None, quiet: float = 0.1, max_wait: float = 60.0) -> dict:
     out: dict = {}
     for kind in kinds:
         for rate in rates:
-            waited = wait_quiet(pids_fn, quiet) if pids_fn is not None else None
+            waited = wait_quiet(pids_fn, quiet, max_wait) if pids_fn is not None else None
             n = max(50, int(rate * seconds))
             reqs = job_requests(system, kind, w, seed + int(rate), n, expect_op)
+            cpu0, t0 = (server_cpu(pids_fn()) if pids_fn is not None else None), time.time()
             r = open_loop(driver, f"{system} {kind} {tag} {rate:g}/s", target_args, reqs, rate, seconds)
+            if cpu0 is not None:
+                # the server's CPU over the driver's whole run (start, the step, its grace), to
+                # set against the answers it gave: what one answer costs the shared cores
+                r["server_cpu_seconds"] = round(server_cpu(pids_fn()) - cpu0, 3)
+                r["server_cpu_wall_seconds"] = round(time.time() - t0, 3)
+            r["step_started"], r["step_ended"] = round(t0, 3), round(time.time(), 3)
             if mem_fn is not None:
                 r["server_memory"] = mem_fn()
             r["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
@@ -512,6 +520,9 @@ def tail_phase(port: int, w: wl.Workload, samples: int) -> dict:
     return {"samples": len(lat), "errors": errors,
             "latency_ms": {"p50": lg.ms(lg.pct(lat, 50)), "p95": lg.ms(lg.pct(lat, 95)),
                            "max": lg.ms(lat[-1] if lat else None)}}
+
+
+INGEST_WAIT = 15.0  # at most this long between steps while ingesting
 
 
 def paced_cfg(w: wl.Workload, first: int, rate: float, seconds: float) -> dict:
@@ -632,7 +643,10 @@ def main(argv: list[str]) -> int:
         cont_first = w.lines_per_job + a.small_seconds  # continuation for the background ingest
         for system in systems:
             rates = ls_rates if system == "logstore" else pg_rates
-            read_total = len(rates) * (a.read_seconds + 3)
+            # the background ingest's planned length: the steps, two long waits for the server to
+            # be back to the ingest's own load (INGEST_WAIT each), and slack for a step that
+            # saturates and runs into its grace time; it is stopped when the steps are done
+            read_total = len(rates) * (a.read_seconds + 3) + 2 * INGEST_WAIT + 30
             sysrep: dict = {}
             report["systems"][system] = sysrep
             if system == "logstore":
@@ -756,13 +770,23 @@ def main(argv: list[str]) -> int:
                 bg = IngestRun(system, target, 2, pids_fn, box, paced=cfg)
                 try:
                     time.sleep(2.0)
+                    # the ingest's own share of the server's CPU (PostgreSQL needs more than a core)
+                    c0, t0 = server_cpu(pids_fn()), time.time()
+                    time.sleep(2.0)
+                    alone = (server_cpu(pids_fn()) - c0) / (time.time() - t0)
                     # between steps, wait until the server is back to the ingest's own load
                     rr = read_phases(driver, system, [kind], targs, w, rates, a.read_seconds, "ingesting", "ge",
-                                     a.seed + 1, lambda: server_memory(pids_fn()), pids_fn, 1.0)
+                                     a.seed + 1, lambda: server_memory(pids_fn()), pids_fn,
+                                     alone + 0.25, INGEST_WAIT)
                 finally:
                     bgr = bg.stop()
                     box.clear()
                 sysrep["reads_ingest"].update(rr)
+                bgr["server_cpu_per_sec_alone"] = round(alone, 3)
+                for step in rr.values():  # did the ingest run until the step's end?
+                    step["ingest_ran_through"] = bgr["last"] >= step.get("step_ended", 0) - 1.0
+                    if not step["ingest_ran_through"]:
+                        log(f"  warning: the background ingest ended before {step.get('label')} did")
                 sysrep["background_ingest"][kind] = bgr
                 log(f"  background: {bgr['lines_per_sec']:,} lines/s achieved, bad {bgr['bad']}, "
                     f"late {bgr['late_sends']}")
