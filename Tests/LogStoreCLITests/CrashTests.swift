@@ -135,7 +135,9 @@ final class LockedState: Sendable {
 }
 
 /// `logstore compact` is killed with SIGKILL at random moments while it rewrites finished days
-/// (sealing, purging a deleted workflow, rewriting postings, copying, renaming). After each
+/// (sealing, purging a deleted workflow, rewriting postings, copying, renaming); half of the
+/// kills wait until a random day's swap is seen under way, so that some always land inside the
+/// rewrites on a fast machine too (a whole run can be over before a fixed wait ends). After each
 /// kill the store opens with every line, every search answer and the deletion intact, and no
 /// stray compaction file survives the open.
 @Suite("Crash safety of compaction")
@@ -186,22 +188,51 @@ struct CompactionCrashTests {
         let expected = try snapshot()
         #expect(expected.lines.count == 6 * 5 * 3000)
         #expect(expected.rare > 0 && expected.alpha == 6 * 5 * 600)
+        // Each day's generation (`YYYY-MM-DD.gN.mdb`), and whether a swap is unfinished: a copy
+        // still being written, or a day's old file not yet deleted beside its new one.
+        func segmentFiles() throws -> (generation: [String: String], copying: Bool) {
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments").filter { !$0.hasSuffix("-lock") }
+            var generation: [String: String] = [:]
+            var twice = false
+            for name in names where name.hasSuffix(".mdb") {
+                twice = twice || generation.updateValue(String(name.dropFirst(10)), forKey: String(name.prefix(10))) != nil
+            }
+            return (generation, twice || names.contains { $0.hasSuffix(".tmp") })
+        }
         var rng = SystemRandomNumberGenerator()
         var interrupted = 0
         for round in 0..<6 {
+            let before = try segmentFiles().generation
+            func moved(_ now: [String: String]) -> Int { before.filter { now[$0.key] != $0.value }.count }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["compact", "--data-dir", dir.path, "--log-level", "error"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 30...600, using: &rng)))
+            if round % 2 == 0 {
+                // Any moment of the run: start-up, sealing, purging, merging, the rewrites, or
+                // after the end (a whole run can take less than the longest wait).
+                try await Task.sleep(for: .milliseconds(Int.random(in: 30...600, using: &rng)))
+            } else {
+                // A moment inside the rewrites, however fast or slow this machine is: once the
+                // days before a random one have moved on and its own swap is under way (or the run
+                // ended), a few milliseconds more.
+                let day = Int.random(in: 0..<(before.count - 1), using: &rng)
+                let deadline = ContinuousClock.now + .seconds(60)
+                while process.isRunning, ContinuousClock.now < deadline {
+                    let now = try segmentFiles()
+                    if moved(now.generation) > day || (moved(now.generation) == day && now.copying) { break }
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...5, using: &rng)))
+            }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            // Killed mid-way when days are left at different generations or a copy is unfinished.
-            let left = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments").filter { !$0.hasSuffix("-lock") }
-            let generations = Set(left.map { $0.dropFirst(10).prefix { $0 != "m" } })
-            if generations.count > 1 || left.contains(where: { $0.hasSuffix(".tmp") }) { interrupted += 1 }
+            // Killed inside the rewrites: a copy unfinished, or some days moved on and some not.
+            let after = try segmentFiles()
+            let done = moved(after.generation)
+            if after.copying || (done > 0 && done < before.count) { interrupted += 1 }
             let got = try snapshot()
             #expect(got.lines == expected.lines, "round \(round): the lines changed (\(got.lines.count) of \(expected.lines.count))")
             #expect(got.rare == expected.rare && got.alpha == expected.alpha, "round \(round): search answers changed")
@@ -209,7 +240,7 @@ struct CompactionCrashTests {
             #expect(!files.contains { $0.hasSuffix(".tmp") }, "round \(round): \(files)")
             #expect(Set(files.filter { $0.hasSuffix(".mdb") }.map { $0.prefix(10) }).count == 6, "round \(round): \(files)")
         }
-        #expect(interrupted > 0, "no kill landed inside a compaction")
+        #expect(interrupted >= 3, "only \(interrupted) of 6 kills landed inside the rewrites (at least the 3 timed ones should)")
         // Finally a compaction that runs to the end: the deleted workflow's words are gone.
         let result = try await runLogstore(["compact", "--data-dir", dir.path, "--log-level", "error"])
         #expect(result.status == 0, "\(result.stderr)")
