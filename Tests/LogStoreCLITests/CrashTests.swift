@@ -188,55 +188,38 @@ struct CompactionCrashTests {
         let expected = try snapshot()
         #expect(expected.lines.count == 6 * 5 * 3000)
         #expect(expected.rare > 0 && expected.alpha == 6 * 5 * 600)
-        // Each day's generation (`YYYY-MM-DD.gN.mdb`), and whether a swap is unfinished: a copy
-        // still being written, or a day's old file not yet deleted beside its new one.
-        func segmentFiles() throws -> (generation: [String: String], copying: Bool) {
-            let names = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments").filter { !$0.hasSuffix("-lock") }
-            var generation: [String: String] = [:]
-            var twice = false
-            for name in names where name.hasSuffix(".mdb") {
-                twice = twice || generation.updateValue(String(name.dropFirst(10)), forKey: String(name.prefix(10))) != nil
-            }
-            return (generation, twice || names.contains { $0.hasSuffix(".tmp") })
-        }
         var rng = SystemRandomNumberGenerator()
         var interrupted = 0
+        let dataDir = dir.path
+        let segments = dataDir + "/segments"
         for round in 0..<6 {
-            let before = try segmentFiles().generation
-            func moved(_ now: [String: String]) -> Int { before.filter { now[$0.key] != $0.value }.count }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["compact", "--data-dir", dir.path, "--log-level", "error"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            if round % 2 == 0 {
-                // Any moment of the run: start-up, sealing, purging, merging, the rewrites, or
-                // after the end (a whole run can take less than the longest wait).
-                try await Task.sleep(for: .milliseconds(Int.random(in: 30...600, using: &rng)))
-            } else {
-                // A moment inside the rewrites, however fast or slow this machine is: once the
-                // days before a random one have moved on and its own swap is under way (or the run
-                // ended), a few milliseconds more.
-                let day = Int.random(in: 0..<(before.count - 1), using: &rng)
-                let deadline = ContinuousClock.now + .seconds(60)
-                while process.isRunning, ContinuousClock.now < deadline {
-                    let now = try segmentFiles()
-                    if moved(now.generation) > day || (moved(now.generation) == day && now.copying) { break }
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...5, using: &rng)))
+            let before = try Self.segmentFiles(segments).generation
+            // Even rounds: any moment of the run (start-up, sealing, purging, merging, the
+            // rewrites, or after the end). Odd rounds: inside the rewrites, however fast or slow
+            // this machine is: once the days before a random one have moved on and its own swap
+            // is under way, a few milliseconds more.
+            let wait: KillMoment =
+                round % 2 == 0
+                ? .after(milliseconds: Int.random(in: 30...600, using: &rng))
+                : .duringSwap(ofDay: Int.random(in: 0..<(before.count - 1), using: &rng), thenMilliseconds: Int.random(in: 0...5, using: &rng))
+            let errors = dataDir + "/compact-\(round).err"
+            // Timed on a thread of its own: the concurrency pool is busy with other suites, and a
+            // `Task.sleep` of 1 ms there can last until the whole compaction is over.
+            let run = try await onOwnThread {
+                try Self.compactAndKill(binary: binary, dataDir: dataDir, errors: errors, before: before, at: wait)
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            if let status = run.failedWith {
+                let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+                Issue.record("round \(round): compact exited with \(status) before its kill: \(text)")
+            }
             // Killed inside the rewrites: a copy unfinished, or some days moved on and some not.
-            let after = try segmentFiles()
-            let done = moved(after.generation)
+            let after = try Self.segmentFiles(segments)
+            let done = Self.moved(from: before, to: after.generation)
             if after.copying || (done > 0 && done < before.count) { interrupted += 1 }
             let got = try snapshot()
             #expect(got.lines == expected.lines, "round \(round): the lines changed (\(got.lines.count) of \(expected.lines.count))")
             #expect(got.rare == expected.rare && got.alpha == expected.alpha, "round \(round): search answers changed")
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments")
+            let files = try FileManager.default.contentsOfDirectory(atPath: segments)
             #expect(!files.contains { $0.hasSuffix(".tmp") }, "round \(round): \(files)")
             #expect(Set(files.filter { $0.hasSuffix(".mdb") }.map { $0.prefix(10) }).count == 6, "round \(round): \(files)")
         }
@@ -246,5 +229,68 @@ struct CompactionCrashTests {
         #expect(result.status == 0, "\(result.stderr)")
         let final = try snapshot()
         #expect(final.lines == expected.lines && final.rare == expected.rare)
+    }
+
+    /// When a round's `logstore compact` gets its SIGKILL.
+    enum KillMoment: Sendable {
+        case after(milliseconds: Int)
+        case duringSwap(ofDay: Int, thenMilliseconds: Int)
+    }
+
+    /// Each day's generation (`YYYY-MM-DD.gN.mdb`), and whether a swap is unfinished: a copy
+    /// still being written, or a day's old file not yet deleted beside its new one.
+    static func segmentFiles(_ segments: String) throws -> (generation: [String: String], copying: Bool) {
+        let names = try FileManager.default.contentsOfDirectory(atPath: segments).filter { !$0.hasSuffix("-lock") }
+        var generation: [String: String] = [:]
+        var twice = false
+        for name in names where name.hasSuffix(".mdb") {
+            twice = twice || generation.updateValue(String(name.dropFirst(10)), forKey: String(name.prefix(10))) != nil
+        }
+        return (generation, twice || names.contains { $0.hasSuffix(".tmp") })
+    }
+
+    /// How many days are at another generation than in `before`.
+    static func moved(from before: [String: String], to now: [String: String]) -> Int {
+        before.filter { now[$0.key] != $0.value }.count
+    }
+
+    /// Starts `logstore compact`, kills it at `moment` and waits for it. `failedWith` is its exit
+    /// status when it ended by itself before the kill with one other than 0.
+    static func compactAndKill(
+        binary: String, dataDir: String, errors: String, before: [String: String], at moment: KillMoment
+    ) throws -> (endedFirst: Bool, failedWith: Int32?) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["compact", "--data-dir", dataDir, "--log-level", "error"]
+        process.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        try process.run()
+        switch moment {
+        case .after(let ms):
+            usleep(useconds_t(ms * 1000))
+        case .duringSwap(let day, let ms):
+            let deadline = ContinuousClock.now + .seconds(60)
+            while process.isRunning, ContinuousClock.now < deadline {
+                let now = try segmentFiles(dataDir + "/segments")
+                let done = moved(from: before, to: now.generation)
+                if done > day || (done == day && now.copying) { break }
+                usleep(500)
+            }
+            usleep(useconds_t(ms * 1000))
+        }
+        let endedFirst = !process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let failed = endedFirst && process.terminationReason == .exit && process.terminationStatus != 0
+        return (endedFirst, failed ? process.terminationStatus : nil)
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result: for timing that must not wait for
+/// a thread of the concurrency pool.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
