@@ -117,7 +117,8 @@ def rows(rep: dict) -> list[tuple[str, str, str, str, str]]:
             # step beside the ingest's own share (measured alone for 2 s before the steps).
             def server_cpu(system, kind):
                 step = _g(system, key, f"{kind}@{rate}") or {}
-                ok, cpu, wall = step.get("ok"), step.get("server_cpu_seconds"), step.get("server_cpu_wall_seconds")
+                ok, cpu = step.get("ok"), step.get("server_cpu_seconds")
+                wall = step["step_ended"] - step["step_started"] if "step_started" in step else None
                 if not ok or cpu is None or not wall:
                     return "–"
                 if key == "reads_idle":

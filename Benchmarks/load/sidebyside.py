@@ -405,15 +405,20 @@ def logstore_query(q: str) -> str:
 # Phases per system
 
 
+def server_cores(pids_fn, seconds: float) -> float:
+    """The server's CPU over the next `seconds`, in cores (1.0 = one core busy)."""
+    c0, t0 = server_cpu(pids_fn()), time.time()
+    time.sleep(seconds)
+    return (server_cpu(pids_fn()) - c0) / (time.time() - t0)
+
+
 def wait_quiet(pids_fn, baseline: float, max_seconds: float = 60.0) -> float:
     """Waits until the server uses at most `baseline` (fraction of a core, measured over 1 s),
     so that a step does not inherit the backlog of an overloaded previous step. Returns the
     seconds waited."""
     t0 = time.time()
     while time.time() - t0 < max_seconds:
-        c0 = server_cpu(pids_fn())
-        time.sleep(1.0)
-        if server_cpu(pids_fn()) - c0 <= baseline:
+        if server_cores(pids_fn, 1.0) <= baseline:
             break
     return round(time.time() - t0, 1)
 
@@ -429,12 +434,11 @@ def read_phases(driver: Driver, system: str, kinds: list[str], target_args: list
             reqs = job_requests(system, kind, w, seed + int(rate), n, expect_op)
             cpu0, t0 = (server_cpu(pids_fn()) if pids_fn is not None else None), time.time()
             r = open_loop(driver, f"{system} {kind} {tag} {rate:g}/s", target_args, reqs, rate, seconds)
+            r["step_started"], r["step_ended"] = round(t0, 3), round(time.time(), 3)
             if cpu0 is not None:
                 # the server's CPU over the driver's whole run (start, the step, its grace), to
                 # set against the answers it gave: what one answer costs the shared cores
                 r["server_cpu_seconds"] = round(server_cpu(pids_fn()) - cpu0, 3)
-                r["server_cpu_wall_seconds"] = round(time.time() - t0, 3)
-            r["step_started"], r["step_ended"] = round(t0, 3), round(time.time(), 3)
             if mem_fn is not None:
                 r["server_memory"] = mem_fn()
             r["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
@@ -771,9 +775,7 @@ def main(argv: list[str]) -> int:
                 try:
                     time.sleep(2.0)
                     # the ingest's own share of the server's CPU (PostgreSQL needs more than a core)
-                    c0, t0 = server_cpu(pids_fn()), time.time()
-                    time.sleep(2.0)
-                    alone = (server_cpu(pids_fn()) - c0) / (time.time() - t0)
+                    alone = server_cores(pids_fn, 2.0)
                     # between steps, wait until the server is back to the ingest's own load
                     rr = read_phases(driver, system, [kind], targs, w, rates, a.read_seconds, "ingesting", "ge",
                                      a.seed + 1, lambda: server_memory(pids_fn()), pids_fn,

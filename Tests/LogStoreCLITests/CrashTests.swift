@@ -205,10 +205,10 @@ struct CompactionCrashTests {
             let errors = dataDir + "/compact-\(round).err"
             // Timed on a thread of its own: the concurrency pool is busy with other suites, and a
             // `Task.sleep` of 1 ms there can last until the whole compaction is over.
-            let run = try await onOwnThread {
+            let failedWith = try await onOwnThread {
                 try Self.compactAndKill(binary: binary, dataDir: dataDir, errors: errors, before: before, at: wait)
             }
-            if let status = run.failedWith {
+            if let status = failedWith {
                 let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
                 Issue.record("round \(round): compact exited with \(status) before its kill: \(text)")
             }
@@ -254,11 +254,11 @@ struct CompactionCrashTests {
         before.filter { now[$0.key] != $0.value }.count
     }
 
-    /// Starts `logstore compact`, kills it at `moment` and waits for it. `failedWith` is its exit
-    /// status when it ended by itself before the kill with one other than 0.
+    /// Starts `logstore compact`, kills it at `moment` and waits for it. Returns its exit status
+    /// when it ended by itself before the kill with one other than 0.
     static func compactAndKill(
         binary: String, dataDir: String, errors: String, before: [String: String], at moment: KillMoment
-    ) throws -> (endedFirst: Bool, failedWith: Int32?) {
+    ) throws -> Int32? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["compact", "--data-dir", dataDir, "--log-level", "error"]
@@ -283,7 +283,7 @@ struct CompactionCrashTests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let failed = endedFirst && process.terminationReason == .exit && process.terminationStatus != 0
-        return (endedFirst, failed ? process.terminationStatus : nil)
+        return failed ? process.terminationStatus : nil
     }
 }
 
