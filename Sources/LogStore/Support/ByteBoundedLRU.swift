@@ -1,20 +1,5 @@
 import Synchronization
 
-/// A sealed block as stored: which segment file (its path names the compaction generation),
-/// its key, and its stored header's crc and payload size. A block rewritten under the same key
-/// (compaction merging in place) or copied into a new generation gets another identity, so a
-/// cache keyed by it never answers from a stale entry: stale entries are simply never asked
-/// for again and age out.
-public struct BlockID: Hashable, Sendable {
-    let segment: String
-    let key: [UInt8]
-    let crc: UInt32
-    let payloadSize: Int
-
-    /// Bytes this identity costs as a cache key.
-    public var memorySize: Int { segment.utf8.count + key.count + 64 }
-}
-
 /// A map bounded by the bytes of its values, least recently used out first. Thread-safe.
 public final class ByteBoundedLRU<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     struct Entry {
@@ -78,28 +63,4 @@ public final class ByteBoundedLRU<Key: Hashable & Sendable, Value: Sendable>: Se
     public var statistics: (entries: Int, bytes: Int, hits: Int, misses: Int) {
         state.withLock { ($0.entries.count, $0.bytes, $0.hits, $0.misses) }
     }
-}
-
-/// Decoded blocks kept for the next read, bounded by bytes.
-///
-/// REANA's UI and `reana-client logs --follow` re-read the same job every few seconds: a hit
-/// skips the crc check, the inflate and the column parse of a sealed block. Head lines are
-/// never cached (they are not blocks).
-final class BlockCache: Sendable {
-    let lru: ByteBoundedLRU<BlockID, DecodedBlock>
-
-    init(capacity: Int) {
-        lru = ByteBoundedLRU(capacity: capacity)
-    }
-
-    /// The decoded block stored as `bytes` (identity `id`), from the cache when it is there.
-    func decoded(_ id: BlockID, bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> DecodedBlock {
-        if lru.capacity == 0 { return try BlockCodec.decode(bytes) }
-        if let found = lru.get(id) { return found }
-        let block = try BlockCodec.decode(bytes)
-        lru.put(id, block, size: block.memorySize + id.memorySize)
-        return block
-    }
-
-    var statistics: (entries: Int, bytes: Int, hits: Int, misses: Int) { lru.statistics }
 }

@@ -1,0 +1,21 @@
+/// What a successful `append` reports.
+public struct AppendReceipt: Sendable, Equatable {
+    /// LSNs given to the lines, in the order they were passed (0…0 for an empty append).
+    public var firstLSN: LSN
+    public var lastLSN: LSN
+    /// Lines passed.
+    public var count: Int
+    /// True when the chunk key was seen before: nothing was stored this time, and the LSNs are
+    /// those of the first time.
+    public var duplicateChunk: Bool = false
+    /// Lines not stored because a line with the same `id` was stored before.
+    public var duplicateIDs: Int = 0
+
+    public init(firstLSN: LSN, lastLSN: LSN, count: Int, duplicateChunk: Bool = false, duplicateIDs: Int = 0) {
+        self.firstLSN = firstLSN
+        self.lastLSN = lastLSN
+        self.count = count
+        self.duplicateChunk = duplicateChunk
+        self.duplicateIDs = duplicateIDs
+    }
+}

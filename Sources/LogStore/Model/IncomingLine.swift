@@ -1,0 +1,28 @@
+/// A line handed to `Storage.append`, before it has an LSN.
+public struct IncomingLine: Sendable {
+    public var stream: StreamKey
+    /// Event time, nanoseconds since the Unix epoch, UTC.
+    public var timestamp: Int64
+    /// The message (`log` field), UTF-8.
+    public var message: [UInt8]
+    /// The document's other fields as a compact JSON object (`{}` when none).
+    public var fields: [UInt8]
+    /// The document id the sender gave (bulk `_id`): a second line with the same id in the same
+    /// index and day is a duplicate and is not stored.
+    public var id: String?
+
+    public init(stream: StreamKey, timestamp: Int64, message: [UInt8], fields: [UInt8] = Array("{}".utf8), id: String? = nil) {
+        self.stream = stream
+        self.timestamp = timestamp
+        self.message = message
+        self.fields = fields
+        self.id = id
+    }
+
+    public init(stream: StreamKey, timestamp: Int64, message: String, fields: String = "{}") {
+        self.init(stream: stream, timestamp: timestamp, message: Array(message.utf8), fields: Array(fields.utf8))
+    }
+
+    /// Bytes this line counts as in "raw bytes" statistics.
+    public var rawSize: Int { message.count + fields.count }
+}

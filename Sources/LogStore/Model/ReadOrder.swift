@@ -1,0 +1,5 @@
+/// Which way a log is read.
+public enum ReadOrder: String, Sendable, CaseIterable {
+    case ascending = "asc"
+    case descending = "desc"
+}
