@@ -319,7 +319,7 @@ protocol Target: Sendable {
 /// the answer is gathered, decompressed and counted there, with no hop through Swift
 /// concurrency or Dispatch. The async API (`execute` + `body.collect`) cost the driver ~0.9 ms of
 /// CPU per thousand-line answer, as much as the server spent answering it, on the two cores
-/// both share (docs/BENCHMARKS.md, session 12).
+/// both share.
 final class HTTPTarget: Target {
     let client: HTTPClient
     let requests: [HTTPClient.Request]

@@ -1,4 +1,4 @@
-// Full-text search benchmark (issue #3): 3000 streams × 1000 loghub lines in one store, then
+// Full-text search benchmark: 3000 streams × 1000 loghub lines in one store, then
 // single-word and phrase searches (limit 100, newest first), exact counts through `hits`, the
 // index size against the log text, and what indexing costs at ingest (the same lines stored
 // again with the index off, which is also the scan baseline for every query).

@@ -1,4 +1,4 @@
-"""PostgreSQL as the peer of logstore in the side-by-side benchmark (issue #8).
+"""PostgreSQL as the peer of logstore in the side-by-side benchmark (`make bench-load`).
 
 A private cluster in a temporary directory on 127.0.0.1 and a free port, started as the
 `postgres` user when running as root, always stopped and deleted at the end (also on Ctrl-C,

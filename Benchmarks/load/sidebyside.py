@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""logstore and PostgreSQL side by side on the seed study's workload (issue #8): `make bench-load`.
+"""logstore and PostgreSQL side by side on the REANA-like reference workload: `make bench-load`.
 
 One run, one machine, the same data for both (event time on the previous UTC day):
   1. workload  workload.py: 60 workflows x 50 jobs x 1000 lines + 60 workflow-engine streams,
@@ -57,14 +57,14 @@ import workload as wl  # noqa: E402
 REPO = lg.REPO_ROOT
 DEFAULT_DRIVER = "Benchmarks/.build/release/loaddriver"
 RESULTS_DIR = REPO / "Benchmarks" / "results"
-SEARCH_HEADERS = {  # REANA's read as opensearch-py 2.7 sends it (docs WIRE §3)
+SEARCH_HEADERS = {  # REANA's read as opensearch-py 2.7 sends it (Tests/Fixtures/reana/search_job_log.*)
     "content-type": "application/json", "user-agent": "opensearch-py/2.7.1 (Python 3.11.7)",
     "accept-encoding": "gzip,deflate", "content-encoding": "gzip",
 }
-TARGETS = {  # issue #8: logstore against PostgreSQL
+TARGETS = {  # logstore against PostgreSQL: how many times better (ratio)
     "ingest": 6.0, "read200_idle": 2.0, "read200_ingest": 3.0, "search10": 50.0, "stored": 80.0, "memory": 5.0,
 }
-OPENSEARCH = {  # the seed study (docs WIRE §4), OpenSearch on the 43-node REANA cluster, ms
+OPENSEARCH = {  # measured on a production REANA OpenSearch cluster (43 nodes, other hardware), ms
     "plain_1rps": "mean 1132 / p50 1096 / p95 1360", "plain_10rps": "21738 / 27124 / 30001 (timeouts)",
     "optimized_10rps": "55 / 53 / 75",
 }
@@ -539,15 +539,15 @@ def paced_cfg(w: wl.Workload, first: int, rate: float, seconds: float) -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="logstore and PostgreSQL side by side (issue #8)",
+    ap = argparse.ArgumentParser(description="logstore and PostgreSQL side by side on the REANA-like reference workload",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="< 3 min: 100 lines per job, 3 s read steps, 1 search repetition")
+    ap.add_argument("--quick", action="store_true", help="< 3 min: 100 lines per job, 2 s read steps, 1 search repetition")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lines-per-job", type=int, default=1000)
     ap.add_argument("--conns", type=int, default=4, help="ingest connections (loader processes) for both systems")
     ap.add_argument("--rates", default="10,50,200", help="read rates, requests/s")
     ap.add_argument("--logstore-rates", default=None,
-                    help="logstore's read rates (default: --rates and 1000, issue #5's rates; --quick: --rates)")
+                    help="logstore's read rates (default: --rates and 1000; --quick: --rates)")
     ap.add_argument("--read-seconds", type=float, default=10.0)
     ap.add_argument("--ingest-rate", type=float, default=30000, help="background ingest during reads, lines/s")
     ap.add_argument("--search-reps", type=int, default=3)
@@ -616,7 +616,7 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="logstore-bench-"))
     driver = Driver(driver_path, tmp, a.timeout)
     report: dict = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "argv": argv,
-                    "machine": machine(), "note": a.note, "targets": TARGETS, "opensearch_seed_study": OPENSEARCH,
+                    "machine": machine(), "note": a.note, "targets": TARGETS, "opensearch_reana_cluster": OPENSEARCH,
                     "systems": {}}
     box: list = []
     server: lg.Server | None = None

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""The seed study's workload, seeded and reproducible (issue #8).
+"""The REANA-like reference workload, seeded and reproducible (`make bench-load`).
 
-60 workflows x 50 jobs x 1000 lines (one line per second per job, as the seed study's 3000 job
-pods) plus 60 workflow-engine streams, message text from the loghub samples (or loadgen's
+60 workflows x 50 jobs x 1000 lines (one line per second per job, like a REANA deployment's
+3000 job pods) plus 60 workflow-engine streams, message text from the loghub samples (or loadgen's
 synthetic lines without them), documents byte for byte as REANA's FluentBit sends them
 (loadgen.doc / make_streams: the same labels, escaping and action lines).
 
 Bodies come in two shapes:
   big    one node's FluentBit buffer: the lines of the streams on that node (43 nodes, as in
-         the seed study's cluster) in time order, cut into --docs (2000) documents per body
+         the REANA production cluster it models) in time order, cut into --docs (2000) documents per body
   small  per-second chunks: for each second of event time, one body per node holding the
          per-stream chunks of that second of every stream on the node (FluentBit's Flush 1 s)
 
@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import loadgen as lg  # noqa: E402
 
-NODES = 43                      # the seed study's cluster
+NODES = 43                      # the REANA production cluster this workload models
 JOB_RE = re.compile(rb'"kubernetes\.labels\.job-name":"([^"]+)"')
 WF_RE = re.compile(rb'"kubernetes\.labels\.reana-run-(?:job|batch)-workflow-uuid":"([^"]+)"')
 # logstore's tokens (docs/QUERY.md): maximal runs of letters, marks, digits; lowercased
