@@ -126,7 +126,7 @@ enum LogFormat: String {
     /// --compressed), whose log answers are ~20× smaller on the wire.
     static func gzipped(_ response: Response, _ bytes: [UInt8]) -> Response {
         guard bytes.count > 1024, let contentType = response.headers[.contentType] else { return response }
-        return .gzipped(ContentDecoder.gzip(bytes, level: 1), contentType: contentType, status: response.status)
+        return .gzipped(Compression.gzip(bytes, level: 1), contentType: contentType, status: response.status)
     }
 
     /// `response(_:keys:headers:gzip:members:)` for lines read in place: the same bytes, without

@@ -774,13 +774,13 @@ struct OpenSearchController {
     /// JSON, gzip-compressed (level 1) when `gzip` and longer than 256 bytes.
     static func answer(_ bytes: [UInt8], gzip: Bool) -> Response {
         guard gzip, bytes.count > 256 else { return .json(bytes) }
-        return .gzipped(ContentDecoder.gzip(bytes, level: 1))
+        return .gzipped(Compression.gzip(bytes, level: 1))
     }
 
     /// `answer(_:request:)` for a body written into a buffer.
     static func answer(_ buffer: ByteBuffer, request: Request) -> Response {
         guard acceptsGzip(request), buffer.readableBytes > 256 else { return .json(buffer) }
-        return .gzipped(ContentDecoder.gzip(Array(buffer.readableBytesView), level: 1))
+        return .gzipped(Compression.gzip(Array(buffer.readableBytesView), level: 1))
     }
 
     static func acceptsGzip(_ request: Request) -> Bool {

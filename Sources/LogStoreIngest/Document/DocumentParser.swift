@@ -1,12 +1,7 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import LogStore
 
-/// Turns one JSON log document into a ``ParsedDocument`` using a ``FieldMapping``.
+/// DocumentParser turns one JSON log document into one line of a ``LineBatchBuilder`` (the
+/// engine's `LineBatch`) using a ``FieldMapping``.
 ///
 /// One validating pass over the bytes: no object tree is built; only the mapped values are
 /// decoded and the other top-level members are copied as raw bytes into `fields`.
@@ -61,40 +56,32 @@ public struct DocumentParser: Sendable {
         containerPath = mapping.kubernetes.flatMap { set.index(of: $0.container) } ?? -1
     }
 
-    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
-    public func parse(_ bytes: [UInt8], index: String, arrivalTime: Int64) throws(IngestError) -> ParsedDocument {
-        try bytes.withUnsafeBufferPointer { (buf) throws(IngestError) -> ParsedDocument in
+    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed),
+    /// into a stand-alone line (for tests and tools; the ingest path parses into a batch).
+    public func parse(_ bytes: [UInt8], index: String, arrivalTime: Int64) throws(IngestError) -> IncomingLine {
+        try bytes.withUnsafeBufferPointer { (buf) throws(IngestError) -> IncomingLine in
             try parse(buf, index: index, arrivalTime: arrivalTime)
         }
     }
 
-    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
+    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed),
+    /// into a stand-alone line.
     public func parse(
         _ bytes: UnsafeBufferPointer<UInt8>, index: String, arrivalTime: Int64
-    ) throws(IngestError) -> ParsedDocument {
-        var batch = DocumentBatch()
+    ) throws(IngestError) -> IncomingLine {
+        var batch = LineBatchBuilder()
         var position = 0
         try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch, wholeInput: true)
-        return batch.parsedDocument(0)
-    }
-
-    /// Parses the object starting at `position` (leading whitespace allowed) and moves `position`
-    /// just past it. Used to walk arrays and streams of objects.
-    public func parseObject(
-        _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64
-    ) throws(IngestError) -> ParsedDocument {
-        var batch = DocumentBatch()
-        try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch)
-        return batch.parsedDocument(0)
+        return batch.finish().line(at: 0)
     }
 
     /// Parses the object starting at `position` (leading whitespace allowed) into `batch` (its
-    /// fields and message appended to `batch.bytes`, one entry added to `batch.documents`) and
+    /// fields and message appended to `batch.bytes`, one entry added to `batch.lines`) and
     /// moves `position` just past it. With `wholeInput`, only whitespace may follow the object.
     /// On error `batch` holds the same documents as before.
     public func parseObject(
         _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64,
-        into batch: inout DocumentBatch, wholeInput: Bool = false
+        into batch: inout LineBatchBuilder, wholeInput: Bool = false
     ) throws(IngestError) {
         let count = paths.paths.count
         let start = position
@@ -142,7 +129,7 @@ public struct DocumentParser: Sendable {
     /// the errors of a document are reported in that order).
     func resolve(
         _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, fieldsStart: Int,
-        into batch: inout DocumentBatch, index: String, arrivalTime: Int64, end: Int?
+        into batch: inout LineBatchBuilder, index: String, arrivalTime: Int64, end: Int?
     ) throws(IngestError) {
         // Message: the first present one, decoded after the members (moved down later).
         var messageHit = -1
@@ -256,20 +243,14 @@ public struct DocumentParser: Sendable {
         var sharedFields = fieldsStart
         var finalMessageStart = messageStart
         let previous = batch.keys[Int(stream)]
-        if previous.lastFieldsStart >= 0 && previous.lastFieldsCount == fieldsCount {
-            let same = batch.bytes.withUnsafeBufferPointer { b in
-                memcmp(b.baseAddress! + previous.lastFieldsStart, b.baseAddress! + fieldsStart, fieldsCount) == 0
-            }
-            if same { sharedFields = previous.lastFieldsStart }
+        if previous.lastFieldsStart >= 0 && previous.lastFieldsCount == fieldsCount
+            && batch.sameBytes(previous.lastFieldsStart, fieldsStart, count: fieldsCount)
+        {
+            sharedFields = previous.lastFieldsStart
         }
         if sharedFields != fieldsStart {
             // Move the message down over the now redundant fields.
-            if messageCount > 0 {
-                batch.bytes.withUnsafeMutableBufferPointer { b in
-                    let base = b.baseAddress!
-                    _ = memmove(base + fieldsStart, base + messageStart, messageCount)
-                }
-            }
+            batch.moveBytes(from: messageStart, to: fieldsStart, count: messageCount)
             batch.bytes.removeLast(fieldsCount)
             finalMessageStart = fieldsStart
         } else {
@@ -277,8 +258,8 @@ public struct DocumentParser: Sendable {
             batch.keys[Int(stream)].lastFieldsCount = fieldsCount
         }
 
-        batch.documents.append(
-            DocumentBatch.Document(
+        batch.lines.append(
+            LineBatch.Line(
                 timestamp: timestamp, stream: stream, id: -1, messageStart: finalMessageStart, messageCount: messageCount,
                 fieldsStart: sharedFields, fieldsCount: fieldsCount))
     }

@@ -1,5 +1,6 @@
-/// The scanning state over one buffer. Internal: a view that must not outlive the buffer.
-struct JSONCursor {
+/// JSONReader is the reading position of ``JSONScanner`` in one buffer: it validates and skips
+/// values and reports errors at its offset. Internal: a view that must not outlive the buffer.
+struct JSONReader {
     let p: UnsafePointer<UInt8>
     let end: Int
     var i: Int
