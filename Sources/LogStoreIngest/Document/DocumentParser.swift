@@ -124,87 +124,21 @@ public struct DocumentParser: Sendable {
 
     /// Completes the document whose members were copied to `batch.bytes[fieldsStart...]`: picks
     /// the message, timestamp and stream from the matches, finishes the fields object and
-    /// records the document. Throws before changing anything but `batch.bytes` past `fieldsStart`.
+    /// records the line. Throws before changing anything but `batch.bytes` past `fieldsStart`.
     /// With `end`, only whitespace may follow the object there (checked after the fields, as
     /// the errors of a document are reported in that order).
     func resolve(
         _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, fieldsStart: Int,
         into batch: inout LineBatchBuilder, index: String, arrivalTime: Int64, end: Int?
     ) throws(IngestError) {
-        // Message: the first present one, decoded after the members (moved down later).
-        var messageHit = -1
-        var messageCount = 0
-        for k in messagePaths where hits[k].found && hits[k].kind != .null {
-            messageHit = k
-            let h = hits[k]
-            let before = batch.bytes.count
-            if h.kind == .string {
-                if h.end - h.start - 2 > maxMessageBytes && !h.escapes { throw .lineTooLong(limit: maxMessageBytes) }
-                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &batch.bytes)
-            } else {
-                batch.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            }
-            messageCount = batch.bytes.count - before
-            if messageCount > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
-            break
-        }
-
-        // Timestamp.
-        var timestamp = arrivalTime
-        var timestampHit = -1
-        var badTimestamp: String?
-        for k in timestampPaths where hits[k].found {
-            let h = hits[k]
-            var parsed: Int64?
-            switch h.kind {
-            case .string:
-                if h.escapes {
-                    let decoded = JSONScanner.decodeString(bytes, h.start..<h.end)
-                    parsed = Timestamp.parse(decoded)
-                } else {
-                    parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: bytes[(h.start + 1)..<(h.end - 1)]))
-                }
-            case .number:
-                parsed = Timestamp.parseNumber(UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            default:
-                parsed = nil
-            }
-            if let parsed {
-                timestamp = parsed
-                timestampHit = k
-                break
-            }
-            if badTimestamp == nil {
-                badTimestamp = String(decoding: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]), as: UTF8.self)
-            }
-        }
-        if timestampHit < 0, let badTimestamp { throw .badTimestamp(badTimestamp) }
+        let (messageHit, messageCount) = try appendMessage(bytes, hits: hits, to: &batch.bytes)
+        let (timestamp, timestampHit) = try pickTimestamp(bytes, hits: hits, arrivalTime: arrivalTime)
         if let end {
             let rest = JSONScanner.skipWhitespace(bytes, from: end)
             guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
         }
 
-        // The scan left out the top-level members at message and timestamp paths; put back those
-        // not used (a null message, an unparsable or second timestamp…) where they were, last
-        // first, so the fields keep every other member in order.
-        while true {
-            var pick = -1
-            for k in skippablePaths where hits[k].skipped && k != messageHit && k != timestampHit {
-                if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
-                    || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
-                {
-                    pick = k
-                }
-            }
-            if pick < 0 { break }
-            let h = hits[pick]
-            var member: [UInt8] = [0x2C]
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
-            member.append(0x3A)
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            batch.bytes.insert(contentsOf: member, at: h.fieldStart)
-            hits[pick].skipped = false
-        }
+        restoreUnusedMembers(bytes, hits: hits, message: messageHit, timestamp: timestampHit, in: &batch.bytes)
         // Close the object: `{…}` between the members and the message.
         let membersEnd = batch.bytes.count - messageCount
         if membersEnd == fieldsStart {
@@ -217,27 +151,7 @@ public struct DocumentParser: Sendable {
         let fieldsCount = batch.bytes.count - messageCount - fieldsStart
         let messageStart = fieldsStart + fieldsCount
 
-        // Stream key: index 0x00 workflow 0x00 job.
-        batch.scratch.removeAll(keepingCapacity: true)
-        batch.scratch.append(contentsOf: index.utf8)
-        let indexCount = batch.scratch.count
-        batch.scratch.append(0)
-        let workflowFound = appendFirstText(bytes, hits, workflowPaths, to: &batch.scratch)
-        var workflowCount = batch.scratch.count - indexCount - 1
-        batch.scratch.append(0)
-        let jobFound = appendFirstText(bytes, hits, jobPaths, to: &batch.scratch)
-        if !jobFound && !workflowFound && podPath >= 0 {
-            batch.scratch.removeLast(batch.scratch.count - indexCount - 1)
-            _ = appendText(bytes, hits, namespacePath, to: &batch.scratch)
-            workflowCount = batch.scratch.count - indexCount - 1
-            batch.scratch.append(0)
-            if appendText(bytes, hits, podPath, to: &batch.scratch) {
-                let mark = batch.scratch.count
-                batch.scratch.append(0x2F)
-                if !appendText(bytes, hits, containerPath, to: &batch.scratch) { batch.scratch.removeLast(batch.scratch.count - mark) }
-            }
-        }
-        let stream = batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
+        let stream = resolveStream(bytes, hits: hits, index: index, in: &batch)
 
         // Share the fields object of the stream's previous document when it is the same.
         var sharedFields = fieldsStart
@@ -262,6 +176,115 @@ public struct DocumentParser: Sendable {
             LineBatch.Line(
                 timestamp: timestamp, stream: stream, id: -1, messageStart: finalMessageStart, messageCount: messageCount,
                 fieldsStart: sharedFields, fieldsCount: fieldsCount))
+    }
+
+
+    /// Appends the message (the first present message path; `null` counts as absent) decoded
+    /// after the members; returns its path (or -1) and its length.
+    func appendMessage(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, to out: inout [UInt8]
+    ) throws(IngestError) -> (hit: Int, count: Int) {
+        for k in messagePaths where hits[k].found && hits[k].kind != .null {
+            let h = hits[k]
+            let before = out.count
+            if h.kind == .string {
+                if h.end - h.start - 2 > maxMessageBytes && !h.escapes { throw .lineTooLong(limit: maxMessageBytes) }
+                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &out)
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            }
+            let count = out.count - before
+            if count > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
+            return (k, count)
+        }
+        return (-1, 0)
+    }
+
+    /// The first timestamp path whose value parses, and that path (-1 and `arrivalTime` when no
+    /// timestamp is present); throws when some are present and none parses.
+    func pickTimestamp(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, arrivalTime: Int64
+    ) throws(IngestError) -> (timestamp: Int64, hit: Int) {
+        var badTimestamp: String?
+        for k in timestampPaths where hits[k].found {
+            let h = hits[k]
+            var parsed: Int64?
+            switch h.kind {
+            case .string:
+                if h.escapes {
+                    let decoded = JSONScanner.decodeString(bytes, h.start..<h.end)
+                    parsed = Timestamp.parse(decoded)
+                } else {
+                    parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: bytes[(h.start + 1)..<(h.end - 1)]))
+                }
+            case .number:
+                parsed = Timestamp.parseNumber(UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            default:
+                parsed = nil
+            }
+            if let parsed { return (parsed, k) }
+            if badTimestamp == nil {
+                badTimestamp = String(decoding: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]), as: UTF8.self)
+            }
+        }
+        if let badTimestamp { throw .badTimestamp(badTimestamp) }
+        return (arrivalTime, -1)
+    }
+
+    /// The scan left out the top-level members at message and timestamp paths; puts back those
+    /// other than the `message` and `timestamp` paths used (a null message, an unparsable or
+    /// second timestamp…) where they were, last first, so the fields keep every other member in
+    /// order.
+    func restoreUnusedMembers(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int,
+        in out: inout [UInt8]
+    ) {
+        while true {
+            var pick = -1
+            for k in skippablePaths where hits[k].skipped && k != message && k != timestamp {
+                if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
+                    || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
+                {
+                    pick = k
+                }
+            }
+            if pick < 0 { return }
+            let h = hits[pick]
+            var member: [UInt8] = [0x2C]
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
+            member.append(0x3A)
+            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            out.insert(contentsOf: member, at: h.fieldStart)
+            hits[pick].skipped = false
+        }
+    }
+
+    /// The stream of the document in `batch`: its key `index 0x00 workflow 0x00 job` from the
+    /// mapped paths (the Kubernetes fallback when neither job nor workflow is found).
+    func resolveStream(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, index: String, in batch: inout LineBatchBuilder
+    ) -> Int32 {
+        batch.scratch.removeAll(keepingCapacity: true)
+        batch.scratch.append(contentsOf: index.utf8)
+        let indexCount = batch.scratch.count
+        batch.scratch.append(0)
+        let workflowFound = appendFirstText(bytes, hits, workflowPaths, to: &batch.scratch)
+        var workflowCount = batch.scratch.count - indexCount - 1
+        batch.scratch.append(0)
+        let jobFound = appendFirstText(bytes, hits, jobPaths, to: &batch.scratch)
+        if !jobFound && !workflowFound && podPath >= 0 {
+            batch.scratch.removeLast(batch.scratch.count - indexCount - 1)
+            _ = appendText(bytes, hits, namespacePath, to: &batch.scratch)
+            workflowCount = batch.scratch.count - indexCount - 1
+            batch.scratch.append(0)
+            if appendText(bytes, hits, podPath, to: &batch.scratch) {
+                let mark = batch.scratch.count
+                batch.scratch.append(0x2F)
+                if !appendText(bytes, hits, containerPath, to: &batch.scratch) { batch.scratch.removeLast(batch.scratch.count - mark) }
+            }
+        }
+        return batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
+
     }
 
     /// Appends the text of the first of `list` that has one; false when none has.
