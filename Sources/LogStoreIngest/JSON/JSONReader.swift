@@ -42,6 +42,9 @@ struct JSONReader {
     }
 
     /// Scans an object at `i` (which holds `{`), tracking the dotted key path for matches.
+    ///
+    /// One function of ~90 lines on purpose: it is the per-member loop of every ingested
+    /// document, and its state (position, path length, member index) stays in locals.
     mutating func scanTrackedObject<V: JSONObjectVisitor>(
         depth: Int, pathLength: Int, paths: JSONPathSet, pathBuffer: UnsafeMutablePointer<UInt8>,
         visitor: inout V
