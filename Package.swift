@@ -35,12 +35,12 @@ let package = Package(
         ),
         .target(
             name: "LogStoreIngest",
-            dependencies: ["CZlib"]
+            dependencies: ["LogStore"]
         ),
         .target(
             name: "LogStoreHTTP",
             dependencies: [
-                "LogStore", "LogStoreIngest", "CZlib",
+                "LogStore", "LogStoreIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -63,22 +63,27 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // What several test targets share (the seeded generator); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "LogStoreTests",
-            dependencies: ["LogStore", "LogStoreIngest", "CShims"]
+            dependencies: ["LogStore", "LogStoreIngest", "CShims", "TestSupport"]
         ),
-        .testTarget(name: "LogStoreIngestTests", dependencies: ["LogStoreIngest"]),
+        .testTarget(
+            name: "LogStoreIngestTests",
+            dependencies: ["LogStoreIngest", "LogStore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "LogStoreHTTPTests",
             dependencies: [
-                "LogStoreHTTP", "LogStore", "LogStoreIngest",
+                "LogStoreHTTP", "LogStore", "LogStoreIngest", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "LogStoreCLITests",
-            dependencies: ["LogStore"]
+            dependencies: ["LogStore", "TestSupport"]
         ),
     ]
 )

@@ -80,9 +80,3 @@ struct CompactCommand: AsyncParsableCommand {
         if response.status != 200 { throw ExitCode(1) }
     }
 }
-
-/// Counts progress callbacks (they may come from another thread).
-final class Counter: Sendable {
-    private let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
-}

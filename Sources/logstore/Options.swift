@@ -29,11 +29,6 @@ func printError(_ message: String) {
 /// True when standard error is a terminal (progress lines are shown only then).
 var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-/// A failure already reported to the user: exit with `code` and print nothing more.
-struct Exit: Error {
-    var code: Int32
-}
-
 extension ExitCode {
     static let badInput = ExitCode(2)
 }

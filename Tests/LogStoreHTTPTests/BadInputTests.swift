@@ -34,8 +34,8 @@ struct BadInputTests {
         var invalidUTF8 = Array((action + "\n" + #"{"log":"bad "#).utf8)
         invalidUTF8 += [0xC3, 0x28]
         invalidUTF8 += Array(#"","kubernetes.labels.job-name":"j"}"#.utf8) + [0x0A]
-        let gzipGood = ContentDecoder.gzip(Array(good.utf8))
-        let bomb = ContentDecoder.gzip([UInt8](repeating: 0x20, count: 40 << 20))
+        let gzipGood = Compression.gzip(Array(good.utf8))
+        let bomb = Compression.gzip([UInt8](repeating: 0x20, count: 40 << 20))
         return [
             Case(name: "malformed NDJSON document", body: bulk(good + action + "\n" + #"{"log":"unterminated"# + "\n"), status: 200,
                 failedItems: 1, stored: 1, mentions: ["line 4"]),

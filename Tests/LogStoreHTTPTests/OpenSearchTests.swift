@@ -205,7 +205,7 @@ struct OpenSearchTests {
 
     @Test func gzipRequestBody() async throws {
         let (server, client) = try await Self.reanaServer()
-        let body = ContentDecoder.gzip(Array(#"{"query":{"match":{"job.keyword":"\#(Self.job)"}},"size":2}"#.utf8))
+        let body = Compression.gzip(Array(#"{"query":{"match":{"job.keyword":"\#(Self.job)"}},"size":2}"#.utf8))
         let response = try await client.exchange(
             request("POST", "/_search", headers: [("Content-Type", "application/json"), ("Content-Encoding", "gzip"), ("Accept-Encoding", "gzip")], body: body))
         #expect(response.status == 200)
@@ -216,7 +216,7 @@ struct OpenSearchTests {
     @Test func smallerForms() async throws {
         let (server, client) = try await Self.reanaServer()
         // deflate (zlib) request body.
-        let body = ContentDecoder.zlibCompress(Array(#"{"query":{"match_all":{}},"size":1}"#.utf8))
+        let body = Compression.deflate(Array(#"{"query":{"match_all":{}},"size":1}"#.utf8), framing: .zlib)
         var response = try await client.exchange(
             request("POST", "/fluentbit-job_log/_search", headers: [("Content-Type", "application/json"), ("Content-Encoding", "deflate")], body: body))
         #expect(Self.hits(try Self.json(response)).count == 1)

@@ -12,29 +12,29 @@ struct SourceSpliceTests {
         (#"{"catalog":"x","logger":"y","timestamp":1}"#, #""catalog":"x","logger":"y","timestamp":1"#),
     ])
     func plainObjectsAreSplicedWithoutTheirBraces(_ fields: String, _ body: String) {
-        let splice = OpenSearchController.splicableFields(fields)
+        let splice = HitWriter.splicableFields(fields)
         #expect(splice != nil)
         #expect((splice ?? nil).map { String(decoding: Array($0), as: UTF8.self) } == body)
     }
 
     @Test(arguments: ["", "{}", " {} "])
     func emptyObjectsAddNothing(_ fields: String) {
-        let splice = OpenSearchController.splicableFields(fields)
+        let splice = HitWriter.splicableFields(fields)
         #expect(splice != nil && (splice ?? nil) == nil)
     }
 
     @Test(arguments: [#"{"log":"x"}"#, #"{"a":1,"@timestamp":"2024"}"#, "[1,2]", #""text""#])
     func ownLogOrTimestampOrNonObjectsAreRebuilt(_ fields: String) {
-        #expect(OpenSearchController.splicableFields(fields) == nil)
+        #expect(HitWriter.splicableFields(fields) == nil)
     }
 
     @Test func byteSearchFindsNeedlesAtEveryPosition() {
         let text = Array(#"x"log""#.utf8)
         text.withUnsafeBytes { bytes in
-            #expect(OpenSearchController.contains(bytes, "\"log\""))
-            #expect(OpenSearchController.contains(UnsafeRawBufferPointer(rebasing: bytes[1...]), "\"log\""))
-            #expect(!OpenSearchController.contains(UnsafeRawBufferPointer(rebasing: bytes[2...]), "\"log\""))
-            #expect(!OpenSearchController.contains(UnsafeRawBufferPointer(rebasing: bytes[..<5]), "\"log\""))
+            #expect(HitWriter.contains(bytes, "\"log\""))
+            #expect(HitWriter.contains(UnsafeRawBufferPointer(rebasing: bytes[1...]), "\"log\""))
+            #expect(!HitWriter.contains(UnsafeRawBufferPointer(rebasing: bytes[2...]), "\"log\""))
+            #expect(!HitWriter.contains(UnsafeRawBufferPointer(rebasing: bytes[..<5]), "\"log\""))
         }
     }
 }

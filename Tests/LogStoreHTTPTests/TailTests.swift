@@ -2,6 +2,7 @@ import Foundation
 import LogStore
 import LogStoreHTTP
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -262,7 +263,7 @@ struct TailTests {
         let acknowledged = Tally()
         let ingestTasks = (0..<ingesters).map { i in
             Task {
-                var random = SplitMix(seed: UInt64(i + 1))
+                var random = SeededRandom(seed: UInt64(i + 1))
                 let owned = Array(stride(from: i, to: jobs, by: ingesters))
                 var cursors = [Int](repeating: 0, count: owned.count)
                 var lines: [(job: String, workflow: String, ms: Int64, message: String)] = []
@@ -353,19 +354,6 @@ final class Tally: Sendable {
     private let count = Atomic<Int>(0)
     func add(_ n: Int) { count.add(n, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
-}
-
-/// SplitMix64: deterministic test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A TCP connection to 127.0.0.1 that sends and then leaves (no reading): the client that goes away.

@@ -1,3 +1,4 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
@@ -6,7 +7,7 @@ func bulk(_ text: String, defaultIndex: String? = "dflt") -> [BulkItem] {
 }
 
 extension BulkItem {
-    var document: ParsedDocument? { try? result.get() }
+    var document: IncomingLine? { try? result.get() }
     var error: IngestError? {
         if case .failure(let e) = result { return e }
         return nil

@@ -1,3 +1,4 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
     let text = Array(String(repeating: "GET /api/v1/users 200 12ms café ✓\n", count: 500).utf8)
 
     @Test func gzipRoundTrip() throws {
-        let z = ContentDecoder.gzip(text)
+        let z = Compression.gzip(text)
         #expect(z.count < text.count / 10)
         #expect(z.prefix(2) == [0x1F, 0x8B])
         #expect(try ContentDecoder.decode(z, encoding: "gzip", maxOutput: 1 << 20) == text)
@@ -17,12 +18,12 @@ import Testing
     @Test func concatenatedMembers() throws {
         let a = Array("first\n".utf8)
         let b = Array("second\n".utf8)
-        let body = ContentDecoder.gzip(a) + ContentDecoder.gzip(b, level: 1)
+        let body = Compression.gzip(a) + Compression.gzip(b, level: 1)
         #expect(try ContentDecoder.decode(body, encoding: "gzip", maxOutput: 100) == a + b)
     }
 
     @Test func deflateWrappedAndRaw() throws {
-        let zlib = ContentDecoder.zlibCompress(text)
+        let zlib = Compression.deflate(text, framing: .zlib)
         #expect(try ContentDecoder.decode(zlib, encoding: "deflate", maxOutput: 1 << 20) == text)
         // Raw deflate = the zlib stream without its 2-byte header and 4-byte adler32 trailer.
         let raw = Array(zlib[2..<(zlib.count - 4)])
@@ -42,7 +43,7 @@ import Testing
 
     @Test func bombIsBounded() throws {
         let zeros = [UInt8](repeating: 0, count: 64 << 20)  // 64 MiB of zeros → ~64 KiB gzip
-        let bomb = ContentDecoder.gzip(zeros, level: 9)
+        let bomb = Compression.gzip(zeros, level: 9)
         #expect(bomb.count < 200_000)
         #expect(throws: IngestError.tooLarge(limit: 1 << 20)) {
             try ContentDecoder.decode(bomb, encoding: "gzip", maxOutput: 1 << 20)
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func corruptAndTruncated() {
-        let z = ContentDecoder.gzip(text)
+        let z = Compression.gzip(text)
         #expect(throws: IngestError.self) {
             try ContentDecoder.decode(Array(z.prefix(z.count / 2)), encoding: "gzip", maxOutput: 1 << 20)
         }

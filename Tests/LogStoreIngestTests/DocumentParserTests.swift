@@ -1,9 +1,10 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
 func parse(
     _ text: String, parser: DocumentParser = DocumentParser(), arrival: Int64 = 42
-) throws(IngestError) -> ParsedDocument {
+) throws(IngestError) -> IncomingLine {
     try parser.parse(Array(text.utf8), index: "idx", arrivalTime: arrival)
 }
 

@@ -1,3 +1,4 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
@@ -15,12 +16,12 @@ import Testing
     // 2024-05-01T12:00:00Z
     static let base: Int64 = 1_714_564_800_000_000_000
 
-    func documents(_ items: [BulkItem]) throws -> [ParsedDocument] {
+    func documents(_ items: [BulkItem]) throws -> [IncomingLine] {
         try items.map { try $0.result.get() }
     }
 
     /// Checks the five documents every FluentBit capture carries.
-    func checkApp(_ docs: [ParsedDocument], timestamps: [Int64], timeKey: String, index: String) {
+    func checkApp(_ docs: [IncomingLine], timestamps: [Int64], timeKey: String, index: String) {
         #expect(docs.count == 5)
         #expect(docs.map(\.messageString) == Self.messages)
         #expect(docs.map(\.job) == Self.jobs)
@@ -113,7 +114,7 @@ import Testing
         base + 123_457_000, base + 1_250_000_000, base + 2_000_001_000, base + 4_000_000_000, base + 4_500_000_000,
     ]
 
-    func httpDocs(_ name: String, _ format: LineFormat) throws -> [ParsedDocument] {
+    func httpDocs(_ name: String, _ format: LineFormat) throws -> [IncomingLine] {
         let body = try Fixtures.bytes("fluentbit/\(name).body.raw")
         #expect(LineFormat.detect(body) == format)
         return try LineFormatParser().parse(body, format: format, index: "http", arrivalTime: 0).map { try $0.get() }

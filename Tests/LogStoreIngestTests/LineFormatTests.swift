@@ -1,11 +1,12 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
-func lines(_ text: String, _ format: LineFormat) -> [Result<ParsedDocument, IngestError>] {
+func lines(_ text: String, _ format: LineFormat) -> [Result<IncomingLine, IngestError>] {
     LineFormatParser().parse(Array(text.utf8), format: format, index: "i", arrivalTime: 1)
 }
 
-extension Result where Success == ParsedDocument, Failure == IngestError {
+extension Result where Success == IncomingLine, Failure == IngestError {
     var message: String? { (try? get())?.messageString }
     var failure: IngestError? {
         if case .failure(let e) = self { return e }

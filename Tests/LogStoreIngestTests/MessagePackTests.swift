@@ -1,8 +1,9 @@
+import LogStore
 import LogStoreIngest
 import Testing
 
 @Suite struct MessagePackTests {
-    func parse(_ bytes: [UInt8]) -> [Result<ParsedDocument, IngestError>] {
+    func parse(_ bytes: [UInt8]) -> [Result<IncomingLine, IngestError>] {
         LineFormatParser().parse(bytes, format: .msgpack, index: "m", arrivalTime: 99)
     }
 

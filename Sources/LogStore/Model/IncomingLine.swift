@@ -1,5 +1,6 @@
-/// A line handed to `Storage.append`, before it has an LSN.
-public struct IncomingLine: Sendable {
+/// IncomingLine is one line handed to `Storage.append`, before it has an LSN (a batch of them
+/// becomes a ``LineBatch``; the ingest path builds the batch directly).
+public struct IncomingLine: Sendable, Equatable {
     public var stream: StreamKey
     /// Event time, nanoseconds since the Unix epoch, UTC.
     public var timestamp: Int64
@@ -25,4 +26,9 @@ public struct IncomingLine: Sendable {
 
     /// Bytes this line counts as in "raw bytes" statistics.
     public var rawSize: Int { message.count + fields.count }
+
+    /// The message as a String (invalid UTF-8 repaired).
+    public var messageString: String { String(decoding: message, as: UTF8.self) }
+    /// The fields object as a String.
+    public var fieldsString: String { String(decoding: fields, as: UTF8.self) }
 }

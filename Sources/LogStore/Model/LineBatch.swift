@@ -109,4 +109,15 @@ public struct LineBatch: Sendable {
 
     /// Number of lines.
     public var count: Int { lines.count }
+
+    /// Line `i` as a stand-alone ``IncomingLine`` (its bytes copied): for tests and tools, not
+    /// for the ingest path. `i` must be a valid line index.
+    public func line(at i: Int) -> IncomingLine {
+        let line = lines[i]
+        return IncomingLine(
+            stream: streams[Int(line.stream)], timestamp: line.timestamp,
+            message: Array(bytes[line.messageStart..<(line.messageStart + line.messageCount)]),
+            fields: Array(bytes[line.fieldsStart..<(line.fieldsStart + line.fieldsCount)]),
+            id: line.id >= 0 ? ids[Int(line.id)] : nil)
+    }
 }

@@ -13,16 +13,16 @@ struct IngestController {
     let storage: Storage
     let options: IngestOptions
     let metrics: ServerMetrics
-    let bulkParser: BulkParser
-    let lineParser: LineFormatParser
+    /// Parsing, chunk keys and the append: the same steps as `logstore import`.
+    let pipeline: IngestPipeline
 
     init(storage: Storage, options: IngestOptions, metrics: ServerMetrics) {
         self.storage = storage
         self.options = options
         self.metrics = metrics
-        let documentParser = DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes)
-        bulkParser = BulkParser(documentParser: documentParser)
-        lineParser = LineFormatParser(documentParser: documentParser)
+        pipeline = IngestPipeline(
+            storage: storage,
+            documentParser: DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes))
     }
 
     static let bulkContentTypes = ["application/x-ndjson", "application/json", "text/plain", "application/ndjson"]
@@ -70,16 +70,13 @@ struct IngestController {
                 throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
             }
             try checkDisk()
-            let parsed = bulkParser.parseBatch(body, defaultIndex: index, arrivalTime: Storage.now())
+            let (parsed, chunk) = pipeline.parseBulk(body, defaultIndex: index, arrivalTime: Storage.now())
             if parsed.items.isEmpty {
                 throw OpenSearchError.badRequest("the body holds no bulk action", type: "action_request_validation_exception")
             }
-            return (parsed, ChunkKey(body: UnsafeRawBufferPointer(body), context: "bulk:\(index ?? "")"))
+            return (parsed, chunk)
         }
-        var receipt: AppendReceipt?
-        if parsed.batch.count > 0 {
-            receipt = try await storage.append(LineBatch(parsed.batch), chunk: chunk)
-        }
+        let receipt = try await pipeline.store(parsed.batch, chunk: chunk)
         metrics.answered(.bulk, bodyBytes: body.count, stored: parsed.batch.count, rejected: parsed.failures, receipt: receipt)
         return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now)))
     }
@@ -143,35 +140,24 @@ struct IngestController {
             format = value
         }
         try checkDisk()
-        let results = lineParser.parse(body, format: format, index: index, arrivalTime: Storage.now())
-        var lines: [IncomingLine] = []
-        var firstError: (Int, IngestError)?
-        var failed = 0
-        for (i, result) in results.enumerated() {
-            switch result {
-            case .success(let document): lines.append(IncomingLine(document))
-            case .failure(let error):
-                failed += 1
-                if firstError == nil { firstError = (i + 1, error) }
-            }
+        let (parsed, chunk) = body.withUnsafeBufferPointer {
+            pipeline.parseLines($0, format: format, index: index, arrivalTime: Storage.now())
         }
-        if lines.isEmpty, let (number, error) = firstError {
-            throw OpenSearchError.badRequest("document \(number): \(error)", type: "parse_exception")
+        let firstError = parsed.failures.first
+        if parsed.batch.count == 0, let firstError {
+            throw OpenSearchError.badRequest("document \(firstError.document): \(firstError.error)", type: "parse_exception")
         }
-        var receipt: AppendReceipt?
-        if !lines.isEmpty {
-            receipt = try await storage.append(lines, chunk: ChunkKey(body: body, context: "ingest:\(index):\(format.rawValue)"))
-        }
-        metrics.answered(.http, bodyBytes: body.count, stored: lines.count, rejected: failed, receipt: receipt)
+        let receipt = try await pipeline.store(parsed.batch, chunk: chunk)
+        metrics.answered(.http, bodyBytes: body.count, stored: parsed.batch.count, rejected: parsed.failures.count, receipt: receipt)
         // Short answer: FluentBit's http output rejects answers over 4 KB.
         var json = JSONText(capacity: 256)
         json.raw("{\"stored\":")
-        json.number(lines.count)
+        json.number(parsed.batch.count)
         json.raw(",\"errors\":")
-        json.number(failed)
-        if let (number, error) = firstError {
+        json.number(parsed.failures.count)
+        if let firstError {
             json.raw(",\"first_error\":")
-            json.string(String("document \(number): \(error)".prefix(1000)))
+            json.string(String("document \(firstError.document): \(firstError.error)".prefix(1000)))
         }
         json.raw("}")
         return .json(json.bytes)

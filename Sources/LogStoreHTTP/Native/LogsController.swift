@@ -39,7 +39,7 @@ struct LogsController {
         let streams = storage.streams(matching: selector)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let page = try await storage.readLinesAsync(LogQuery(streams: streams.map(\.id), after: after, limit: limit, order: order))
-        return format.response(page, keys: keys, fields: fields, gzip: OpenSearchController.acceptsGzip(request)) { out in
+        return format.response(page, keys: keys, fields: fields, gzip: JSONAnswer.acceptsGzip(request)) { out in
             out.raw(",\"next\":")
             if let next = page.next { out.string(next.description) } else { out.raw("null") }
             out.raw(",\"truncated\":\(page.truncated)")

@@ -46,21 +46,26 @@ struct SearchController {
             guard let value = ReadOrder(rawValue: String(text)) else { throw OpenSearchError.badRequest("order '\(text)' must be asc or desc") }
             order = value
         }
-        let gzip = OpenSearchController.acceptsGzip(request)
+        let gzip = JSONAnswer.acceptsGzip(request)
         let fields = try LogParameters(request).fields()
         let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
         let storage = self.storage
         let page = try await blocking { try storage.search(request) }
+        var keys: [StreamID: StreamKey] = [:]
+        for line in page.lines where keys[line.stream] == nil {
+            if let key = storage.stream(line.stream)?.key { keys[line.stream] = key }
+        }
+        var writer = LogLineWriter(keys: keys, fields: fields)
         var out = JSONText(capacity: page.lines.count * 200 + 64)
         out.raw("{\"lines\":[")
         for (i, line) in page.lines.enumerated() {
             if i > 0 { out.raw(",") }
-            line.appendJSON(key: storage.stream(line.stream)?.key, fields: fields, to: &out)
+            writer.append(line, to: &out)
         }
         out.raw("],\"next\":")
         if let next = page.next { out.number(next) } else { out.raw("null") }
         out.raw("}")
-        return OpenSearchController.answer(out.bytes, gzip: gzip)
+        return JSONAnswer.answer(out.bytes, gzip: gzip)
     }
 
     func hits(_ request: Request) async throws -> Response {
@@ -82,7 +87,7 @@ struct SearchController {
         let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         let (storage, width) = (self.storage, step)
         let result = try await blocking { try storage.hits(query, from: from, to: to, step: width) }
-        return OpenSearchController.answer(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }), request: request)
+        return JSONAnswer.answer(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }), request: request)
     }
 
     func streams(_ request: Request) throws -> Response {
@@ -108,6 +113,6 @@ struct SearchController {
             out.raw("}")
         }
         out.raw("]}")
-        return OpenSearchController.answer(out.bytes, request: request)
+        return JSONAnswer.answer(out.bytes, request: request)
     }
 }

@@ -5,18 +5,6 @@ import LogStore
 import NIOCore
 import ServiceLifecycle
 
-/// Limits of `/v1/tail`.
-public struct TailOptions: Sendable {
-    /// At most this many requests wait at once; more are answered 503 (`--max-tail-waiters`).
-    public var maxWaiters = 10_000
-    /// How long a request waits when it gives no `wait`.
-    public var defaultWait: Duration = .seconds(25)
-    /// The largest `wait` accepted, in seconds.
-    public var maxWaitSeconds = 60.0
-
-    public init() {}
-}
-
 /// `GET /v1/tail`: a long-poll follow of a job's or workflow's log in commit (LSN) order.
 ///
 /// Answers at once when lines after the cursor exist; otherwise the request waits (a
@@ -166,23 +154,5 @@ struct TailController {
         let (generation, streams) = hub.streams(matching: selector)
         guard let matcher else { return (generation, streams) }
         return (generation, streams.filter { matcher.matches(stream: $0.key) != false })
-    }
-}
-
-/// Resumes waiting tail requests at their deadline (a few times a second) while the server
-/// runs, and answers all of them on shutdown.
-struct TailService: Service {
-    let hub: TailHub
-
-    func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
-            } catch {
-                break
-            }
-            hub.expire(now: .now)
-        }
-        hub.shutdown()
     }
 }

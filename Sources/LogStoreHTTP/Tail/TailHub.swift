@@ -1,18 +1,6 @@
 import LogStore
 import Synchronization
 
-/// Why a waiting tail request was resumed.
-enum TailWake: Sendable, Equatable {
-    /// A commit touched one of its streams (or a new stream it may select appeared).
-    case commit
-    /// Its deadline passed.
-    case timeout
-    /// Its client closed the connection.
-    case clientGone
-    /// The server is shutting down.
-    case shutdown
-}
-
 /// The registry of waiting `/v1/tail` requests: each is a continuation (no thread), woken by
 /// the store's commit observer when a commit touches one of its streams, by the timer at its
 /// deadline, by its connection closing, or by shutdown.

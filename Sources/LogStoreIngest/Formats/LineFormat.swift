@@ -6,7 +6,7 @@ public enum LineFormat: String, Sendable, Equatable, CaseIterable {
     case jsonLines = "json_lines"
     /// Objects back to back, optional whitespace between them (`Format json_stream`).
     case jsonStream = "json_stream"
-    /// FluentBit msgpack events (`Format msgpack`), see ``LineFormatParser/parseMessagePack(_:index:arrivalTime:)``.
+    /// FluentBit msgpack events (`Format msgpack`), see ``MessagePackReader``.
     case msgpack
 
     /// The format for a request: `msgpack` when the content type says so (`application/msgpack`,

@@ -25,7 +25,7 @@ public enum JSONScanner: Sendable {
         guard let base = bytes.baseAddress, offset < bytes.count else {
             throw .malformedJSON(offset: offset, reason: "unexpected end of input")
         }
-        var cursor = JSONCursor(base, bytes.count, offset, maxDepth)
+        var cursor = JSONReader(base, bytes.count, offset, maxDepth)
         cursor.skipWhitespace()
         try cursor.expectObjectStart()
         let result: Result<Int, IngestError> = withUnsafeTemporaryAllocation(
@@ -53,7 +53,7 @@ public enum JSONScanner: Sendable {
         guard let base = bytes.baseAddress, offset < bytes.count else {
             throw .malformedJSON(offset: offset, reason: "unexpected end of input")
         }
-        var cursor = JSONCursor(base, bytes.count, offset, maxDepth)
+        var cursor = JSONReader(base, bytes.count, offset, maxDepth)
         cursor.skipWhitespace()
         let start = cursor.i
         let kind = try cursor.skipValue(depth: 1)

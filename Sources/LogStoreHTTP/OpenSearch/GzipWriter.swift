@@ -1,22 +1,20 @@
-import CZlib
 import LogStore
 import NIOCore
 import Synchronization
 
-/// A gzip member written in pieces: bytes compressed as they come, and pieces compressed
+/// GzipWriter writes one gzip member in pieces: bytes compressed as they come, and pieces compressed
 /// before (cached hits of a whole block) copied in as they are.
 ///
 /// A cached piece is a raw deflate stream of its own that ends byte-aligned without a final
 /// block (`Z_SYNC_FLUSH`); before one is copied in, the running stream is flushed with
 /// `Z_FULL_FLUSH`, which byte-aligns it and forgets its history, so nothing after the piece
-/// refers back across it. The trailer's CRC-32 joins the pieces' with `crc32_combine`.
+/// refers back across it. The trailer's CRC-32 joins the pieces' by `Compression.crc32Combine`.
 final class GzipWriter: @unchecked Sendable {  // used by one request at a time (pooled)
     /// Deflate level of answers: 1, the fastest (answers are read once and are very repetitive).
     static let level: Int32 = 1
-    private let stream: UnsafeMutablePointer<z_stream>  // zlib keeps a pointer back to it: never moved
-    private var output: [UInt8]
-    private var chunk = [UInt8](repeating: 0, count: 64 << 10)
-    private var crc: UInt = 0
+    private let deflater = DeflateStream(level: GzipWriter.level, framing: .raw)
+    private var output: [UInt8] = []
+    private var crc: UInt32 = 0
     private var length = 0
     /// JSON written before it is compressed, kept with the pooled writer (its capacity too).
     private var scratch = ByteBufferAllocator().buffer(capacity: 80 << 10)
@@ -26,13 +24,7 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
     private static let pool = Mutex<[GzipWriter]>([])
     private static let poolSize = 8
 
-    private init() {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let rc = deflateInit2_(stream, Self.level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        precondition(rc == Z_OK, "BUG: deflateInit2 failed: \(rc)")
-        output = []
-    }
+    private init() {}
 
     /// A writer of one gzip member (`finish`) or, with `gzipHeader` false, of a piece (`finishPiece`).
     static func make(capacity: Int, gzipHeader: Bool = true) -> GzipWriter {
@@ -67,27 +59,19 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
     }
 
     private func recycle() {
-        deflateReset(stream)
+        deflater.reset()
         output = []
         Self.pool.withLock { pool in
             if pool.count < Self.poolSize { pool.append(self) }
         }
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
-
     /// Compresses `bytes` into the member.
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        crc = CZlib.crc32(crc, base.assumingMemoryBound(to: UInt8.self), UInt32(bytes.count))
+        guard bytes.count > 0 else { return }
+        crc = Compression.crc32(bytes, crc: crc)
         length += bytes.count
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self))
-        stream.pointee.avail_in = UInt32(bytes.count)
-        run(Z_NO_FLUSH)
+        deflater.write(bytes, flush: .none, into: &output)
     }
 
     func write(_ bytes: [UInt8]) {
@@ -96,18 +80,16 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
 
     /// Copies in a piece (from a writer made with `gzipHeader: false`, `finishPiece`).
     func append(_ piece: DeflatedPiece) {
-        stream.pointee.avail_in = 0
-        run(Z_FULL_FLUSH)
+        deflater.write(UnsafeRawBufferPointer(start: nil, count: 0), flush: .full, into: &output)
         output.append(contentsOf: piece.deflated)
-        crc = crc32_combine(crc, UInt(piece.crc), Int(piece.length))
+        crc = Compression.crc32Combine(crc, piece.crc, secondLength: piece.length)
         length += piece.length
     }
 
     /// Ends the member; the writer goes back to the pool and must not be used again.
     func finish() -> [UInt8] {
-        stream.pointee.avail_in = 0
-        run(Z_FINISH)
-        let c = UInt32(truncatingIfNeeded: crc)
+        deflater.write(UnsafeRawBufferPointer(start: nil, count: 0), flush: .finish, into: &output)
+        let c = crc
         let n = UInt32(truncatingIfNeeded: length)
         output.append(contentsOf: [UInt8(c & 0xFF), UInt8(c >> 8 & 0xFF), UInt8(c >> 16 & 0xFF), UInt8(c >> 24)])
         output.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)])
@@ -119,47 +101,9 @@ final class GzipWriter: @unchecked Sendable {  // used by one request at a time 
     /// Ends a piece (made with `gzipHeader: false`): flushed byte-aligned, not final. The
     /// writer goes back to the pool and must not be used again.
     func finishPiece() -> DeflatedPiece {
-        stream.pointee.avail_in = 0
-        run(Z_SYNC_FLUSH)
-        let piece = DeflatedPiece(deflated: output, crc: UInt32(truncatingIfNeeded: crc), length: length)
+        deflater.write(UnsafeRawBufferPointer(start: nil, count: 0), flush: .sync, into: &output)
+        let piece = DeflatedPiece(deflated: output, crc: crc, length: length)
         recycle()
         return piece
-    }
-
-    private func run(_ flush: Int32) {
-        chunk.withUnsafeMutableBytes { out in
-            let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            while true {
-                stream.pointee.next_out = base
-                stream.pointee.avail_out = UInt32(out.count)
-                let rc = CZlib.deflate(stream, flush)
-                precondition(rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR, "BUG: deflate failed: \(rc)")
-                let produced = out.count - Int(stream.pointee.avail_out)
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<produced]))
-                if flush == Z_FINISH {
-                    if rc == Z_STREAM_END { return }
-                } else if stream.pointee.avail_out != 0 {
-                    return  // all input taken and everything flushed
-                }
-            }
-        }
-    }
-}
-
-/// Bytes compressed once, to be copied into gzip members (`GzipWriter.append`).
-struct DeflatedPiece: Sendable {
-    let deflated: [UInt8]
-    let crc: UInt32
-    let length: Int
-
-    var memorySize: Int { deflated.count + 48 }
-
-    /// This piece followed by `next`: both end byte-aligned without a final block, so the bytes
-    /// simply follow each other; the CRC-32 is combined.
-    func joined(with next: DeflatedPiece) -> DeflatedPiece {
-        DeflatedPiece(
-            deflated: deflated + next.deflated,
-            crc: UInt32(truncatingIfNeeded: crc32_combine(UInt(crc), UInt(next.crc), Int(next.length))),
-            length: length + next.length)
     }
 }

@@ -238,7 +238,7 @@ struct MessagePackReader {
                 out.append(0x22)
                 return
             }
-            let cursor = JSONCursor(base, s.count, 0, maxDepth)
+            let cursor = JSONReader(base, s.count, 0, maxDepth)
             var k = 0
             var chunk = 0
             while k < s.count {

@@ -1,12 +1,7 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import LogStore
 
-/// Turns one JSON log document into a ``ParsedDocument`` using a ``FieldMapping``.
+/// DocumentParser turns one JSON log document into one line of a ``LineBatchBuilder`` (the
+/// engine's `LineBatch`) using a ``FieldMapping``.
 ///
 /// One validating pass over the bytes: no object tree is built; only the mapped values are
 /// decoded and the other top-level members are copied as raw bytes into `fields`.
@@ -61,40 +56,32 @@ public struct DocumentParser: Sendable {
         containerPath = mapping.kubernetes.flatMap { set.index(of: $0.container) } ?? -1
     }
 
-    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
-    public func parse(_ bytes: [UInt8], index: String, arrivalTime: Int64) throws(IngestError) -> ParsedDocument {
-        try bytes.withUnsafeBufferPointer { (buf) throws(IngestError) -> ParsedDocument in
+    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed),
+    /// into a stand-alone line (for tests and tools; the ingest path parses into a batch).
+    public func parse(_ bytes: [UInt8], index: String, arrivalTime: Int64) throws(IngestError) -> IncomingLine {
+        try bytes.withUnsafeBufferPointer { (buf) throws(IngestError) -> IncomingLine in
             try parse(buf, index: index, arrivalTime: arrivalTime)
         }
     }
 
-    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
+    /// Parses `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed),
+    /// into a stand-alone line.
     public func parse(
         _ bytes: UnsafeBufferPointer<UInt8>, index: String, arrivalTime: Int64
-    ) throws(IngestError) -> ParsedDocument {
-        var batch = DocumentBatch()
+    ) throws(IngestError) -> IncomingLine {
+        var batch = LineBatchBuilder()
         var position = 0
         try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch, wholeInput: true)
-        return batch.parsedDocument(0)
-    }
-
-    /// Parses the object starting at `position` (leading whitespace allowed) and moves `position`
-    /// just past it. Used to walk arrays and streams of objects.
-    public func parseObject(
-        _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64
-    ) throws(IngestError) -> ParsedDocument {
-        var batch = DocumentBatch()
-        try parseObject(bytes, at: &position, index: index, arrivalTime: arrivalTime, into: &batch)
-        return batch.parsedDocument(0)
+        return batch.finish().line(at: 0)
     }
 
     /// Parses the object starting at `position` (leading whitespace allowed) into `batch` (its
-    /// fields and message appended to `batch.bytes`, one entry added to `batch.documents`) and
+    /// fields and message appended to `batch.bytes`, one entry added to `batch.lines`) and
     /// moves `position` just past it. With `wholeInput`, only whitespace may follow the object.
     /// On error `batch` holds the same documents as before.
     public func parseObject(
         _ bytes: UnsafeBufferPointer<UInt8>, at position: inout Int, index: String, arrivalTime: Int64,
-        into batch: inout DocumentBatch, wholeInput: Bool = false
+        into batch: inout LineBatchBuilder, wholeInput: Bool = false
     ) throws(IngestError) {
         let count = paths.paths.count
         let start = position
@@ -137,34 +124,87 @@ public struct DocumentParser: Sendable {
 
     /// Completes the document whose members were copied to `batch.bytes[fieldsStart...]`: picks
     /// the message, timestamp and stream from the matches, finishes the fields object and
-    /// records the document. Throws before changing anything but `batch.bytes` past `fieldsStart`.
+    /// records the line. Throws before changing anything but `batch.bytes` past `fieldsStart`.
     /// With `end`, only whitespace may follow the object there (checked after the fields, as
     /// the errors of a document are reported in that order).
     func resolve(
         _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, fieldsStart: Int,
-        into batch: inout DocumentBatch, index: String, arrivalTime: Int64, end: Int?
+        into batch: inout LineBatchBuilder, index: String, arrivalTime: Int64, end: Int?
     ) throws(IngestError) {
-        // Message: the first present one, decoded after the members (moved down later).
-        var messageHit = -1
-        var messageCount = 0
-        for k in messagePaths where hits[k].found && hits[k].kind != .null {
-            messageHit = k
-            let h = hits[k]
-            let before = batch.bytes.count
-            if h.kind == .string {
-                if h.end - h.start - 2 > maxMessageBytes && !h.escapes { throw .lineTooLong(limit: maxMessageBytes) }
-                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &batch.bytes)
-            } else {
-                batch.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            }
-            messageCount = batch.bytes.count - before
-            if messageCount > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
-            break
+        let (messageHit, messageCount) = try appendMessage(bytes, hits: hits, to: &batch.bytes)
+        let (timestamp, timestampHit) = try pickTimestamp(bytes, hits: hits, arrivalTime: arrivalTime)
+        if let end {
+            let rest = JSONScanner.skipWhitespace(bytes, from: end)
+            guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
         }
 
-        // Timestamp.
-        var timestamp = arrivalTime
-        var timestampHit = -1
+        restoreUnusedMembers(bytes, hits: hits, message: messageHit, timestamp: timestampHit, in: &batch.bytes)
+        // Close the object: `{…}` between the members and the message.
+        let membersEnd = batch.bytes.count - messageCount
+        if membersEnd == fieldsStart {
+            batch.bytes.insert(0x7D, at: fieldsStart)
+            batch.bytes.insert(0x7B, at: fieldsStart)
+        } else {
+            batch.bytes[fieldsStart] = 0x7B  // the leading comma of the first member becomes `{`
+            batch.bytes.insert(0x7D, at: membersEnd)
+        }
+        let fieldsCount = batch.bytes.count - messageCount - fieldsStart
+        let messageStart = fieldsStart + fieldsCount
+
+        let stream = resolveStream(bytes, hits: hits, index: index, in: &batch)
+
+        // Share the fields object of the stream's previous document when it is the same.
+        var sharedFields = fieldsStart
+        var finalMessageStart = messageStart
+        let previous = batch.keys[Int(stream)]
+        if previous.lastFieldsStart >= 0 && previous.lastFieldsCount == fieldsCount
+            && batch.sameBytes(previous.lastFieldsStart, fieldsStart, count: fieldsCount)
+        {
+            sharedFields = previous.lastFieldsStart
+        }
+        if sharedFields != fieldsStart {
+            // Move the message down over the now redundant fields.
+            batch.moveBytes(from: messageStart, to: fieldsStart, count: messageCount)
+            batch.bytes.removeLast(fieldsCount)
+            finalMessageStart = fieldsStart
+        } else {
+            batch.keys[Int(stream)].lastFieldsStart = fieldsStart
+            batch.keys[Int(stream)].lastFieldsCount = fieldsCount
+        }
+
+        batch.lines.append(
+            LineBatch.Line(
+                timestamp: timestamp, stream: stream, id: -1, messageStart: finalMessageStart, messageCount: messageCount,
+                fieldsStart: sharedFields, fieldsCount: fieldsCount))
+    }
+
+
+    /// Appends the message (the first present message path; `null` counts as absent) decoded
+    /// after the members; returns its path (or -1) and its length.
+    func appendMessage(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, to out: inout [UInt8]
+    ) throws(IngestError) -> (hit: Int, count: Int) {
+        for k in messagePaths where hits[k].found && hits[k].kind != .null {
+            let h = hits[k]
+            let before = out.count
+            if h.kind == .string {
+                if h.end - h.start - 2 > maxMessageBytes && !h.escapes { throw .lineTooLong(limit: maxMessageBytes) }
+                JSONScanner.appendDecodedString(bytes, h.start..<h.end, to: &out)
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            }
+            let count = out.count - before
+            if count > maxMessageBytes { throw .lineTooLong(limit: maxMessageBytes) }
+            return (k, count)
+        }
+        return (-1, 0)
+    }
+
+    /// The first timestamp path whose value parses, and that path (-1 and `arrivalTime` when no
+    /// timestamp is present); throws when some are present and none parses.
+    func pickTimestamp(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, arrivalTime: Int64
+    ) throws(IngestError) -> (timestamp: Int64, hit: Int) {
         var badTimestamp: String?
         for k in timestampPaths where hits[k].found {
             let h = hits[k]
@@ -182,55 +222,48 @@ public struct DocumentParser: Sendable {
             default:
                 parsed = nil
             }
-            if let parsed {
-                timestamp = parsed
-                timestampHit = k
-                break
-            }
+            if let parsed { return (parsed, k) }
             if badTimestamp == nil {
                 badTimestamp = String(decoding: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]), as: UTF8.self)
             }
         }
-        if timestampHit < 0, let badTimestamp { throw .badTimestamp(badTimestamp) }
-        if let end {
-            let rest = JSONScanner.skipWhitespace(bytes, from: end)
-            guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
-        }
+        if let badTimestamp { throw .badTimestamp(badTimestamp) }
+        return (arrivalTime, -1)
+    }
 
-        // The scan left out the top-level members at message and timestamp paths; put back those
-        // not used (a null message, an unparsable or second timestamp…) where they were, last
-        // first, so the fields keep every other member in order.
+    /// The scan left out the top-level members at message and timestamp paths; puts back those
+    /// other than the `message` and `timestamp` paths used (a null message, an unparsable or
+    /// second timestamp…) where they were, last first, so the fields keep every other member in
+    /// order.
+    func restoreUnusedMembers(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int,
+        in out: inout [UInt8]
+    ) {
         while true {
             var pick = -1
-            for k in skippablePaths where hits[k].skipped && k != messageHit && k != timestampHit {
+            for k in skippablePaths where hits[k].skipped && k != message && k != timestamp {
                 if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
                     || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
                 {
                     pick = k
                 }
             }
-            if pick < 0 { break }
+            if pick < 0 { return }
             let h = hits[pick]
             var member: [UInt8] = [0x2C]
             member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
             member.append(0x3A)
             member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            batch.bytes.insert(contentsOf: member, at: h.fieldStart)
+            out.insert(contentsOf: member, at: h.fieldStart)
             hits[pick].skipped = false
         }
-        // Close the object: `{…}` between the members and the message.
-        let membersEnd = batch.bytes.count - messageCount
-        if membersEnd == fieldsStart {
-            batch.bytes.insert(0x7D, at: fieldsStart)
-            batch.bytes.insert(0x7B, at: fieldsStart)
-        } else {
-            batch.bytes[fieldsStart] = 0x7B  // the leading comma of the first member becomes `{`
-            batch.bytes.insert(0x7D, at: membersEnd)
-        }
-        let fieldsCount = batch.bytes.count - messageCount - fieldsStart
-        let messageStart = fieldsStart + fieldsCount
+    }
 
-        // Stream key: index 0x00 workflow 0x00 job.
+    /// The stream of the document in `batch`: its key `index 0x00 workflow 0x00 job` from the
+    /// mapped paths (the Kubernetes fallback when neither job nor workflow is found).
+    func resolveStream(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, index: String, in batch: inout LineBatchBuilder
+    ) -> Int32 {
         batch.scratch.removeAll(keepingCapacity: true)
         batch.scratch.append(contentsOf: index.utf8)
         let indexCount = batch.scratch.count
@@ -250,37 +283,8 @@ public struct DocumentParser: Sendable {
                 if !appendText(bytes, hits, containerPath, to: &batch.scratch) { batch.scratch.removeLast(batch.scratch.count - mark) }
             }
         }
-        let stream = batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
+        return batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
 
-        // Share the fields object of the stream's previous document when it is the same.
-        var sharedFields = fieldsStart
-        var finalMessageStart = messageStart
-        let previous = batch.keys[Int(stream)]
-        if previous.lastFieldsStart >= 0 && previous.lastFieldsCount == fieldsCount {
-            let same = batch.bytes.withUnsafeBufferPointer { b in
-                memcmp(b.baseAddress! + previous.lastFieldsStart, b.baseAddress! + fieldsStart, fieldsCount) == 0
-            }
-            if same { sharedFields = previous.lastFieldsStart }
-        }
-        if sharedFields != fieldsStart {
-            // Move the message down over the now redundant fields.
-            if messageCount > 0 {
-                batch.bytes.withUnsafeMutableBufferPointer { b in
-                    let base = b.baseAddress!
-                    _ = memmove(base + fieldsStart, base + messageStart, messageCount)
-                }
-            }
-            batch.bytes.removeLast(fieldsCount)
-            finalMessageStart = fieldsStart
-        } else {
-            batch.keys[Int(stream)].lastFieldsStart = fieldsStart
-            batch.keys[Int(stream)].lastFieldsCount = fieldsCount
-        }
-
-        batch.documents.append(
-            DocumentBatch.Document(
-                timestamp: timestamp, stream: stream, id: -1, messageStart: finalMessageStart, messageCount: messageCount,
-                fieldsStart: sharedFields, fieldsCount: fieldsCount))
     }
 
     /// Appends the text of the first of `list` that has one; false when none has.

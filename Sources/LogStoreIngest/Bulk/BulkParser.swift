@@ -1,3 +1,5 @@
+import LogStore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -6,7 +8,8 @@
     import Darwin
 #endif
 
-/// Parses OpenSearch/Elasticsearch `_bulk` NDJSON bodies (action line + document line pairs).
+/// BulkParser parses OpenSearch/Elasticsearch `_bulk` NDJSON bodies (action line + document
+/// line pairs) into one ``LineBatchBuilder`` batch and the outcome of every action.
 ///
 /// `create` and `index` are parsed into documents; `update` is answered with a per-item
 /// ``IngestError/unsupportedOperation(_:)`` (its body line is consumed); `delete` (no body line)
@@ -33,23 +36,23 @@ public struct BulkParser: Sendable {
         body.withUnsafeBufferPointer { parse($0, defaultIndex: defaultIndex, arrivalTime: arrivalTime) }
     }
 
-    /// Parses a whole bulk body held in `body`.
+    /// Parses a whole bulk body held in `body` into one item per action, each document a
+    /// stand-alone line (for tests and tools; the ingest path uses ``parseBatch(_:defaultIndex:arrivalTime:)``).
     public func parse(_ body: UnsafeBufferPointer<UInt8>, defaultIndex: String?, arrivalTime: Int64) -> [BulkItem] {
         let result = parseBatch(body, defaultIndex: defaultIndex, arrivalTime: arrivalTime)
         return result.items.map { item in
             if let error = item.error { return BulkItem(op: item.op, line: item.line, result: .failure(error)) }
-            return BulkItem(op: item.op, line: item.line, result: .success(result.batch.parsedDocument(Int(item.document))))
+            return BulkItem(op: item.op, line: item.line, result: .success(result.batch.line(at: Int(item.document))))
         }
     }
 
-    /// Parses a whole bulk body into one ``DocumentBatch`` and the outcome of every action, in
-    /// request order (what the server stores and answers).
+    /// Parses a whole bulk body into one `LineBatch` and the outcome of every action, in
+    /// request order (what the server and `logstore import` store and answer).
     public func parseBatch(_ body: UnsafeBufferPointer<UInt8>, defaultIndex: String?, arrivalTime: Int64) -> BulkResult {
         var result = BulkResult()
         guard let base = body.baseAddress else { return result }
         result.items.reserveCapacity(body.count / 300 + 1)
-        result.batch.documents.reserveCapacity(body.count / 300 + 1)
-        result.batch.bytes.reserveCapacity(body.count / 2 + 64)
+        var batch = LineBatchBuilder(lines: body.count / 300 + 1, bytes: body.count / 2 + 64)
         var lines = LineReader(base: base, count: body.count)
         var cache = IndexCache()
         var actions = ActionCache()
@@ -88,18 +91,16 @@ public struct BulkParser: Sendable {
                     var position = 0
                     try documentParser.parseObject(
                         UnsafeBufferPointer(rebasing: body[doc.range]), at: &position, index: index,
-                        arrivalTime: arrivalTime, into: &result.batch, wholeInput: true)
-                    let n = result.batch.documents.count - 1
-                    if let id = a.id {
-                        result.batch.documents[n].id = Int32(result.batch.ids.count)
-                        result.batch.ids.append(id)
-                    }
+                        arrivalTime: arrivalTime, into: &batch, wholeInput: true)
+                    let n = batch.count - 1
+                    if let id = a.id { batch.setLastID(id) }
                     result.items.append(BulkResult.Item(op: a.op, line: doc.number, document: Int32(n), error: nil))
                 } catch {
                     result.fail(a.op, line: doc.number, error)
                 }
             }
         }
+        result.batch = batch.finish()
         return result
     }
 
@@ -246,34 +247,5 @@ public struct BulkParser: Sendable {
             value = String(decoding: JSONScanner.decodeString(line, m.valueRange), as: UTF8.self)
             return value
         }
-    }
-}
-
-/// A parsed bulk body: the documents to store and the outcome of each action.
-public struct BulkResult: Sendable {
-    /// The documents that parsed.
-    public var batch = DocumentBatch()
-    /// One entry per action, in request order.
-    public var items: [Item] = []
-    /// How many items failed.
-    public var failures = 0
-
-    /// The outcome of one action.
-    public struct Item: Sendable, Equatable {
-        /// The operation; `.index` when the action line was too malformed to tell.
-        public var op: BulkOp
-        /// 1-based line number (as in ``BulkItem/line``).
-        public var line: Int
-        /// Index of the document in `batch.documents`, or -1 on failure.
-        public var document: Int32
-        /// Why the item is not stored, or nil.
-        public var error: IngestError?
-    }
-
-    public init() {}
-
-    mutating func fail(_ op: BulkOp, line: Int, _ error: IngestError) {
-        items.append(Item(op: op, line: line, document: -1, error: error))
-        failures += 1
     }
 }

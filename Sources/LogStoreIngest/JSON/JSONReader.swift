@@ -1,5 +1,6 @@
-/// The scanning state over one buffer. Internal: a view that must not outlive the buffer.
-struct JSONCursor {
+/// JSONReader is the reading position of ``JSONScanner`` in one buffer: it validates and skips
+/// values and reports errors at its offset. Internal: a view that must not outlive the buffer.
+struct JSONReader {
     let p: UnsafePointer<UInt8>
     let end: Int
     var i: Int
@@ -41,6 +42,9 @@ struct JSONCursor {
     }
 
     /// Scans an object at `i` (which holds `{`), tracking the dotted key path for matches.
+    ///
+    /// One function of ~90 lines on purpose: it is the per-member loop of every ingested
+    /// document, and its state (position, path length, member index) stays in locals.
     mutating func scanTrackedObject<V: JSONObjectVisitor>(
         depth: Int, pathLength: Int, paths: JSONPathSet, pathBuffer: UnsafeMutablePointer<UInt8>,
         visitor: inout V

@@ -1,0 +1,19 @@
+import LogStore
+
+/// OpenSearchRequest is one `_search` request as ``SearchRequestParser`` understood it.
+struct OpenSearchRequest {
+    /// The query, its time window and predicates.
+    var dsl: QueryDSL
+    /// Hits to answer, after skipping `from`.
+    var size: Int
+    var from: Int
+    var order: ReadOrder
+    /// `search_after`: continue after this position.
+    var after: LogPosition?
+    var source: SourceFilter
+    /// Whether `hits.total` is answered, and up to which count it is exact.
+    var trackTotal: Bool
+    var totalLimit: Int
+    /// `rest_total_hits_as_int`: `hits.total` as a plain number.
+    var totalAsInt: Bool
+}
