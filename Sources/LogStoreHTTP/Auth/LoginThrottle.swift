@@ -2,7 +2,7 @@ import Synchronization
 
 /// LoginThrottle slows password guessing per client address: after `freeFailures` failed
 /// logins, every further failure blocks the address for twice as long as the one before
-/// (1 s, 2 s, 4 s … at most `maxBlock`); while blocked, every request needing a login is
+/// (`firstBlock`, by default 1 s, 2 s, 4 s … at most `maxBlock`); while blocked, every request needing a login is
 /// refused with 429 without looking at its credentials. A success clears the address; an
 /// address with no failure for `forgetAfter` is forgotten. At most `maxAddresses` are kept
 /// (when full, those not blocked now are dropped first).
@@ -11,6 +11,7 @@ import Synchronization
 /// even a weak 8-character password would take centuries.
 public final class LoginThrottle: Sendable {
     let freeFailures: Int
+    let firstBlock: Duration
     let maxBlock: Duration
     let forgetAfter: Duration
     let maxAddresses: Int
@@ -23,8 +24,12 @@ public final class LoginThrottle: Sendable {
     /// Guards the failures per address.
     let entries = Mutex<[String: Entry]>([:])
 
-    public init(freeFailures: Int = 5, maxBlock: Duration = .seconds(300), forgetAfter: Duration = .seconds(900), maxAddresses: Int = 100_000) {
+    public init(
+        freeFailures: Int = 5, firstBlock: Duration = .seconds(1), maxBlock: Duration = .seconds(300), forgetAfter: Duration = .seconds(900),
+        maxAddresses: Int = 100_000
+    ) {
         self.freeFailures = freeFailures
+        self.firstBlock = firstBlock
         self.maxBlock = maxBlock
         self.forgetAfter = forgetAfter
         self.maxAddresses = maxAddresses
@@ -52,9 +57,9 @@ public final class LoginThrottle: Sendable {
             var block: Duration?
             if entry.failures > freeFailures {
                 let doublings = min(entry.failures - freeFailures - 1, 30)
-                let seconds = min(Int64(1) << doublings, maxBlock.components.seconds)
-                block = .seconds(seconds)
-                entry.blockedUntil = now + .seconds(seconds)
+                let length = min(firstBlock * (1 << doublings), maxBlock)
+                block = length
+                entry.blockedUntil = now + length
             }
             if entries[address] == nil && entries.count >= maxAddresses { prune(&entries, now: now) }
             entries[address] = entry
