@@ -17,6 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var data: DataOptions
+    @OptionGroup(title: "Security") var security: SecurityFlags
 
     static let env = ProcessInfo.processInfo.environment
 
@@ -120,7 +121,11 @@ struct ServeCommand: AsyncParsableCommand {
         raiseOpenFileLimit()
         let logger = data.logger()
         let storage: Storage
-        let options = try serverOptions()
+        var options = try serverOptions()
+        do { options.security = try security.options(host: options.host, logger: logger) } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         do {
             var storageOptions = StorageOptions()
             storageOptions.dedupWindow = DurationText.parse(dedupWindow)!

@@ -22,6 +22,8 @@ public struct ServerOptions: Sendable {
     public var answerCacheBytes = 64 << 20
     /// The metrics served at `GET /metrics` (a registry of its own per options value).
     public var metrics = ServerMetrics()
+    /// TLS, users and roles, URL prefix (none of them by default).
+    public var security = SecurityOptions()
 
     public init(host: String = "127.0.0.1", port: Int = 9200, serverName: String = "logstore", ingest: IngestOptions = IngestOptions()) {
         self.host = host
@@ -51,6 +53,9 @@ public struct LogStoreContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request's connection; nil when the request did not come from a socket.
     public let channel: (any Channel)?
+    /// The indices the request may write (set by `AuthMiddleware` for a user limited to index
+    /// patterns; every index otherwise). The bulk handler refuses other indices per item.
+    public var indexPermission = IndexPermission.any
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -69,6 +74,8 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     // inner middleware has turned them into answers (a no-op until swift-metrics is bootstrapped).
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ErrorMiddleware())
+    // Before any handler: login and the route's permission (RoutePermissions).
+    router.middlewares.add(AuthMiddleware(security: options.security, defaultIndex: options.ingest.defaultIndex, metrics: options.metrics, logger: logger))
     AdminController(storage: storage, retention: options.retention, tailHub: tailHub, metrics: options.metrics).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
     TailController(storage: storage, hub: tailHub, options: options.tail).addRoutes(to: router.group("v1"))
@@ -92,8 +99,8 @@ public func buildApplication(
     let tailHub = TailHub(storage: storage, maxWaiters: options.tail.maxWaiters)
     let router = buildRouter(storage: storage, options: options, tailHub: tailHub, logger: logger)
     var app = Application(
-        router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)])),
+        responder: PathPrefixResponder(prefix: options.security.pathPrefix, inner: router.buildResponder()),
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)]), tls: options.security.tls),
         configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)
@@ -101,6 +108,10 @@ public func buildApplication(
         StorageService(storage: storage, logger: logger),
         TailService(hub: tailHub),
         MaintenanceService(storage: storage, policy: options.retention, interval: options.maintenanceInterval, logger: logger))
+    if options.security.users != nil || options.security.tls != nil {
+        app.addServices(
+            SecurityReloadService(users: options.security.users, tls: options.security.tls, interval: options.security.reloadInterval, logger: logger))
+    }
     return app
 }
 

@@ -65,7 +65,7 @@ struct IngestController {
                 reason: "Content-Type header [\(contentType)] is not supported; send application/x-ndjson")
         }
         let body = try await readRequestBody(request, context: context)
-        let (parsed, chunk) = try body.withUnsafeBufferPointer { body throws -> (BulkResult, ChunkKey) in
+        let (parsedBody, chunk) = try body.withUnsafeBufferPointer { body throws -> (BulkResult, ChunkKey) in
             if body.isEmpty || body.allSatisfy({ $0 == 0x0A || $0 == 0x0D || $0 == 0x20 }) {
                 throw OpenSearchError.badRequest("request body is required", type: "action_request_validation_exception")
             }
@@ -76,14 +76,16 @@ struct IngestController {
             }
             return (parsed, chunk)
         }
+        var parsed = parsedBody
+        let denied = parsed.deny(outside: context.indexPermission)  // per-item 403 for indices the user may not write
         let receipt = try await pipeline.store(parsed.batch, chunk: chunk)
         metrics.answered(.bulk, bodyBytes: body.count, stored: parsed.batch.count, rejected: parsed.failures, receipt: receipt)
-        return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now)))
+        return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now), denied: denied))
     }
 
     /// `{"took":N,"errors":false,"items":[{"create":{"status":201}},…]}` in exactly that key
     /// order (FluentBit matches on it); failed items carry OpenSearch's error object.
-    static func bulkAnswer(_ parsed: BulkResult, took: Duration) -> [UInt8] {
+    static func bulkAnswer(_ parsed: BulkResult, took: Duration, denied: [Int: String] = [:]) -> [UInt8] {
         var json = JSONText(capacity: 40 + parsed.items.count * 26)
         json.raw("{\"took\":")
         json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
@@ -91,7 +93,9 @@ struct IngestController {
         parsed.items.withUnsafeBufferPointer { items in
             for (i, item) in items.enumerated() {
                 if i > 0 { json.bytes.append(0x2C) }
-                if let error = item.error {
+                if let index = denied[i] {
+                    BulkResult.writeForbiddenItem(item.op, index: index, into: &json)
+                } else if let error = item.error {
                     json.raw("{\"")
                     json.raw(item.op.rawValue)
                     json.raw("\":{\"status\":400,\"error\":{\"type\":")
