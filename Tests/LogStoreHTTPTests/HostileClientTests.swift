@@ -1,0 +1,138 @@
+import Foundation
+import LogStore
+import LogStoreHTTP
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A hostile client against a real server on 127.0.0.1: each case sends what once crashed,
+/// starved or confused the server, expects a clear answer (status and message), then checks
+/// that lines stored before are intact, and that the server restarts on the same data.
+@Suite("Hostile clients")
+struct HostileClientTests {
+    static let knownJob = "reana-run-job-known"
+    static let knownBulk: [UInt8] = Array(
+        (0..<3).map { i in
+            #"{"create":{"_index":"fluentbit-job_log"}}"# + "\n"
+                + #"{"@timestamp":"2024-09-24T11:49:5\#(i).000Z","log":"known line \#(i)","kubernetes.labels.job-name":"\#(knownJob)"}"# + "\n"
+        }.joined().utf8)
+
+    /// Starts a server with `options`, stores the known lines, runs `body`, checks the known
+    /// lines, restarts the server on the same directory and checks them again.
+    func withKnownData(options: ServerOptions = ServerOptions(), _ body: (TestServer) async throws -> Void) async throws {
+        let server = try await TestServer.start(options: options)
+        var stopped = false
+        do {
+            let client = try RawClient(port: server.port)
+            let stored = try await client.exchange(
+                request("POST", "/_bulk", headers: [("Content-Type", "application/x-ndjson")], body: Self.knownBulk))
+            #expect(stored.status == 200)
+            try await body(server)
+            try await expectKnownLines(port: server.port)
+            await server.stop(keepData: true)
+            stopped = true
+            let again = try await TestServer.start(directory: server.directory)
+            try await expectKnownLines(port: again.port)
+            await again.stop()
+        } catch {
+            if !stopped { await server.stop() }
+            throw error
+        }
+    }
+
+    /// The three known lines are found, in order, on a fresh connection.
+    func expectKnownLines(port: Int) async throws {
+        let client = try RawClient(port: port)
+        let response = try await client.exchange(request("GET", "/v1/logs?job=\(Self.knownJob)&format=text"))
+        #expect(response.status == 200)
+        #expect(response.text == "known line 0\nknown line 1\nknown line 2\n")
+    }
+
+    func search(_ client: RawClient, _ body: String, path: String = "/_search") async throws -> RawResponse {
+        try await client.exchange(request("POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
+    }
+
+    /// The `reason` of an OpenSearch-shaped error answer.
+    func reason(_ response: RawResponse) -> String {
+        ((response.json?["error"] as? [String: Any])?["reason"] as? String) ?? response.text
+    }
+
+    // MARK: Recursion and clause limits
+
+    @Test func deepQueryLanguageIsRefused() async throws {
+        try await withKnownData { server in
+            let client = try RawClient(port: server.port)
+            // 50,000 '(' once overflowed the parser's stack.
+            let parens = String(repeating: "(", count: 50_000) + "x"
+            var response = try await search(client, #"{"query":{"query_string":{"query":"\#(parens)"}}}"#)
+            #expect(response.status == 400)
+            #expect(reason(response).contains("nests too deep: at most 100 levels"))
+            // 10,000 '-' and 10,000 NOT in q=, on both read APIs.
+            let minuses = String(repeating: "-", count: 10_000) + "x"
+            response = try await client.exchange(request("GET", "/v1/search?q=\(minuses)"))
+            #expect(response.status == 400)
+            #expect(reason(response).contains("nests too deep"))
+            let nots = String(repeating: "NOT%20", count: 10_000) + "x"
+            response = try await client.exchange(request("GET", "/_search?q=\(nots)"))
+            #expect(response.status == 400)
+            #expect(reason(response).contains("nests too deep"))
+            // 100 levels are still a query.
+            let hundred = String(repeating: "(", count: 100) + "known" + String(repeating: ")", count: 100)
+            response = try await client.exchange(request("GET", "/_count?q=\(hundred)"))
+            #expect(response.status == 200)
+            #expect(response.json?["count"] as? Int == 3)
+        }
+    }
+
+    @Test func clauseLimit() async throws {
+        try await withKnownData { server in
+            let client = try RawClient(port: server.port)
+            let words = (0..<2000).map { "w\($0)" }
+            var response = try await client.exchange(request("GET", "/_count?q=" + words.joined(separator: "%20OR%20")))
+            #expect(response.status == 400)
+            #expect(reason(response).contains("too many clauses: at most 1024"))
+            // The DSL: terms values, bool clauses, match terms.
+            let values = words.map { "\"\($0)\"" }.joined(separator: ",")
+            response = try await search(client, #"{"query":{"terms":{"log":[\#(values)]}}}"#, path: "/_count")
+            #expect(response.status == 400)
+            #expect((response.json?["error"] as? [String: Any])?["type"] as? String == "too_many_clauses")
+            #expect(reason(response).contains("maxClauseCount is set to 1024"))
+            let shoulds = words.map { #"{"match":{"log":"\#($0)"}}"# }.joined(separator: ",")
+            response = try await search(client, #"{"query":{"bool":{"should":[\#(shoulds)]}}}"#)
+            #expect(response.status == 400)
+            #expect(reason(response).contains("maxClauseCount is set to 1024"))
+            response = try await search(client, #"{"query":{"match":{"log":"\#(words.joined(separator: " "))"}}}"#)
+            #expect(response.status == 400)
+            #expect(reason(response).contains("maxClauseCount is set to 1024"))
+            // 1000 clauses are still answered.
+            let thousand = (["known"] + words.prefix(999)).joined(separator: "%20OR%20")
+            response = try await client.exchange(request("GET", "/_count?q=" + thousand))
+            #expect(response.status == 200)
+            #expect(response.json?["count"] as? Int == 3)
+        }
+    }
+
+    @Test func deepJSONBodyIsRefused() async throws {
+        try await withKnownData { server in
+            let client = try RawClient(port: server.port)
+            var nested = #"{"match":{"log":"known"}}"#
+            for _ in 0..<200 { nested = #"{"bool":{"must":[\#(nested)]}}"# }
+            var response = try await search(client, #"{"query":\#(nested)}"#)
+            #expect(response.status == 400)
+            #expect(reason(response).contains("nests too deep: at most 100 levels of JSON"))
+            #expect(!reason(response).contains("not valid JSON"))
+            let brackets = String(repeating: "[", count: 100_000)
+            response = try await search(client, #"{"query":\#(brackets)"#, path: "/_count")
+            #expect(response.status == 400)
+            #expect(reason(response).contains("nests too deep"))
+            // Ten levels of bool are a query.
+            nested = #"{"match":{"log":"known"}}"#
+            for _ in 0..<10 { nested = #"{"bool":{"must":[\#(nested)]}}"# }
+            response = try await search(client, #"{"query":\#(nested)}"#, path: "/_count")
+            #expect(response.status == 200)
+            #expect(response.json?["count"] as? Int == 3)
+        }
+    }
+}
