@@ -135,4 +135,136 @@ struct HostileClientTests {
             #expect(response.json?["count"] as? Int == 3)
         }
     }
+
+    // MARK: Connections
+
+    static var tightConnections: ServerOptions {
+        var options = ServerOptions()
+        options.connections.headerTimeout = .seconds(1)
+        options.connections.idleTimeout = .seconds(2)
+        options.connections.maxConnections = 8
+        return options
+    }
+
+    @Test func slowHeadersGet408() async throws {
+        try await withKnownData(options: Self.tightConnections) { server in
+            let socket = try HostileSocket(port: server.port)
+            let start = ContinuousClock.now
+            try socket.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            // One header line every 300 ms: each arrives well within the idle timeout.
+            var answer = ""
+            for i in 0..<20 {
+                try? socket.send("X-Slow-\(i): a\r\n")
+                if let text = socket.receiveAvailable(waitingMilliseconds: 300), !text.isEmpty {
+                    answer += text
+                    break
+                }
+            }
+            answer += socket.receiveUntilClosed(seconds: 3)
+            let elapsed = ContinuousClock.now - start
+            #expect(answer.hasPrefix("HTTP/1.1 408"))
+            #expect(answer.contains("the request head was not complete within 1 s"))
+            #expect(socket.isClosedByPeer(seconds: 2))
+            #expect(elapsed < .seconds(4))
+        }
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        try await withKnownData(options: Self.tightConnections) { server in
+            // As many silent connections as the server accepts: they are closed after the idle
+            // timeout, so a real client still gets its answer.
+            let idle = try (0..<8).map { _ in try HostileSocket(port: server.port) }
+            let start = ContinuousClock.now
+            let client = try RawClient(port: server.port)
+            let response = try await client.exchange(request("GET", "/health"))
+            #expect(response.status == 200)
+            #expect(ContinuousClock.now - start < .seconds(8))
+            for socket in idle { #expect(socket.isClosedByPeer(seconds: 5)) }
+        }
+    }
+
+    @Test func http10ConnectionClosesAfterAnswer() async throws {
+        var options = Self.tightConnections
+        options.connections.idleTimeout = .seconds(5)
+        try await withKnownData(options: options) { server in
+            let socket = try HostileSocket(port: server.port)
+            try socket.send("GET /health HTTP/1.0\r\n\r\n")
+            let start = ContinuousClock.now
+            let answer = socket.receiveUntilClosed(seconds: 5)
+            #expect(answer.hasPrefix("HTTP/1.1 200"))
+            #expect(answer.hasSuffix(#""status":"ok","last_lsn":3}"#))
+            // Closed right after the answer, not by the 5 s idle timeout.
+            #expect(ContinuousClock.now - start < .seconds(2.5))
+            // HTTP/1.1 `Connection: Close` (any case) closes too.
+            let other = try HostileSocket(port: server.port)
+            try other.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n")
+            let text = other.receiveUntilClosed(seconds: 5)
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(ContinuousClock.now - start < .seconds(4))
+        }
+    }
+
+    @Test func longPollOutlivesIdleTimeout() async throws {
+        try await withKnownData(options: Self.tightConnections) { server in
+            let client = try RawClient(port: server.port)
+            let first = try await client.exchange(request("GET", "/v1/tail?job=\(Self.knownJob)&tail=3"))
+            #expect(first.status == 200)
+            let next = try #require(first.header("X-Logstore-Next"))
+            let start = ContinuousClock.now
+            // Waits 4 s, twice the idle timeout, on the same kept-alive connection.
+            let waited = try await client.exchange(request("GET", "/v1/tail?job=\(Self.knownJob)&after=\(next)&wait=4"))
+            #expect(waited.status == 200)
+            #expect(ContinuousClock.now - start >= .seconds(3.5))
+            let again = try await client.exchange(request("GET", "/health"))
+            #expect(again.status == 200)
+        }
+    }
+}
+
+/// A blocking socket for the connection cases: sends text and reads whatever comes.
+final class HostileSocket: @unchecked Sendable {
+    // Used by one test at a time, from one task.
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = try connectLoopback(port: port)
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard n == bytes.count else { throw TestError("send failed") }
+    }
+
+    /// What arrives within `waitingMilliseconds`; "" when the peer closed, nil when nothing came.
+    func receiveAvailable(waitingMilliseconds: Int32) -> String? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, waitingMilliseconds) > 0 else { return nil }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: chunk[..<n], as: UTF8.self) : ""
+    }
+
+    /// Everything received until the peer closes or `seconds` pass.
+    func receiveUntilClosed(seconds: Int) -> String {
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            guard let chunk = receiveAvailable(waitingMilliseconds: 100) else { continue }
+            if chunk.isEmpty { break }
+            text += chunk
+        }
+        return text
+    }
+
+    /// Whether the peer closes the connection within `seconds` (reads and drops any data).
+    func isClosedByPeer(seconds: Int) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let chunk = receiveAvailable(waitingMilliseconds: 100), chunk.isEmpty { return true }
+        }
+        return false
+    }
 }
