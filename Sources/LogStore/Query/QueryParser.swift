@@ -22,7 +22,7 @@ public enum QueryParser {
     /// `QueryParseError` naming the position and the problem (syntax, unknown field, more than
     /// `maxDepth` levels, more than `Limits.maxQueryClauses` clauses).
     public static func parse(_ text: String) throws(QueryParseError) -> Query {
-        var parser = Parser(tokens: try Lexer.tokenize(Array(text)))
+        var parser = Parser(tokens: try Lexer.tokenize(Lexer.characters(text)))
         return try parser.parseQuery()
     }
 }
@@ -102,6 +102,24 @@ private enum Lexer {
                 message: "too many clauses: at most \(Limits.maxQueryClauses) search terms, phrases and field filters are allowed in one query")
         }
         return tokens
+    }
+
+    /// The characters of `text`, except that a syntax character (quote, parenthesis, `-`, `:`,
+    /// `*`, backslash, whitespace) followed by combining marks is split into its scalars: as one
+    /// grapheme cluster it would lose its meaning (`"` + U+0595 would not open a phrase).
+    static func characters(_ text: String) -> [Character] {
+        var out: [Character] = []
+        out.reserveCapacity(text.utf8.count)
+        for c in text {
+            if c.unicodeScalars.count > 1, c != "\r\n", let first = c.unicodeScalars.first,
+                first.properties.isWhitespace || "\"()-:*\\".unicodeScalars.contains(first)
+            {
+                out.append(contentsOf: c.unicodeScalars.map(Character.init))
+            } else {
+                out.append(c)
+            }
+        }
+        return out
     }
 
     static func isWordEnd(_ c: Character) -> Bool {
