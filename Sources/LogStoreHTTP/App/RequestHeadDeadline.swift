@@ -5,10 +5,10 @@ import NIOCore
 /// client sending its headers a byte at a time (slowloris) holds a connection for `timeout`,
 /// not forever.
 ///
-/// It sits first in the pipeline and sees raw bytes: a head ends at the first empty line
-/// (`CRLF CRLF`). After a head the bytes are a body until the server writes an answer; the next
-/// bytes after that start the next head. (A pipelined head that arrives before the previous
-/// answer is not timed; the idle timeout still applies to it.)
+/// It sits first in the pipeline and sees raw bytes; `RequestPartSignal`, right after the
+/// HTTP/1 decoder, tells it where requests begin and end (`headReceived`, `requestEnded`).
+/// The first bytes after the end of a request (or on a new connection) start the clock; the
+/// decoded head stops it. Body bytes are never timed here (the idle timeout bounds them).
 final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -18,9 +18,9 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         /// Waiting for the first byte of a head.
         case idle
-        /// Inside a head; `last` holds its last (up to) four bytes.
-        case head(last: UInt32)
-        /// Between the end of a head and the answer.
+        /// Inside a head: the clock runs.
+        case head
+        /// Between a head and the end of its request.
         case request
     }
 
@@ -33,37 +33,23 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        var last: UInt32
-        switch state {
-        case .request:
-            context.fireChannelRead(data)
-            return
-        case .idle:
-            guard buffer.readableBytes > 0 else {
-                context.fireChannelRead(data)
-                return
-            }
-            last = 0
+        if case .idle = state, unwrapInboundIn(data).readableBytes > 0 {
+            state = .head
             startDeadline(context)
-        case .head(let previous):
-            last = previous
         }
-        state = .head(last: last)
-        for byte in buffer.readableBytesView {
-            last = last << 8 | UInt32(byte)
-            if last == 0x0D0A_0D0A {
-                endHead()
-                break
-            }
-        }
-        if case .head = state { state = .head(last: last) }
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    /// RequestHeadDeadline.headReceived stops the clock: the decoder has a whole head.
+    func headReceived() {
+        deadline?.cancel()
+        deadline = nil
+        state = .request
+    }
+
+    /// RequestHeadDeadline.requestEnded marks the end of a request: the next bytes start a head.
+    func requestEnded() {
         if case .request = state { state = .idle }
-        context.write(data, promise: promise)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -90,11 +76,5 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             let answer = context.channel.allocator.buffer(string: head + body)
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in context.close(promise: nil) }
         }
-    }
-
-    private func endHead() {
-        deadline?.cancel()
-        deadline = nil
-        state = .request
     }
 }
