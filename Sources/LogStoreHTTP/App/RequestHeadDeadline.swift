@@ -74,7 +74,7 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             let head = "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=UTF-8\r\n"
                 + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
             let answer = context.channel.allocator.buffer(string: head + body)
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 }
