@@ -7,13 +7,14 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv bench-venv build release loaddriver serve test test-python bench bench-load bench-load-quick format clean help
+.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-load bench-load-quick format clean help
 
 all: build
 
 help:
 	@echo "make serve   build (release) and run the server on $(DATA_DIR), listening on $(LISTEN)"
 	@echo "make test    install what is missing and run every test"
+	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
 	@echo "make bench-load        logstore and PostgreSQL side by side, the seed study's workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
@@ -66,6 +67,29 @@ test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) test-python
+	$(MAKE) fuzz-smoke
+
+## libFuzzer targets (Fuzz/): the bulk/NDJSON parser, the JSON scanner, msgpack, the query
+## language, the OpenSearch DSL and the block codec. Built with -sanitize=fuzzer in release into
+## .build-fuzz (its own flags; the first build takes minutes, later ones seconds), seeded from
+## Tests/Fixtures by Fuzz/run.sh; a crash fails the run and leaves its input in .build-fuzz/crashes.
+FUZZ_TARGETS := FuzzBulk FuzzJSONScanner FuzzMessagePack FuzzQuery FuzzDSL FuzzBlock
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 5
+fuzz-build: deps
+	@if [ ! -d .build-fuzz/checkouts ] && [ -d .build/checkouts ]; then \
+	  mkdir -p .build-fuzz && cp -r .build/checkouts .build/workspace-state.json .build-fuzz/ && \
+	  { [ ! -d .build/repositories ] || cp -r .build/repositories .build-fuzz/; }; fi
+	@for target in $(FUZZ_TARGETS); do \
+	  LOGSTORE_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --sanitize fuzzer --product $$target \
+	    > .build-fuzz/build-$$target.log 2>&1 || { tail -40 .build-fuzz/build-$$target.log; exit 1; }; \
+	done
+
+fuzz: fuzz-build
+	@for target in $(FUZZ_TARGETS); do Fuzz/run.sh $$target $(FUZZ_SECONDS) || exit 1; done
+
+fuzz-smoke: fuzz-build
+	@for target in $(FUZZ_TARGETS); do Fuzz/run.sh $$target $(FUZZ_SMOKE_SECONDS) || exit 1; done
 
 test-python: venv
 	@if ls Tests/compat/test_*.py >/dev/null 2>&1; then \
@@ -97,4 +121,4 @@ format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/StorageBenchmarks
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build .build-fuzz Benchmarks/.build

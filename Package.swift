@@ -50,6 +50,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,3 +95,24 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (`make fuzz`, and a short run in `make test`): declared only when
+// LOGSTORE_FUZZ is set, since they have no `main` of their own (libFuzzer's is linked in by
+// `-sanitize=fuzzer`); built into .build-fuzz so the normal build keeps its flags.
+if Context.environment["LOGSTORE_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzBulk", ["LogStoreIngest"]),
+        ("FuzzJSONScanner", ["LogStoreIngest"]),
+        ("FuzzMessagePack", ["LogStoreIngest"]),
+        ("FuzzQuery", ["LogStore"]),
+        ("FuzzDSL", ["LogStoreHTTP", "LogStore"]),
+        ("FuzzBlock", ["LogStore", "CZlib"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: dependencies, path: "Fuzz/\(name)",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

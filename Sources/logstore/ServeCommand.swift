@@ -69,12 +69,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "At most this many /v1/tail requests wait at once; more are answered 503 (env LOGSTORE_MAX_TAIL_WAITERS).")
     var maxTailWaiters: Int = env["LOGSTORE_MAX_TAIL_WAITERS"].flatMap { Int($0) } ?? 10_000
 
+    @Option(help: "Close a connection with no request in progress after this much silence, e.g. 60s (env LOGSTORE_IDLE_TIMEOUT).")
+    var idleTimeout: String = env["LOGSTORE_IDLE_TIMEOUT"] ?? "60s"
+
+    @Option(help: "Answer 408 and close when a request's headers are not complete this long after its first byte (env LOGSTORE_HEADER_TIMEOUT).")
+    var headerTimeout: String = env["LOGSTORE_HEADER_TIMEOUT"] ?? "10s"
+
+    @Option(help: "Accept at most this many open connections; more wait in the backlog (env LOGSTORE_MAX_CONNECTIONS).")
+    var maxConnections: Int = env["LOGSTORE_MAX_CONNECTIONS"].flatMap { Int($0) } ?? ConnectionOptions().maxConnections
+
     @Flag(help: "Never unmap the server's own code pages every 2 s (for uprobes: perf probe -x, bpftrace; env LOGSTORE_KEEP_CODE_PAGES=1).")
     var keepCodePages = false
     var releaseCodePages: Bool { !keepCodePages && Self.env["LOGSTORE_KEEP_CODE_PAGES"] != "1" }
 
     func validate() throws {
         if maxTailWaiters < 0 { throw ValidationError("--max-tail-waiters must be 0 or more") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout)] {
+            guard let duration = RequestNumber.parseDuration(Substring(value)), duration >= .milliseconds(100), duration <= .seconds(86_400) else {
+                throw ValidationError("\(name) '\(value)' is not a duration from 100ms to 1d (e.g. 10s, 2m)")
+            }
+        }
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
         for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache)]
         where ByteSize.parse(value) == nil {
@@ -100,17 +115,32 @@ struct ServeCommand: AsyncParsableCommand {
         options.retention = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
         options.maintenanceInterval = DurationText.parse(maintenanceInterval)!
         options.tail.maxWaiters = maxTailWaiters
+        options.connections.idleTimeout = RequestNumber.parseDuration(Substring(idleTimeout)) ?? options.connections.idleTimeout
+        options.connections.headerTimeout = RequestNumber.parseDuration(Substring(headerTimeout)) ?? options.connections.headerTimeout
+        options.connections.maxConnections = maxConnections
         options.answerCacheBytes = Int(ByteSize.parse(answerCache)!)
         return options
     }
 
     /// Thousands of followers hold a connection each: lift the soft limit on open files to the
-    /// hard one.
-    func raiseOpenFileLimit() {
+    /// hard one. Returns the soft limit in force afterwards (nil when it cannot be read).
+    @discardableResult
+    func raiseOpenFileLimit() -> UInt64? {
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = limit.rlim_max
+            limit.rlim_cur = raised
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// The connection cap, lowered when open files would run out first: connections leave
+    /// 1024 descriptors to the data files, the listener and the logs.
+    static func connectionCap(_ requested: Int, openFileLimit: UInt64?) -> Int {
+        guard let openFileLimit, openFileLimit < UInt64(Int.max) else { return requested }
+        return max(1, min(requested, Int(openFileLimit) - 1024))
     }
 
     func run() async throws {
@@ -118,13 +148,18 @@ struct ServeCommand: AsyncParsableCommand {
         // settled anonymous memory 16.0/14.8 vs 16.5/16.2 MB); per-thread caches serve the small
         // allocations without the arena lock, and ingest measured the same.
         logstore_limit_malloc_arenas(1)
-        raiseOpenFileLimit()
+        let openFiles = raiseOpenFileLimit()
         let logger = data.logger()
         let storage: Storage
         var options = try serverOptions()
         do { options.security = try security.options(host: options.host, logger: logger) } catch {
             printError("error: \(error)")
             throw ExitCode(1)
+        }
+        let cap = Self.connectionCap(options.connections.maxConnections, openFileLimit: openFiles)
+        if cap < options.connections.maxConnections {
+            logger.warning("--max-connections lowered to \(cap): the open-file limit is \(openFiles ?? 0)")
+            options.connections.maxConnections = cap
         }
         do {
             var storageOptions = StorageOptions()

@@ -260,3 +260,46 @@ func randomQueryText(_ rng: inout SeededRandom, depth: Int) -> String {
     }
     return expr(&rng, depth)
 }
+
+@Suite("QueryParser limits")
+struct QueryParserLimitTests {
+    @Test func nestingIsCappedAtMaxDepth() throws {
+        let hundred = String(repeating: "(", count: 100) + "x" + String(repeating: ")", count: 100)
+        #expect(try QueryParser.parse(hundred) == .term("x"))
+        for deep in [String(repeating: "(", count: 50_000) + "x", String(repeating: "-", count: 100_000) + "x",
+            String(repeating: "NOT ", count: 100_000) + "x"]
+        {
+            #expect {
+                try QueryParser.parse(deep)
+            } throws: { error in
+                (error as? QueryParseError)?.message.contains("nests too deep: at most 100 levels") == true
+            }
+        }
+    }
+
+    @Test func clausesAreCappedAtTheLimit() throws {
+        let allowed = (0..<Limits.maxQueryClauses).map { "w\($0)" }.joined(separator: " OR ")
+        guard case .or(let operands) = try QueryParser.parse(allowed) else { throw TestFailure("not an OR") }
+        #expect(operands.count == Limits.maxQueryClauses)
+        let over = allowed + " OR extra"
+        #expect {
+            try QueryParser.parse(over)
+        } throws: { error in
+            (error as? QueryParseError)?.message.contains("too many clauses: at most 1024") == true
+        }
+    }
+
+    /// A quote or parenthesis followed by a combining mark keeps its meaning (as one grapheme
+    /// cluster it was read as part of a word).
+    @Test func combiningMarksAfterSyntax() throws {
+        #expect(try QueryParser.parse("\"\u{0595}ab cd\"") == .phrase(["\u{0595}ab", "cd"]).normalized())
+        #expect(try QueryParser.parse("(\u{0301}x)") == QueryParser.parse("\u{0301}x"))
+        let printed = try QueryParser.parse("t \"\u{0595} ab\"")
+        #expect(try QueryParser.parse(printed.description) == printed)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

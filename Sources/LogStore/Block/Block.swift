@@ -348,10 +348,21 @@ public struct DecodedBlock: Sendable {
     /// or when there is a single value.
     @usableFromInline let fieldSlots: [Int32]
 
+    /// A stored length as an `Int`; a varint beyond the payload's possible sizes is corruption.
+    static func length(_ value: UInt64) throws(CorruptDataError) -> Int {
+        guard value <= UInt64(Int32.max) else { throw CorruptDataError("block column length \(value) is out of range") }
+        return Int(value)
+    }
+
     init(header: BlockHeader, payload: [UInt8]) throws(CorruptDataError) {
         self.header = header
         self.payload = payload
         let n = header.count
+        // Every line takes at least a byte in each of its first columns: a count beyond the
+        // payload is corruption, not an allocation to attempt.
+        guard n <= payload.count else {
+            throw CorruptDataError("block says \(n) lines but its payload is \(payload.count) bytes")
+        }
         var timestamps = [Int64]()
         var lsns = [LSN]()
         var messageOffsets = [Int]()
@@ -375,18 +386,18 @@ public struct DecodedBlock: Sendable {
                 }
                 var messageLengths = [Int]()
                 messageLengths.reserveCapacity(n)
-                for _ in 0..<n { messageLengths.append(Int(try r.varint())) }
+                for _ in 0..<n { messageLengths.append(try Self.length(r.varint())) }
                 var fieldLengths = [Int]()
                 if header.version == 1 {
                     fieldLengths.reserveCapacity(n)
-                    for _ in 0..<n { fieldLengths.append(Int(try r.varint())) }
+                    for _ in 0..<n { fieldLengths.append(try Self.length(r.varint())) }
                 } else {
                     let values = try r.varint()
                     guard values >= 1, values <= UInt64(max(n, 1)) else {
                         throw CorruptDataError("block of \(n) lines has \(values) field values")
                     }
                     fieldLengths.reserveCapacity(Int(values))
-                    for _ in 0..<values { fieldLengths.append(Int(try r.varint())) }
+                    for _ in 0..<values { fieldLengths.append(try Self.length(r.varint())) }
                     if values > 1 {
                         fieldSlots.reserveCapacity(n)
                         var slot: Int64 = 0

@@ -220,7 +220,8 @@ public enum QueryField: String, Sendable, CaseIterable {
 
 /// Why a query string could not be parsed, and where.
 public struct QueryParseError: Error, Equatable, CustomStringConvertible {
-    /// 0-based offset of the offending spot, in characters (grapheme clusters) of the query.
+    /// 0-based offset of the offending spot, in characters (grapheme clusters) of the query; a
+    /// syntax character followed by combining marks counts as one character per scalar.
     public let position: Int
     public let message: String
 

@@ -8,9 +8,21 @@
 /// primary := "(" orExpr ")" | "\"" phrase "\"" | field ":" value | word | word "*" | "*"
 /// ```
 /// Precedence: NOT > AND > OR. `AND`, `OR`, `NOT` are keywords only in upper case.
+///
+/// Bounded for hostile input: at most `maxDepth` nested groups and negations, at most
+/// `Limits.maxQueryClauses` search terms; beyond either the parse fails with an error naming
+/// the limit (the parser recurses once per level, so the depth cap also bounds its stack).
 public enum QueryParser {
+    /// QueryParser.maxDepth is the deepest nesting of parentheses, `NOT` and `-` accepted: a
+    /// real query nests a few levels, and every later pass over a `Query` (normalizing,
+    /// matching, printing) recurses once per level too.
+    public static let maxDepth = 100
+
+    /// QueryParser.parse reads `text` and returns its normalized `Query`, or throws a
+    /// `QueryParseError` naming the position and the problem (syntax, unknown field, more than
+    /// `maxDepth` levels, more than `Limits.maxQueryClauses` clauses).
     public static func parse(_ text: String) throws(QueryParseError) -> Query {
-        var parser = Parser(tokens: try Lexer.tokenize(Array(text)))
+        var parser = Parser(tokens: try Lexer.tokenize(Lexer.characters(text)))
         return try parser.parseQuery()
     }
 }
@@ -40,9 +52,15 @@ private struct Token {
 private enum Lexer {
     static func tokenize(_ chars: [Character]) throws(QueryParseError) -> [Token] {
         var tokens: [Token] = []
+        var operands = 0
         var i = 0
         let n = chars.count
         while i < n {
+            if operands > Limits.maxQueryClauses {
+                throw QueryParseError(
+                    position: tokens.last?.position ?? 0,
+                    message: "too many clauses: at most \(Limits.maxQueryClauses) search terms, phrases and field filters are allowed in one query")
+            }
             let c = chars[i]
             if c.isWhitespace {
                 i += 1
@@ -55,6 +73,7 @@ private enum Lexer {
             } else if c == "\"" {
                 let (text, next) = try readQuoted(chars, i)
                 tokens.append(Token(kind: .operand(.phrase([text])), position: i))
+                operands += 1
                 i = next
             } else if c == "-", i + 1 < n, !chars[i + 1].isWhitespace, chars[i + 1] != ")" {
                 // `-x`: negation of what follows; a lone `-` is an ordinary (token-less) word.
@@ -71,12 +90,36 @@ private enum Lexer {
                 default:
                     let (query, next) = try readWord(chars, i, j)
                     tokens.append(Token(kind: .operand(query), position: i))
+                    operands += 1
                     j = next
                 }
                 i = j
             }
         }
+        if operands > Limits.maxQueryClauses {
+            throw QueryParseError(
+                position: tokens.last?.position ?? 0,
+                message: "too many clauses: at most \(Limits.maxQueryClauses) search terms, phrases and field filters are allowed in one query")
+        }
         return tokens
+    }
+
+    /// The characters of `text`, except that a syntax character (quote, parenthesis, `-`, `:`,
+    /// `*`, backslash, whitespace) followed by combining marks is split into its scalars: as one
+    /// grapheme cluster it would lose its meaning (`"` + U+0595 would not open a phrase).
+    static func characters(_ text: String) -> [Character] {
+        var out: [Character] = []
+        out.reserveCapacity(text.utf8.count)
+        for c in text {
+            if c.unicodeScalars.count > 1, c != "\r\n", let first = c.unicodeScalars.first,
+                first.properties.isWhitespace || "\"()-:*\\".unicodeScalars.contains(first)
+            {
+                out.append(contentsOf: c.unicodeScalars.map(Character.init))
+            } else {
+                out.append(c)
+            }
+        }
+        return out
     }
 
     static func isWordEnd(_ c: Character) -> Bool {
@@ -153,6 +196,8 @@ private enum Lexer {
 private struct Parser {
     let tokens: [Token]
     var index = 0
+    /// Groups and negations open around the current token.
+    var depth = 0
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -210,9 +255,13 @@ private struct Parser {
             return query
         case .not, .minus:
             index += 1
+            try enter(token)
+            defer { depth -= 1 }
             return .not(try parseUnary(after: token))
         case .lparen:
             index += 1
+            try enter(token)
+            defer { depth -= 1 }
             if let next = peek, next.kind == .rparen {
                 throw QueryParseError(position: token.position, message: "empty parentheses")
             }
@@ -240,6 +289,16 @@ private struct Parser {
             }
             throw QueryParseError(
                 position: token.position, message: "unbalanced parentheses: ')' without a matching '('")
+        }
+    }
+
+    /// Opens one level of nesting at `token`; past `QueryParser.maxDepth` the query is refused.
+    mutating func enter(_ token: Token) throws(QueryParseError) {
+        depth += 1
+        if depth > QueryParser.maxDepth {
+            throw QueryParseError(
+                position: token.position,
+                message: "the query nests too deep: at most \(QueryParser.maxDepth) levels of parentheses, NOT and '-' are allowed")
         }
     }
 }

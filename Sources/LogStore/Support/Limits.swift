@@ -62,4 +62,10 @@ public enum Limits {
     /// jobs rarely hit, and a bigger cache cost ~2× its size in resident memory (allocator
     /// fragmentation of ~250 KB blocks), measured with 64 MiB.
     public static let blockCacheBytes = 16 << 20
+    /// At most this many clauses in one query, like OpenSearch's
+    /// `indices.query.bool.max_clause_count` (same default): each search term, phrase, prefix
+    /// and field filter of the query language counts one; in the DSL each query object, `terms`
+    /// value and `match` term does. Matching costs per line grow with the clauses, and 4000 ORs
+    /// over a million lines took 25 s; 1024 is more than any reader's query needs.
+    public static let maxQueryClauses = 1024
 }

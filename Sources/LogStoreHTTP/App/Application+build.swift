@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import LogStore
 import Logging
 import NIOCore
@@ -18,6 +19,8 @@ public struct ServerOptions: Sendable {
     public var maintenanceInterval: Duration = .seconds(3600)
     /// Limits of the long-poll `/v1/tail`.
     public var tail = TailOptions()
+    /// Timeouts and the connection cap of the listener.
+    public var connections = ConnectionOptions()
     /// Memory for compressed `_search` hits of whole sealed blocks (0 turns the cache off).
     public var answerCacheBytes = 64 << 20
     /// The metrics served at `GET /metrics` (a registry of its own per options value).
@@ -98,10 +101,16 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let tailHub = TailHub(storage: storage, maxWaiters: options.tail.maxWaiters)
     let router = buildRouter(storage: storage, options: options, tailHub: tailHub, logger: logger)
+    let connections = options.connections
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)],
+        idleTimeout: TimeAmount.nanoseconds(connections.idleTimeout.nanoseconds))
     var app = Application(
         responder: PathPrefixResponder(prefix: options.security.pathPrefix, inner: router.buildResponder()),
-        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher(registry: tailHub.connections)]), tls: options.security.tls),
-        configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: options.serverName),
+        server: .guardedHTTP1(configuration: http1, headerTimeout: connections.headerTimeout, tls: options.security.tls),
+        configuration: ApplicationConfiguration(
+            address: .hostname(options.host, port: options.port), serverName: options.serverName,
+            availableConnectionsDelegate: MaximumAvailableConnections(connections.maxConnections, logger: logger)),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         logger: logger)
     app.addServices(

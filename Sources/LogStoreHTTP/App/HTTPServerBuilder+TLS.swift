@@ -1,13 +1,18 @@
 import HummingbirdCore
 
 extension HTTPServerBuilder {
-    /// HTTPServerBuilder.http1 over TLS: HTTP/1.1 with `configuration`, each connection
+    /// HTTPServerBuilder.guardedHTTP1 is HTTP/1.1 with `configuration` and the connection
+    /// hygiene of `GuardedHTTP1Channel` (a deadline for each request head), each connection
     /// encrypted with the context `certificates` holds when it is accepted; plain HTTP/1.1
     /// when `certificates` is nil.
-    static func http1(configuration: HTTP1Channel.Configuration, tls certificates: TLSCertificateStore?) -> HTTPServerBuilder {
-        guard let certificates else { return .http1(configuration: configuration) }
-        return .init { responder in
-            ReloadingTLSChannel(baseChannel: HTTP1Channel(responder: responder, configuration: configuration), certificates: certificates)
+    static func guardedHTTP1(
+        configuration: HTTP1Channel.Configuration, headerTimeout: Duration, tls certificates: TLSCertificateStore?
+    ) -> HTTPServerBuilder {
+        .init { responder in
+            ReloadingTLSChannel(
+                baseChannel: GuardedHTTP1Channel(
+                    http1: HTTP1Channel(responder: responder, configuration: configuration), headerTimeout: headerTimeout),
+                certificates: certificates)
         }
     }
 }

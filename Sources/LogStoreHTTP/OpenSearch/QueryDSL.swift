@@ -10,12 +10,24 @@ import LogStoreIngest
 /// the stream's job; `kubernetes.labels.reana-run-job-workflow-uuid`,
 /// `kubernetes.labels.reana-run-batch-workflow-uuid` and `workflow` the workflow; `_index` the
 /// index (each label field with or without `.keyword`); `@timestamp` only in `range`.
+///
+/// Bounded for hostile bodies: at most `Limits.maxQueryClauses` clauses (every query object,
+/// `terms` value, `match` term and `query_string` search term counts one) and at most
+/// `maxDepth` nested query objects; beyond either the answer is a 400 naming the limit.
 struct QueryDSL {
+    /// QueryDSL.maxDepth is the deepest nesting of query objects (`bool` in `bool` …) accepted.
+    /// The request body's JSON nesting is capped first (`JSONNesting.maxDepth`), which keeps
+    /// this well under; it guards callers that hand over a parsed object directly.
+    static let maxDepth = 64
     /// The translated query (normalized).
     var query: Query = .all
     /// `from ≤ timestamp < to` in nanoseconds, when a `range` constrains `@timestamp`.
     var from: Int64?
     var to: Int64?
+    /// Clauses counted so far, against `Limits.maxQueryClauses`.
+    private var clauses = 0
+    /// Query objects open around the clause being translated.
+    private var depth = 0
 
     /// The query's text predicates need reading lines (vs. stream selection alone).
     var hasTextPredicate: Bool { Self.hasText(query) }
@@ -80,6 +92,12 @@ struct QueryDSL {
     /// One query clause. `positive`: the clause is in an AND position from the root (a
     /// `range` there narrows the time window; under `should`/`must_not` it is refused).
     mutating func clause(_ value: Any, positive: Bool, path: String) throws(OpenSearchError) -> Query {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maxDepth {
+            throw Self.parsingError("[\(path)] query objects nest too deep: at most \(Self.maxDepth) levels of bool are allowed")
+        }
+        try count(1, at: path)
         guard let object = value as? [String: Any] else {
             throw Self.parsingError("[\(path)] must be an object holding one query, e.g. {\"match_all\":{}}")
         }
@@ -124,6 +142,7 @@ struct QueryDSL {
                 }
                 // OpenSearch's zero_terms_query "none": a query without tokens matches nothing.
                 if tokens.isEmpty { return .not(.all) }
+                try count(tokens.count - 1, at: here)
                 let terms = tokens.map { Query.term($0) }
                 return andOperator ? .and(terms) : .or(terms)
             case .field(let f):
@@ -145,6 +164,7 @@ struct QueryDSL {
                 guard let list = spec as? [Any] else {
                     throw Self.parsingError("[\(here)] [\(field)] must be an array of values (terms lookup is not supported)")
                 }
+                try count(list.count - 1, at: here)
                 for item in list {
                     guard let v = Self.scalarString(item) else { throw Self.parsingError("[\(here)] values must be strings, numbers or booleans") }
                     values.append(v)
@@ -223,7 +243,9 @@ struct QueryDSL {
                 }
             }
             guard let text else { throw Self.parsingError("[\(here)] needs a string [query]") }
-            return try Self.parseQueryString(text, path: here)
+            let parsed = try Self.parseQueryString(text, path: here)
+            try count(Self.leafCount(parsed) - 1, at: here)
+            return parsed
         default:
             throw Self.parsingError("unknown or unsupported query [\(type)] at [\(path)]; logstore supports: \(Self.supportedQueries)")
         }
@@ -234,8 +256,15 @@ struct QueryDSL {
             return try QueryParser.parse(text)
         } catch {
             throw OpenSearchError.badRequest(
-                "[\(path)] failed to parse query [\(text)]: \(error.description) (syntax: docs/QUERY.md)", type: "query_shard_exception")
+                "[\(path)] failed to parse query [\(Self.excerpt(text))]: \(error.description) (syntax: docs/QUERY.md)",
+                type: "query_shard_exception")
         }
+    }
+
+    /// The first 100 characters of a query text for an error message, so the problem itself
+    /// stays within the answer's reason.
+    static func excerpt(_ text: String) -> String {
+        text.count <= 100 ? text : text.prefix(100) + "…"
     }
 
     mutating func boolClause(_ body: Any, positive: Bool, path: String) throws(OpenSearchError) -> Query {
@@ -278,6 +307,27 @@ struct QueryDSL {
         }
         for q in mustNot { parts.append(.not(q)) }
         return .and(parts)
+    }
+
+    /// Counts `n` more clauses found at `path`; past `Limits.maxQueryClauses` the query is
+    /// refused with OpenSearch's `too_many_clauses`.
+    mutating func count(_ n: Int, at path: String) throws(OpenSearchError) {
+        clauses += max(n, 0)
+        if clauses > Limits.maxQueryClauses {
+            throw OpenSearchError.badRequest(
+                "[\(path)] the query has too many clauses: maxClauseCount is set to \(Limits.maxQueryClauses) "
+                    + "(every query object, terms value, match term and query_string term counts one)",
+                type: "too_many_clauses")
+        }
+    }
+
+    /// The number of predicates (leaves) of `query`, at least 1.
+    static func leafCount(_ query: Query) -> Int {
+        switch query {
+        case .all, .term, .prefix, .phrase, .field: return 1
+        case .and(let qs), .or(let qs): return max(1, qs.reduce(0) { $0 + leafCount($1) })
+        case .not(let q): return leafCount(q)
+        }
     }
 
     mutating func narrow(from value: Int64) { from = max(from ?? .min, value) }

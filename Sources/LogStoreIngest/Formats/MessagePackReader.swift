@@ -187,6 +187,12 @@ struct MessagePackReader {
             if (0xA0...0xBF).contains(b) || b == 0xD9 || b == 0xDA || b == 0xDB || b == 0xC4 || b == 0xC5 || b == 0xC6 {
                 try writeValue(&out, depth: depth + 1)
             } else {
+                // A key is written as the JSON string of its text: a map or array key inside a
+                // key would be escaped once more per level (exponential output), so only
+                // scalar keys are accepted.
+                if (0x80...0x9F).contains(b) || (0xDC...0xDF).contains(b) {
+                    throw fail("a map key must be a string, number or boolean, not a map or array")
+                }
                 var keyText: [UInt8] = []
                 try writeValue(&keyText, depth: depth + 1)
                 try appendJSONString(&out, keyText, at: i)
