@@ -1,56 +1,5 @@
 import Foundation
 
-/// What `logstore stats` shows about one day segment.
-public struct SegmentStats: Sendable, Codable, Equatable {
-    public var name: String
-    public var fileBytes: Int
-    public var usedBytes: Int
-    public var mapBytes: Int
-    public var streams: Int
-    public var lines: UInt64
-    public var rawBytes: UInt64
-    public var blocks: Int
-    public var blockBytes: Int
-    public var headLines: Int
-    public var maxLSN: UInt64
-    /// Bytes of the full-text index (postings and block directory pages).
-    public var indexBytes: Int
-    /// Sealed blocks whose postings are still only in memory (flushed by the writer).
-    public var pendingIndexBlocks: Int
-    /// Bytes of LMDB's free pages inside the file (freed by deletes, reused by later writes;
-    /// a compacted segment has none).
-    public var freeBytes: Int = 0
-    /// Compactions this segment went through (its file is `YYYY-MM-DD.gN.mdb`).
-    public var generation: Int
-    /// `active` (today: receiving lines), `finished` (an earlier day), `compacted`.
-    public var state: String
-}
-
-/// What `logstore stats` shows about the whole store.
-public struct StoreStats: Sendable, Codable, Equatable {
-    public var directory: String
-    public var formatVersion: UInt32
-    public var segments: [SegmentStats]
-    public var streams: Int
-    public var lines: UInt64
-    /// Bytes of message text plus fields as received.
-    public var rawBytes: UInt64
-    /// Bytes of the files on disk (segments and catalog).
-    public var storedBytes: Int
-    /// Bytes of LMDB pages in use (a file may hold free pages after deletes).
-    public var usedBytes: Int
-    /// Bytes of LMDB free pages in all segments.
-    public var freeBytes: Int = 0
-    public var blockBytes: Int
-    /// Bytes of the full-text index in all segments.
-    public var indexBytes: Int
-    /// storedBytes / rawBytes.
-    public var ratio: Double
-    public var oldest: Int64?
-    public var newest: Int64?
-    public var lastLSN: UInt64
-}
-
 extension Storage {
     /// Statistics read from the catalog and every segment.
     public func stats() throws -> StoreStats {

@@ -1,48 +1,6 @@
 import Foundation
 import Synchronization
 
-/// A full-text search: which lines, in which window, how many, which way.
-public struct SearchRequest: Sendable {
-    public var query: Query
-    /// Only lines with `from ≤ timestamp < to` (nanoseconds), when set.
-    public var from: Int64?
-    public var to: Int64?
-    public var limit: Int
-    /// `.descending` (default): most recently stored first, by LSN.
-    public var order: ReadOrder
-    /// Continue after this LSN (the `next` of the previous page).
-    public var cursor: LSN?
-
-    public init(query: Query, from: Int64? = nil, to: Int64? = nil, limit: Int = 100, order: ReadOrder = .descending, cursor: LSN? = nil) {
-        self.query = query
-        self.from = from
-        self.to = to
-        self.limit = limit
-        self.order = order
-        self.cursor = cursor
-    }
-}
-
-/// Matching lines and the cursor for the next page.
-public struct SearchPage: Sendable {
-    public var lines: [LogLine]
-    /// Pass as `cursor` for the next page; nil when there is no more.
-    public var next: LSN?
-    /// Blocks decompressed to answer (for diagnostics and benchmarks).
-    public var blocksRead: Int
-}
-
-/// Counts of matching lines per time bucket and per stream.
-public struct HitsResult: Sendable {
-    /// Bucket start (ns) → count, ascending.
-    public var buckets: [(start: Int64, count: Int)]
-    /// Stream → count.
-    public var byStream: [StreamID: Int]
-    public var total: Int
-    /// Blocks decompressed to count (the others were counted from the index alone).
-    public var blocksRead: Int = 0
-}
-
 extension Storage {
     /// A block or the head lines of one stream in one segment, as a unit of search work.
     struct SearchUnit {
@@ -286,26 +244,5 @@ extension Storage {
         return HitsResult(
             buckets: counts.buckets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, byStream: counts.byStream,
             total: counts.total, blocksRead: counts.blocksRead)
-    }
-}
-
-/// Partial counts of `hits`: per bucket, per stream, in all.
-struct HitCounts {
-    var buckets: [Int64: Int] = [:]
-    var byStream: [StreamID: Int] = [:]
-    var total = 0
-    var blocksRead = 0
-
-    mutating func add(_ bucket: Int64, _ stream: StreamID, _ n: Int) {
-        buckets[bucket, default: 0] += n
-        byStream[stream, default: 0] += n
-        total += n
-    }
-
-    mutating func merge(_ other: HitCounts) {
-        for (k, v) in other.buckets { buckets[k, default: 0] += v }
-        for (k, v) in other.byStream { byStream[k, default: 0] += v }
-        total += other.total
-        blocksRead += other.blocksRead
     }
 }

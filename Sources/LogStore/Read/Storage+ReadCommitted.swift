@@ -1,30 +1,5 @@
 import Foundation
 
-/// Which lines of a commit-order read: those after an LSN, or the last few.
-public enum CommitOrderRange: Sendable, Equatable {
-    /// The lines with `LSN > after`, oldest first, at most `limit`.
-    case after(LSN, limit: Int)
-    /// The last `count` lines (highest LSNs), given oldest first.
-    case last(Int)
-}
-
-/// Lines in commit (LSN) order and the LSN to continue after.
-public struct CommitOrderPage: Sendable {
-    /// Ascending LSN.
-    public var lines: [LogLine]
-    /// Pass as `.after(next, …)` to continue: every line of the streams with an LSN up to `next`
-    /// that matches the filter has been given (in this page or before). Never below the `after`
-    /// asked for.
-    public var next: LSN
-    /// True when the page was cut by the limit (more lines up to the committed LSN may follow).
-    public var truncated: Bool
-}
-
-extension StreamSelector {
-    /// True when a stream with `key` belongs to this selection (the rule of `streams(matching:)`).
-    public func selects(_ key: StreamKey) -> Bool { matches(key) }
-}
-
 extension Storage {
     /// Reads lines of `streams` in LSN order — the order the writer committed them, whatever
     /// their timestamps — up to the LSN that is durable and published when the read starts.
