@@ -5,7 +5,7 @@ import Foundation
 typealias BlockCandidates = [UInt32: Posting]?
 
 /// Evaluates a normalized query against a segment's index.
-struct IndexPlanner {
+struct IndexPlanner: Sendable {
     let query: Query
     let tokens: Set<[UInt8]>
     let prefixes: Set<[UInt8]>

@@ -27,14 +27,13 @@ extension Segment {
     /// Re-tokenizes the blocks sealed after the last flush into the pending index (at open).
     func recoverPendingIndex() throws -> Int {
         var recovered = 0
-        try env.read { txn in
-            let (indexed, next) = try indexState(txn)
+        try SegmentSnapshot.read(self) { snapshot in
+            let (indexed, next) = try snapshot.indexState()
             guard indexed < next else { return }
             for number in indexed..<next {
-                guard let v = try txn.get(blockDir, Keys.u32(number)) else { continue }
-                let ref = try BlockRef(number: number, decoding: v)
-                guard let bytes = try block(txn, key: ref.key) else { continue }
-                pending.add(number, BlockTokens(block: try BlockCodec.decode(bytes)))
+                guard let ref = try snapshot.blockRef(number), let block = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
+                else { continue }
+                pending.add(number, BlockTokens(block: try snapshot.decode(block)))
                 recovered += 1
             }
         }

@@ -11,7 +11,10 @@ public struct SegmentStats: Sendable, Codable, Equatable {
     public var rawBytes: UInt64
     public var blocks: Int
     public var blockBytes: Int
+    /// Lines in the head (not yet sealed into blocks).
     public var headLines: Int
+    /// Lines in sealed blocks (`headLines + blockLines == lines`).
+    public var blockLines: Int = 0
     public var maxLSN: UInt64
     /// Bytes of the full-text index (postings and block directory pages).
     public var indexBytes: Int

@@ -42,6 +42,8 @@ extension Storage {
             guard n > 0 else { return CommitOrderPage(lines: [], next: committed, truncated: false) }
             (ascending, low, limit) = (false, 0, n)
         }
+        guard committed > low else { return CommitOrderPage(lines: [], next: committed, truncated: false) }
+        let lsns = (low + 1)...committed
         // Streams the filter rules out by their fields are not read at all.
         let wanted = keys.filter { matcher?.matches(stream: $0.value) != false }
 
@@ -51,64 +53,11 @@ extension Storage {
             guard let segment = segments[day] else { continue }
             let ids = dayStreams.filter { wanted[$0] != nil }
             if ids.isEmpty { continue }
-            // Taken before the transaction: a line sealed in between is in a block of its snapshot.
-            let headLSNs: [(StreamID, [LSN])] = shared.state.withLock { s in
-                guard let dayHeads = s.heads[day] else { return [] }
-                return ids.compactMap { id in dayHeads[id].map { (id, $0) } }
-            }
-            try segment.env.read { txn in
-                // Units of work: each stream's head lines, and blocks by their LSN span.
+            try SegmentSnapshot.read(segment, shared: shared, streams: ids, cache: blockCache) { snapshot in
                 var candidates: [LogLine] = []
-                var blocks: [(stream: StreamID, first: LSN, last: LSN, key: [UInt8])] = []
-                for (id, lsns) in headLSNs {
-                    let key = wanted[id]!
-                    let sealedThrough = try txn.get(segment.sealed, Keys.u64(id)).map { try Keys.decodeU64($0) } ?? 0
-                    for lsn in lsns where lsn > sealedThrough && lsn > low && lsn <= committed {
-                        guard let v = try txn.get(segment.head, Keys.u64(lsn)) else { continue }
-                        let (_, line) = try Keys.decodeHeadLine(lsn: lsn, value: v)
-                        if let matcher, !line.message.withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { continue }
-                        candidates.append(
-                            LogLine(
-                                lsn: lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
-                                fields: String(decoding: line.fields, as: UTF8.self)))
-                    }
-                }
-                for id in ids {
-                    try txn.scan(segment.blocks, prefix: Keys.u64(id)) { k, v in
-                        let header = try BlockHeader(parsing: segment.blockBytes(txn, v))
-                        if header.lastLSN > low && header.firstLSN <= committed {
-                            blocks.append((id, header.firstLSN, header.lastLSN, k.array))
-                        }
-                        return true
-                    }
-                }
-                // Nearest blocks first; stop once `limit` lines are settled before the next block.
-                if ascending {
-                    blocks.sort { $0.first < $1.first }
-                } else {
-                    blocks.sort { $0.last > $1.last }
-                }
-                for block in blocks {
-                    if candidates.count >= limit {
-                        var settled = 0
-                        for c in candidates where ascending ? c.lsn < block.first : c.lsn > block.last { settled += 1 }
-                        if settled >= limit {
-                            cut = true
-                            break
-                        }
-                    }
-                    guard let bytes = try segment.block(txn, key: block.key) else {
-                        throw CorruptDataError("block vanished during read")
-                    }
-                    let decoded = try BlockCodec.decode(bytes)
-                    let key = wanted[block.stream]!
-                    for i in 0..<decoded.count {
-                        let lsn = decoded.lsns[i]
-                        guard lsn > low && lsn <= committed else { continue }
-                        if let matcher, !decoded.messageBytes(i).withUnsafeBytes({ matcher.matches(message: $0, stream: key) }) { continue }
-                        candidates.append(decoded.logLine(i, stream: block.stream))
-                    }
-                }
+                try snapshot.commitOrderHeadLines(ids, lsns: lsns, keys: wanted, matcher: matcher, into: &candidates)
+                cut = try snapshot.commitOrderBlockLines(
+                    ids, lsns: lsns, ascending: ascending, limit: limit, keys: wanted, matcher: matcher, into: &candidates) || cut
                 found.append(contentsOf: candidates)
             }
         }
@@ -132,5 +81,59 @@ extension Storage {
     /// `readCommitted` on a background thread.
     public func readCommittedAsync(streams: [StreamID], range: CommitOrderRange, filter: Query? = nil) async throws -> CommitOrderPage {
         try await blocking { try self.readCommitted(streams: streams, range: range, filter: filter) }
+    }
+}
+
+extension SegmentSnapshot {
+    /// Adds the head lines of `streams` with an LSN in `lsns` that pass `matcher`.
+    fileprivate func commitOrderHeadLines(
+        _ streams: [StreamID], lsns: ClosedRange<LSN>, keys: [StreamID: StreamKey], matcher: QueryMatcher?, into found: inout [LogLine]
+    ) throws {
+        for id in streams where heads[id] != nil {
+            guard let key = keys[id] else { continue }
+            try forEachHeadLine(of: id, lsns: lsns) { line in
+                if let matcher, !matcher.matches(message: line.message, stream: key) { return }
+                found.append(
+                    LogLine(
+                        lsn: line.lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
+                        fields: String(decoding: line.fields, as: UTF8.self)))
+            }
+        }
+    }
+
+    /// Adds the block lines of `streams` with an LSN in `lsns` that pass `matcher`, nearest
+    /// blocks first, stopping once `limit` lines are settled before the next block. Returns
+    /// true when it stopped before a block.
+    fileprivate func commitOrderBlockLines(
+        _ streams: [StreamID], lsns: ClosedRange<LSN>, ascending: Bool, limit: Int, keys: [StreamID: StreamKey], matcher: QueryMatcher?,
+        into found: inout [LogLine]
+    ) throws -> Bool {
+        var blocks: [StoredBlock] = []
+        for id in streams {
+            try forEachBlock(of: id) { block in
+                if block.header.lastLSN >= lsns.lowerBound && block.header.firstLSN <= lsns.upperBound { blocks.append(block) }
+                return true
+            }
+        }
+        if ascending {
+            blocks.sort { $0.header.firstLSN < $1.header.firstLSN }
+        } else {
+            blocks.sort { $0.header.lastLSN > $1.header.lastLSN }
+        }
+        for block in blocks {
+            if found.count >= limit {
+                var settled = 0
+                for c in found where ascending ? c.lsn < block.header.firstLSN : c.lsn > block.header.lastLSN { settled += 1 }
+                if settled >= limit { return true }
+            }
+            guard let key = keys[block.stream] else { continue }
+            let decoded = try decode(block)
+            for i in 0..<decoded.count {
+                guard lsns.contains(decoded.lsns[i]) else { continue }
+                if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
+                found.append(decoded.logLine(i, stream: block.stream))
+            }
+        }
+        return false
     }
 }

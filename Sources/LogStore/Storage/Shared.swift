@@ -41,12 +41,7 @@ final class Shared: Sendable {
     ) {
         let (observers, touched) = state.withLock { s -> ([@Sendable (CommitEvent) -> Void], Set<StreamID>) in
             for segment in newSegments { s.segments[segment.day] = segment }
-            for (id, key) in newStreams {
-                s.streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
-                s.byKey[key] = id
-                s.byJob[key.job, default: []].append(id)
-                s.byIndex[key.index, default: []].append(id)
-            }
+            for (id, key) in newStreams { s.add(StreamInfo(id: id, key: key, stats: StreamStats(), days: [])) }
             var touched = Set<StreamID>()
             for (day, perStream) in stats {
                 for (id, delta) in perStream {
@@ -63,5 +58,21 @@ final class Shared: Sendable {
         }
         let event = CommitEvent(lastLSN: lastLSN, streams: touched)
         for observer in observers { observer(event) }
+    }
+}
+
+extension Shared {
+    /// The head index of `day` for `streams` (every stream of the day when nil): each stream's
+    /// unsealed head LSNs, ascending, as the writer last published them. Taken by
+    /// `SegmentSnapshot` before its transaction opens.
+    func headIndex(day: Int32, streams: (some Collection<StreamID>)?) -> [StreamID: [LSN]] {
+        state.withLock { s in
+            guard let dayHeads = s.heads[day] else { return [:] }
+            guard let streams else { return dayHeads }
+            if streams.count > dayHeads.count { return dayHeads.filter { streams.contains($0.key) } }
+            var picked: [StreamID: [LSN]] = [:]
+            for id in streams { if let lsns = dayHeads[id] { picked[id] = lsns } }
+            return picked
+        }
     }
 }

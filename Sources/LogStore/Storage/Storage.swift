@@ -37,6 +37,14 @@ public final class Storage: Sendable {
         var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
         var nextObserverID: UInt64 = 0
         var closed = false
+
+        /// Adds a stream to the maps (streams are never removed).
+        mutating func add(_ info: StreamInfo) {
+            streams[info.id] = info
+            byKey[info.key] = info.id
+            byJob[info.key.job, default: []].append(info.id)
+            byIndex[info.key.index, default: []].append(info.id)
+        }
     }
 
     var segmentsDirectory: String { directory + "/" + Keys.segmentsDirectory }
@@ -67,146 +75,24 @@ public final class Storage: Sendable {
             lock = try DirectoryLock(directory: directory)
         }
         catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly)
-
-        // Reconcile: segments are the source of truth.
-        var keys = try catalog.loadStreams()
-        let recorded = Set(try catalog.recordedSegments())
-        var segments: [Int32: Segment] = [:]
-        let names = (try? fm.contentsOfDirectory(atPath: directory + "/" + Keys.segmentsDirectory)) ?? []
-        // The newest generation of each day wins; older ones (a compaction interrupted after its
-        // rename) and unfinished copies are removed.
-        let newest = Segment.newestGenerations(names)
-        let segmentsDirectory = directory + "/" + Keys.segmentsDirectory
-        if !options.readOnly {
-            for name in names {
-                let stale: Bool
-                if let (day, generation) = Segment.parseFileName(name) {
-                    stale = generation < newest[day]!
-                } else {
-                    // An unfinished compaction's file, or the lock file it left.
-                    stale = name.hasSuffix(Keys.segmentSuffix + ".tmp") || name.hasSuffix(Keys.segmentSuffix + ".tmp-lock")
-                }
-                if stale {
-                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name)
-                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name + "-lock")
-                }
-            }
-        }
-        for (day, generation) in newest.sorted(by: { $0.key < $1.key }) {
-            segments[day] = try Segment(
-                directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly,
-                mapSize: options.segmentMapSize)
-        }
-        if options.fullTextIndex {
-            for segment in segments.values {
-                let recovered = try segment.recoverPendingIndex()
-                if recovered > 0 { logger.info("re-indexed blocks sealed after the last index flush", metadata: ["segment": "\(segment.name)", "blocks": "\(recovered)"]) }
-            }
-        }
-        var streams: [StreamID: StreamInfo] = [:]
-        var missingStreams: [(StreamID, StreamKey)] = []
-        var maxLSN: LSN = 0
-        var heads: [Int32: [StreamID: Writer.HeadState]] = [:]
-        var headLSNs: [Int32: [StreamID: [LSN]]] = [:]
-        var segmentStreams: [Int32: Set<StreamID>] = [:]
-        let cutoff = Writer.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
-        var chunkRecords: [ChunkKey: (receipt: AppendReceipt, arrival: Int64, days: [Int32], found: Int)] = [:]
-        for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
-            try segment.env.read { txn in
-                maxLSN = max(maxLSN, try segment.maxLSN(txn))
-                var members = Set<StreamID>()
-                try txn.scan(segment.streams) { k, v in
-                    let id = try Keys.decodeU64(k)
-                    members.insert(id)
-                    if keys[id] == nil {
-                        let key = try Keys.decodeStreamKey(v)
-                        keys[id] = key
-                        missingStreams.append((id, key))
-                    }
-                    return true
-                }
-                segmentStreams[day] = members
-                try txn.scan(segment.stats) { k, v in
-                    let id = try Keys.decodeU64(k)
-                    let s = try Keys.decodeStats(v)
-                    guard let key = keys[id] else { throw CorruptDataError("segment \(segment.name) has stats for unknown stream \(id)") }
-                    streams[id, default: StreamInfo(id: id, key: key, stats: StreamStats(), days: [])].stats.merge(s)
-                    streams[id]!.days.append(day)
-                    return true
-                }
-                var dayHeads: [StreamID: Writer.HeadState] = [:]
-                var dayLSNs: [StreamID: [LSN]] = [:]
-                let now = ContinuousClock.now
-                var sealedThrough: [StreamID: LSN] = [:]
-                try txn.scan(segment.sealed) { k, v in
-                    sealedThrough[try Keys.decodeU64(k)] = try Keys.decodeU64(v)
-                    return true
-                }
-                try txn.scan(segment.head) { k, v in
-                    let lsn = try Keys.decodeU64(k)
-                    var r = ByteReader(v)
-                    let id = try r.u64LE()
-                    if lsn <= sealedThrough[id] ?? 0 { return true }  // sealed, awaiting truncation
-                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now, first: lsn, last: lsn)].count += 1
-                    dayHeads[id]!.bytes += v.count
-                    dayHeads[id]!.last = lsn
-                    dayLSNs[id, default: []].append(lsn)
-                    return true
-                }
-                if !dayHeads.isEmpty {
-                    heads[day] = dayHeads
-                    headLSNs[day] = dayLSNs
-                }
-                try txn.scan(segment.chunks, from: Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))) { k, v in
-                    var r = ByteReader(k)
-                    let arrival = Int64(try r.u64BE())
-                    let key = try ChunkKey(bytes: try r.bytes(16))
-                    let (receipt, days) = try Keys.decodeChunk(v)
-                    chunkRecords[key, default: (receipt, arrival, days, 0)].found += 1
-                    return true
-                }
-            }
-        }
-        // A chunk whose lines went to several days counts only if every day recorded it.
-        var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)] = [:]
-        for (key, record) in chunkRecords where record.found >= Set(record.days).count {
-            recentChunks[key] = (record.receipt, record.arrival)
-        }
-        for (id, key) in keys where streams[id] == nil {
-            // Known to the catalog but without lines (e.g. all its segments were dropped).
-            streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
-        }
-        let newSegments = segments.keys.filter { !recorded.contains($0) }
-        if !options.readOnly {
-            if !missingStreams.isEmpty || !newSegments.isEmpty {
-                logger.info(
-                    "catalog reconciled from segments",
-                    metadata: ["streams": "\(missingStreams.count)", "segments": "\(newSegments.count)"])
-            }
-            try catalog.record(streams: missingStreams, segments: Array(newSegments))
-            try catalog.forget(segments: recorded.filter { segments[$0] == nil })
-        }
-        var byKey: [StreamKey: StreamID] = [:]
-        var byJob: [String: [StreamID]] = [:]
-        var byIndex: [String: [StreamID]] = [:]
-        for (id, info) in streams {
-            byKey[info.key] = id
-            byJob[info.key.job, default: []].append(id)
-            byIndex[info.key.index, default: []].append(id)
-        }
-        let nextStreamID = (keys.keys.max() ?? 0) + 1
-        shared = Shared(
-            SharedState(
-                streams: streams, byKey: byKey, byJob: byJob, byIndex: byIndex, segments: segments, heads: headLSNs,
-                tombstones: try catalog.loadTombstones(), committedLSN: maxLSN))
+        let recovered = try StoreRecovery(
+            segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, logger: logger)
+        let maxLSN = recovered.maxLSN
+        var state = SharedState(
+            segments: recovered.segments, heads: recovered.headLSNs, tombstones: try catalog.loadTombstones(), committedLSN: maxLSN)
+        for info in recovered.streams.values { state.add(info) }
+        let (segments, streams) = (recovered.segments, recovered.streams)
+        let byKey = state.byKey
+        shared = Shared(state)
         if options.readOnly {
             writer = nil
         } else {
-            writer = Writer(
+            let writer = Writer(
                 shared: shared, catalog: catalog, segmentsDirectory: directory + "/" + Keys.segmentsDirectory,
-                nextLSN: maxLSN + 1, nextStreamID: nextStreamID, keys: byKey, heads: heads,
-                segmentStreams: segmentStreams, recentChunks: recentChunks, options: options, logger: logger)
-            writer!.start()
+                nextLSN: maxLSN + 1, nextStreamID: (recovered.keys.keys.max() ?? 0) + 1, keys: byKey, heads: recovered.heads,
+                segmentStreams: recovered.segmentStreams, recentChunks: recovered.recentChunks, options: options, logger: logger)
+            writer.start()
+            self.writer = writer
         }
         logger.debug(
             "store opened",

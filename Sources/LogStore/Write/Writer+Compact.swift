@@ -55,9 +55,8 @@ extension Writer {
     /// Writer thread only (compaction).
     func mergeSmallBlocks(_ segment: Segment) throws -> (removed: Set<UInt32>, written: Int) {
         var byStream: [StreamID: [BlockRef]] = [:]
-        try segment.env.read { txn in
-            try txn.scan(segment.blockDir) { k, v in
-                let ref = try BlockRef(number: try Keys.decodeU32(k), decoding: v)
+        try SegmentSnapshot.read(segment) { snapshot in
+            try snapshot.forEachBlockRef { ref in
                 byStream[ref.stream, default: []].append(ref)
                 return true
             }
@@ -85,10 +84,10 @@ extension Writer {
         }
         for (stream, refs) in windows {
             var lines: [BlockLine] = []
-            try segment.env.read { txn in
+            try SegmentSnapshot.read(segment) { snapshot in
                 for ref in refs {
-                    guard let bytes = try segment.block(txn, key: ref.key) else { continue }
-                    let block = try BlockCodec.decode(bytes)
+                    guard let stored = try snapshot.block(stream: stream, firstLSN: ref.firstLSN) else { continue }
+                    let block = try snapshot.decode(stored)
                     for i in 0..<block.count { lines.append(block.line(i)) }
                 }
             }
