@@ -3,7 +3,8 @@ import Foundation
 /// SegmentSnapshot is one consistent view of one day segment, and the only code that knows how
 /// its head, the per-stream `sealed` marks, its blocks (stored whole or in packs), the block
 /// cache and the key layouts fit together. Log-order reads, commit-order reads (the tail),
-/// search, stats, compaction and recovery all read a segment through it.
+/// search, stats, compaction, recovery and the writer's own reads (seal, duplicate ids,
+/// chunk pruning, statistics rebuild) all read a segment through it.
 ///
 /// The rule it keeps: the in-memory head index of the streams asked for is taken *before* the
 /// read transaction opens, and a head line counts only when its LSN is above its stream's
@@ -204,6 +205,22 @@ struct SegmentSnapshot: ~Copyable {
     /// The statistics of `stream` in this segment, when it has lines here.
     func streamStats(_ stream: StreamID) throws -> StreamStats? {
         try txn.get(segment.stats, u64: stream).map { try Keys.decodeStats($0) }
+    }
+
+    /// True when some chunk record is older than `arrival` (ns).
+    func hasChunk(before arrival: Int64) throws -> Bool {
+        let bound = Keys.chunk(arrival: arrival, key: ChunkKey(high: 0, low: 0))
+        var older = false
+        try txn.scan(segment.chunks) { k, _ in
+            older = k.lexicographicallyPrecedes(bound)
+            return false
+        }
+        return older
+    }
+
+    /// True when the document id key `key` (`Keys.documentID`) is recorded in the segment.
+    func hasDocumentID(_ key: [UInt8]) throws -> Bool {
+        try txn.get(segment.ids, key) != nil
     }
 
     /// Calls `body` with each chunk record stored at or after `arrival` (ns).

@@ -9,14 +9,7 @@ extension Writer {
         let cutoffKey = Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))
         for segment in segments {
             do {
-                var stale = false
-                try segment.env.read { txn in
-                    try txn.scan(segment.chunks) { k, _ in
-                        stale = k.lexicographicallyPrecedes(cutoffKey)
-                        return false
-                    }
-                }
-                guard stale else { continue }
+                guard try SegmentSnapshot.read(segment, { try $0.hasChunk(before: cutoff) }) else { continue }
                 _ = try segment.env.write { txn in
                     try txn.deleteWhile(segment.chunks) { key in key.lexicographicallyPrecedes(cutoffKey) }
                 }

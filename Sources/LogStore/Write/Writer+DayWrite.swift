@@ -57,13 +57,13 @@ extension Writer {
         var duplicates = Set<LSN>()
         var idKeys: [(key: [UInt8], lsn: LSN)] = []
         var seen = Set<[UInt8]>()
-        try segment.env.read { txn in
+        try SegmentSnapshot.read(segment) { snapshot in
             for (stream, lines) in group {
                 guard let index = self.keyOf[stream]?.index else { continue }
                 for line in lines {
                     guard let documentID = ids[line.lsn] else { continue }
                     let key = Keys.documentID(index: index, id: documentID)
-                    let storedBefore = try txn.get(segment.ids, key) != nil
+                    let storedBefore = try snapshot.hasDocumentID(key)
                     if !seen.insert(key).inserted || storedBefore {
                         duplicates.insert(line.lsn)
                     } else {

@@ -50,12 +50,12 @@ extension Writer {
         var rebuilt: [StreamID: (StreamStats, [Int32])] = [:]
         for id in ids { rebuilt[id] = (StreamStats(), []) }
         for segment in segments {
-            try segment.env.read { txn in
+            try SegmentSnapshot.read(segment) { snapshot in
                 for id in ids {
-                    if let v = try txn.get(segment.stats, Keys.u64(id)) {
-                        rebuilt[id]!.0.merge(try Keys.decodeStats(v))
-                        rebuilt[id]!.1.append(segment.day)
-                    }
+                    guard let stats = try snapshot.streamStats(id), var entry = rebuilt[id] else { continue }
+                    entry.0.merge(stats)
+                    entry.1.append(segment.day)
+                    rebuilt[id] = entry
                 }
             }
         }
