@@ -13,10 +13,4 @@ extension Segment {
         guard end <= pack.count else { throw CorruptDataError("block pointer beyond pack \(pointer.pack) (\(end) > \(pack.count))") }
         return UnsafeRawBufferPointer(rebasing: pack[start..<end])
     }
-
-    /// The block stored under `key` in `blocks`, resolved through `packs`.
-    func block(_ txn: borrowing LMDBTransaction, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
-        guard let value = try txn.get(blocks, key) else { return nil }
-        return try blockBytes(txn, value)
-    }
 }

@@ -58,11 +58,8 @@ struct SegmentSnapshot: ~Copyable {
 
     // MARK: Head
 
-    /// Streams with head lines in the head index of this snapshot.
-    var headStreams: Dictionary<StreamID, [LSN]>.Keys { heads.keys }
-
-    /// Every head line with the same sealed mark the whole snapshot uses: `stream`'s mark in
-    /// this transaction (0 when it has none).
+    /// The `sealed` mark of `stream` in this transaction: its head lines up to this LSN are in
+    /// blocks (0 when it has none).
     func sealedThrough(_ stream: StreamID) throws -> LSN {
         try txn.get(segment.sealed, u64: stream).map { try Keys.decodeU64($0) } ?? 0
     }

@@ -69,7 +69,10 @@ extension Shared {
         state.withLock { s in
             guard let dayHeads = s.heads[day] else { return [:] }
             guard let streams else { return dayHeads }
-            if streams.count > dayHeads.count { return dayHeads.filter { streams.contains($0.key) } }
+            if streams.count > dayHeads.count {
+                let wanted = streams as? Set<StreamID> ?? Set(streams)
+                return dayHeads.filter { wanted.contains($0.key) }
+            }
             var picked: [StreamID: [LSN]] = [:]
             for id in streams { if let lsns = dayHeads[id] { picked[id] = lsns } }
             return picked
