@@ -2,70 +2,6 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Options of a store; defaults come from `Limits`.
-public struct StorageOptions: Sendable {
-    public var readOnly = false
-    public var sealLines = Limits.sealLines
-    public var sealBytes = Limits.sealBytes
-    public var sealAge = Limits.sealAge
-    public var compressionLevel = Limits.compressionLevel
-    /// zlib level of the blocks a compaction rewrites (`Limits.compactionLevel`).
-    public var compactionLevel = Limits.compactionLevel
-    public var segmentMapSize = Limits.segmentMapSize
-    public var maxQueuedLines = Limits.maxQueuedLines
-    public var maxLinesPerCommit = Limits.maxLinesPerCommit
-    public var maxBytesPerCommit = Limits.maxBytesPerCommit
-    public var dedupWindow = Limits.dedupWindow
-    /// Index sealed blocks for full-text search (off only to measure what indexing costs:
-    /// without it every search scans).
-    public var fullTextIndex = true
-    /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
-    /// `Int.max` never flushes (tests of the rebuild at open).
-    public var indexFlushBlocks = Limits.indexFlushBlocks
-    /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
-    public var indexFlushIdle = Limits.indexFlushIdle
-    /// Tokens written per transaction of a flush (`Limits.indexFlushTokens`).
-    public var indexFlushTokens = Limits.indexFlushTokens
-    /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
-    public var blockCacheBytes = Limits.blockCacheBytes
-
-    public init(readOnly: Bool = false) { self.readOnly = readOnly }
-}
-
-/// Which streams to read: every given part must match. A job is found by its name alone when
-/// no workflow is given, and a job stream without a workflow id (REANA's job documents) matches
-/// any workflow asked together with its job.
-public struct StreamSelector: Sendable, Equatable {
-    public var index: String?
-    public var workflow: String?
-    public var job: String?
-
-    public init(index: String? = nil, workflow: String? = nil, job: String? = nil) {
-        self.index = index
-        self.workflow = workflow
-        self.job = job
-    }
-
-    func matches(_ key: StreamKey) -> Bool {
-        if let index, key.index != index { return false }
-        if let job {
-            guard key.job == job else { return false }
-            if let workflow, !key.workflow.isEmpty, key.workflow != workflow { return false }
-            return true
-        }
-        if let workflow, key.workflow != workflow { return false }
-        return true
-    }
-}
-
-/// Told after every commit, on the writer thread: keep it short.
-public struct CommitEvent: Sendable {
-    /// Highest LSN now durable.
-    public var lastLSN: LSN
-    /// Streams that received lines in this commit.
-    public var streams: Set<StreamID>
-}
-
 /// The engine: an append-only store of log lines keyed by stream and time, in one LMDB
 /// environment per UTC day plus a catalog.
 ///
@@ -101,6 +37,14 @@ public final class Storage: Sendable {
         var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
         var nextObserverID: UInt64 = 0
         var closed = false
+
+        /// Adds a stream to the maps (streams are never removed).
+        mutating func add(_ info: StreamInfo) {
+            streams[info.id] = info
+            byKey[info.key] = info.id
+            byJob[info.key.job, default: []].append(info.id)
+            byIndex[info.key.index, default: []].append(info.id)
+        }
     }
 
     var segmentsDirectory: String { directory + "/" + Keys.segmentsDirectory }
@@ -131,146 +75,24 @@ public final class Storage: Sendable {
             lock = try DirectoryLock(directory: directory)
         }
         catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly)
-
-        // Reconcile: segments are the source of truth.
-        var keys = try catalog.loadStreams()
-        let recorded = Set(try catalog.recordedSegments())
-        var segments: [Int32: Segment] = [:]
-        let names = (try? fm.contentsOfDirectory(atPath: directory + "/" + Keys.segmentsDirectory)) ?? []
-        // The newest generation of each day wins; older ones (a compaction interrupted after its
-        // rename) and unfinished copies are removed.
-        let newest = Segment.newestGenerations(names)
-        let segmentsDirectory = directory + "/" + Keys.segmentsDirectory
-        if !options.readOnly {
-            for name in names {
-                let stale: Bool
-                if let (day, generation) = Segment.parseFileName(name) {
-                    stale = generation < newest[day]!
-                } else {
-                    // An unfinished compaction's file, or the lock file it left.
-                    stale = name.hasSuffix(Keys.segmentSuffix + ".tmp") || name.hasSuffix(Keys.segmentSuffix + ".tmp-lock")
-                }
-                if stale {
-                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name)
-                    try? fm.removeItem(atPath: segmentsDirectory + "/" + name + "-lock")
-                }
-            }
-        }
-        for (day, generation) in newest.sorted(by: { $0.key < $1.key }) {
-            segments[day] = try Segment(
-                directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly,
-                mapSize: options.segmentMapSize)
-        }
-        if options.fullTextIndex {
-            for segment in segments.values {
-                let recovered = try segment.recoverPendingIndex()
-                if recovered > 0 { logger.info("re-indexed blocks sealed after the last index flush", metadata: ["segment": "\(segment.name)", "blocks": "\(recovered)"]) }
-            }
-        }
-        var streams: [StreamID: StreamInfo] = [:]
-        var missingStreams: [(StreamID, StreamKey)] = []
-        var maxLSN: LSN = 0
-        var heads: [Int32: [StreamID: Writer.HeadState]] = [:]
-        var headLSNs: [Int32: [StreamID: [LSN]]] = [:]
-        var segmentStreams: [Int32: Set<StreamID>] = [:]
-        let cutoff = Writer.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
-        var chunkRecords: [ChunkKey: (receipt: AppendReceipt, arrival: Int64, days: [Int32], found: Int)] = [:]
-        for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
-            try segment.env.read { txn in
-                maxLSN = max(maxLSN, try segment.maxLSN(txn))
-                var members = Set<StreamID>()
-                try txn.scan(segment.streams) { k, v in
-                    let id = try Keys.decodeU64(k)
-                    members.insert(id)
-                    if keys[id] == nil {
-                        let key = try Keys.decodeStreamKey(v)
-                        keys[id] = key
-                        missingStreams.append((id, key))
-                    }
-                    return true
-                }
-                segmentStreams[day] = members
-                try txn.scan(segment.stats) { k, v in
-                    let id = try Keys.decodeU64(k)
-                    let s = try Keys.decodeStats(v)
-                    guard let key = keys[id] else { throw CorruptDataError("segment \(segment.name) has stats for unknown stream \(id)") }
-                    streams[id, default: StreamInfo(id: id, key: key, stats: StreamStats(), days: [])].stats.merge(s)
-                    streams[id]!.days.append(day)
-                    return true
-                }
-                var dayHeads: [StreamID: Writer.HeadState] = [:]
-                var dayLSNs: [StreamID: [LSN]] = [:]
-                let now = ContinuousClock.now
-                var sealedThrough: [StreamID: LSN] = [:]
-                try txn.scan(segment.sealed) { k, v in
-                    sealedThrough[try Keys.decodeU64(k)] = try Keys.decodeU64(v)
-                    return true
-                }
-                try txn.scan(segment.head) { k, v in
-                    let lsn = try Keys.decodeU64(k)
-                    var r = ByteReader(v)
-                    let id = try r.u64LE()
-                    if lsn <= sealedThrough[id] ?? 0 { return true }  // sealed, awaiting truncation
-                    dayHeads[id, default: Writer.HeadState(count: 0, bytes: 0, oldest: now, first: lsn, last: lsn)].count += 1
-                    dayHeads[id]!.bytes += v.count
-                    dayHeads[id]!.last = lsn
-                    dayLSNs[id, default: []].append(lsn)
-                    return true
-                }
-                if !dayHeads.isEmpty {
-                    heads[day] = dayHeads
-                    headLSNs[day] = dayLSNs
-                }
-                try txn.scan(segment.chunks, from: Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))) { k, v in
-                    var r = ByteReader(k)
-                    let arrival = Int64(try r.u64BE())
-                    let key = try ChunkKey(bytes: try r.bytes(16))
-                    let (receipt, days) = try Keys.decodeChunk(v)
-                    chunkRecords[key, default: (receipt, arrival, days, 0)].found += 1
-                    return true
-                }
-            }
-        }
-        // A chunk whose lines went to several days counts only if every day recorded it.
-        var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)] = [:]
-        for (key, record) in chunkRecords where record.found >= Set(record.days).count {
-            recentChunks[key] = (record.receipt, record.arrival)
-        }
-        for (id, key) in keys where streams[id] == nil {
-            // Known to the catalog but without lines (e.g. all its segments were dropped).
-            streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
-        }
-        let newSegments = segments.keys.filter { !recorded.contains($0) }
-        if !options.readOnly {
-            if !missingStreams.isEmpty || !newSegments.isEmpty {
-                logger.info(
-                    "catalog reconciled from segments",
-                    metadata: ["streams": "\(missingStreams.count)", "segments": "\(newSegments.count)"])
-            }
-            try catalog.record(streams: missingStreams, segments: Array(newSegments))
-            try catalog.forget(segments: recorded.filter { segments[$0] == nil })
-        }
-        var byKey: [StreamKey: StreamID] = [:]
-        var byJob: [String: [StreamID]] = [:]
-        var byIndex: [String: [StreamID]] = [:]
-        for (id, info) in streams {
-            byKey[info.key] = id
-            byJob[info.key.job, default: []].append(id)
-            byIndex[info.key.index, default: []].append(id)
-        }
-        let nextStreamID = (keys.keys.max() ?? 0) + 1
-        shared = Shared(
-            SharedState(
-                streams: streams, byKey: byKey, byJob: byJob, byIndex: byIndex, segments: segments, heads: headLSNs,
-                tombstones: try catalog.loadTombstones(), committedLSN: maxLSN))
+        let recovered = try StoreRecovery(
+            segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, logger: logger)
+        let maxLSN = recovered.maxLSN
+        var state = SharedState(
+            segments: recovered.segments, heads: recovered.headLSNs, tombstones: try catalog.loadTombstones(), committedLSN: maxLSN)
+        for info in recovered.streams.values { state.add(info) }
+        let (segments, streams) = (recovered.segments, recovered.streams)
+        let byKey = state.byKey
+        shared = Shared(state)
         if options.readOnly {
             writer = nil
         } else {
-            writer = Writer(
+            let writer = Writer(
                 shared: shared, catalog: catalog, segmentsDirectory: directory + "/" + Keys.segmentsDirectory,
-                nextLSN: maxLSN + 1, nextStreamID: nextStreamID, keys: byKey, heads: heads,
-                segmentStreams: segmentStreams, recentChunks: recentChunks, options: options, logger: logger)
-            writer!.start()
+                nextLSN: maxLSN + 1, nextStreamID: (recovered.keys.keys.max() ?? 0) + 1, keys: byKey, heads: recovered.heads,
+                segmentStreams: recovered.segmentStreams, recentChunks: recovered.recentChunks, options: options, logger: logger)
+            writer.start()
+            self.writer = writer
         }
         logger.debug(
             "store opened",
@@ -446,70 +268,5 @@ public final class Storage: Sendable {
 
     func segment(_ day: Int32) -> Segment? {
         shared.state.withLock { $0.segments[day] }
-    }
-}
-
-/// State shared between the writer and readers, behind one lock.
-final class Shared: Sendable {
-    let state: Mutex<Storage.SharedState>
-
-    init(_ initial: consuming Storage.SharedState) {
-        state = Mutex(initial)
-    }
-
-    /// A change of one stream's head, published to readers.
-    enum HeadUpdate {
-        /// The stream's head lines were sealed into blocks (or deleted).
-        case removed
-        /// These LSNs were added to the stream's head.
-        case appended([LSN])
-    }
-
-    /// Called by the writer after each transaction that changed a day's head, before callers
-    /// are resumed.
-    func updateHeads(day: Int32, _ updates: [StreamID: HeadUpdate]) {
-        if updates.isEmpty { return }
-        state.withLock { s in
-            // In place: copying a day's index of thousands of streams per commit was measurable,
-            // and so was republishing each stream's whole LSN list (appends stay in place unless
-            // a reader holds the list right then).
-            for (id, update) in updates {
-                switch update {
-                case .removed: s.heads[day]?[id] = nil
-                case .appended(let lsns): s.heads[day, default: [:]][id, default: []].append(contentsOf: lsns)
-                }
-            }
-            if s.heads[day]?.isEmpty == true { s.heads[day] = nil }
-        }
-    }
-
-    /// Called by the writer after a commit: publishes stats and wakes observers.
-    func publish(
-        newStreams: [(StreamID, StreamKey)], segments newSegments: [Segment], stats: [Int32: [StreamID: StreamStats]], lastLSN: LSN
-    ) {
-        let (observers, touched) = state.withLock { s -> ([@Sendable (CommitEvent) -> Void], Set<StreamID>) in
-            for segment in newSegments { s.segments[segment.day] = segment }
-            for (id, key) in newStreams {
-                s.streams[id] = StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
-                s.byKey[key] = id
-                s.byJob[key.job, default: []].append(id)
-                s.byIndex[key.index, default: []].append(id)
-            }
-            var touched = Set<StreamID>()
-            for (day, perStream) in stats {
-                for (id, delta) in perStream {
-                    touched.insert(id)
-                    s.streams[id]?.stats.merge(delta)
-                    if let days = s.streams[id]?.days, !days.contains(day) {
-                        s.streams[id]!.days.append(day)
-                        s.streams[id]!.days.sort()
-                    }
-                }
-            }
-            s.committedLSN = max(s.committedLSN, lastLSN)
-            return (Array(s.observers.values), touched)
-        }
-        let event = CommitEvent(lastLSN: lastLSN, streams: touched)
-        for observer in observers { observer(event) }
     }
 }

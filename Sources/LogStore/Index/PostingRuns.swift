@@ -1,76 +1,5 @@
 import Foundation
 
-// The compacted layout of a segment (docs/FORMAT.md, "Compacted segments"): compaction writes a
-// fresh environment in which
-//
-// - blocks are concatenated into packs of about `Packs.target` bytes (`packs` table), and the
-//   `blocks` entry of each holds a 16-byte pointer (pack, offset, length) instead of the block:
-//   LMDB rounds every large value up to whole 4 KiB overflow pages, which cost ~20% of the block
-//   bytes when every block is its own value; one pack pays that rounding once;
-// - the postings are in `postruns`: sorted runs of (token, postings), tokens prefix-shared with
-//   the previous one, zlib-compressed, keyed by the run's first token. A posting keeps the exact
-//   count of lines holding the token and, instead of the exact highest LSN offset, a 4-bit
-//   bucket of it (an upper bound that still lets newest-first searches stop early).
-//
-// Both layouts can be present in one segment: a compacted day that receives late lines seals
-// ordinary blocks (the `blocks` value is the block itself) and flushes appendable `postings`;
-// readers always look in both.
-
-/// Where a packed block lives: `blocks` value = magic "LSBP", pack u32 LE, offset u32 LE,
-/// length u32 LE.
-struct BlockPointer: Equatable {
-    static let magic: [UInt8] = Array("LSBP".utf8)
-    static let encodedSize = 16
-
-    var pack: UInt32
-    var offset: UInt32
-    var length: UInt32
-
-    func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: Self.encodedSize)
-        w.append(Self.magic)
-        w.u32LE(pack)
-        w.u32LE(offset)
-        w.u32LE(length)
-        return w.bytes
-    }
-
-    /// The pointer a `blocks` value holds, or nil when the value is a block itself.
-    static func decode(_ value: UnsafeRawBufferPointer) throws(CorruptDataError) -> BlockPointer? {
-        guard value.count == encodedSize, value[0] == magic[0], value[1] == magic[1], value[2] == magic[2], value[3] == magic[3]
-        else { return nil }
-        var r = ByteReader(value, offset: 4)
-        return BlockPointer(pack: try r.u32LE(), offset: try r.u32LE(), length: try r.u32LE())
-    }
-}
-
-enum Packs {
-    /// Bytes of blocks per pack: large enough that the overflow-page rounding (≤ 4 KiB per pack)
-    /// is negligible, small enough that a pack is written in one piece without a large buffer.
-    static let target = 1 << 20
-}
-
-extension Segment {
-    /// The block stored under a `blocks` value: the value itself, or the bytes it points to in
-    /// `packs` (borrowed from the map, valid inside `txn`).
-    func blockBytes(_ txn: borrowing LMDBTransaction, _ value: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        guard let pointer = try BlockPointer.decode(value) else { return value }
-        guard let packs, let pack = try txn.get(packs, Keys.u32(pointer.pack)) else {
-            throw CorruptDataError("block points to missing pack \(pointer.pack)")
-        }
-        let start = Int(pointer.offset)
-        let end = start + Int(pointer.length)
-        guard end <= pack.count else { throw CorruptDataError("block pointer beyond pack \(pointer.pack) (\(end) > \(pack.count))") }
-        return UnsafeRawBufferPointer(rebasing: pack[start..<end])
-    }
-
-    /// The block stored under `key` in `blocks`, resolved through `packs`.
-    func block(_ txn: borrowing LMDBTransaction, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
-        guard let value = try txn.get(blocks, key) else { return nil }
-        return try blockBytes(txn, value)
-    }
-}
-
 /// Packed postings runs (`postruns`).
 ///
 /// Run value: varint raw size, then a zlib stream of the raw run. Raw run: entries, each
@@ -217,20 +146,5 @@ enum PostingRuns {
             ) { _, postings in body(postings) }
             return more
         }
-    }
-}
-
-extension Posting {
-    /// Set in `maxOffset` when it holds a 4-bit bucket (packed runs) rather than an offset.
-    static let quantizedFlag: UInt64 = 1 << 63
-
-    /// Upper bound of the LSNs of the block's lines holding the token.
-    func maxLSN(firstLSN: LSN, lastLSN: LSN) -> LSN {
-        if maxOffset & Self.quantizedFlag == 0 { return min(lastLSN, firstLSN &+ maxOffset) }
-        let q = maxOffset & 15
-        let span = lastLSN &- firstLSN
-        // ⌈(q+1)(span+1)/16⌉ − 1 ≥ the offset whose bucket is q.
-        let bound = ((q + 1) * (span &+ 1) + 15) / 16 - 1
-        return min(lastLSN, firstLSN &+ bound)
     }
 }

@@ -1,40 +1,5 @@
 import Foundation
 
-/// How much to keep: by age of a whole UTC day and by total disk use.
-public struct RetentionPolicy: Sendable, Equatable {
-    /// Drop day segments whose every line is older than this.
-    public var maxAge: Duration?
-    /// Drop the oldest day segments while the data directory is bigger than this (never the
-    /// current day).
-    public var maxDiskBytes: UInt64?
-
-    public init(maxAge: Duration? = nil, maxDiskBytes: UInt64? = nil) {
-        self.maxAge = maxAge
-        self.maxDiskBytes = maxDiskBytes
-    }
-
-    public var isEmpty: Bool { maxAge == nil && maxDiskBytes == nil }
-}
-
-/// What retention and compaction did.
-public struct MaintenanceReport: Sendable, Codable, Equatable {
-    /// Segments (`YYYY-MM-DD`) dropped by retention.
-    public var dropped: [String] = []
-    /// Bytes of the dropped files.
-    public var freedBytes: Int = 0
-    /// True when the disk cap could not be met without dropping the current day.
-    public var capUnmet = false
-    /// Segments rewritten by compaction, with their sizes before and after.
-    public var compacted: [String] = []
-    public var bytesBefore: Int = 0
-    public var bytesAfter: Int = 0
-    /// Small blocks merged by compaction, and the blocks they became.
-    public var blocksMerged: Int = 0
-    public var blocksWritten: Int = 0
-
-    public init() {}
-}
-
 extension Storage {
     /// Which segments `policy` drops at time `now` (ns), oldest first, and whether the cap is met.
     func retentionPlan(_ policy: RetentionPolicy, now: Int64) -> (days: [Int32], capUnmet: Bool) {
@@ -95,25 +60,5 @@ extension Storage {
             logger.info("segment dropped by retention", metadata: ["segment": "\(Day.name(day))", "bytes": "\(freed)"])
         }
         return report
-    }
-}
-
-extension Writer {
-    /// Removes a day segment: from memory, the catalog and the disk. Writer thread only.
-    func dropSegment(_ day: Int32) throws -> Int {
-        guard let segment = shared.state.withLock({ $0.segments[day] }) else { return 0 }
-        let bytes = segment.fileBytes
-        heads[day] = nil
-        segmentStreams[day] = nil
-        let affected = shared.state.withLock { s in s.streams.values.filter { $0.days.contains(day) }.map(\.id) }
-        shared.state.withLock { s in
-            s.segments[day] = nil
-            s.heads[day] = nil
-        }
-        try rebuildStats(of: affected, excluding: day)
-        try catalog.forget(segments: [day])
-        segment.unlink()
-        syncDirectory(segmentsDirectory)
-        return bytes
     }
 }

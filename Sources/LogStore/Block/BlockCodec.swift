@@ -1,0 +1,152 @@
+import Foundation
+
+/// Encodes and decodes blocks.
+public enum BlockCodec {
+    /// Payloads smaller than this are stored uncompressed: zlib's overhead would eat the gain.
+    public static let minCompressSize = 256
+
+    /// Encodes `lines` (sorted here by `(timestamp, LSN)`) as one block.
+    public static func encode(_ input: [BlockLine], level: Int32 = 6) -> [UInt8] {
+        encodeWithHeader(input, level: level).bytes
+    }
+
+    /// Encodes `lines` as one block; also returns its header.
+    static func encodeWithHeader<Line: SealableLine>(_ input: [Line], level: Int32 = 6) -> (bytes: [UInt8], header: BlockHeader) {
+        precondition(!input.isEmpty, "BUG: empty block")
+        let lines = input.sorted { $0.position < $1.position }
+        return encodeSorted(lines, level: level)
+    }
+
+    /// `encodeWithHeader` for lines already sorted by `(timestamp, LSN)`.
+    static func encodeSorted<Line: SealableLine>(_ lines: [Line], level: Int32) -> (bytes: [UInt8], header: BlockHeader) {
+        precondition(!lines.isEmpty, "BUG: empty block")
+        let minTs = lines[0].timestamp
+        var maxTs = Int64.min
+        var minLSN = LSN.max
+        var maxLSN: LSN = 0
+        var messageBytes = 0
+        // Each distinct field value once: FluentBit repeats a pod's metadata on every line of
+        // its stream (~240 of REANA's ~370 bytes a line), which deflate shrank well but inflate
+        // and deflate still had to walk on every seal and every read.
+        var values = FieldValues()
+        var slots = [Int32]()
+        slots.reserveCapacity(lines.count)
+        for line in lines {
+            maxTs = max(maxTs, line.timestamp)
+            minLSN = min(minLSN, line.lsn)
+            maxLSN = max(maxLSN, line.lsn)
+            messageBytes += line.messageCount
+            slots.append(line.withFields { values.slot(for: $0) })
+        }
+        var payload = ByteWriter(capacity: messageBytes + values.bytes.count + lines.count * 8 + values.ends.count * 2 + 8)
+        var prevTs = minTs
+        for line in lines {
+            payload.varint(UInt64(bitPattern: line.timestamp &- prevTs))
+            prevTs = line.timestamp
+        }
+        var prevLSN = Int64(bitPattern: minLSN)
+        for line in lines {
+            payload.zigzag(Int64(bitPattern: line.lsn) &- prevLSN)
+            prevLSN = Int64(bitPattern: line.lsn)
+        }
+        for line in lines { payload.varint(UInt64(line.messageCount)) }
+        payload.varint(UInt64(values.ends.count))
+        var start = 0
+        for end in values.ends {
+            payload.varint(UInt64(end - start))
+            start = end
+        }
+        if values.ends.count > 1 {
+            var previous: Int32 = 0
+            for slot in slots {
+                payload.zigzag(Int64(slot) - Int64(previous))
+                previous = slot
+            }
+        }
+        for line in lines { line.withMessage { payload.bytes.append(contentsOf: $0) } }
+        payload.bytes.append(contentsOf: values.bytes)
+
+        let raw = payload.bytes
+        let (codec, stored) = compress(raw, level: level)
+        let header = BlockHeader(
+            codec: codec, count: lines.count, rawSize: raw.count, minTimestamp: minTs, maxTimestamp: maxTs,
+            firstLSN: minLSN, lastLSN: maxLSN, payloadSize: stored.count)
+        return assemble(header, stored)
+    }
+
+    /// The stored block: `header` (its codec, sizes and ranges; the crc is computed here) and
+    /// the payload after the codec.
+    private static func assemble(_ header: BlockHeader, _ stored: [UInt8]) -> (bytes: [UInt8], header: BlockHeader) {
+        var out = ByteWriter(capacity: BlockHeader.size + stored.count)
+        out.append(BlockHeader.magic)
+        out.u8(header.version)
+        out.u8(header.codec)
+        out.u8(0)
+        out.u8(0)
+        out.u32LE(UInt32(header.count))
+        out.u32LE(UInt32(header.rawSize))
+        out.u64LE(UInt64(bitPattern: header.minTimestamp))
+        out.u64LE(UInt64(bitPattern: header.maxTimestamp))
+        out.u64LE(header.firstLSN)
+        out.u64LE(header.lastLSN)
+        out.u32LE(UInt32(header.payloadSize))
+        var crc = out.bytes.withUnsafeBytes { Compression.crc32($0) }
+        crc = stored.withUnsafeBytes { Compression.crc32($0, crc: crc) }
+        out.u32LE(crc)
+        out.append(stored)
+        var stamped = header
+        stamped.crc = crc
+        return (out.bytes, stamped)
+    }
+
+    /// The same block with its payload compressed at `level` (compaction): the columns are not
+    /// decoded, only inflated and deflated again. Checks the crc and the inflated size. A block
+    /// of an earlier layout version is rewritten in the current one (same lines, same order).
+    static func recompress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws(CorruptDataError) -> [UInt8] {
+        var (header, raw) = try rawPayload(bytes)
+        if header.version != BlockHeader.version {
+            let decoded = try DecodedBlock(header: header, payload: raw)
+            return encodeSorted((0..<decoded.count).map { decoded.line($0) }, level: level).bytes
+        }
+        let (codec, stored) = compress(raw, level: level)
+        header.codec = codec
+        header.payloadSize = stored.count
+        raw = []
+        return assemble(header, stored).bytes
+    }
+
+    /// Checks the crc and decodes a stored block into its columns.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> DecodedBlock {
+        let (header, raw) = try rawPayload(bytes)
+        return try DecodedBlock(header: header, payload: raw)
+    }
+
+    /// The header of a stored block and its payload before the codec; checks the crc and the
+    /// inflated size.
+    private static func rawPayload(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
+        let header = try BlockHeader(parsing: bytes)
+        var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
+        let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
+        crc = Compression.crc32(stored, crc: crc)
+        guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
+        switch header.codec {
+        case 0:
+            guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
+            return (header, stored.array)
+        case 1:
+            return (header, try Compression.inflate(stored, expectedSize: header.rawSize))
+        case 2:
+            return (header, try Compression.inflate(stored, expectedSize: header.rawSize, raw: true))
+        default:
+            throw CorruptDataError("unknown block codec \(header.codec)")
+        }
+    }
+
+    /// The codec and stored bytes of a payload: raw deflate at `level` (codec 2), or the payload
+    /// itself (codec 0) when it is too small or does not shrink.
+    private static func compress(_ raw: [UInt8], level: Int32) -> (codec: UInt8, stored: [UInt8]) {
+        guard raw.count >= minCompressSize else { return (0, raw) }
+        let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
+        return compressed.count < raw.count ? (2, compressed) : (0, raw)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// The distinct tokens of one block's messages with their line counts: what sealing the block
+/// adds to the index.
+struct BlockTokens: Sendable {
+    init() {}
+
+    var bytes: [UInt8] = []
+    var starts: [Int32] = [0]
+    var counts: [UInt32] = []
+    var maxOffsets: [UInt64] = []
+    /// `TokenTable.hash` of each token (the pending index reuses them).
+    var hashes: [UInt32] = []
+
+    var count: Int { counts.count }
+
+    func token(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(starts[i])..<Int(starts[i + 1])] }
+
+    /// Tokenizes every message of `lines` (the block's lines, any order).
+    init<Line: SealableLine>(lines: [Line]) {
+        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { i, body in lines[i].withMessage(body) })
+    }
+
+    /// Tokenizes a decoded block (its messages are read in place).
+    init(block: DecodedBlock) {
+        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { i, body in block.messageBytes(i).withUnsafeBytes(body) })
+    }
+
+    private init(count n: Int, lsn: (Int) -> LSN, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void) {
+        guard n > 0 else { return }
+        var firstLSN = LSN.max
+        for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
+        var builder = Builder()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Tokenizer.scratchCapacity) { scratch in
+            for i in 0..<n {
+                builder.line = Int32(i)
+                builder.offset = lsn(i) &- firstLSN
+                message(i) { message in
+                    // Log text is nearly always ASCII: one pass that copies and hashes.
+                    if Tokenizer.isASCII(message) {
+                        Tokenizer.forEachASCIIToken(message, scratch.baseAddress!, &builder)
+                    } else {
+                        Tokenizer.forEachToken(message) { token in builder.token(token, hash: TokenTable.hash(token)) }
+                    }
+                }
+            }
+        }
+        bytes = builder.table.bytes
+        starts = builder.table.starts
+        counts = builder.counts
+        maxOffsets = builder.maxOffsets
+        hashes = builder.table.hashes
+    }
+
+    /// Collects a block's tokens: per token, lines holding it and the highest LSN offset.
+    private struct Builder: ASCIITokenSink {
+        var table = TokenTable(capacity: 512)
+        var counts: [UInt32] = []
+        var lastLine: [Int32] = []
+        var maxOffsets: [UInt64] = []
+        var line: Int32 = 0
+        var offset: UInt64 = 0
+
+        @inline(__always)
+        mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) {
+            let (id, inserted) = table.insert(token, hash: hash)
+            if inserted {
+                counts.append(1)
+                lastLine.append(line)
+                maxOffsets.append(offset)
+            } else if lastLine[id] != line {
+                counts[id] += 1
+                lastLine[id] = line
+                if offset > maxOffsets[id] { maxOffsets[id] = offset }
+            }
+        }
+    }
+}

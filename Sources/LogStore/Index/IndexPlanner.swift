@@ -1,0 +1,133 @@
+import Foundation
+
+/// Candidate blocks of one segment for a query, by block number: `nil` = every block.
+/// For each candidate: an upper bound of its matching lines and of their highest LSN offset.
+typealias BlockCandidates = [UInt32: Posting]?
+
+/// Evaluates a normalized query against a segment's index.
+struct IndexPlanner: Sendable {
+    let query: Query
+    let tokens: Set<[UInt8]>
+    let prefixes: Set<[UInt8]>
+
+    init(_ query: Query) {
+        self.query = query
+        var tokens = Set<[UInt8]>()
+        var prefixes = Set<[UInt8]>()
+        func collect(_ q: Query) {
+            switch q {
+            case .term(let t): tokens.insert(Array(t.utf8))
+            case .phrase(let parts): for p in parts { tokens.insert(Array(p.utf8)) }
+            case .prefix(let p): prefixes.insert(Array(p.utf8))
+            case .and(let xs), .or(let xs): for x in xs { collect(x) }
+            case .not, .field, .all: break  // cannot narrow the blocks
+            }
+        }
+        collect(query)
+        self.tokens = tokens
+        self.prefixes = prefixes
+    }
+
+    /// True when the index cannot narrow anything for this query.
+    var isUseless: Bool { tokens.isEmpty && prefixes.isEmpty }
+
+    /// The single term whose per-block counts are the exact number of matching lines of a
+    /// block whose stream passes the query's field predicates.
+    var countingTerm: [UInt8]? {
+        func isField(_ q: Query) -> Bool {
+            switch q {
+            case .field: return true
+            case .not(let x): return isField(x)
+            default: return false
+            }
+        }
+        switch query {
+        case .term(let t): return Array(t.utf8)
+        case .and(let xs):
+            let terms = xs.compactMap { q -> String? in if case .term(let t) = q { return t } else { return nil } }
+            guard terms.count == 1, xs.allSatisfy({ isField($0) || $0 == .term(terms[0]) }) else { return nil }
+            return Array(terms[0].utf8)
+        default: return nil
+        }
+    }
+
+    /// Candidate blocks among those numbered below `indexed` (stored postings) or covered by
+    /// `pending` (and below `next`, the blocks this transaction can see).
+    func candidates(segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, next: UInt32, pending: PendingView) throws
+        -> BlockCandidates
+    {
+        if isUseless { return nil }
+        var termPostings: [[UInt8]: [UInt32: Posting]] = [:]
+        func usePending(_ p: Posting) -> Bool { p.block >= indexed && p.block < next }
+        for token in tokens {
+            var found: [UInt32: Posting] = [:]
+            try txn.scan(segment.postings, prefix: token + [0]) { k, v in
+                try Postings.decode(key: k, value: v) { p in if p.block < indexed { found[p.block] = p } }
+                return true
+            }
+            if let runs = segment.postingRuns {
+                for p in try PostingRuns.lookup(txn, runs, token: token) where p.block < indexed { found[p.block] = p }
+            }
+            for p in pending.tokens[token] ?? [] where usePending(p) { found[p.block] = p }
+            termPostings[token] = found
+        }
+        var prefixPostings: [[UInt8]: [UInt32: Posting]] = [:]
+        for prefix in prefixes {
+            var found: [UInt32: Posting] = [:]
+            func add(_ p: Posting) {
+                if let old = found[p.block] {
+                    found[p.block] = Posting(block: p.block, count: old.count &+ p.count, maxOffset: max(old.maxOffset, p.maxOffset))
+                } else {
+                    found[p.block] = p
+                }
+            }
+            try txn.scan(segment.postings, prefix: prefix) { k, v in
+                try Postings.decode(key: k, value: v) { p in if p.block < indexed { add(p) } }
+                return true
+            }
+            if let runs = segment.postingRuns {
+                try PostingRuns.scan(txn, runs, prefix: prefix) { postings in for p in postings where p.block < indexed { add(p) } }
+            }
+            for p in pending.prefixes[prefix] ?? [] where usePending(p) { add(p) }
+            prefixPostings[prefix] = found
+        }
+        func evaluate(_ q: Query) -> BlockCandidates {
+            switch q {
+            case .all, .field, .not: return nil
+            case .term(let t): return termPostings[Array(t.utf8)] ?? [:]
+            case .prefix(let p): return prefixPostings[Array(p.utf8)] ?? [:]
+            case .phrase(let parts): return intersect(parts.map { termPostings[Array($0.utf8)] ?? [:] })
+            case .and(let xs): return intersect(xs.compactMap { evaluate($0) })
+            case .or(let xs):
+                var union: [UInt32: Posting] = [:]
+                for x in xs {
+                    guard let part = evaluate(x) else { return nil }
+                    for (block, p) in part {
+                        if let old = union[block] {
+                            union[block] = Posting(block: block, count: old.count &+ p.count, maxOffset: max(old.maxOffset, p.maxOffset))
+                        } else {
+                            union[block] = p
+                        }
+                    }
+                }
+                return union
+            }
+        }
+        return evaluate(query)
+    }
+
+    /// Blocks in every set (none given: every block); bounds are the smallest of each.
+    private func intersect(_ sets: [[UInt32: Posting]]) -> BlockCandidates {
+        guard var smallest = sets.min(by: { $0.count < $1.count }) else { return nil }
+        for other in sets {
+            for (block, p) in smallest {
+                guard let q = other[block] else {
+                    smallest[block] = nil
+                    continue
+                }
+                smallest[block] = Posting(block: block, count: min(p.count, q.count), maxOffset: min(p.maxOffset, q.maxOffset))
+            }
+        }
+        return smallest
+    }
+}

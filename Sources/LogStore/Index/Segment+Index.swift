@@ -1,0 +1,48 @@
+import Foundation
+
+// The full-text index of a segment (see docs/ARCHITECTURE.md, "Full-text index"):
+//
+// - Every sealed block gets a number (sealing order) and an entry in the block directory
+//   (`BlockRef`): stream, LSN range, time range, line count.
+// - `postings` maps each token to the blocks whose messages hold it, with, per block, how many
+//   lines hold it (exact counts for `hits` without decompressing) and the highest such LSN (so a
+//   newest-first search reads the blocks most likely to hold the newest matches first, and
+//   stops early).
+// - Sealing adds a block's tokens to the segment's in-memory `PendingIndex` after the seal commits;
+//   the writer flushes it to `postings` every `Limits.indexFlushBlocks` blocks (or after
+//   `Limits.indexFlushAge`), appending to each token's last entry while it is small. Blocks above
+//   `indexedBlocks` are re-tokenized from their blocks at open, so the index is never a second
+//   source of truth: a crash loses nothing.
+// - Readers combine the stored postings (blocks below the `indexedBlocks` their transaction sees),
+//   the pending index (blocks it covers) and treat every other block as a candidate to scan.
+
+extension Segment {
+    /// (indexedBlocks, nextBlock) as seen by `txn`.
+    func indexState(_ txn: borrowing LMDBTransaction) throws -> (indexed: UInt32, next: UInt32) {
+        let indexed = try txn.get(meta, Keys.metaIndexedBlocks).map { try Keys.decodeU32($0) } ?? 0
+        let next = try txn.get(meta, Keys.metaNextBlock).map { try Keys.decodeU32($0) } ?? 0
+        return (indexed, next)
+    }
+
+    /// Re-tokenizes the blocks sealed after the last flush into the pending index (at open).
+    func recoverPendingIndex() throws -> Int {
+        var recovered = 0
+        try SegmentSnapshot.read(self) { snapshot in
+            let (indexed, next) = try snapshot.indexState()
+            guard indexed < next else { return }
+            for number in indexed..<next {
+                guard let ref = try snapshot.blockRef(number), let block = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
+                else { continue }
+                pending.add(number, BlockTokens(block: try snapshot.decode(block)))
+                recovered += 1
+            }
+        }
+        return recovered
+    }
+
+    /// Bytes of the block directory and postings, appendable and packed (pages × page size).
+    func indexBytes(_ txn: borrowing LMDBTransaction) throws -> Int {
+        let runs = try postingRuns.map { try txn.pages($0) } ?? 0
+        return (try txn.pages(postings) + txn.pages(blockDir) + runs) * env.info().pageSize
+    }
+}

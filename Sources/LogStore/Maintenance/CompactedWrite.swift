@@ -1,0 +1,13 @@
+import Foundation
+
+/// What `writeCompacted` wrote.
+struct CompactedWrite {
+    var blocks = 0
+    var reencoded = 0
+    /// Raw bytes (before compression) of the blocks re-encoded.
+    var rawBytes = 0
+    var blockBytes = 0
+    var packs = 0
+    var runs = 0
+    var runBytes = 0
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+extension Storage {
+    /// Statistics read from the catalog and every segment.
+    public func stats() throws -> StoreStats {
+        let (segments, streams, lastLSN) = shared.state.withLock { s in
+            (s.segments.values.sorted { $0.day < $1.day }, Array(s.streams.values), s.committedLSN)
+        }
+        let today = Day.of(Storage.now())
+        let result = try segments.map { segment in
+            try SegmentSnapshot.read(segment) { snapshot in try snapshot.stats(today: today) }
+        }
+        let catalogBytes =
+            ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + Keys.catalogFile)[.size]) as? NSNumber)?.intValue ?? 0
+        let lines = result.reduce(0) { $0 + $1.lines }
+        let raw = result.reduce(0) { $0 + $1.rawBytes }
+        let stored = result.reduce(catalogBytes) { $0 + $1.fileBytes }
+        let used = result.reduce(catalog.env.info().usedBytes) { $0 + $1.usedBytes }
+        let withLines = streams.filter { $0.stats.lines > 0 }
+        return StoreStats(
+            directory: directory, formatVersion: Keys.formatVersion, segments: result, streams: withLines.count, lines: lines,
+            rawBytes: raw, storedBytes: stored, usedBytes: used, freeBytes: result.reduce(0) { $0 + $1.freeBytes }, blockBytes: result.reduce(0) { $0 + $1.blockBytes },
+            indexBytes: result.reduce(0) { $0 + $1.indexBytes },
+            ratio: raw > 0 ? Double(stored) / Double(raw) : 0,
+            oldest: withLines.map(\.stats.firstTimestamp).min(), newest: withLines.map(\.stats.lastTimestamp).max(),
+            lastLSN: lastLSN)
+    }
+}
+
+extension SegmentSnapshot {
+    /// What `logstore stats` shows about this segment, every count from this one snapshot: a
+    /// line is counted once, in `headLines` or in `blockLines`, and the two add up to `lines`.
+    func stats(today: Int32) throws -> SegmentStats {
+        let (mapBytes, usedBytes, pageSize) = segment.env.info()
+        var st = SegmentStats(
+            name: segment.name, fileBytes: segment.fileBytes, usedBytes: usedBytes, mapBytes: mapBytes, streams: 0, lines: 0,
+            rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0, indexBytes: 0, pendingIndexBlocks: segment.pending.blockCount,
+            generation: segment.generation,
+            state: segment.day >= today ? "active" : segment.generation > 0 ? "compacted" : "finished")
+        st.maxLSN = try maxLSN()
+        st.indexBytes = try segment.indexBytes(txn)
+        st.freeBytes = try txn.freePages() * pageSize
+        try forEachStreamStats { _, s in
+            st.streams += 1
+            st.lines += s.lines
+            st.rawBytes += s.rawBytes
+        }
+        try forEachBlock { block, _, _ in
+            st.blocks += 1
+            st.blockBytes += block.bytes.count
+            st.blockLines += block.header.count
+            return true
+        }
+        try forEachUnsealedHeadEntry { _, _, _, _ in st.headLines += 1 }
+        return st
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// A request for lines of some streams in log order.
+public struct LogQuery: Sendable {
+    /// The streams to read (one job, or every job of a workflow…).
+    public var streams: [StreamID]
+    /// Continue after (ascending) or before (descending) this position.
+    public var after: LogPosition?
+    /// At most this many lines.
+    public var limit: Int
+    public var order: ReadOrder
+    /// Only lines with `from ≤ timestamp < to` (nanoseconds), when set.
+    public var from: Int64?
+    public var to: Int64?
+    /// Only lines this query matches (full-text and field predicates), when set.
+    public var filter: Query?
+
+    public init(
+        streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil,
+        to: Int64? = nil, filter: Query? = nil
+    ) {
+        self.streams = streams
+        self.after = after
+        self.limit = limit
+        self.order = order
+        self.from = from
+        self.to = to
+        self.filter = filter
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// SearchScope is what a search or a `hits` count settles once before reading segments: the
+/// query's matcher and index plan, its time window, and the streams (keys, deleted workflows)
+/// as they were when it started.
+struct SearchScope: Sendable {
+    let matcher: QueryMatcher
+    let planner: IndexPlanner
+    let from: Int64?
+    let to: Int64?
+    let keys: [StreamID: StreamKey]
+    let tombstones: Set<String>
+    let segments: [Segment]
+
+    init(_ query: Query, from: Int64?, to: Int64?, shared: Shared) {
+        matcher = QueryMatcher(query)
+        planner = IndexPlanner(query)
+        self.from = from
+        self.to = to
+        let lowDay = from.map(Day.of) ?? .min
+        let highDay = to.map { Day.of($0 - 1) } ?? .max
+        (keys, tombstones, segments) = shared.state.withLock { s in
+            (s.streams.mapValues(\.key), s.tombstones, s.segments.values.filter { $0.day >= lowDay && $0.day <= highDay })
+        }
+    }
+
+    /// True when a line at `timestamp` is in the window.
+    @inline(__always) func inTime(_ timestamp: Int64) -> Bool {
+        (from.map { timestamp >= $0 } ?? true) && (to.map { timestamp < $0 } ?? true)
+    }
+
+    /// What `stream`'s key says about the query (deleted workflows' streams are ruled out).
+    func verdict(_ stream: StreamID) -> SearchUnit.Verdict {
+        guard let key = keys[stream], !(tombstones.contains(key.workflow) && !key.workflow.isEmpty) else { return .ruledOut }
+        switch matcher.matches(stream: key) {
+        case true?: return .everyLine
+        case nil: return .byMessage
+        case false?: return .ruledOut
+        }
+    }
+}

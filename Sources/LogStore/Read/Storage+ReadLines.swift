@@ -1,0 +1,124 @@
+import Foundation
+
+extension Storage {
+    /// Reads lines of `query.streams` in `(timestamp, LSN)` order across day segments, head
+    /// and blocks alike. Never touches the index. Safe on any thread; blocks on I/O.
+    public func read(_ query: LogQuery) throws -> LogPage {
+        try readLines(query).logPage
+    }
+
+    /// `read`, with the lines left in place in their decoded blocks (what the HTTP answers use).
+    ///
+    /// Days are read one after another in the query's order, each through one
+    /// `SegmentSnapshot`, until `limit` lines are found.
+    public func readLines(_ query: LogQuery) throws -> LinePage {
+        let limit = max(0, query.limit)
+        let ascending = query.order == .ascending
+        let plan = LogReadPlan(query, shared: shared)
+        let window = LogWindow(query)
+        let days = plan.segments.keys.filter { window.days.contains($0) }.sorted(by: ascending ? (<) : (>))
+        var page = LinePageBuilder(limit: limit)
+        for day in days {
+            guard page.lines.count < limit else {
+                page.truncated = true
+                break
+            }
+            guard let segment = plan.segments[day] else { continue }
+            let needed = limit - page.lines.count
+            var (candidates, more) = try SegmentSnapshot.read(segment, shared: shared, streams: plan.wanted, cache: blockCache) { snapshot in
+                var candidates = try snapshot.logOrderHeadLines(plan, window, into: &page)
+                let more = try snapshot.logOrderBlockLines(plan, window, ascending: ascending, needed: needed, into: &candidates, page: &page)
+                return (candidates, more)
+            }
+            if ascending {
+                candidates.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.lsn < $1.lsn }
+            } else {
+                candidates.sort { $0.timestamp != $1.timestamp ? $0.timestamp > $1.timestamp : $0.lsn > $1.lsn }
+            }
+            if candidates.count > needed || more { page.truncated = true }
+            page.lines.append(contentsOf: candidates.prefix(needed))
+        }
+        return page.build()
+    }
+
+    /// `read` on a background thread.
+    public func readAsync(_ query: LogQuery) async throws -> LogPage {
+        try await blocking { try self.read(query) }
+    }
+
+    /// `readLines` on a background thread.
+    public func readLinesAsync(_ query: LogQuery) async throws -> LinePage {
+        try await blocking { try self.readLines(query) }
+    }
+}
+
+extension SegmentSnapshot {
+    /// The head lines of `plan`'s streams in `window` (and passing the filter), packed into one
+    /// block-shaped source of `page`; returns their refs, unsorted.
+    fileprivate func logOrderHeadLines(_ plan: LogReadPlan, _ window: LogWindow, into page: inout LinePageBuilder) throws -> [LinePage.Ref] {
+        var head = HeadLinesBuilder()
+        var headStreams: [StreamID] = []
+        for id in plan.streams where heads[id] != nil {
+            let matcher = plan.lineMatcher(id)
+            let key = plan.key(id)
+            try forEachHeadLine(of: id) { line in
+                guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)) else { return }
+                if let matcher, !matcher.matches(message: line.message, stream: key) { return }
+                head.append(timestamp: line.timestamp, lsn: line.lsn, message: line.message, fields: line.fields)
+                headStreams.append(id)
+            }
+        }
+        guard head.count > 0 else { return [] }
+        let source = page.add(head.build(), id: nil)
+        var refs: [LinePage.Ref] = []
+        refs.reserveCapacity(head.count)
+        for i in 0..<head.count {
+            refs.append(LinePage.Ref(timestamp: head.timestamps[i], lsn: head.lsns[i], stream: headStreams[i], source: source, index: Int32(i)))
+        }
+        return refs
+    }
+
+    /// Adds to `candidates` the block lines of `plan`'s streams in `window`, decoding blocks in
+    /// the read's order only while they can still contribute one of the `needed` first lines.
+    /// Returns true when it stopped before a block that may hold more lines.
+    fileprivate func logOrderBlockLines(
+        _ plan: LogReadPlan, _ window: LogWindow, ascending: Bool, needed: Int, into candidates: inout [LinePage.Ref],
+        page: inout LinePageBuilder
+    ) throws -> Bool {
+        var blocks: [StoredBlock] = []
+        for id in plan.streams {
+            try forEachBlock(of: id) { block in
+                if !window.excludes(block.header) { blocks.append(block) }
+                return true
+            }
+        }
+        if ascending {
+            blocks.sort { $0.header.minPosition < $1.header.minPosition }
+        } else {
+            blocks.sort { $0.header.maxPosition > $1.header.maxPosition }
+        }
+        for block in blocks {
+            // Stop when `needed` candidates already come before anything this block holds.
+            if candidates.count >= needed {
+                let bound = ascending ? block.header.minPosition : block.header.maxPosition
+                var before = 0
+                for c in candidates where ascending ? c.position < bound : c.position > bound { before += 1 }
+                if before >= needed { return true }
+            }
+            let decoded = try decode(block)
+            let matcher = plan.lineMatcher(block.stream)
+            let key = plan.key(block.stream)
+            let source = page.nextSource
+            var used = false
+            for i in 0..<decoded.count {
+                let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
+                guard window.contains(p) else { continue }
+                if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
+                candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
+                used = true
+            }
+            if used { _ = page.add(decoded, id: block.id(in: segment)) }
+        }
+        return false
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Options of a store; defaults come from `Limits`.
+public struct StorageOptions: Sendable {
+    public var readOnly = false
+    public var sealLines = Limits.sealLines
+    public var sealBytes = Limits.sealBytes
+    public var sealAge = Limits.sealAge
+    public var compressionLevel = Limits.compressionLevel
+    /// zlib level of the blocks a compaction rewrites (`Limits.compactionLevel`).
+    public var compactionLevel = Limits.compactionLevel
+    public var segmentMapSize = Limits.segmentMapSize
+    public var maxQueuedLines = Limits.maxQueuedLines
+    public var maxLinesPerCommit = Limits.maxLinesPerCommit
+    public var maxBytesPerCommit = Limits.maxBytesPerCommit
+    public var dedupWindow = Limits.dedupWindow
+    /// Index sealed blocks for full-text search (off only to measure what indexing costs:
+    /// without it every search scans).
+    public var fullTextIndex = true
+    /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
+    /// `Int.max` never flushes (tests of the rebuild at open).
+    public var indexFlushBlocks = Limits.indexFlushBlocks
+    /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
+    public var indexFlushIdle = Limits.indexFlushIdle
+    /// Tokens written per transaction of a flush (`Limits.indexFlushTokens`).
+    public var indexFlushTokens = Limits.indexFlushTokens
+    /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
+    public var blockCacheBytes = Limits.blockCacheBytes
+
+    public init(readOnly: Bool = false) { self.readOnly = readOnly }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Synchronization
+
+/// CompactedSegmentWriter writes a fresh environment holding one segment in the compacted
+/// layout (docs/FORMAT.md, "Compacted segments"; `BlockPointer`, `PostingRuns`): small tables
+/// copied in key order with `MDB_APPEND` (full pages), unsealed head lines only, blocks not yet
+/// packed re-encoded at the compaction level and concatenated into packs, postings (appendable
+/// entries and earlier runs, without blocks no longer in the directory) as compressed runs.
+///
+/// Everything is read from one `SegmentSnapshot` of the source. Used by the writer thread only;
+/// `close()` it after `write`.
+struct CompactedSegmentWriter {
+    let dest: LMDBEnvironment
+    let level: Int32
+    private let head: LMDBTable
+    private let blocks: LMDBTable
+    private let packs: LMDBTable
+    private let runs: LMDBTable
+    private let meta: LMDBTable
+
+    /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`.
+    init(path: String, mapSize: Int, level: Int32) throws {
+        dest = try LMDBEnvironment(path: path, mapSize: mapSize)
+        self.level = level
+        meta = try dest.table(Keys.segmentMeta)
+        head = try dest.table(Keys.segmentHead)
+        blocks = try dest.table(Keys.segmentBlocks)
+        packs = try dest.table(Keys.segmentPacks)
+        runs = try dest.table(Keys.segmentPostingRuns)
+        _ = try dest.table(Keys.segmentPostings)
+    }
+
+    /// Writes the whole segment `source` holds; returns what it wrote.
+    func write(_ source: borrowing SegmentSnapshot) throws -> CompactedWrite {
+        var result = CompactedWrite()
+        try copySmallTables(source)
+        try copyUnsealedHead(source)
+        try packBlocks(source, into: &result)
+        try writePostingRuns(source, into: &result)
+        return result
+    }
+
+    /// Syncs the file (after `write`).
+    func sync() throws { try dest.sync() }
+
+    func close() { dest.close() }
+
+    /// Tables copied as they are, each in key order, and the compacted-layout mark.
+    private func copySmallTables(_ source: borrowing SegmentSnapshot) throws {
+        let segment = source.segment
+        let copied: [(LMDBTable, LMDBTable)] = [
+            (segment.meta, meta),
+            (segment.streams, try dest.table(Keys.segmentStreams)),
+            (segment.stats, try dest.table(Keys.segmentStreamStats)),
+            (segment.sealed, try dest.table(Keys.segmentSealed)),
+            (segment.chunks, try dest.table(Keys.segmentChunks)),
+            (segment.ids, try dest.table(Keys.segmentIDs)),
+            (segment.blockDir, try dest.table(Keys.segmentBlockDir)),
+        ]
+        for (from, to) in copied {
+            try dest.write { dst in
+                try source.txn.scan(from) { k, v in
+                    try dst.put(to, k, v, append: true)
+                    return true
+                }
+            }
+        }
+        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompacted)) }
+    }
+
+    /// Unsealed head lines (none after the seal that precedes a compaction, unless a caller
+    /// compacts without it); sealed ones awaiting truncation are left out.
+    private func copyUnsealedHead(_ source: borrowing SegmentSnapshot) throws {
+        try dest.write { dst in
+            try source.forEachUnsealedHeadEntry { _, _, k, v in try dst.put(head, k, v, append: true) }
+        }
+    }
+
+    /// Blocks in key order (a stream's blocks side by side), re-encoded in parallel batches of
+    /// 256, concatenated into packs of about `Packs.target` bytes.
+    private func packBlocks(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws {
+        var packer = BlockPacker()
+        var batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)] = []
+        try source.forEachBlock { block, key, packed in
+            batch.append((key.array, block.bytes, packed))
+            if batch.count >= 256 {
+                try packBatch(batch, into: &packer, result: &result)
+                batch.removeAll(keepingCapacity: true)
+            }
+            return true
+        }
+        try packBatch(batch, into: &packer, result: &result)
+        try flushPack(&packer, result: &result)
+    }
+
+    /// Re-encodes the blocks of `batch` not packed yet on every core (their bytes point into the
+    /// source's map, valid while its snapshot is open) and appends all of them to the pack.
+    private func packBatch(
+        _ batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)], into packer: inout BlockPacker,
+        result: inout CompactedWrite
+    ) throws {
+        guard !batch.isEmpty else { return }
+        nonisolated(unsafe) let work = batch
+        let output = UnsafeMutableBufferPointer<[UInt8]?>.allocate(capacity: work.count)
+        output.initialize(repeating: nil)
+        defer {
+            output.deinitialize()
+            output.deallocate()
+        }
+        nonisolated(unsafe) let out = output
+        let failed = Mutex<Error?>(nil)
+        let level = self.level
+        DispatchQueue.concurrentPerform(iterations: work.count) { i in
+            guard !work[i].packed else { return }
+            do {
+                out[i] = try BlockCodec.recompress(work[i].bytes, level: level)
+            } catch {
+                failed.withLock { $0 = error }
+            }
+        }
+        if let error = failed.withLock({ $0 }) { throw error }
+        for (i, item) in work.enumerated() {
+            if output[i] != nil {
+                result.reencoded += 1
+                result.rawBytes += (try? BlockHeader(parsing: item.bytes).rawSize) ?? 0
+            }
+            let length: Int
+            if let bytes = output[i] { length = packer.append(key: item.key, bytes) } else { length = packer.append(key: item.key, item.bytes) }
+            result.blocks += 1
+            result.blockBytes += length
+            if packer.isFull { try flushPack(&packer, result: &result) }
+        }
+    }
+
+    /// Stores the pack being filled and the pointers of its blocks.
+    private func flushPack(_ packer: inout BlockPacker, result: inout CompactedWrite) throws {
+        guard !packer.pointers.isEmpty else { return }
+        try dest.write { dst in
+            try dst.put(packs, Keys.u32(packer.number), packer.pack.bytes, append: true)
+            for (k, v) in packer.pointers { try dst.put(blocks, k, v, append: true) }
+        }
+        result.packs += 1
+        packer.next()
+    }
+
+    /// Postings runs from the appendable entries and earlier runs, merged by token; postings of
+    /// blocks no longer in the directory are dropped, the others' highest-LSN offsets bucketed.
+    private func writePostingRuns(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws {
+        var spans: [UInt32: UInt64] = [:]
+        try source.forEachBlockRef { ref in
+            spans[ref.number] = ref.lastLSN &- ref.firstLSN
+            return true
+        }
+        var merger = PostingRunsMerger(earlier: try Self.earlierRuns(source), spans: spans, level: level)
+        var token: [UInt8] = []
+        var postings: [Posting] = []
+        try source.txn.scan(source.segment.postings) { k, v in
+            let t = Postings.token(ofKey: k)
+            if !t.elementsEqual(token) {
+                if !postings.isEmpty { try merger.add(token, postings) }
+                token = t.array
+                postings.removeAll(keepingCapacity: true)
+            }
+            try Postings.decode(key: k, value: v) { p in postings.append(p) }
+            return true
+        }
+        if !postings.isEmpty { try merger.add(token, postings) }
+        let written = try merger.finish()
+        try dest.write { dst in
+            for (k, v) in written { try dst.put(runs, k, v, append: true) }
+        }
+        result.runs = written.count
+        result.runBytes = written.reduce(0) { $0 + $1.1.count }
+    }
+
+    /// The postings of the runs an earlier compaction wrote, by token in byte order.
+    private static func earlierRuns(_ source: borrowing SegmentSnapshot) throws -> [([UInt8], [Posting])] {
+        var earlier: [([UInt8], [Posting])] = []
+        guard let oldRuns = source.segment.postingRuns else { return earlier }
+        try source.txn.scan(oldRuns) { _, v in
+            try PostingRuns.decode(v) { token, postings in earlier.append((Array(token), postings)) }
+            return true
+        }
+        return earlier
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+extension Writer {
+    /// Commits `batch` (group commit): gives LSNs in queue order, writes one transaction per
+    /// touched day, records new streams and segments in the catalog, publishes the committed
+    /// LSN and the statistics, and resumes every caller. Writer thread only.
+    func commit(_ batch: [Pending]) {
+        // The batch's bytes in one arena that outlives the day writes below: lines point into
+        // it (`LineView`), so a message is copied only into its head value or block payload.
+        let arena = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(1, batch.reduce(0) { $0 + $1.lines.bytes.count }), alignment: 8)
+        defer { arena.deallocate() }
+        let plan = planCommit(batch, arena: arena)
+        let arrival = Self.wallClock()
+        var chunksByDay: [Int32: [ChunkWrite]] = [:]
+        for (p, days) in plan.chunkDays {
+            guard let key = batch[p].chunk, let receipt = plan.receipts[p] else { continue }
+            let sortedDays = days.sorted()
+            for day in sortedDays { chunksByDay[day, default: []].append(ChunkWrite(key: key, receipt: receipt, days: sortedDays)) }
+        }
+        let written = writeDays(plan, chunks: chunksByDay, arrival: arrival)
+        do {
+            try catalog.record(streams: plan.newStreams, segments: written.created.map(\.day))
+        } catch {
+            // The segments hold the stream records too; the next open reconciles the catalog.
+            logger.error("catalog update failed", metadata: ["error": "\(error)"])
+        }
+        shared.publish(
+            newStreams: plan.newStreams, segments: written.created, stats: written.stats, lastLSN: written.failure == nil ? plan.lastLSN : 0)
+        if written.failure == nil {
+            for p in plan.chunkDays.keys {
+                if let key = batch[p].chunk, let receipt = plan.receipts[p] { recentChunks[key] = (receipt, arrival) }
+            }
+        }
+        resume(batch, plan, duplicates: written.duplicates, failure: written.failure)
+    }
+
+    /// Gives the lines of `batch` LSNs in queue order and groups them by day and stream, their
+    /// bytes copied once into `arena`; appends repeating a chunk get no LSNs.
+    private func planCommit(_ batch: [Pending], arena: UnsafeMutableRawBufferPointer) -> CommitPlan {
+        var plan = CommitPlan()
+        plan.receipts.reserveCapacity(batch.count)
+        var grouping = CommitGrouping()
+        var firstWithChunk: [ChunkKey: Int] = [:]
+        var lsn = nextLSN
+        var arenaUsed = 0
+        for (p, pending) in batch.enumerated() {
+            if let chunk = pending.chunk {
+                if let known = recentChunks[chunk] {
+                    var receipt = known.receipt
+                    receipt.duplicateChunk = true
+                    plan.receipts.append(receipt)
+                    continue
+                }
+                if let earlier = firstWithChunk[chunk] {
+                    plan.sameAs[p] = earlier
+                    plan.receipts.append(nil)
+                    continue
+                }
+                firstWithChunk[chunk] = p
+            }
+            guard let arenaStart = arena.baseAddress else { preconditionFailure("BUG: commit arena without memory") }
+            let base = arenaStart + arenaUsed
+            pending.lines.bytes.withUnsafeBytes { bytes in
+                if let source = bytes.baseAddress, bytes.count > 0 { base.copyMemory(from: source, byteCount: bytes.count) }
+            }
+            arenaUsed += pending.lines.bytes.count
+            let first = lsn
+            let days = place(pending.lines, base: base, lsn: &lsn, into: &grouping, plan: &plan)
+            if pending.chunk != nil { plan.chunkDays[p] = days }
+            plan.receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.lines.count))
+        }
+        nextLSN = lsn
+        plan.lastLSN = lsn - 1
+        plan.groups = grouping.groups()
+        return plan
+    }
+
+    /// Gives each line of one request an LSN from `lsn` on and adds it to `grouping` (its bytes
+    /// at `base`, the request's copy in the arena); returns the days its lines went to.
+    private func place(
+        _ lines: LineBatch, base: UnsafeMutableRawPointer, lsn: inout LSN, into grouping: inout CommitGrouping, plan: inout CommitPlan
+    ) -> Set<Int32> {
+        var days = Set<Int32>()
+        // Stream ids (and slots) are resolved once per distinct stream of the request.
+        var streamIDs = [StreamID?](repeating: nil, count: lines.streams.count)
+        var streamSlots = [Int](repeating: -1, count: lines.streams.count)
+        var sawMainDay = false
+        for line in lines.lines {
+            let s = Int(line.stream)
+            let id: StreamID
+            if let known = streamIDs[s] {
+                id = known
+            } else {
+                id = streamID(lines.streams[s], newStreams: &plan.newStreams)
+                streamIDs[s] = id
+            }
+            let view = LineView(
+                timestamp: line.timestamp, lsn: lsn,
+                message: UnsafeRawBufferPointer(start: base + line.messageStart, count: line.messageCount),
+                fields: UnsafeRawBufferPointer(start: base + line.fieldsStart, count: line.fieldsCount))
+            let day = Day.of(line.timestamp)
+            if grouping.add(view, stream: id, day: day, slot: &streamSlots[s]) {
+                sawMainDay = true
+            } else {
+                days.insert(day)
+            }
+            if line.id >= 0 { plan.ids[day, default: [:]][lsn] = lines.ids[Int(line.id)] }
+            lsn += 1
+        }
+        if sawMainDay, let mainDay = grouping.mainDay { days.insert(mainDay) }
+        return days
+    }
+
+    /// The id of the stream `key`, given a new one (recorded in `newStreams`) when it is unknown.
+    private func streamID(_ key: StreamKey, newStreams: inout [(StreamID, StreamKey)]) -> StreamID {
+        if let known = keys[key] { return known }
+        let id = nextStreamID
+        nextStreamID += 1
+        keys[key] = id
+        keyOf[id] = key
+        newStreams.append((id, key))
+        return id
+    }
+
+    /// Writes each day of `plan` in its own transaction, in day order, stopping at the first
+    /// failure. Returns the segments created, the statistics added, the LSNs dropped as
+    /// duplicate document ids and the failure.
+    private func writeDays(_ plan: CommitPlan, chunks: [Int32: [ChunkWrite]], arrival: Int64) -> (
+        created: [Segment], stats: [Int32: [StreamID: StreamStats]], duplicates: Set<LSN>, failure: Error?
+    ) {
+        var created: [Segment] = []
+        var stats: [Int32: [StreamID: StreamStats]] = [:]
+        var duplicates = Set<LSN>()
+        for (day, group) in plan.groups.sorted(by: { $0.key < $1.key }) {
+            do {
+                let segment = try segmentFor(day, created: &created)
+                let result = try write(
+                    segment: segment, group: group, seal: [], ids: plan.ids[day] ?? [:], chunks: chunks[day] ?? [], arrival: arrival)
+                stats[day] = result.stats
+                duplicates.formUnion(result.duplicates)
+            } catch {
+                logger.error("commit failed", metadata: ["segment": "\(Day.name(day))", "error": "\(error)"])
+                return (created, stats, duplicates, error)
+            }
+        }
+        return (created, stats, duplicates, nil)
+    }
+
+    /// Resumes every caller of `batch` with its receipt (or the failure).
+    private func resume(_ batch: [Pending], _ plan: CommitPlan, duplicates: Set<LSN>, failure: Error?) {
+        for (p, pending) in batch.enumerated() {
+            if let failure {
+                pending.continuation.resume(throwing: failure)
+                continue
+            }
+            var receipt: AppendReceipt
+            if let earlier = plan.sameAs[p], let first = plan.receipts[earlier] {
+                receipt = first
+                receipt.duplicateChunk = true
+            } else if let own = plan.receipts[p] {
+                receipt = own
+                if !duplicates.isEmpty && !receipt.duplicateChunk {
+                    receipt.duplicateIDs = (receipt.firstLSN...receipt.lastLSN).reduce(0) { $0 + (duplicates.contains($1) ? 1 : 0) }
+                }
+            } else {
+                preconditionFailure("BUG: pending \(p) has no receipt")
+            }
+            pending.continuation.resume(returning: receipt)
+        }
+    }
+
+    /// The segment of `day`: the open one, one created earlier in this commit, or a new one
+    /// (added to `created`; published after the commit).
+    func segmentFor(_ day: Int32, created: inout [Segment]) throws -> Segment {
+        if let segment = shared.state.withLock({ $0.segments[day] }) { return segment }
+        if let segment = created.first(where: { $0.day == day }) { return segment }
+        let segment = try Segment(directory: segmentsDirectory, day: day, readOnly: false, mapSize: options.segmentMapSize)
+        syncDirectory(segmentsDirectory)
+        created.append(segment)
+        logger.info("segment created", metadata: ["segment": "\(segment.name)"])
+        return segment
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+extension Writer {
+    /// Seals a day's heads and swaps in a compacted copy of its segment. Writer thread only.
+    func compactSegment(_ day: Int32) throws -> (before: Int, after: Int, merged: Int, written: Int) {
+        guard var segment = shared.state.withLock({ $0.segments[day] }) else { return (0, 0, 0, 0) }
+        while let pending = heads[day], !pending.isEmpty {
+            _ = try write(segment: segment, group: [:], seal: Set(pending.keys.prefix(Self.sealBudgetStreams)))
+        }
+        let before = segment.fileBytes
+        // The blocks these remove leave the block directory; the rewrite drops their postings.
+        try purgeDeleted(segment)
+        let merge = try mergeSmallBlocks(segment)
+        if options.fullTextIndex { try flushIndex(segment) }
+        let generation = segment.generation + 1
+        let target = segmentsDirectory + "/" + Segment.fileName(day: day, generation: generation)
+        let temporary = target + ".tmp"
+        try? FileManager.default.removeItem(atPath: temporary)
+        try? FileManager.default.removeItem(atPath: temporary + "-lock")
+        let started = ContinuousClock.now
+        let written = try writeCompacted(segment, to: temporary)
+        try? FileManager.default.removeItem(atPath: temporary + "-lock")
+        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+        guard rename(temporary, target) == 0 else {
+            throw StorageError.io("cannot rename \(temporary): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory(segmentsDirectory)
+        let fresh = try Segment(directory: segmentsDirectory, day: day, generation: generation, readOnly: false, mapSize: options.segmentMapSize)
+        if options.fullTextIndex { _ = try fresh.recoverPendingIndex() }
+        shared.state.withLock { $0.segments[day] = fresh }
+        segment.unlink()
+        syncDirectory(segmentsDirectory)
+        segment = fresh
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        logger.info(
+            "segment rewritten",
+            metadata: [
+                "segment": "\(Day.name(day))", "blocks": "\(written.blocks) (\(written.reencoded) re-encoded)",
+                "raw MB": "\(written.rawBytes / 1_000_000)", "block bytes": "\(written.blockBytes)", "packs": "\(written.packs)",
+                "postings runs": "\(written.runs) (\(written.runBytes) bytes)", "seconds": "\(seconds)",
+            ])
+        return (before, fresh.fileBytes, merge.removed.count, merge.written)
+    }
+
+    /// Merges each stream's runs of small blocks (sealed by age: quiet jobs give blocks of a few
+    /// dozen lines) into blocks of up to `sealLines`/`sealBytes`, never across a UTC hour: larger
+    /// blocks compress better and cost fewer postings. One transaction per stream, so readers
+    /// always see each line exactly once; the merged blocks get new numbers and their postings
+    /// go to the pending index (flushed by the caller), the old numbers are returned.
+    /// Writer thread only (compaction).
+    func mergeSmallBlocks(_ segment: Segment) throws -> (removed: Set<UInt32>, written: Int) {
+        var byStream: [StreamID: [BlockRef]] = [:]
+        try SegmentSnapshot.read(segment) { snapshot in
+            try snapshot.forEachBlockRef { ref in
+                byStream[ref.stream, default: []].append(ref)
+                return true
+            }
+        }
+        let small = options.sealLines / 2
+        var removed = Set<UInt32>()
+        var written = 0
+        // A stream's blocks in windows of at most ~50k lines (bounded memory per transaction).
+        var windows: [(StreamID, [BlockRef])] = []
+        for (stream, unsorted) in byStream.sorted(by: { $0.key < $1.key }) {
+            let refs = unsorted.sorted { ($0.minTimestamp, $0.firstLSN) < ($1.minTimestamp, $1.firstLSN) }
+            guard refs.filter({ $0.count < small }).count >= 2 else { continue }
+            var window: [BlockRef] = []
+            var lines = 0
+            for ref in refs {
+                if lines + ref.count > 50_000 && !window.isEmpty {
+                    windows.append((stream, window))
+                    window = []
+                    lines = 0
+                }
+                window.append(ref)
+                lines += ref.count
+            }
+            if window.count > 1 { windows.append((stream, window)) }
+        }
+        for (stream, refs) in windows {
+            var lines: [BlockLine] = []
+            try SegmentSnapshot.read(segment) { snapshot in
+                for ref in refs {
+                    guard let stored = try snapshot.block(stream: stream, firstLSN: ref.firstLSN) else { continue }
+                    let block = try snapshot.decode(stored)
+                    for i in 0..<block.count { lines.append(block.line(i)) }
+                }
+            }
+            let blocks = encodeBlocks([lines])[0]
+            guard blocks.count < refs.count else { continue }
+            var numbered: [(UInt32, BlockTokens)] = []
+            try segment.env.write { txn in
+                numbered = []
+                for ref in refs {
+                    _ = try txn.delete(segment.blocks, ref.key)
+                    _ = try txn.delete(segment.blockDir, Keys.u32(ref.number))
+                }
+                var next = try segment.indexState(txn).next
+                for block in blocks {
+                    try txn.put(segment.blocks, Keys.streamLSN(stream, block.header.firstLSN), block.bytes)
+                    try txn.put(segment.blockDir, Keys.u32(next), BlockRef(number: next, stream: stream, header: block.header).encoded(), append: true)
+                    numbered.append((next, block.tokens))
+                    next += 1
+                }
+                try txn.put(segment.meta, Keys.metaNextBlock, Keys.u32(next))
+            }
+            if options.fullTextIndex { for (number, tokens) in numbered { segment.pending.add(number, tokens) } }
+            removed.formUnion(refs.map(\.number))
+            written += blocks.count
+        }
+        return (removed, written)
+    }
+}
