@@ -23,6 +23,7 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
     @Option(help: "zlib level (1-9) of the blocks and index a compaction writes (default \(Limits.compactionLevel)).")
     var compactionLevel: Int32?
+    @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
         if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
@@ -74,9 +75,13 @@ struct CompactCommand: AsyncParsableCommand {
         if let maxAge = policy.maxAge { query.append(("retention", "\(maxAge.components.seconds / 86_400)d")) }
         if let cap = policy.maxDiskBytes { query.append(("max_disk", "\(cap)")) }
         if dryRun { query.append(("dry_run", "true")) }
+        let endpoint = try client.endpoint(base)
         printError("the data directory is in use by a server; asking \(base) to compact")
-        let response = try await HTTPFetch.sendForCommand(.POST, base: base, path: "/v1/admin/compact", query: query, timeout: .seconds(3600))
+        let response = try await HTTPFetch.sendForCommand(.POST, to: endpoint, path: "/v1/admin/compact", query: query, timeout: .seconds(3600))
+        guard response.status == 200 else {
+            printError(ServerRefusal(endpoint: endpoint, status: response.status, body: response.data, needs: .admin).description)
+            throw ExitCode(1)
+        }
         print(response.text)
-        if response.status != 200 { throw ExitCode(1) }
     }
 }

@@ -13,6 +13,7 @@ struct DeleteCommand: AsyncParsableCommand {
     @OptionGroup var data: DataOptions
     @Option(help: "The workflow id.") var workflow: String
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
+    @OptionGroup(title: "Server access") var client: ClientOptions
 
     func run() async throws {
         do {
@@ -24,9 +25,13 @@ struct DeleteCommand: AsyncParsableCommand {
         } catch StorageError.locked {
             let base = server ?? HTTPFetch.localServer
             let path = "/v1/workflows/" + (workflow.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? workflow)
-            let response = try await HTTPFetch.sendForCommand(.DELETE, base: base, path: path)
+            let endpoint = try client.endpoint(base)
+            let response = try await HTTPFetch.sendForCommand(.DELETE, to: endpoint, path: path)
+            guard response.status == 200 else {
+                printError(ServerRefusal(endpoint: endpoint, status: response.status, body: response.data, needs: .admin).description)
+                throw ExitCode(1)
+            }
             print(response.text)
-            if response.status != 200 { throw ExitCode(1) }
         }
     }
 }

@@ -25,6 +25,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(help: "Newest first.") var reverse = false
     @Option(help: "Read from a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
     @Flag(help: "One JSON object per line (lsn, timestamp, log, index, workflow, job, fields, cursor).") var json = false
+    @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
         if workflow == nil && job == nil && index == nil {
@@ -71,7 +72,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     /// Pages through `/v1/logs` of a running server.
     func runRemote(_ server: String) async throws {
-        let client = RemoteClient(base: server)
+        let client = RemoteClient(endpoint: try self.client.endpoint(server))
         var cursor = after
         var remaining = limit ?? Int.max
         while remaining > 0 {

@@ -44,6 +44,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(help: "Oldest first.") var oldestFirst = false
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Search a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
+    @OptionGroup(title: "Server access") var client: ClientOptions
     @Option(help: "Also run the search this many times and print the median time and the blocks decoded to stderr.")
     var timing: Int?
 
@@ -52,7 +53,7 @@ struct SearchCommand: AsyncParsableCommand {
         let fromNs = try from.map { try parseTime($0, option: "--from") }
         let toNs = try to.map { try parseTime($0, option: "--to") }
         if let server {
-            let answer = try await RemoteClient(base: server).get(
+            let answer = try await RemoteClient(endpoint: try client.endpoint(server)).get(
                 "/v1/search",
                 [("q", query), ("from", fromNs.map { String($0 / 1_000_000) }), ("to", toNs.map { String($0 / 1_000_000) }), ("limit", String(limit)),
                  ("cursor", cursor.map(String.init)), ("order", oldestFirst ? "asc" : "desc"), ("fields", json ? "true" : nil)])

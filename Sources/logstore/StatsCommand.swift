@@ -21,6 +21,8 @@ struct StatsCommand: AsyncParsableCommand {
     @Option(help: "Ask this running server (e.g. http://127.0.0.1:9200) instead of reading the files.")
     var server: String?
 
+    @OptionGroup(title: "Server access") var client: ClientOptions
+
     func run() async throws {
         if let server {
             try await remote(server)
@@ -40,7 +42,7 @@ struct StatsCommand: AsyncParsableCommand {
 
     /// `GET /v1/stats` of `base`: printed as the server sent it (`--json`) or as the table.
     func remote(_ base: String) async throws {
-        let object = try await RemoteClient(base: base).get("/v1/stats", [])
+        let object = try await RemoteClient(endpoint: try client.endpoint(base)).get("/v1/stats", [])
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         if json {
             let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

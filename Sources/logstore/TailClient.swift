@@ -9,10 +9,10 @@ struct TailClient {
         var next: String
     }
 
-    /// A 4xx: the request itself is wrong; retrying will not help.
-    struct Refused: Error {
-        var status: Int
-        var reason: String
+    /// A 4xx (a wrong request or wrong credentials), or a URL this client cannot use:
+    /// retrying will not help.
+    struct Refused: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// A 5xx (e.g. 503 while too many followers wait): worth retrying.
@@ -20,25 +20,25 @@ struct TailClient {
         var status: Int
     }
 
-    let base: String
+    let endpoint: ServerEndpoint
     let timeout: Duration
 
-    init(base: String, timeout: Double) {
-        self.base = base
+    init(endpoint: ServerEndpoint, timeout: Double) {
+        self.endpoint = endpoint
         self.timeout = .milliseconds(Int(timeout * 1000))
     }
 
     func get(_ path: String, _ query: [(String, String?)]) async throws -> Answer {
         let response: HTTPFetch.Response
         do {
-            response = try await HTTPFetch.send(.GET, base: base, path: path, query: query, timeout: timeout)
+            response = try await HTTPFetch.send(.GET, to: endpoint, path: path, query: query, timeout: timeout)
         } catch let error as HTTPFetch.BadURL {
-            throw Refused(status: 0, reason: error.description)
+            throw Refused(description: "error: \(error)")
+        } catch let error as HTTPFetch.Unreachable where !error.retryable {
+            throw Refused(description: "error: \(error)")
         }
         if (400..<500).contains(response.status) {
-            let json = (try? JSONSerialization.jsonObject(with: response.data)) as? [String: Any]
-            let reason = ((json?["error"] as? [String: Any])?["reason"] as? String) ?? response.text
-            throw Refused(status: response.status, reason: reason)
+            throw Refused(description: ServerRefusal(endpoint: endpoint, status: response.status, body: response.data, needs: .read).description)
         }
         guard response.status == 200, let next = response.headers.first(name: "X-Logstore-Next") else {
             throw Unavailable(status: response.status)

@@ -28,6 +28,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "The server (env LOGSTORE_SERVER).")
     var server: String = ProcessInfo.processInfo.environment["LOGSTORE_SERVER"] ?? "http://127.0.0.1:9200"
     @Flag(help: "One JSON object per line (lsn, timestamp, log, index, workflow, job, fields, cursor).") var json = false
+    @OptionGroup(title: "Server access") var client: ClientOptions
     @Option(help: .hidden) var wait: Double = 25
 
     func validate() throws {
@@ -58,7 +59,7 @@ struct TailCommand: AsyncParsableCommand {
 
     /// The first answer, then (with -f) long-polls from each answer's cursor until cancelled.
     func follow() async throws {
-        let client = TailClient(base: server, timeout: wait + 30)
+        let client = TailClient(endpoint: try self.client.endpoint(server), timeout: wait + 30)
         var selection: [(String, String?)] = [("workflow", workflow), ("job", job), ("index", index), ("q", query)]
         selection.append(("format", json ? "ndjson" : "text"))
         if json { selection.append(("fields", "true")) }
@@ -75,7 +76,7 @@ struct TailCommand: AsyncParsableCommand {
             do {
                 answer = try await client.get("/v1/tail", parameters)
             } catch let error as TailClient.Refused {
-                printError("error: \(server) answered \(error.status): \(error.reason)")
+                printError(error.description)
                 throw ExitCode(1)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
