@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogStore
+import TestSupport
 
 @Suite("Block codec")
 struct BlockCodecTests {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import LogStore
+import TestSupport
 
 /// `Storage.readCommitted`: lines in LSN order, each exactly once, while heads are sealed.
 @Suite("Commit-order reads")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogStore
+import TestSupport
 
 /// The compacted layout's pieces: packed postings runs and the quantized LSN bound.
 @Suite("Packed postings runs and block pointers")

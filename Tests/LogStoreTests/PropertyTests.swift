@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogStore
+import TestSupport
 
 /// Compares stream reads with a naive in-memory model over random appends.
 @Suite("Property: reads equal a naive model")

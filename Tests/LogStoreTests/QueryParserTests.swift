@@ -1,6 +1,7 @@
 import Testing
 
 @testable import LogStore
+import TestSupport
 
 @Suite("QueryParser")
 struct QueryParserTests {

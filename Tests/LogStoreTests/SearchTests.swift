@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LogStore
+import TestSupport
 
 /// Every search result compared with a brute-force scan of the same lines (in memory, the
 /// matcher applied to each), on random corpora of log-shaped lines across several day

@@ -20,19 +20,6 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// A deterministic random generator (SplitMix64) so failures reproduce from the seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 let nanosPerSecond: Int64 = 1_000_000_000
 /// 2024-09-24T00:00:00Z
 let day0: Int64 = 1_727_136_000 * nanosPerSecond

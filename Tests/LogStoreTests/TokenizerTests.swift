@@ -1,6 +1,7 @@
 import Testing
 
 @testable import LogStore
+import TestSupport
 
 @Suite("Tokenizer")
 struct TokenizerTests {

@@ -4,11 +4,6 @@ Run: LOGSTORE_BIN=.build/debug/logstore python -m pytest -q Tests/compat
 """
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -17,56 +12,21 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
+from logstore_server import running_server
+
 JOB_INDEX = "fluentbit-job_log"
 WF_INDEX = "fluentbit-workflow_log"
 BASE_MS = 1_725_281_520_000  # 2024-09-02T12:52:00Z
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server():
-    binary = os.environ.get("LOGSTORE_BIN", ".build/debug/logstore")
-    if not os.path.exists(binary):
-        pytest.skip(f"no logstore binary at {binary} (set LOGSTORE_BIN)")
-    data_dir = tempfile.mkdtemp(prefix="logstore-compat-")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}", "--log-level", "warning", "--min-free-disk", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"logstore exited: {proc.stderr.read().decode(errors='replace')}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("logstore did not answer /health within 30 s")
-            time.sleep(0.1)
+    with running_server("logstore-compat-") as (port, _):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def client(port):
-    # Exactly REANA's construction (minus auth/TLS, which logstore leaves to its proxy).
+    # REANA's construction without TLS and users (Tests/compat/test_secure.py has those).
     return OpenSearch(hosts=[f"127.0.0.1:{port}"], http_compress=True, use_ssl=False, verify_certs=False, timeout=30)
 
 

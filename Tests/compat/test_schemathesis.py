@@ -13,7 +13,6 @@ Run: LOGSTORE_BIN=.build/debug/logstore python -m pytest -q Tests/compat/test_sc
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,15 +21,11 @@ import urllib.request
 
 import pytest
 
+from logstore_server import running_server
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(ROOT, "docs", "openapi.yaml")
 KNOWN_JOB = "reana-run-job-schemathesis-known"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _schemathesis():
@@ -40,39 +35,8 @@ def _schemathesis():
 
 @pytest.fixture(scope="module")
 def server():
-    binary = os.environ.get("LOGSTORE_BIN", ".build/debug/logstore")
-    if not os.path.exists(binary):
-        pytest.skip(f"no logstore binary at {binary} (set LOGSTORE_BIN)")
-    data_dir = tempfile.mkdtemp(prefix="logstore-schemathesis-")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}", "--log-level", "warning", "--min-free-disk", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"logstore exited: {proc.stderr.read().decode(errors='replace')}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("logstore did not answer /health within 30 s")
-            time.sleep(0.1)
-        yield port, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with running_server("logstore-schemathesis-") as started:
+        yield started
 
 
 def _known_lines(port):
