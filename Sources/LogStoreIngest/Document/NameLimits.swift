@@ -22,8 +22,8 @@ public enum NameLimits {
     /// Longest `_id`: OpenSearch's 512 bytes, less what the index name and its separator take
     /// of a 511-byte key.
     public static func documentID(index: String) -> Int { min(512, 510 - index.utf8.count) }
-    /// Longest field name (a member name at any depth): the names are kept in the stored
-    /// fields, so a bound keeps one document's overhead bounded.
+    /// Longest field name (a member name of the document's top-level object): the names are
+    /// kept in the stored fields, so a bound keeps one document's overhead bounded.
     public static let fieldName = 1024
 
     /// NameLimits.checkStream throws ``IngestError/nameTooLong(what:length:limit:)`` naming the

@@ -20,9 +20,6 @@ public struct TimeWindow: Sendable, Equatable {
     /// default: an import replays old logs on purpose).
     public static let unbounded = TimeWindow(maxAgeNanoseconds: nil, maxFutureNanoseconds: nil, maxDays: nil)
 
-    /// TimeWindow.defaultMaxAge is the age limit without a retention: 30 days, the retention
-    /// REANA deployments use, long enough for FluentBit to replay a month-old buffer.
-    public static let defaultMaxAge: Duration = .seconds(30 * 86_400)
     /// TimeWindow.defaultMaxFuture: a day, for clocks that are wrong by a time zone.
     public static let defaultMaxFuture: Duration = .seconds(86_400)
     /// TimeWindow.defaultMaxDays: a FluentBit chunk holds seconds to minutes of logs (one or
