@@ -29,6 +29,17 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedEncoding(String)
     /// A field-mapping configuration string that cannot be parsed.
     case badMapping(String)
+    /// An index name OpenSearch would refuse (`reason` says which rule it breaks).
+    case invalidIndexName(name: String, reason: String)
+    /// A name or id (`what`: index, workflow, job, `_id`, stream key, field name) is `length`
+    /// bytes, over its `limit`.
+    case nameTooLong(what: String, length: Int, limit: Int)
+    /// The document's time is outside the accepted window (`reason` names the window).
+    case outsideTimeWindow(String)
+    /// The document falls on a UTC day beyond the first `limit` distinct days of its request.
+    case tooManyDays(limit: Int)
+    /// An object holds the member `name` twice.
+    case duplicateKey(String)
 
     /// A human-readable explanation naming the problem and where it is.
     public var description: String {
@@ -59,6 +70,16 @@ public enum IngestError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unsupported content encoding \"\(encoding)\""
         case .badMapping(let reason):
             return "bad field mapping: \(reason)"
+        case .invalidIndexName(let name, let reason):
+            return "Invalid index name [\(name.prefix(300))], \(reason)"
+        case .nameTooLong(let what, let length, let limit):
+            return "\(what) is too long, must be no longer than \(limit) bytes but was: \(length)"
+        case .outsideTimeWindow(let reason):
+            return reason
+        case .tooManyDays(let limit):
+            return "the request's documents fall on more than \(limit) distinct UTC days; send the other days in another request"
+        case .duplicateKey(let name):
+            return "Duplicate field '\(name.prefix(300))'"
         }
     }
 }

@@ -53,6 +53,16 @@ struct ServeCommand: AsyncParsableCommand {
     var maxDiskOption: String?
     var maxDisk: String? { maxDiskOption ?? Self.env["LOGSTORE_MAX_DISK"] }
 
+    @Option(name: .customLong("max-age"), help: "Refuse documents older than this, e.g. 30d; 0 accepts any age (env LOGSTORE_MAX_AGE; default: the retention, else any age).")
+    var maxAgeOption: String?
+    var maxAge: String? { maxAgeOption ?? Self.env["LOGSTORE_MAX_AGE"] }
+
+    @Option(help: "Refuse documents more than this far in the future; 0 accepts any (env LOGSTORE_MAX_FUTURE).")
+    var maxFuture: String = env["LOGSTORE_MAX_FUTURE"] ?? "1d"
+
+    @Option(help: "Refuse the documents of one request past this many distinct UTC days; 0 accepts any number (env LOGSTORE_MAX_DAYS_PER_REQUEST).")
+    var maxDaysPerRequest: Int = env["LOGSTORE_MAX_DAYS_PER_REQUEST"].flatMap { Int($0) } ?? TimeWindow.defaultMaxDays
+
     @Option(help: "How often retention and compaction run, e.g. 1h (env LOGSTORE_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: String = env["LOGSTORE_MAINTENANCE_INTERVAL"] ?? "1h"
 
@@ -99,26 +109,50 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
         if DurationText.parse(maintenanceInterval) == nil { throw ValidationError("--maintenance-interval '\(maintenanceInterval)' is not a duration") }
         if DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
+        if maxDaysPerRequest < 0 { throw ValidationError("--max-days-per-request must be 0 or more") }
+        _ = try timeWindow()
         if let mapping {
             do { _ = try FieldMapping(config: mapping) } catch { throw ValidationError("--mapping: \(error)") }
         }
     }
 
+    /// ServeCommand.size returns the size flag `name`, or a ValidationError naming it.
+    static func size(_ name: String, _ value: String) throws -> Int {
+        guard let bytes = ByteSize.parse(value) else { throw ValidationError("\(name) '\(value)' is not a size from 0 to 8EiB (e.g. 64MiB, 2GB, 1048576)") }
+        return Int(bytes)
+    }
+
+    /// ServeCommand.duration returns the duration flag `name`, or a ValidationError naming it.
+    static func duration(_ name: String, _ value: String) throws -> Duration {
+        guard let duration = DurationText.parse(value) else { throw ValidationError("\(name) '\(value)' is not a duration (e.g. 30s, 15m, 1h, 30d)") }
+        return duration
+    }
+
+    /// ServeCommand.timeWindow is the accepted document window of `--max-age` (default: the
+    /// retention, else any age), `--max-future` and `--max-days-per-request`; `0` turns each off.
+    func timeWindow() throws -> TimeWindow {
+        let age = try (maxAge ?? retention).map { try Self.duration(maxAge == nil ? "--retention" : "--max-age", $0) }
+        let future = try Self.duration("--max-future", maxFuture)
+        return TimeWindow(maxAge: age, maxFuture: future, maxDays: maxDaysPerRequest)
+    }
+
     func serverOptions() throws -> ServerOptions {
-        var options = ServerOptions(listen: listen)!
-        options.ingest.maxBodyBytes = Int(ByteSize.parse(maxBody)!)
-        options.ingest.maxDecodedBytes = Int(ByteSize.parse(maxDecoded)!)
-        options.ingest.maxMessageBytes = Int(ByteSize.parse(maxLine)!)
-        options.ingest.minFreeDiskBytes = ByteSize.parse(minFreeDisk)!
+        guard var options = ServerOptions(listen: listen) else { throw ValidationError("--listen '\(listen)' is not host:port") }
+        options.ingest.maxBodyBytes = try Self.size("--max-body", maxBody)
+        options.ingest.maxDecodedBytes = try Self.size("--max-decoded", maxDecoded)
+        options.ingest.maxMessageBytes = try Self.size("--max-line", maxLine)
+        options.ingest.minFreeDiskBytes = UInt64(try Self.size("--min-free-disk", minFreeDisk))
         options.ingest.defaultIndex = defaultIndex
+        options.ingest.window = try timeWindow()
         if let mapping { options.ingest.mapping = try FieldMapping(config: mapping) }
-        options.retention = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
-        options.maintenanceInterval = DurationText.parse(maintenanceInterval)!
+        options.retention = RetentionPolicy(
+            maxAge: try retention.map { try Self.duration("--retention", $0) }, maxDiskBytes: try maxDisk.map { UInt64(try Self.size("--max-disk", $0)) })
+        options.maintenanceInterval = try Self.duration("--maintenance-interval", maintenanceInterval)
         options.tail.maxWaiters = maxTailWaiters
         options.connections.idleTimeout = RequestNumber.parseDuration(Substring(idleTimeout)) ?? options.connections.idleTimeout
         options.connections.headerTimeout = RequestNumber.parseDuration(Substring(headerTimeout)) ?? options.connections.headerTimeout
         options.connections.maxConnections = maxConnections
-        options.answerCacheBytes = Int(ByteSize.parse(answerCache)!)
+        options.answerCacheBytes = try Self.size("--answer-cache", answerCache)
         return options
     }
 
@@ -163,8 +197,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         do {
             var storageOptions = StorageOptions()
-            storageOptions.dedupWindow = DurationText.parse(dedupWindow)!
-            storageOptions.blockCacheBytes = Int(ByteSize.parse(blockCache)!)
+            storageOptions.dedupWindow = try Self.duration("--dedup-window", dedupWindow)
+            storageOptions.blockCacheBytes = try Self.size("--block-cache", blockCache)
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")

@@ -76,7 +76,7 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     // Outermost: counts and times every answer by route and status, errors included once the
     // inner middleware has turned them into answers (a no-op until swift-metrics is bootstrapped).
     router.middlewares.add(MetricsMiddleware())
-    router.middlewares.add(ErrorMiddleware())
+    router.middlewares.add(ErrorMiddleware(directory: storage.directory))
     // Before any handler: login and the route's permission (RoutePermissions).
     router.middlewares.add(AuthMiddleware(security: options.security, defaultIndex: options.ingest.defaultIndex, metrics: options.metrics, logger: logger))
     AdminController(storage: storage, retention: options.retention, tailHub: tailHub, metrics: options.metrics).addRoutes(to: router)

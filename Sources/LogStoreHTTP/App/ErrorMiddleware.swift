@@ -1,9 +1,14 @@
 import Hummingbird
 import LogStore
 import LogStoreIngest
+import NIOCore
 
-/// Turns engine, parser and framework errors into OpenSearch-shaped answers with the right status.
+/// Turns engine, parser and framework errors into OpenSearch-shaped answers with the right
+/// status; a full disk under `directory` (the data directory) is a 429 naming it (``DiskFull``).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The data directory, named in disk-full answers.
+    let directory: String
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -33,8 +38,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     reason: "no handler found for \(request.method) \(request.uri.path)")
             }
             throw OpenSearchError(error.status, type: "http_exception", reason: error.body ?? error.status.reasonPhrase)
+        } catch is NIOTooManyBytesError {
+            throw OpenSearchError(.contentTooLarge, type: "content_too_long_exception", reason: "request body is over the route's limit")
         } catch let error as LMDBError {
-            throw OpenSearchError(error.isDiskFull ? .serviceUnavailable : .internalServerError, type: "storage_exception", reason: error.description)
+            if DiskFull.isDiskFull(error, directory: directory) { throw DiskFull.error(directory: directory, detail: error.description) }
+            throw OpenSearchError(.internalServerError, type: "storage_exception", reason: error.description)
         }
     }
 }

@@ -14,6 +14,10 @@ public struct IngestOptions: Sendable {
     public var minFreeDiskBytes: UInt64 = 512 << 20
     /// Index for `/v1/ingest` without `?index=`.
     public var defaultIndex = "logs"
+    /// Accepted document times and distinct days per request (per-item 400 outside).
+    /// Unbounded here; `logstore serve` sets its documented defaults (`--max-age`,
+    /// `--max-future`, `--max-days-per-request`).
+    public var window = TimeWindow.unbounded
     /// Which document fields give the message, time, job and workflow.
     public var mapping = FieldMapping.reana
 

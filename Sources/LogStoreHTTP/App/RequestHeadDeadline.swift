@@ -1,3 +1,4 @@
+import LogStore
 import NIOCore
 
 /// RequestHeadDeadline closes a connection whose request head (request line and headers) is not
@@ -27,6 +28,15 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private let timeout: TimeAmount
     private var state = State.idle
     private var deadline: Scheduled<Void>?
+    /// This handler's context (first in the pipeline): raw answers written through it reach the
+    /// socket without the HTTP encoders.
+    private var context: ChannelHandlerContext?
+    /// Whether a raw answer was written: nothing more is.
+    private var refused = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
 
     init(timeout: Duration) {
         self.timeout = .nanoseconds(timeout.nanoseconds)
@@ -55,6 +65,36 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        self.context = nil
+    }
+
+    /// RequestHeadDeadline.refuse answers `status` with an OpenSearch-shaped JSON error body
+    /// (`type`, `reason`) written as raw bytes, then closes the connection: for requests the
+    /// HTTP/1 decoder cannot decode (a head over its limits, a malformed request line), which
+    /// never reach a handler that could answer.
+    func refuse(status: Int, phrase: String, type: String, reason: String) {
+        guard let context, !refused else { return }
+        refused = true
+        deadline?.cancel()
+        deadline = nil
+        var text = JSONText(capacity: 160 + reason.utf8.count * 2)
+        text.raw("{\"error\":{\"root_cause\":[{\"type\":")
+        text.string(type)
+        text.raw(",\"reason\":")
+        text.string(reason)
+        text.raw("}],\"type\":")
+        text.string(type)
+        text.raw(",\"reason\":")
+        text.string(reason)
+        text.raw("},\"status\":")
+        text.number(status)
+        text.raw("}")
+        let head = "HTTP/1.1 \(status) \(phrase)\r\nContent-Type: application/json; charset=UTF-8\r\n"
+            + "Content-Length: \(text.bytes.count)\r\nConnection: close\r\n\r\n"
+        var answer = context.channel.allocator.buffer(capacity: head.utf8.count + text.bytes.count)
+        answer.writeString(head)
+        answer.writeBytes(text.bytes)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -69,12 +109,7 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) { [self] in
             deadline = nil
             guard case .head = state else { return }
-            let body = #"{"error":{"root_cause":[{"type":"timeout_exception","reason":"the request head was not complete within \#(seconds) s"}],"#
-                + #""type":"timeout_exception","reason":"the request head was not complete within \#(seconds) s"},"status":408}"#
-            let head = "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=UTF-8\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
-            let answer = context.channel.allocator.buffer(string: head + body)
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            refuse(status: 408, phrase: "Request Timeout", type: "timeout_exception", reason: "the request head was not complete within \(seconds) s")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// RequestNumber reads the numbers a request controls (sizes, offsets, counts, durations) with
@@ -87,6 +88,32 @@ public enum RequestNumber {
                 type: "illegal_argument_exception")
         }
         return value
+    }
+
+    /// RequestNumber.integer returns `value`, the JSON member `name` of a request body (a JSON
+    /// number or a string of digits), as an integer in `range`; a 400 naming the member and the
+    /// range when it is anything else (a fraction, `1e30`, a boolean, out of range).
+    public static func integer(json value: Any, name: String, in range: ClosedRange<Int>) throws(OpenSearchError) -> Int {
+        if let text = value as? String { return try integer(Substring(text), name: name, in: range) }
+        if let number = value as? NSNumber, !QueryDSL.isBool(number) {
+            let d = number.doubleValue
+            // |d| < 2^53: exact in a Double, and converting it to an Int cannot trap.
+            if d.isFinite, d.rounded() == d, abs(d) < 9_007_199_254_740_992, range.contains(Int(d)) { return Int(d) }
+        }
+        throw OpenSearchError.badRequest(
+            "[\(name)] '\(String(describing: value).prefix(64))' must be an integer from \(range.lowerBound) to \(range.upperBound)",
+            type: "illegal_argument_exception")
+    }
+
+    /// RequestNumber.epochMilliseconds is the largest epoch-millisecond magnitude a request may
+    /// give (about the year 2255): its nanoseconds, and a bucket or a step around them, fit in
+    /// an `Int64`.
+    public static let epochMilliseconds: ClosedRange<Int> = -9_000_000_000_000...9_000_000_000_000
+
+    /// RequestNumber.nanoseconds returns `milliseconds` (within ``epochMilliseconds``) as epoch
+    /// nanoseconds; a 400 naming `name` otherwise.
+    public static func nanoseconds(milliseconds text: Substring, name: String) throws(OpenSearchError) -> Int64 {
+        Int64(try integer(text, name: name, in: epochMilliseconds)) * 1_000_000
     }
 
     /// A duration as the largest whole unit that divides it (`90s`, `2h`, `30d`).

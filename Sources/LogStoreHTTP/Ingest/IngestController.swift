@@ -22,7 +22,7 @@ struct IngestController {
         self.metrics = metrics
         pipeline = IngestPipeline(
             storage: storage,
-            documentParser: DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes))
+            documentParser: DocumentParser(mapping: options.mapping, maxMessageBytes: options.maxMessageBytes, window: options.window))
     }
 
     static let bulkContentTypes = ["application/x-ndjson", "application/json", "text/plain", "application/ndjson"]
@@ -120,6 +120,9 @@ struct IngestController {
         case .unsupportedOperation: return "illegal_argument_exception"
         case .badAction: return "action_request_validation_exception"
         case .lineTooLong: return "document_too_large_exception"
+        case .invalidIndexName: return "invalid_index_name_exception"
+        case .nameTooLong, .outsideTimeWindow, .tooManyDays: return "illegal_argument_exception"
+        case .duplicateKey: return "json_parse_exception"
         default: return "document_parsing_exception"
         }
     }
@@ -132,7 +135,9 @@ struct IngestController {
             throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected index or format")
         }
         let index = q["index"].map(String.init) ?? options.defaultIndex
-        if index.isEmpty { throw OpenSearchError.badRequest("index must not be empty") }
+        do throws(IngestError) { try NameLimits.checkIndexName(index) } catch {
+            throw OpenSearchError.badRequest("index: \(error)", type: "invalid_index_name_exception")
+        }
         let body = try await readBody(request, context: context)
         if body.isEmpty { throw OpenSearchError.badRequest("request body is required", type: "parse_exception") }
         var format = LineFormat.detect(contentType: request.headers[.contentType], body: body)
@@ -215,6 +220,9 @@ struct IngestController {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw OpenSearchError(
                 .contentTooLarge, type: "content_too_long_exception", reason: "request body is over the \(options.maxBodyBytes)-byte limit")
+        } catch is NIOTooManyBytesError {
+            throw OpenSearchError(
+                .contentTooLarge, type: "content_too_long_exception", reason: "request body is over the \(options.maxBodyBytes)-byte limit")
         }
     }
 
@@ -242,9 +250,8 @@ struct IngestController {
     func checkDisk() throws {
         guard options.minFreeDiskBytes > 0, let free = freeDiskBytes(storage.directory) else { return }
         if free < options.minFreeDiskBytes {
-            throw OpenSearchError(
-                .tooManyRequests, type: "disk_usage_exceeded_exception",
-                reason: "free disk space \(free) bytes is below the \(options.minFreeDiskBytes)-byte floor; retry later")
+            throw DiskFull.error(
+                directory: storage.directory, detail: "free disk space \(free) bytes is below the \(options.minFreeDiskBytes)-byte floor (--min-free-disk)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LogStore
+import LogStoreIngest
 
 /// `GET /health`, `GET /v1/stats`, `GET /metrics` and `POST /v1/admin/compact`.
 struct AdminController {
@@ -8,6 +9,8 @@ struct AdminController {
     let retention: RetentionPolicy
     let tailHub: TailHub
     let metrics: ServerMetrics
+    /// The longest `retention` a compaction request may give: ten years of 366 days.
+    static let maxRetention: Duration = .seconds(3660 * 86_400)
 
     func addRoutes(to router: Router<LogStoreContext>) {
         router.get("health") { _, _ -> Response in
@@ -33,6 +36,10 @@ struct AdminController {
         router.delete("v1/workflows/:id") { _, context -> Response in
             let raw = try context.parameters.require("id")
             let id = raw.removingPercentEncoding ?? raw  // the router leaves path parameters encoded
+            guard id.utf8.count <= NameLimits.workflow else {
+                throw OpenSearchError.badRequest(
+                    "the workflow id is too long, must be no longer than \(NameLimits.workflow) bytes but was: \(id.utf8.count)")
+            }
             try await storage.deleteWorkflow(id)
             var json = JSONText()
             json.raw("{\"deleted\":")
@@ -48,14 +55,12 @@ struct AdminController {
             for (name, _) in q where !["retention", "max_disk", "dry_run"].contains(String(name)) {
                 throw OpenSearchError.badRequest("unknown parameter '\(name)'; expected retention, max_disk or dry_run")
             }
-            if let text = q["retention"] {
-                guard let age = DurationText.parse(String(text)), age > .zero else {
-                    throw OpenSearchError.badRequest("retention '\(text)' must be a duration like 30d")
-                }
-                policy.maxAge = age
-            }
+            if let age = try RequestNumber.duration(request, "retention", in: .seconds(1)...Self.maxRetention) { policy.maxAge = age }
             if let text = q["max_disk"] {
-                guard let bytes = ByteSize.parse(String(text)) else { throw OpenSearchError.badRequest("max_disk '\(text)' must be a size like 200GB") }
+                guard let bytes = ByteSize.parse(String(text)) else {
+                    throw OpenSearchError.badRequest(
+                        "[max_disk] '\(text.prefix(64))' must be a size like 200GB, from 0 to 8EiB", type: "illegal_argument_exception")
+                }
                 policy.maxDiskBytes = bytes
             }
             let dryRun = q["dry_run"] == "true"

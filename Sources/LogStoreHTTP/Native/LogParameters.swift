@@ -41,10 +41,7 @@ struct LogParameters {
     /// The integer parameter `name` when given; a 400 when it is not an integer in `range`.
     func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = values[name] else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            throw OpenSearchError.badRequest("\(name) '\(text)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
+        return try RequestNumber.integer(Substring(text), name: name, in: range)
     }
 
     /// The query `q` in the query language (match everything when absent).

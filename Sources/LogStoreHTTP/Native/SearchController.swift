@@ -13,10 +13,19 @@ struct SearchController {
         group.get("streams") { request, _ in try streams(request) }
     }
 
-    /// RFC 3339 or epoch milliseconds.
+    /// The longest `/v1/hits` step: ten years of 366 days.
+    static let maxStep: Duration = .seconds(3660 * 86_400)
+
+    /// SearchController.time returns the time parameter `name` (RFC 3339, or epoch milliseconds
+    /// within ``RequestNumber/epochMilliseconds``) as epoch nanoseconds, nil when absent; a 400
+    /// naming it otherwise.
     static func time(_ request: Request, _ name: String) throws -> Int64? {
         guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
-        if let ms = Int64(text) { return ms * 1_000_000 }
+        if let first = text.utf8.first, first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")),
+            text.utf8.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        {
+            return try RequestNumber.nanoseconds(milliseconds: text, name: name)
+        }
         if let ns = Timestamp.parse(String(text)) { return ns }
         throw OpenSearchError.badRequest("\(name) '\(text)' is not a time (RFC 3339 or epoch milliseconds)")
     }
@@ -30,12 +39,7 @@ struct SearchController {
         let q = request.uri.queryParameters
         let query = try Self.query(request)
         var limit = 100
-        if let text = q["limit"] {
-            guard let value = Int(text), (1...10_000).contains(value) else {
-                throw OpenSearchError.badRequest("limit '\(text)' must be an integer from 1 to 10000")
-            }
-            limit = value
-        }
+        if let value = try RequestNumber.integer(request, "limit", in: 1...10_000) { limit = value }
         var cursor: LSN?
         if let text = q["cursor"] {
             guard let value = LSN(text) else { throw OpenSearchError.badRequest("cursor '\(text)' is not a cursor (an LSN from `next`)") }
@@ -73,12 +77,7 @@ struct SearchController {
         let q = request.uri.queryParameters
         let query = try Self.query(request)
         var step: Int64 = 3600 * 1_000_000_000
-        if let text = q["step"] {
-            guard let value = DurationText.parse(String(text)).map({ $0.components.seconds * 1_000_000_000 }), value > 0 else {
-                throw OpenSearchError.badRequest("step '\(text)' is not a duration (e.g. 1m, 1h, 1d)")
-            }
-            step = value
-        }
+        if let value = try RequestNumber.duration(request, "step", in: .seconds(1)...Self.maxStep) { step = value.nanoseconds }
         var grouping: HitsGrouping?
         if let text = q["by"] {
             guard let value = HitsGrouping(rawValue: String(text)) else { throw OpenSearchError.badRequest("by '\(text)' must be job or workflow") }

@@ -23,18 +23,12 @@ enum SearchRequestParser {
         // URL parameters win over the body, as in OpenSearch.
         var size = 10
         var from = 0
-        if let v = body["size"] {
-            guard let n = QueryDSL.int(v) else { throw OpenSearchError.badRequest("[size] must be an integer", type: "parsing_exception") }
-            size = n
-        }
-        if let v = body["from"] {
-            guard let n = QueryDSL.int(v) else { throw OpenSearchError.badRequest("[from] must be an integer", type: "parsing_exception") }
-            from = n
-        }
-        if let n = try intParameter(request, "size") { size = n }
-        if let n = try intParameter(request, "from") { from = n }
-        guard size >= 0 else { throw OpenSearchError.badRequest("[size] parameter cannot be negative, found [\(size)]") }
-        guard from >= 0 else { throw OpenSearchError.badRequest("[from] parameter cannot be negative, found [\(from)]") }
+        // Each within the result window before `from + size` is summed: no sum can overflow.
+        let window = 0...maxResultWindow
+        if let v = body["size"] { size = try RequestNumber.integer(json: v, name: "size", in: window) }
+        if let v = body["from"] { from = try RequestNumber.integer(json: v, name: "from", in: window) }
+        if let n = try RequestNumber.integer(request, "size", in: window) { size = n }
+        if let n = try RequestNumber.integer(request, "from", in: window) { from = n }
         guard from + size <= maxResultWindow else {
             throw OpenSearchError.badRequest(
                 "Result window is too large, from + size must be less than or equal to: [\(maxResultWindow)] but was [\(from + size)]. "
@@ -49,8 +43,10 @@ enum SearchRequestParser {
         var trackTotal = true
         var totalLimit = maxResultWindow
         if let v = request.uri.queryParameters["track_total_hits"].map({ String($0) }) ?? body["track_total_hits"] {
-            if let n = QueryDSL.int(v) {
-                totalLimit = max(0, n)
+            if let b = v as? NSNumber, !QueryDSL.isBool(b) {
+                totalLimit = try RequestNumber.integer(json: b, name: "track_total_hits", in: 0...Int(Int32.max))
+            } else if let text = v as? String, text.first.map({ $0.isNumber || $0 == "-" }) ?? false {
+                totalLimit = try RequestNumber.integer(Substring(text), name: "track_total_hits", in: 0...Int(Int32.max))
             } else if let b = v as? Bool ?? (v as? String).flatMap({ Bool($0) }) {
                 trackTotal = b
                 if b { totalLimit = Int.max }
@@ -70,6 +66,8 @@ enum SearchRequestParser {
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw OpenSearchError(.contentTooLarge, type: "content_too_long_exception", reason: "request body is over \(maxBodyBytes) bytes")
+        } catch is NIOTooManyBytesError {
             throw OpenSearchError(.contentTooLarge, type: "content_too_long_exception", reason: "request body is over \(maxBodyBytes) bytes")
         }
         var bytes = Array(buffer.readableBytesView)
@@ -104,15 +102,6 @@ enum SearchRequestParser {
             throw OpenSearchError.badRequest(
                 "request [\(request.uri.path)] contains unrecognized parameter: [\(name)]")
         }
-    }
-
-    /// The integer URL parameter `name`, when given.
-    static func intParameter(_ request: Request, _ name: String) throws -> Int? {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
-        guard let value = Int(text) else {
-            throw OpenSearchError.badRequest("Failed to parse int parameter [\(name)] with value [\(text)]", type: "number_format_exception")
-        }
-        return value
     }
 
     /// The body's `query` and the URL's `q` (both must hold when both are given).
@@ -194,12 +183,8 @@ enum SearchRequestParser {
             }
             return position
         }
-        guard let ms = QueryDSL.scalarString(list[0]).flatMap({ Int64($0) }) ?? (list[0] as? NSNumber).map({ Int64($0.doubleValue) }),
-            abs(ms) < 9_000_000_000_000
-        else {
-            throw OpenSearchError.badRequest("search_after[0] must be epoch milliseconds", type: "parsing_exception")
-        }
-        let ns = ms * 1_000_000
+        let ms = try RequestNumber.integer(json: list[0], name: "search_after[0]", in: RequestNumber.epochMilliseconds)
+        let ns = Int64(ms) * 1_000_000
         return order == .ascending ? LogPosition(timestamp: ns + 999_999, lsn: .max) : LogPosition(timestamp: ns, lsn: 0)
     }
 

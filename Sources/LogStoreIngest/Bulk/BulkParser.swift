@@ -56,6 +56,10 @@ public struct BulkParser: Sendable {
         var lines = LineReader(base: base, count: body.count)
         var cache = IndexCache()
         var actions = ActionCache()
+        var defaultIndexProblem: IngestError?
+        if let defaultIndex {
+            do throws(IngestError) { try NameLimits.checkIndexName(defaultIndex) } catch { defaultIndexProblem = error }
+        }
 
         while let action = lines.next() {
             let actionLine = UnsafeBufferPointer(rebasing: body[action.range])
@@ -69,7 +73,7 @@ public struct BulkParser: Sendable {
             switch parsed {
             case .failure(let error):
                 result.fail(.index, line: action.number, error)
-                _ = lines.next()  // skip its document line
+                skipDocumentLine(&lines, body: body, cache: &cache)
             case .success(let a):
                 if a.op == .delete {
                     result.fail(.delete, line: action.number, .unsupportedOperation("delete"))
@@ -87,6 +91,14 @@ public struct BulkParser: Sendable {
                     result.fail(a.op, line: action.number, .badAction("no _index in the action and no index in the URL"))
                     continue
                 }
+                if let problem = a.problem ?? (a.index == nil ? defaultIndexProblem : nil) {
+                    result.fail(a.op, line: action.number, problem)
+                    continue
+                }
+                if let id = a.id, id.utf8.count > NameLimits.documentID(index: index) {
+                    result.fail(a.op, line: action.number, .nameTooLong(what: "_id", length: id.utf8.count, limit: NameLimits.documentID(index: index)))
+                    continue
+                }
                 do throws(IngestError) {
                     var position = 0
                     try documentParser.parseObject(
@@ -102,6 +114,16 @@ public struct BulkParser: Sendable {
         }
         result.batch = batch.finish()
         return result
+    }
+
+    /// Skips the document line of a malformed action line, unless that line is itself a valid
+    /// action: then the malformed line was a document whose action line is missing, and the
+    /// next pair must not be swallowed (the malformed line already has its item).
+    func skipDocumentLine(_ lines: inout LineReader, body: UnsafeBufferPointer<UInt8>, cache: inout IndexCache) {
+        var peek = lines
+        guard let next = peek.next() else { return }
+        if case .success = parseAction(UnsafeBufferPointer(rebasing: body[next.range]), cache: &cache) { return }
+        lines = peek
     }
 
     /// Parses one action line: `{"create":{"_index":"x","_id":"y"}}`.
@@ -131,7 +153,7 @@ public struct BulkParser: Sendable {
         case 0x75_70_64_61_74_65: op = .update
         case 0x64_65_6C_65_74_65: op = .delete
         default:
-            let name = String(decoding: keyText, as: UTF8.self)
+            let name = String(decoding: keyText.prefix(256), as: UTF8.self)
             return .failure(.badAction("unknown operation \"\(name)\""))
         }
         var index: String?
@@ -150,7 +172,11 @@ public struct BulkParser: Sendable {
             default: return .failure(.badAction("_id must be a string"))
             }
         }
-        return .success(Action(op: op, index: index, id: id))
+        var problem: IngestError?
+        if let index {
+            do throws(IngestError) { try NameLimits.checkIndexName(index) } catch { problem = error }
+        }
+        return .success(Action(op: op, index: index, id: id, problem: problem))
     }
 
     /// Up to 8 bytes packed big-endian into an integer (0 for longer texts), to compare op names.
@@ -171,6 +197,8 @@ public struct BulkParser: Sendable {
         var op: BulkOp
         var index: String?
         var id: String?
+        /// Why the well-formed action cannot be stored (an invalid index name), if so.
+        var problem: IngestError?
     }
 
     /// Records the first member of an action object and the `_index`/`_id` matches.

@@ -16,6 +16,8 @@ public struct DocumentParser: Sendable {
     public let maxMessageBytes: Int
     /// Deepest accepted nesting of objects and arrays.
     public let maxDepth: Int
+    /// Accepted document times and days per request (unbounded by default).
+    public let window: TimeWindow
 
     let paths: JSONPathSet
     let messagePaths: [Int]
@@ -33,8 +35,9 @@ public struct DocumentParser: Sendable {
     /// Creates a parser; `maxMessageBytes` defaults to 1 MiB.
     public init(
         mapping: FieldMapping = .reana, maxMessageBytes: Int = 1 << 20,
-        maxDepth: Int = JSONScanner.defaultMaxDepth
+        maxDepth: Int = JSONScanner.defaultMaxDepth, window: TimeWindow = .unbounded
     ) {
+        self.window = window
         self.mapping = mapping
         self.maxMessageBytes = maxMessageBytes
         self.maxDepth = maxDepth
@@ -104,6 +107,7 @@ public struct DocumentParser: Sendable {
                 return .failure(error)
             }
             swap(&visitor.fields, &batch.bytes)
+            if let problem = visitor.names.problem { return .failure(problem) }
             do throws(IngestError) {
                 try resolve(
                     bytes, hits: hits, fieldsStart: mark, into: &batch, index: index, arrivalTime: arrivalTime,
@@ -133,6 +137,11 @@ public struct DocumentParser: Sendable {
     ) throws(IngestError) {
         let (messageHit, messageCount) = try appendMessage(bytes, hits: hits, to: &batch.bytes)
         let (timestamp, timestampHit) = try pickTimestamp(bytes, hits: hits, arrivalTime: arrivalTime)
+        try window.check(timestamp, arrival: arrivalTime)
+        let day = TimeWindow.day(timestamp)
+        if let maxDays = window.maxDays, day != batch.lastDay, !batch.days.contains(day), batch.days.count >= maxDays {
+            throw .tooManyDays(limit: maxDays)
+        }
         if let end {
             let rest = JSONScanner.skipWhitespace(bytes, from: end)
             guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
@@ -151,7 +160,11 @@ public struct DocumentParser: Sendable {
         let fieldsCount = batch.bytes.count - messageCount - fieldsStart
         let messageStart = fieldsStart + fieldsCount
 
-        let stream = resolveStream(bytes, hits: hits, index: index, in: &batch)
+        let stream = try resolveStream(bytes, hits: hits, index: index, in: &batch)
+        if day != batch.lastDay {
+            batch.days.insert(day)
+            batch.lastDay = day
+        }
 
         // Share the fields object of the stream's previous document when it is the same.
         var sharedFields = fieldsStart
@@ -260,10 +273,12 @@ public struct DocumentParser: Sendable {
     }
 
     /// The stream of the document in `batch`: its key `index 0x00 workflow 0x00 job` from the
-    /// mapped paths (the Kubernetes fallback when neither job nor workflow is found).
+    /// mapped paths (the Kubernetes fallback when neither job nor workflow is found). Throws
+    /// ``IngestError/nameTooLong(what:length:limit:)`` (the batch's streams unchanged) when a
+    /// part is over its ``NameLimits``.
     func resolveStream(
         _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, index: String, in batch: inout LineBatchBuilder
-    ) -> Int32 {
+    ) throws(IngestError) -> Int32 {
         batch.scratch.removeAll(keepingCapacity: true)
         batch.scratch.append(contentsOf: index.utf8)
         let indexCount = batch.scratch.count
@@ -283,6 +298,8 @@ public struct DocumentParser: Sendable {
                 if !appendText(bytes, hits, containerPath, to: &batch.scratch) { batch.scratch.removeLast(batch.scratch.count - mark) }
             }
         }
+        try NameLimits.checkStream(
+            index: indexCount, workflow: workflowCount, job: batch.scratch.count - indexCount - 1 - workflowCount - 1)
         return batch.resolveStream(indexCount: indexCount, workflowCount: workflowCount, index: index)
 
     }
@@ -348,6 +365,8 @@ extension DocumentParser {
         let hits: UnsafeMutablePointer<Hit>
         var fields: [UInt8] = []
         var pendingHit = -1
+        /// The top-level member names: duplicates and over-long names.
+        var names = MemberNames()
 
         /// Per path: whether a top-level member there is left out (message and timestamp paths).
         let skippable: [Bool]
@@ -369,6 +388,7 @@ extension DocumentParser {
 
         mutating func visitMember(_ member: JSONMember) {
             guard let base else { return }
+            names.add(member.keyRange, base: base)
             if pendingHit >= 0 {
                 let k = pendingHit
                 pendingHit = -1

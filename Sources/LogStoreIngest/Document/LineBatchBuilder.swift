@@ -31,6 +31,10 @@ public struct LineBatchBuilder: Sendable {
     var keys: [StreamKeyBytes] = []
     var lookup: [UInt64: Int32] = [:]
     var lastStream: Int32 = -1
+    /// Distinct UTC days of the lines so far (``TimeWindow/day(_:)``), for the days limit.
+    var days: Set<Int64> = []
+    /// The day of the previous line (most documents share their neighbour's day).
+    var lastDay: Int64 = .min
     /// Key of the document being parsed (`index 0x00 workflow 0x00 job`, reused between documents).
     var scratch: [UInt8] = []
 
