@@ -52,8 +52,8 @@ actor Importer {
                 if receipt.duplicateChunk {
                     totals.alreadyStored += receipt.count
                 } else {
-                    totals.stored += receipt.count - receipt.duplicateIDs
-                    totals.alreadyStored += receipt.duplicateIDs
+                    totals.stored += receipt.count - receipt.duplicateIDs - receipt.linesStoredBefore
+                    totals.alreadyStored += receipt.duplicateIDs + receipt.linesStoredBefore
                 }
             }
             progress()

@@ -88,6 +88,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Accept at most this many open connections; more wait in the backlog (env LOGSTORE_MAX_CONNECTIONS).")
     var maxConnections: Int = env["LOGSTORE_MAX_CONNECTIONS"].flatMap { Int($0) } ?? ConnectionOptions().maxConnections
 
+    @Option(help: "Stop a search, hits or count after this long and answer 400 naming the limit, e.g. 30s (env LOGSTORE_QUERY_TIMEOUT).")
+    var queryTimeout: String = env["LOGSTORE_QUERY_TIMEOUT"] ?? "30s"
+
     @Flag(help: "Never unmap the server's own code pages every 2 s (for uprobes: perf probe -x, bpftrace; env LOGSTORE_KEEP_CODE_PAGES=1).")
     var keepCodePages = false
     var releaseCodePages: Bool { !keepCodePages && Self.env["LOGSTORE_KEEP_CODE_PAGES"] != "1" }
@@ -95,7 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         if maxTailWaiters < 0 { throw ValidationError("--max-tail-waiters must be 0 or more") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
-        for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout)] {
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--query-timeout", queryTimeout)] {
             guard let duration = RequestNumber.parseDuration(Substring(value)), duration >= .milliseconds(100), duration <= .seconds(86_400) else {
                 throw ValidationError("\(name) '\(value)' is not a duration from 100ms to 1d (e.g. 10s, 2m)")
             }
@@ -199,6 +202,7 @@ struct ServeCommand: AsyncParsableCommand {
             var storageOptions = StorageOptions()
             storageOptions.dedupWindow = try Self.duration("--dedup-window", dedupWindow)
             storageOptions.blockCacheBytes = try Self.size("--block-cache", blockCache)
+            storageOptions.queryTimeout = try Self.duration("--query-timeout", queryTimeout)
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")

@@ -55,9 +55,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             try lmdbCheck(mdb_env_open(handle, path, flags, 0o644), "mdb_env_open(\(path))")
         } catch {
+            // Every stored property is initialized here, so `deinit` runs after the throw and
+            // frees `resizeLock` (freeing it here too was a use after free: `deinit` locks it).
             if let handle { mdb_env_close(handle) }
-            pthread_rwlock_destroy(resizeLock)
-            resizeLock.deallocate()
             throw error
         }
         env = handle

@@ -10,12 +10,19 @@ public struct AppendReceipt: Sendable, Equatable {
     public var duplicateChunk: Bool = false
     /// Lines not stored because a line with the same `id` was stored before.
     public var duplicateIDs: Int = 0
+    /// Lines not stored because their day already held this chunk: a resend of a body whose
+    /// days were only partly committed (a crash between two days' commits). The LSNs are those
+    /// of the lines stored this time.
+    public var linesStoredBefore: Int = 0
 
-    public init(firstLSN: LSN, lastLSN: LSN, count: Int, duplicateChunk: Bool = false, duplicateIDs: Int = 0) {
+    public init(
+        firstLSN: LSN, lastLSN: LSN, count: Int, duplicateChunk: Bool = false, duplicateIDs: Int = 0, linesStoredBefore: Int = 0
+    ) {
         self.firstLSN = firstLSN
         self.lastLSN = lastLSN
         self.count = count
         self.duplicateChunk = duplicateChunk
         self.duplicateIDs = duplicateIDs
+        self.linesStoredBefore = linesStoredBefore
     }
 }

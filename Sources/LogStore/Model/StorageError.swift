@@ -14,6 +14,11 @@ public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidLine(String)
     /// A file or directory operation failed.
     case io(String)
+    /// A read ran past its time limit (`QueryDeadline`, `StorageOptions.queryTimeout`) and was
+    /// stopped; nothing partial is returned.
+    case queryTimeout(limit: Duration)
+    /// A read was cancelled (its client went away) and stopped.
+    case queryCancelled
 
     public var description: String {
         switch self {
@@ -26,6 +31,15 @@ public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
         case .readOnly: return "the store is open read-only"
         case .invalidLine(let why): return "invalid line: \(why)"
         case .io(let why): return why
+        case .queryTimeout(let limit):
+            return "the query ran longer than the time limit of \(Self.seconds(limit)) s and was stopped; narrow it (a time window, fewer clauses, one job)"
+        case .queryCancelled: return "the query was cancelled (the client went away)"
         }
+    }
+
+    /// `limit` in seconds, with up to three decimals.
+    private static func seconds(_ limit: Duration) -> String {
+        let ms = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)" : "\(Double(ms) / 1000)"
     }
 }

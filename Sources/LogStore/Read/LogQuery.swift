@@ -14,10 +14,13 @@ public struct LogQuery: Sendable {
     public var to: Int64?
     /// Only lines this query matches (full-text and field predicates), when set.
     public var filter: Query?
+    /// Stops the read when it passes (`Storage.queryDeadline()` when nil). One deadline can
+    /// span the pages of one request (a count reads page after page).
+    public var deadline: QueryDeadline?
 
     public init(
         streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil,
-        to: Int64? = nil, filter: Query? = nil
+        to: Int64? = nil, filter: Query? = nil, deadline: QueryDeadline? = nil
     ) {
         self.streams = streams
         self.after = after
@@ -26,5 +29,6 @@ public struct LogQuery: Sendable {
         self.from = from
         self.to = to
         self.filter = filter
+        self.deadline = deadline
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// SearchScope is what a search or a `hits` count settles once before reading segments: the
 /// query's matcher and index plan, its time window, and the streams (keys, deleted workflows)
-/// as they were when it started.
+/// as they were when it started, and the deadline that stops it.
 struct SearchScope: Sendable {
     let matcher: QueryMatcher
     let planner: IndexPlanner
@@ -11,12 +11,15 @@ struct SearchScope: Sendable {
     let keys: [StreamID: StreamKey]
     let tombstones: Set<String>
     let segments: [Segment]
+    /// Checked between units of work (a segment, a block, a stream's head lines).
+    let deadline: QueryDeadline
 
-    init(_ query: Query, from: Int64?, to: Int64?, shared: Shared) {
+    init(_ query: Query, from: Int64?, to: Int64?, deadline: QueryDeadline, shared: Shared) {
         matcher = QueryMatcher(query)
         planner = IndexPlanner(query)
         self.from = from
         self.to = to
+        self.deadline = deadline
         let lowDay = from.map(Day.of) ?? .min
         let highDay = to.map { Day.of($0 - 1) } ?? .max
         (keys, tombstones, segments) = shared.state.withLock { s in

@@ -7,12 +7,16 @@ extension Storage {
     /// Each segment is read through one `SegmentSnapshot`. Blocks whose count the index knows
     /// are added up; the others are decoded and matched on every core (a phrase's or an AND's
     /// candidate blocks: hundreds of milliseconds of work).
-    public func hits(_ query: Query, from: Int64? = nil, to: Int64? = nil, step: Int64) throws -> HitsResult {
+    ///
+    /// Throws `StorageError.queryTimeout` past `deadline` (`queryDeadline()` when nil) and
+    /// `queryCancelled` when it is cancelled: checked between blocks, never a partial count.
+    public func hits(_ query: Query, from: Int64? = nil, to: Int64? = nil, step: Int64, deadline: QueryDeadline? = nil) throws -> HitsResult {
         precondition(step > 0, "BUG: hits step must be positive")
-        let scope = SearchScope(query, from: from, to: to, shared: shared)
+        let scope = SearchScope(query, from: from, to: to, deadline: deadline ?? queryDeadline(), shared: shared)
         let buckets = HitBuckets(step: step)
         var counts = HitCounts()
         for segment in scope.segments {
+            try scope.deadline.check()
             try SegmentSnapshot.read(segment, shared: shared, streams: nil as [StreamID]?, cache: blockCache) { snapshot in
                 var toScan: [(unit: SearchUnit, key: StreamKey, block: StoredBlock?)] = []
                 for unit in try snapshot.searchUnits(scope) {
@@ -49,6 +53,7 @@ extension Storage {
         nonisolated(unsafe) let work = units  // block bytes in the map, valid while the caller's snapshot is open
         @Sendable func count(_ i: Int, into c: inout HitCounts) throws {
             let (unit, key, stored) = work[i]
+            try scope.deadline.check()
             guard let stored else {
                 for line in unit.preloaded { c.add(buckets.of(line.timestamp), unit.stream, 1) }
                 return

@@ -10,8 +10,11 @@ extension Storage {
     /// `read`, with the lines left in place in their decoded blocks (what the HTTP answers use).
     ///
     /// Days are read one after another in the query's order, each through one
-    /// `SegmentSnapshot`, until `limit` lines are found.
+    /// `SegmentSnapshot`, until `limit` lines are found. Throws `StorageError.queryTimeout` past
+    /// `query.deadline` (`queryDeadline()` when nil) and `queryCancelled` when it is cancelled:
+    /// checked between blocks, never a partial page.
     public func readLines(_ query: LogQuery) throws -> LinePage {
+        let deadline = query.deadline ?? queryDeadline()
         let limit = max(0, query.limit)
         let ascending = query.order == .ascending
         let plan = LogReadPlan(query, shared: shared)
@@ -24,10 +27,12 @@ extension Storage {
                 break
             }
             guard let segment = plan.segments[day] else { continue }
+            try deadline.check()
             let needed = limit - page.lines.count
             var (candidates, more) = try SegmentSnapshot.read(segment, shared: shared, streams: plan.wanted, cache: blockCache) { snapshot in
-                var candidates = try snapshot.logOrderHeadLines(plan, window, into: &page)
-                let more = try snapshot.logOrderBlockLines(plan, window, ascending: ascending, needed: needed, into: &candidates, page: &page)
+                var candidates = try snapshot.logOrderHeadLines(plan, window, deadline: deadline, into: &page)
+                let more = try snapshot.logOrderBlockLines(
+                    plan, window, ascending: ascending, needed: needed, deadline: deadline, into: &candidates, page: &page)
                 return (candidates, more)
             }
             if ascending {
@@ -41,27 +46,40 @@ extension Storage {
         return page.build()
     }
 
-    /// `read` on a background thread.
+    /// `read` on a background thread; cancelling the calling task stops it (between blocks).
     public func readAsync(_ query: LogQuery) async throws -> LogPage {
-        try await blocking { try self.read(query) }
+        var query = query
+        let deadline = query.deadline ?? queryDeadline()
+        query.deadline = deadline
+        let bound = query
+        return try await blocking(cancelling: deadline) { try self.read(bound) }
     }
 
-    /// `readLines` on a background thread.
+    /// `readLines` on a background thread; cancelling the calling task stops it (between blocks).
     public func readLinesAsync(_ query: LogQuery) async throws -> LinePage {
-        try await blocking { try self.readLines(query) }
+        var query = query
+        let deadline = query.deadline ?? queryDeadline()
+        query.deadline = deadline
+        let bound = query
+        return try await blocking(cancelling: deadline) { try self.readLines(bound) }
     }
 }
 
 extension SegmentSnapshot {
     /// The head lines of `plan`'s streams in `window` (and passing the filter), packed into one
     /// block-shaped source of `page`; returns their refs, unsorted.
-    fileprivate func logOrderHeadLines(_ plan: LogReadPlan, _ window: LogWindow, into page: inout LinePageBuilder) throws -> [LinePage.Ref] {
+    fileprivate func logOrderHeadLines(
+        _ plan: LogReadPlan, _ window: LogWindow, deadline: QueryDeadline, into page: inout LinePageBuilder
+    ) throws -> [LinePage.Ref] {
         var head = HeadLinesBuilder()
         var headStreams: [StreamID] = []
         for id in plan.streams where heads[id] != nil {
+            try deadline.check()
             let matcher = plan.lineMatcher(id)
             let key = plan.key(id)
+            var counted = 0
             try forEachHeadLine(of: id) { line in
+                if matcher != nil { try deadline.check(counting: &counted) }
                 guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)) else { return }
                 if let matcher, !matcher.matches(message: line.message, stream: key) { return }
                 head.append(timestamp: line.timestamp, lsn: line.lsn, message: line.message, fields: line.fields)
@@ -82,7 +100,7 @@ extension SegmentSnapshot {
     /// the read's order only while they can still contribute one of the `needed` first lines.
     /// Returns true when it stopped before a block that may hold more lines.
     fileprivate func logOrderBlockLines(
-        _ plan: LogReadPlan, _ window: LogWindow, ascending: Bool, needed: Int, into candidates: inout [LinePage.Ref],
+        _ plan: LogReadPlan, _ window: LogWindow, ascending: Bool, needed: Int, deadline: QueryDeadline, into candidates: inout [LinePage.Ref],
         page: inout LinePageBuilder
     ) throws -> Bool {
         var blocks: [StoredBlock] = []
@@ -105,12 +123,15 @@ extension SegmentSnapshot {
                 for c in candidates where ascending ? c.position < bound : c.position > bound { before += 1 }
                 if before >= needed { return true }
             }
+            try deadline.check()
             let decoded = try decode(block)
             let matcher = plan.lineMatcher(block.stream)
             let key = plan.key(block.stream)
             let source = page.nextSource
             var used = false
+            var counted = 0
             for i in 0..<decoded.count {
+                if matcher != nil { try deadline.check(counting: &counted) }
                 let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
                 guard window.contains(p) else { continue }
                 if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }

@@ -7,13 +7,17 @@ extension Storage {
     /// index leaves) are listed and visited in LSN order in that snapshot, and the scan of a
     /// segment stops as soon as `limit` lines found so far come before anything its next unit
     /// can hold.
+    ///
+    /// Throws `StorageError.queryTimeout` past `request.deadline` (`queryDeadline()` when nil)
+    /// and `queryCancelled` when it is cancelled: checked between blocks, never a partial page.
     public func search(_ request: SearchRequest) throws -> SearchPage {
-        let scope = SearchScope(request.query, from: request.from, to: request.to, shared: shared)
+        let scope = SearchScope(request.query, from: request.from, to: request.to, deadline: request.deadline ?? queryDeadline(), shared: shared)
         let descending = request.order == .descending
         let limit = max(0, request.limit)
         var found: [LogLine] = []
         var blocksRead = 0
         for segment in scope.segments.sorted(by: { descending ? $0.day > $1.day : $0.day < $1.day }) {
+            try scope.deadline.check()
             try SegmentSnapshot.read(segment, shared: shared, streams: nil as [StreamID]?, cache: blockCache) { snapshot in
                 var units = try snapshot.searchUnits(scope)
                 if let cursor = request.cursor {
@@ -28,6 +32,7 @@ extension Storage {
                         if settled >= limit { break }
                     }
                     guard let key = scope.keys[unit.stream] else { continue }
+                    try scope.deadline.check()
                     if unit.isBlock { blocksRead += 1 }
                     try snapshot.scan(
                         unit, scope: scope, key: key,
@@ -112,8 +117,11 @@ extension SegmentSnapshot {
         var units: [SearchUnit] = []
         for (id, lsns) in heads where !lsns.isEmpty && verdict(id) != .ruledOut {
             guard let key = scope.keys[id] else { continue }
+            try scope.deadline.check()
             var lines: [LogLine] = []
+            var counted = 0
             try forEachHeadLine(of: id) { line in
+                try scope.deadline.check(counting: &counted)
                 guard scope.inTime(line.timestamp), scope.matcher.matches(message: line.message, stream: key) else { return }
                 lines.append(
                     LogLine(
@@ -145,7 +153,9 @@ extension SegmentSnapshot {
 
     /// Calls `body` with each row of `block` in `scope`'s window whose message matches.
     static func scan(_ block: DecodedBlock, scope: SearchScope, key: StreamKey, _ body: (DecodedBlock, Int) -> Void) throws {
+        var counted = 0
         for i in 0..<block.count where scope.inTime(block.timestamps[i]) {
+            try scope.deadline.check(counting: &counted)
             if block.withMessage(i, { scope.matcher.matches(message: $0, stream: key) }) { body(block, i) }
         }
     }

@@ -90,7 +90,8 @@ public final class Storage: Sendable {
             let writer = Writer(
                 shared: shared, catalog: catalog, segmentsDirectory: directory + "/" + Keys.segmentsDirectory,
                 nextLSN: maxLSN + 1, nextStreamID: (recovered.keys.keys.max() ?? 0) + 1, keys: byKey, heads: recovered.heads,
-                segmentStreams: recovered.segmentStreams, recentChunks: recovered.recentChunks, options: options, logger: logger)
+                segmentStreams: recovered.segmentStreams, recentChunks: recovered.recentChunks,
+                partialChunks: recovered.partialChunks, options: options, logger: logger)
             writer.start()
             self.writer = writer
         }

@@ -18,10 +18,13 @@ struct StoreRecovery {
     /// The streams with lines in each segment.
     var segmentStreams: [Int32: Set<StreamID>] = [:]
     var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)] = [:]
+    /// Chunks recorded by some of the days they list but not all (a crash between two days'
+    /// commits): a resend stores the lines of the missing days only.
+    var partialChunks: [ChunkKey: PartialChunk] = [:]
     /// Streams found in segments but not in the catalog.
     private var missingStreams: [(StreamID, StreamKey)] = []
-    /// Chunk records by key: found in how many of the days they list.
-    private var chunkRecords: [ChunkKey: (receipt: AppendReceipt, arrival: Int64, days: [Int32], found: Int)] = [:]
+    /// Chunk records by key: the days they list (`days`) and the days that hold one (`stored`).
+    private var chunkRecords: [ChunkKey: PartialChunk] = [:]
 
     /// Opens the segments in `segmentsDirectory` and reads everything listed above from them.
     init(segmentsDirectory: String, catalog: Catalog, options: StorageOptions, logger: Logger) throws {
@@ -46,9 +49,13 @@ struct StoreRecovery {
         for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
             try SegmentSnapshot.read(segment) { snapshot in try scan(snapshot, day: day, chunksFrom: cutoff) }
         }
-        // A chunk whose lines went to several days counts only if every day recorded it.
-        for (key, record) in chunkRecords where record.found >= Set(record.days).count {
-            recentChunks[key] = (record.receipt, record.arrival)
+        // A chunk whose lines went to several days is stored only if every day recorded it.
+        for (key, record) in chunkRecords {
+            if record.days.isSubset(of: record.stored) {
+                recentChunks[key] = (record.receipt, record.arrival)
+            } else {
+                partialChunks[key] = record
+            }
         }
         for (id, key) in keys where streams[id] == nil {
             // Known to the catalog but without lines (e.g. all its segments were dropped).
@@ -111,7 +118,11 @@ struct StoreRecovery {
             headLSNs[day] = dayLSNs
         }
         try snapshot.forEachChunk(from: cutoff) { key, arrival, receipt, days in
-            chunkRecords[key, default: (receipt, arrival, days, 0)].found += 1
+            var record = chunkRecords[key] ?? PartialChunk(receipt: receipt, arrival: arrival, days: [], stored: [])
+            record.arrival = min(record.arrival, arrival)
+            record.days.formUnion(days)
+            record.stored.insert(day)
+            chunkRecords[key] = record
         }
     }
 

@@ -7,3 +7,13 @@ public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) as
         DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
+
+/// Runs `work` as `blocking` does, cancelling `deadline` when the calling task is cancelled, so
+/// that a read which checks the deadline stops on its worker thread too.
+public func blocking<T: Sendable>(cancelling deadline: QueryDeadline, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withTaskCancellationHandler {
+        try await blocking(work)
+    } onCancel: {
+        deadline.cancel()
+    }
+}

@@ -68,4 +68,10 @@ public enum Limits {
     /// value and `match` term does. Matching costs per line grow with the clauses, and 4000 ORs
     /// over a million lines took 25 s; 1024 is more than any reader's query needs.
     public static let maxQueryClauses = 1024
+    /// The server stops a read request (search, `hits`, `_count`, a filtered `_search`) after
+    /// this long and answers an error naming the limit (`StorageError.queryTimeout`): a query
+    /// within the clause limit can still scan every line of a large store, and without a limit
+    /// one request could hold a core for minutes. REANA's reads (one job's log, a workflow's
+    /// counts) take milliseconds; 30 s leaves room for a person's search over a month.
+    public static let queryTimeout: Duration = .seconds(30)
 }

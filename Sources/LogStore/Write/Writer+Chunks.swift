@@ -5,6 +5,7 @@ extension Writer {
     func pruneChunks() {
         let cutoff = Self.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
         recentChunks = recentChunks.filter { $0.value.arrival >= cutoff }
+        if !partialChunks.isEmpty { partialChunks = partialChunks.filter { $0.value.arrival >= cutoff } }
         let segments = shared.state.withLock { Array($0.segments.values) }
         let cutoffKey = Keys.chunk(arrival: cutoff, key: ChunkKey(high: 0, low: 0))
         for segment in segments {

@@ -15,8 +15,11 @@ extension Writer {
         var chunksByDay: [Int32: [ChunkWrite]] = [:]
         for (p, days) in plan.chunkDays {
             guard let key = batch[p].chunk, let receipt = plan.receipts[p] else { continue }
-            let sortedDays = days.sorted()
-            for day in sortedDays { chunksByDay[day, default: []].append(ChunkWrite(key: key, receipt: receipt, days: sortedDays)) }
+            // A resend of a partly stored chunk lists the days stored before too, so that the
+            // records of all days together say the chunk is complete.
+            let listed = partialChunks.isEmpty ? days : days.union(partialChunks[key]?.days ?? [])
+            let sortedDays = listed.sorted()
+            for day in days.sorted() { chunksByDay[day, default: []].append(ChunkWrite(key: key, receipt: receipt, days: sortedDays)) }
         }
         let written = writeDays(plan, chunks: chunksByDay, arrival: arrival)
         do {
@@ -27,12 +30,28 @@ extension Writer {
         }
         shared.publish(
             newStreams: plan.newStreams, segments: written.created, stats: written.stats, lastLSN: written.failure == nil ? plan.lastLSN : 0)
-        if written.failure == nil {
-            for p in plan.chunkDays.keys {
-                if let key = batch[p].chunk, let receipt = plan.receipts[p] { recentChunks[key] = (receipt, arrival) }
-            }
-        }
+        rememberChunks(batch, plan, committedDays: Set(written.stats.keys), failed: written.failure != nil, arrival: arrival)
         resume(batch, plan, duplicates: written.duplicates, failure: written.failure)
+    }
+
+    /// Remembers the chunks of `batch` the commit stored: whole (`recentChunks`) when it
+    /// succeeded, or, when it `failed` after committing some of their days, partly
+    /// (`partialChunks`: a resend stores the other days' lines only).
+    private func rememberChunks(_ batch: [Pending], _ plan: CommitPlan, committedDays: Set<Int32>, failed: Bool, arrival: Int64) {
+        for (p, days) in plan.chunkDays {
+            guard let key = batch[p].chunk, let receipt = plan.receipts[p] else { continue }
+            if !failed {
+                recentChunks[key] = (receipt, arrival)
+                if !partialChunks.isEmpty { partialChunks[key] = nil }
+                continue
+            }
+            let stored = days.intersection(committedDays)
+            if stored.isEmpty { continue }
+            var partial = partialChunks[key] ?? PartialChunk(receipt: receipt, arrival: arrival, days: [], stored: [])
+            partial.days.formUnion(days)
+            partial.stored.formUnion(stored)
+            partialChunks[key] = partial
+        }
     }
 
     /// Gives the lines of `batch` LSNs in queue order and groups them by day and stream, their
@@ -59,6 +78,8 @@ extension Writer {
                 }
                 firstWithChunk[chunk] = p
             }
+            // Days that already hold this chunk (a resend after a partial commit) are skipped.
+            let storedDays = partialChunks.isEmpty ? nil : pending.chunk.flatMap { partialChunks[$0]?.stored }
             guard let arenaStart = arena.baseAddress else { preconditionFailure("BUG: commit arena without memory") }
             let base = arenaStart + arenaUsed
             pending.lines.bytes.withUnsafeBytes { bytes in
@@ -66,9 +87,10 @@ extension Writer {
             }
             arenaUsed += pending.lines.bytes.count
             let first = lsn
-            let days = place(pending.lines, base: base, lsn: &lsn, into: &grouping, plan: &plan)
+            let (days, skipped) = place(pending.lines, base: base, skippingDays: storedDays, lsn: &lsn, into: &grouping, plan: &plan)
             if pending.chunk != nil { plan.chunkDays[p] = days }
-            plan.receipts.append(AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.lines.count))
+            plan.receipts.append(
+                AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.lines.count, linesStoredBefore: skipped))
         }
         nextLSN = lsn
         plan.lastLSN = lsn - 1
@@ -77,16 +99,24 @@ extension Writer {
     }
 
     /// Gives each line of one request an LSN from `lsn` on and adds it to `grouping` (its bytes
-    /// at `base`, the request's copy in the arena); returns the days its lines went to.
+    /// at `base`, the request's copy in the arena), except the lines of `skippingDays` (days
+    /// that hold the request's chunk already). Returns the days its lines went to and how many
+    /// lines were skipped.
     private func place(
-        _ lines: LineBatch, base: UnsafeMutableRawPointer, lsn: inout LSN, into grouping: inout CommitGrouping, plan: inout CommitPlan
-    ) -> Set<Int32> {
+        _ lines: LineBatch, base: UnsafeMutableRawPointer, skippingDays: Set<Int32>?, lsn: inout LSN,
+        into grouping: inout CommitGrouping, plan: inout CommitPlan
+    ) -> (days: Set<Int32>, skipped: Int) {
+        var skipped = 0
         var days = Set<Int32>()
         // Stream ids (and slots) are resolved once per distinct stream of the request.
         var streamIDs = [StreamID?](repeating: nil, count: lines.streams.count)
         var streamSlots = [Int](repeating: -1, count: lines.streams.count)
         var sawMainDay = false
         for line in lines.lines {
+            if let skippingDays, skippingDays.contains(Day.of(line.timestamp)) {
+                skipped += 1
+                continue
+            }
             let s = Int(line.stream)
             let id: StreamID
             if let known = streamIDs[s] {
@@ -109,7 +139,7 @@ extension Writer {
             lsn += 1
         }
         if sawMainDay, let mainDay = grouping.mainDay { days.insert(mainDay) }
-        return days
+        return (days, skipped)
     }
 
     /// The id of the stream `key`, given a new one (recorded in `newStreams`) when it is unknown.
@@ -160,7 +190,7 @@ extension Writer {
                 receipt.duplicateChunk = true
             } else if let own = plan.receipts[p] {
                 receipt = own
-                if !duplicates.isEmpty && !receipt.duplicateChunk {
+                if !duplicates.isEmpty && !receipt.duplicateChunk && receipt.lastLSN >= receipt.firstLSN {
                     receipt.duplicateIDs = (receipt.firstLSN...receipt.lastLSN).reduce(0) { $0 + (duplicates.contains($1) ? 1 : 0) }
                 }
             } else {

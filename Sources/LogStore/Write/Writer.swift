@@ -65,6 +65,9 @@ final class Writer: @unchecked Sendable {
     /// When the last batch of lines was committed (an idle writer flushes the pending index).
     var lastCommit = ContinuousClock.now
     var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
+    /// Chunks whose lines span several days of which only some committed: a resend stores the
+    /// lines of the other days only. Empty in the common case (checked before any lookup).
+    var partialChunks: [ChunkKey: PartialChunk]
 
     /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
     static func wallClock() -> Int64 { Storage.now() }
@@ -72,9 +75,11 @@ final class Writer: @unchecked Sendable {
     init(
         shared: Shared, catalog: Catalog, segmentsDirectory: String, nextLSN: LSN, nextStreamID: StreamID,
         keys: [StreamKey: StreamID], heads: [Int32: [StreamID: HeadState]], segmentStreams: [Int32: Set<StreamID>],
-        recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)], options: StorageOptions, logger: Logger
+        recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)], partialChunks: [ChunkKey: PartialChunk],
+        options: StorageOptions, logger: Logger
     ) {
         self.recentChunks = recentChunks
+        self.partialChunks = partialChunks
         self.shared = shared
         self.catalog = catalog
         self.segmentsDirectory = segmentsDirectory

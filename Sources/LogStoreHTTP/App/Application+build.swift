@@ -82,9 +82,11 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     AdminController(storage: storage, retention: options.retention, tailHub: tailHub, metrics: options.metrics).addRoutes(to: router)
     LogsController(storage: storage).addRoutes(to: router.group("v1"))
     TailController(storage: storage, hub: tailHub, options: options.tail).addRoutes(to: router.group("v1"))
-    SearchController(storage: storage).addRoutes(to: router.group("v1"))
+    SearchController(storage: storage, connections: tailHub.connections).addRoutes(to: router.group("v1"))
     IngestController(storage: storage, options: options.ingest, metrics: options.metrics).addRoutes(to: router)
-    OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes).addRoutes(to: router)
+    var openSearch = OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes)
+    openSearch.connections = tailHub.connections
+    openSearch.addRoutes(to: router)
     return router
 }
 

@@ -20,6 +20,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw OpenSearchError(.serviceUnavailable, type: "es_rejected_execution_exception", reason: error.description)
             case .invalidLine:
                 throw OpenSearchError.badRequest(error.description)
+            case .queryTimeout, .queryCancelled:
+                // 400, not 5xx: a client retries 502/503/504 (opensearch-py does, 3 times), which
+                // would run the same too-expensive query again.
+                throw OpenSearchError.badRequest(error.description, type: "search_timeout_exception")
             default:
                 throw OpenSearchError(.internalServerError, type: "storage_exception", reason: error.description)
             }

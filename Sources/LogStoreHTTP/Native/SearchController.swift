@@ -6,10 +6,12 @@ import LogStoreIngest
 /// Native search API: `GET /v1/search`, `GET /v1/hits`, `GET /v1/streams`.
 struct SearchController {
     let storage: Storage
+    /// The open connections: a read stops when its client goes away.
+    var connections = ConnectionRegistry()
 
     func addRoutes(to group: RouterGroup<LogStoreContext>) {
-        group.get("search") { request, _ in try await search(request) }
-        group.get("hits") { request, _ in try await hits(request) }
+        group.get("search") { request, context in try await search(request, context: context) }
+        group.get("hits") { request, context in try await hits(request, context: context) }
         group.get("streams") { request, _ in try streams(request) }
     }
 
@@ -34,7 +36,7 @@ struct SearchController {
         try LogParameters(request).query()
     }
 
-    func search(_ request: Request) async throws -> Response {
+    func search(_ request: Request, context: LogStoreContext) async throws -> Response {
         try LogParameters.check(request, allowed: ["q", "from", "to", "limit", "cursor", "order", "fields"])
         let q = request.uri.queryParameters
         let query = try Self.query(request)
@@ -52,9 +54,12 @@ struct SearchController {
         }
         let gzip = JSONAnswer.acceptsGzip(request)
         let fields = try LogParameters(request).fields()
-        let request = SearchRequest(query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor)
+        let deadline = storage.queryDeadline()
+        let request = SearchRequest(
+            query: query, from: try Self.time(request, "from"), to: try Self.time(request, "to"), limit: limit, order: order, cursor: cursor,
+            deadline: deadline)
         let storage = self.storage
-        let page = try await blocking { try storage.search(request) }
+        let page = try await connections.cancelling(deadline, whenClosed: context.channel) { try await storage.searchAsync(request) }
         var keys: [StreamID: StreamKey] = [:]
         for line in page.lines where keys[line.stream] == nil {
             if let key = storage.stream(line.stream)?.key { keys[line.stream] = key }
@@ -72,7 +77,7 @@ struct SearchController {
         return JSONAnswer.answer(out.bytes, gzip: gzip)
     }
 
-    func hits(_ request: Request) async throws -> Response {
+    func hits(_ request: Request, context: LogStoreContext) async throws -> Response {
         try LogParameters.check(request, allowed: ["q", "from", "to", "step", "by"])
         let q = request.uri.queryParameters
         let query = try Self.query(request)
@@ -85,7 +90,10 @@ struct SearchController {
         }
         let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         let (storage, width) = (self.storage, step)
-        let result = try await blocking { try storage.hits(query, from: from, to: to, step: width) }
+        let deadline = storage.queryDeadline()
+        let result = try await connections.cancelling(deadline, whenClosed: context.channel) {
+            try await storage.hitsAsync(query, from: from, to: to, step: width, deadline: deadline)
+        }
         return JSONAnswer.answer(result.json(groups: grouping.map { ($0, storage.group(result, by: $0)) }), request: request)
     }
 

@@ -15,6 +15,8 @@ struct OpenSearchController {
     /// a job log read again (REANA's UI and `reana-client logs --follow` poll) copies them
     /// instead of building and compressing the same JSON again.
     let gzipHits: GzipHitsWriter
+    /// The open connections: a read stops when its client goes away.
+    var connections = ConnectionRegistry()
 
     /// `hitCacheBytes`: 64 MiB (the default) holds the compressed hits of ~2500 thousand-line
     /// job logs (~25 KB each).
@@ -121,9 +123,12 @@ struct OpenSearchController {
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
         var page = LinePage.empty
+        let deadline = storage.queryDeadline()
         if !streams.isEmpty && size > 0 {
-            page = try await storage.readLinesAsync(
-                LogQuery(streams: streams.map(\.id), after: after, limit: from + size, order: order, from: dsl.from, to: dsl.to, filter: filter))
+            let query = LogQuery(
+                streams: streams.map(\.id), after: after, limit: from + size, order: order, from: dsl.from, to: dsl.to, filter: filter,
+                deadline: deadline)
+            page = try await connections.cancelling(deadline, whenClosed: context.channel) { try await storage.readLinesAsync(query) }
         }
         let lines = page.lines.dropFirst(from)
         let truncated = page.truncated
@@ -137,7 +142,9 @@ struct OpenSearchController {
             } else if after == nil && size > 0 && !truncated {
                 total = from + lines.count
             } else {
-                (total, relation) = try await countLines(streams: streams, dsl: dsl, limit: search.totalLimit)
+                (total, relation) = try await connections.cancelling(deadline, whenClosed: context.channel) {
+                    try await countLines(streams: streams, dsl: dsl, limit: search.totalLimit, deadline: deadline)
+                }
             }
             if total > search.totalLimit {
                 total = search.totalLimit
@@ -172,8 +179,9 @@ struct OpenSearchController {
         return JSONAnswer.answer(out, request: request)
     }
 
-    /// Counts matching lines by reading, up to `limit` (then relation "gte").
-    func countLines(streams: [StreamInfo], dsl: QueryDSL, limit: Int) async throws -> (Int, String) {
+    /// Counts matching lines by reading, up to `limit` (then relation "gte"), every page within
+    /// `deadline`.
+    func countLines(streams: [StreamInfo], dsl: QueryDSL, limit: Int, deadline: QueryDeadline) async throws -> (Int, String) {
         if streams.isEmpty { return (0, "eq") }
         if !dsl.hasTextPredicate && !dsl.hasWindow {
             let n = streams.reduce(0) { $0 + Int($1.stats.lines) }
@@ -187,7 +195,9 @@ struct OpenSearchController {
         for _ in 0..<1_000_000 {
             let pageLimit = min(100_000, limit == Int.max ? 100_000 : limit - count + 1)
             let page = try await storage.readAsync(
-                LogQuery(streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter))
+                LogQuery(
+                    streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter,
+                    deadline: deadline))
             count += page.lines.count
             if count > limit { return (limit, "gte") }
             guard page.truncated, let next = page.next else { break }
@@ -207,7 +217,10 @@ struct OpenSearchController {
         }
         let dsl = try SearchRequestParser.query(body: body, request: request)
         let streams = try selectStreams(index: index, query: dsl.query)
-        let (n, _) = try await countLines(streams: streams, dsl: dsl, limit: Int.max)
+        let deadline = storage.queryDeadline()
+        let (n, _) = try await connections.cancelling(deadline, whenClosed: context.channel) {
+            try await countLines(streams: streams, dsl: dsl, limit: Int.max, deadline: deadline)
+        }
         var json = JSONText(capacity: 128)
         json.raw("{\"count\":")
         json.number(n)
