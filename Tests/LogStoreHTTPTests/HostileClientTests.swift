@@ -209,16 +209,20 @@ struct HostileClientTests {
     }
 
     @Test func longPollOutlivesIdleTimeout() async throws {
-        try await withKnownData(options: Self.tightConnections) { server in
+        // A 3 s idle timeout (not the suite's 2 s): a full parallel run can delay this test's
+        // own next write by a second or two, which is not what is tested here.
+        var options = Self.tightConnections
+        options.connections.idleTimeout = .seconds(3)
+        try await withKnownData(options: options) { server in
             let client = try RawClient(port: server.port)
             let first = try await client.exchange(request("GET", "/v1/tail?job=\(Self.knownJob)&tail=3"))
             #expect(first.status == 200)
             let next = try #require(first.header("X-Logstore-Next"))
             let start = ContinuousClock.now
-            // Waits 4 s, twice the idle timeout, on the same kept-alive connection.
-            let waited = try await client.exchange(request("GET", "/v1/tail?job=\(Self.knownJob)&after=\(next)&wait=4"))
+            // Waits 7 s, more than twice the idle timeout, on the same kept-alive connection.
+            let waited = try await client.exchange(request("GET", "/v1/tail?job=\(Self.knownJob)&after=\(next)&wait=7"))
             #expect(waited.status == 200)
-            #expect(ContinuousClock.now - start >= .seconds(3.5))
+            #expect(ContinuousClock.now - start >= .seconds(6.5))
             let again = try await client.exchange(request("GET", "/health"))
             #expect(again.status == 200)
         }
