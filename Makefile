@@ -16,7 +16,7 @@ help:
 	@echo "make test    install what is missing and run every test"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
-	@echo "make bench-load        logstore and PostgreSQL side by side, the seed study's workload (< 20 min)"
+	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
@@ -99,7 +99,7 @@ test-python: venv
 ## Micro-benchmarks (ordo-one/benchmark), then the whole-server load driver.
 bench: deps release
 	cd Benchmarks && $(SWIFT) package benchmark --no-progress --target StorageBenchmarks
-	cd Benchmarks && $(SWIFT) run -c release SearchBench  # full-text search on 3M lines (issue #3)
+	cd Benchmarks && $(SWIFT) run -c release SearchBench  # full-text search on 3M lines
 	$(PYTHON) Benchmarks/load/loadgen.py --seconds 5
 	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000
 	$(PYTHON) Benchmarks/load/readbench.py || true  # exit 5 = a latency target missed; figures in its table
@@ -109,7 +109,7 @@ bench: deps release
 loaddriver:
 	cd Benchmarks && $(SWIFT) build -c release --product loaddriver
 
-## logstore and PostgreSQL side by side (issue #8); results in Benchmarks/results/*.json.
+## logstore and PostgreSQL side by side; results in Benchmarks/results/*.json.
 ## PostgreSQL is installed from Debian when missing. BENCH_ARGS passes options (--help).
 bench-load: deps release loaddriver bench-venv
 	$(VENV)/bin/python Benchmarks/load/sidebyside.py $(BENCH_ARGS)

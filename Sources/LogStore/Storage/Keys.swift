@@ -16,7 +16,7 @@ public enum Keys {
     public static let segmentSuffix = ".mdb"
 
     // MARK: Catalog tables
-    /// `"format"` → u32 BE format version; `"created"` → i64 BE creation time (ns).
+    /// `"format"` → u32 BE format version.
     public static let catalogMeta = "meta"
     /// streamID (u64 BE) → stream record (`encodeStreamKey`).
     public static let catalogStreams = "streams"

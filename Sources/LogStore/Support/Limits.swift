@@ -34,7 +34,7 @@ public enum Limits {
     public static let compressionLevel: Int32 = 1
     /// zlib level of the blocks and postings runs a compaction writes: a finished day is
     /// compressed once and read for 30 days, so it gets zlib's smallest output (see
-    /// docs/BENCHMARKS.md, "Compaction size", for 6 against 9), whatever the ingest level.
+    /// docs/BENCHMARKS.md, "What bounds these figures", for 6 against 9), whatever the ingest level.
     public static let compactionLevel: Int32 = 9
     /// Initial LMDB map of a day segment; it doubles when full (LMDB files only grow as used).
     public static let segmentMapSize = 256 << 20
