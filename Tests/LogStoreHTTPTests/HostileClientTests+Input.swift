@@ -261,9 +261,11 @@ extension HostileClientTests {
         var options = ServerOptions()
         options.ingest.maxBodyBytes = 4096
         try await withKnownData(options: options) { server in
-            // A chunked bulk body over the limit.
+            // A chunked bulk body over the limit, small enough that the server reads all of it
+            // before it answers: with bytes still unread, closing the connection resets it, and
+            // the client may lose the 413 (RELIABILITY.md, "Not yet guaranteed").
             let chunked = try HostileSocket(port: server.port)
-            let chunk = String(repeating: "x", count: 8192)
+            let chunk = String(repeating: "x", count: 5000)
             try chunked.send(
                 "POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n0\r\n\r\n")
