@@ -19,6 +19,8 @@ public struct DecodedBlock: Sendable {
         return Int(value)
     }
 
+    // One pass over the columns in their stored order with one reader; the stored properties
+    // are all set here, so the parse is not split across helpers.
     init(header: BlockHeader, payload: [UInt8]) throws(CorruptDataError) {
         self.header = header
         self.payload = payload

@@ -334,6 +334,8 @@ public struct QueryMatcher: Sendable {
 
     // MARK: - Compilation
 
+    // One function: its nested helpers share the leaf, vocabulary and phrase tables being built,
+    // which would otherwise travel through every call as inout parameters.
     private mutating func compile() {
         var leaves: [Query: Int32] = [:]
         var vocab: [String: Int32] = [:]

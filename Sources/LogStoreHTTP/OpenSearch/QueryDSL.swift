@@ -112,143 +112,168 @@ struct QueryDSL {
         case "match_none":
             return .not(.all)
         case "match", "match_phrase":
-            let (field, spec) = try Self.singleField(body, path: here)
-            var text: Any? = spec
-            var andOperator = false
-            if let options = spec as? [String: Any] {
-                text = options["query"]
-                for (key, option) in options {
-                    switch key {
-                    case "query", "boost", "_name", "analyzer", "auto_generate_synonyms_phrase_query", "lenient": break
-                    case "operator" where type == "match":
-                        guard let op = (option as? String)?.lowercased(), op == "and" || op == "or" else {
-                            throw Self.parsingError("[\(here)] operator must be \"and\" or \"or\"")
-                        }
-                        andOperator = op == "and"
-                    case "slop" where type == "match_phrase" && Self.int(option) == 0: break
-                    default:
-                        throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
-                    }
-                }
-            }
-            guard let value = text.flatMap(Self.scalarString) else {
-                throw Self.parsingError("[\(here)] needs a query value (a string, number or boolean)")
-            }
-            switch try Self.target(field) {
-            case .text:
-                let tokens = Tokenizer.tokens(value)
-                if type == "match_phrase" {
-                    return tokens.isEmpty ? .all : .phrase(tokens)
-                }
-                // OpenSearch's zero_terms_query "none": a query without tokens matches nothing.
-                if tokens.isEmpty { return .not(.all) }
-                try count(tokens.count - 1, at: here)
-                let terms = tokens.map { Query.term($0) }
-                return andOperator ? .and(terms) : .or(terms)
-            case .field(let f):
-                return .field(f, value)
-            case .timestamp:
-                throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
-            }
+            return try matchClause(type: type, body: body, here: here)
         case "term", "terms":
-            let (field, spec) = try Self.singleField(body, path: here, ignoring: ["boost", "_name"])
-            var values: [String] = []
-            if type == "term" {
-                var raw: Any? = spec
-                if let options = spec as? [String: Any] { raw = options["value"] }
-                guard let v = raw.flatMap(Self.scalarString) else {
-                    throw Self.parsingError("[\(here)] needs a value (a string, number or boolean)")
-                }
-                values = [v]
-            } else {
-                guard let list = spec as? [Any] else {
-                    throw Self.parsingError("[\(here)] [\(field)] must be an array of values (terms lookup is not supported)")
-                }
-                try count(list.count - 1, at: here)
-                for item in list {
-                    guard let v = Self.scalarString(item) else { throw Self.parsingError("[\(here)] values must be strings, numbers or booleans") }
-                    values.append(v)
-                }
-            }
-            switch try Self.target(field) {
-            case .text: return .or(values.map { Query.term($0) })
-            case .field(let f): return .or(values.map { Query.field(f, $0) })
-            case .timestamp: throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
-            }
+            return try termClause(type: type, body: body, here: here)
         case "prefix":
-            let (field, spec) = try Self.singleField(body, path: here)
-            var raw: Any? = spec
-            if let options = spec as? [String: Any] { raw = options["value"] }
-            guard let v = raw as? String else { throw Self.parsingError("[\(here)] needs a string value") }
-            guard try Self.target(field) == .text else {
-                throw Self.shardError("[\(here)] is supported on [log] only")
-            }
-            return .prefix(v)
+            return try prefixClause(body: body, here: here)
         case "bool":
             return try boolClause(body, positive: positive, path: here)
         case "range":
-            let (field, spec) = try Self.singleField(body, path: here)
-            guard try Self.target(field) == .timestamp else {
-                throw Self.shardError("[\(here)] on field [\(field)] is not supported by logstore; range works on [@timestamp] only")
-            }
-            guard positive else {
-                throw Self.shardError("[\(here)] under bool should or must_not is not supported by logstore; put it in must or filter")
-            }
-            guard let options = spec as? [String: Any] else { throw Self.parsingError("[\(here)] [\(field)] must be an object") }
-            for (key, bound) in options {
-                switch key {
-                case "format", "time_zone", "boost", "_name", "relation": continue
-                case "gte", "gt", "lte", "lt", "from", "to", "include_lower", "include_upper": break
-                default: throw Self.parsingError("[\(here)] option [\(key)] is not supported")
-                }
-                if key == "include_lower" || key == "include_upper" { continue }
-                if bound is NSNull { continue }
-                guard let ns = Self.nanoseconds(bound) else {
-                    throw Self.parsingError("[\(here)] [\(key)] \(bound) is not a date: give an ISO 8601 / RFC 3339 date or epoch milliseconds")
-                }
-                let includeLower = (options["include_lower"] as? Bool) ?? true
-                let includeUpper = (options["include_upper"] as? Bool) ?? true
-                switch key {
-                case "gte": narrow(from: ns)
-                case "gt": narrow(from: ns &+ 1)
-                case "lte": narrow(to: ns &+ 1)
-                case "lt": narrow(to: ns)
-                case "from": narrow(from: includeLower ? ns : ns &+ 1)
-                default: narrow(to: includeUpper ? ns &+ 1 : ns)
-                }
-            }
-            return .all
+            return try rangeClause(body: body, positive: positive, here: here)
         case "query_string":
-            var text: String?
-            if let options = body as? [String: Any] {
-                for (key, option) in options {
-                    switch key {
-                    case "query": text = option as? String
-                    case "default_field":
-                        guard let f = option as? String, f == "*" || (try? Self.target(f)) == .text else {
-                            throw Self.shardError("[\(here)] default_field must be [log] (or [message])")
-                        }
-                    case "fields":
-                        guard let fs = option as? [String], fs.allSatisfy({ $0 == "*" || (try? Self.target($0)) == .text }) else {
-                            throw Self.shardError("[\(here)] fields must be [log] (or [message])")
-                        }
-                    case "default_operator":
-                        // logstore's language ANDs juxtaposed terms (docs/QUERY.md).
-                        guard (option as? String)?.lowercased() == "and" else {
-                            throw Self.parsingError("[\(here)] default_operator must be AND: logstore's query language ANDs juxtaposed terms")
-                        }
-                    case "boost", "_name", "analyze_wildcard": break
-                    default: throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
-                    }
-                }
-            }
-            guard let text else { throw Self.parsingError("[\(here)] needs a string [query]") }
-            let parsed = try Self.parseQueryString(text, path: here)
-            try count(Self.leafCount(parsed) - 1, at: here)
-            return parsed
+            return try queryStringClause(body: body, here: here)
         default:
             throw Self.parsingError("unknown or unsupported query [\(type)] at [\(path)]; logstore supports: \(Self.supportedQueries)")
         }
+    }
+
+    /// QueryDSL.matchClause translates `match` and `match_phrase` on one field.
+    mutating func matchClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
+        let (field, spec) = try Self.singleField(body, path: here)
+        var text: Any? = spec
+        var andOperator = false
+        if let options = spec as? [String: Any] {
+            text = options["query"]
+            for (key, option) in options {
+                switch key {
+                case "query", "boost", "_name", "analyzer", "auto_generate_synonyms_phrase_query", "lenient": break
+                case "operator" where type == "match":
+                    guard let op = (option as? String)?.lowercased(), op == "and" || op == "or" else {
+                        throw Self.parsingError("[\(here)] operator must be \"and\" or \"or\"")
+                    }
+                    andOperator = op == "and"
+                case "slop" where type == "match_phrase" && Self.int(option) == 0: break
+                default:
+                    throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+                }
+            }
+    }
+    guard let value = text.flatMap(Self.scalarString) else {
+        throw Self.parsingError("[\(here)] needs a query value (a string, number or boolean)")
+    }
+    switch try Self.target(field) {
+    case .text:
+        let tokens = Tokenizer.tokens(value)
+        if type == "match_phrase" {
+            return tokens.isEmpty ? .all : .phrase(tokens)
+        }
+        // OpenSearch's zero_terms_query "none": a query without tokens matches nothing.
+        if tokens.isEmpty { return .not(.all) }
+        try count(tokens.count - 1, at: here)
+        let terms = tokens.map { Query.term($0) }
+        return andOperator ? .and(terms) : .or(terms)
+    case .field(let f):
+        return .field(f, value)
+    case .timestamp:
+        throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
+    }
+    }
+
+    /// QueryDSL.termClause translates `term` and `terms` (exact values) on one field.
+    mutating func termClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
+        let (field, spec) = try Self.singleField(body, path: here, ignoring: ["boost", "_name"])
+        var values: [String] = []
+        if type == "term" {
+            var raw: Any? = spec
+            if let options = spec as? [String: Any] { raw = options["value"] }
+            guard let v = raw.flatMap(Self.scalarString) else {
+                throw Self.parsingError("[\(here)] needs a value (a string, number or boolean)")
+            }
+            values = [v]
+        } else {
+            guard let list = spec as? [Any] else {
+                throw Self.parsingError("[\(here)] [\(field)] must be an array of values (terms lookup is not supported)")
+            }
+            try count(list.count - 1, at: here)
+            for item in list {
+                guard let v = Self.scalarString(item) else { throw Self.parsingError("[\(here)] values must be strings, numbers or booleans") }
+                values.append(v)
+            }
+    }
+    switch try Self.target(field) {
+    case .text: return .or(values.map { Query.term($0) })
+    case .field(let f): return .or(values.map { Query.field(f, $0) })
+    case .timestamp: throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
+    }
+    }
+
+    /// QueryDSL.prefixClause translates `prefix` on the message field.
+    mutating func prefixClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+        let (field, spec) = try Self.singleField(body, path: here)
+        var raw: Any? = spec
+        if let options = spec as? [String: Any] { raw = options["value"] }
+        guard let v = raw as? String else { throw Self.parsingError("[\(here)] needs a string value") }
+        guard try Self.target(field) == .text else {
+            throw Self.shardError("[\(here)] is supported on [log] only")
+    }
+    return .prefix(v)
+    }
+
+    /// QueryDSL.rangeClause narrows the time window by a `range` on `@timestamp` (AND positions only).
+    mutating func rangeClause(body: Any, positive: Bool, here: String) throws(OpenSearchError) -> Query {
+        let (field, spec) = try Self.singleField(body, path: here)
+        guard try Self.target(field) == .timestamp else {
+            throw Self.shardError("[\(here)] on field [\(field)] is not supported by logstore; range works on [@timestamp] only")
+    }
+    guard positive else {
+        throw Self.shardError("[\(here)] under bool should or must_not is not supported by logstore; put it in must or filter")
+    }
+    guard let options = spec as? [String: Any] else { throw Self.parsingError("[\(here)] [\(field)] must be an object") }
+    for (key, bound) in options {
+        switch key {
+        case "format", "time_zone", "boost", "_name", "relation": continue
+        case "gte", "gt", "lte", "lt", "from", "to", "include_lower", "include_upper": break
+        default: throw Self.parsingError("[\(here)] option [\(key)] is not supported")
+        }
+        if key == "include_lower" || key == "include_upper" { continue }
+        if bound is NSNull { continue }
+        guard let ns = Self.nanoseconds(bound) else {
+            throw Self.parsingError("[\(here)] [\(key)] \(bound) is not a date: give an ISO 8601 / RFC 3339 date or epoch milliseconds")
+        }
+        let includeLower = (options["include_lower"] as? Bool) ?? true
+        let includeUpper = (options["include_upper"] as? Bool) ?? true
+        switch key {
+        case "gte": narrow(from: ns)
+        case "gt": narrow(from: ns &+ 1)
+        case "lte": narrow(to: ns &+ 1)
+        case "lt": narrow(to: ns)
+        case "from": narrow(from: includeLower ? ns : ns &+ 1)
+        default: narrow(to: includeUpper ? ns &+ 1 : ns)
+        }
+    }
+    return .all
+    }
+
+    /// QueryDSL.queryStringClause parses a `query_string` in logstore's query language.
+    mutating func queryStringClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+        var text: String?
+        if let options = body as? [String: Any] {
+            for (key, option) in options {
+                switch key {
+                case "query": text = option as? String
+                case "default_field":
+                    guard let f = option as? String, f == "*" || (try? Self.target(f)) == .text else {
+                        throw Self.shardError("[\(here)] default_field must be [log] (or [message])")
+                    }
+                case "fields":
+                    guard let fs = option as? [String], fs.allSatisfy({ $0 == "*" || (try? Self.target($0)) == .text }) else {
+                        throw Self.shardError("[\(here)] fields must be [log] (or [message])")
+                    }
+                case "default_operator":
+                    // logstore's language ANDs juxtaposed terms (docs/QUERY.md).
+                    guard (option as? String)?.lowercased() == "and" else {
+                        throw Self.parsingError("[\(here)] default_operator must be AND: logstore's query language ANDs juxtaposed terms")
+                    }
+                case "boost", "_name", "analyze_wildcard": break
+                default: throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+                }
+            }
+    }
+    guard let text else { throw Self.parsingError("[\(here)] needs a string [query]") }
+    let parsed = try Self.parseQueryString(text, path: here)
+    try count(Self.leafCount(parsed) - 1, at: here)
+    return parsed
     }
 
     static func parseQueryString(_ text: String, path: String) throws(OpenSearchError) -> Query {
