@@ -66,8 +66,8 @@ serve: release
 test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	$(MAKE) test-python
 	$(MAKE) fuzz-smoke
+	$(MAKE) test-python
 
 ## libFuzzer targets (Fuzz/): the bulk/NDJSON parser, the JSON scanner, msgpack, the query
 ## language, the OpenSearch DSL and the block codec. Built with -sanitize=fuzzer in release into
