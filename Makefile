@@ -18,7 +18,7 @@ help:
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
 	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
-	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~3 min)"
+	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
