@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-load bench-load-quick format clean help
+.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-tls bench-load bench-load-quick format clean help
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
 	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
+	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
@@ -104,6 +105,11 @@ bench: deps release
 	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000
 	$(PYTHON) Benchmarks/load/readbench.py || true  # exit 5 = a latency target missed; figures in its table
 	$(PYTHON) Benchmarks/load/tailbench.py || true  # live tail: 3000 followers; exit 5 = p99 target missed
+
+## TLS + users against plain HTTP, interleaved runs (throwaway CA and users; needs openssl).
+## The venv's Python when there is one (standard library only). BENCH_ARGS passes options (--help).
+bench-tls: deps release
+	$$( [ -x $(VENV)/bin/python ] && echo $(VENV)/bin/python || echo $(PYTHON) ) Benchmarks/load/tlsbench.py $(BENCH_ARGS)
 
 ## The open-loop driver (Swift: hdrhistogram-swift, async-http-client, postgres-nio).
 loaddriver:

@@ -11,6 +11,7 @@ See Benchmarks/load/README.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import datetime as dt
 import glob
@@ -25,6 +26,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -194,18 +196,105 @@ def minute_prefix(base: dt.datetime, cycle: int) -> bytes:
 # HTTP client side (runs in worker processes)
 
 
+class Access:
+    """How the driver reaches the server: plain HTTP, or HTTPS verified against `ca_cert` (the
+    system's CAs when None); and, with `user`, HTTP Basic credentials sent on every request.
+
+    The SSL context is built once per process, on first use (workers are forked; the context is
+    not shared across a fork). Connections stay keep-alive, so the handshake is paid once per
+    connection, not per request."""
+
+    def __init__(self, tls: bool = False, ca_cert: str | None = None, user: str | None = None,
+                 password: str | None = None):
+        self.tls = tls
+        self.ca_cert = ca_cert
+        self.user = user
+        self.authorization = None
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+            self.authorization = f"Basic {token}"
+        self._ctx: ssl.SSLContext | None = None
+        self._ctx_pid = 0
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def context(self) -> ssl.SSLContext:
+        if self._ctx is None or self._ctx_pid != os.getpid():
+            self._ctx = ssl.create_default_context(cafile=self.ca_cert)
+            self._ctx_pid = os.getpid()
+        return self._ctx
+
+    def connection(self, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
+        if not self.tls:
+            return http.client.HTTPConnection(host, port, timeout=timeout)
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=self.context())
+
+    def headers(self, headers: dict | None = None) -> dict:
+        out = dict(headers or {})
+        if self.authorization is not None:
+            out["Authorization"] = self.authorization
+        return out
+
+    def __getstate__(self) -> dict:  # picklable: the context is rebuilt where it is used
+        state = dict(self.__dict__)
+        state["_ctx"], state["_ctx_pid"] = None, 0
+        return state
+
+
+PLAIN = Access()
+
+
+def access_from_args(a: argparse.Namespace, user: str | None, password_env: str) -> Access:
+    """An Access for the scripts' --ca-cert/--tls and a user whose password is in $password_env."""
+    password = None
+    if user is not None:
+        password = os.environ.get(password_env)
+        if password is None:
+            print(f"error: set {password_env} to the password of {user!r}", file=sys.stderr)
+            raise SystemExit(2)
+    return Access(tls=a.tls, ca_cert=a.ca_cert, user=user, password=password)
+
+
+def add_access_args(ap: argparse.ArgumentParser, ingest_what: str) -> None:
+    g = ap.add_argument_group("TLS and users (a server started with --tls-cert/--users)")
+    g.add_argument("--ca-cert", help="talk HTTPS, verifying the server's certificate against this PEM CA file "
+                                      "(with --url: the URL must be https://)")
+    g.add_argument("--tls", action="store_true", help="talk HTTPS, verifying against the system's CAs (implied by --ca-cert "
+                                                     "and by an https:// --url)")
+    g.add_argument("--user", help="HTTP Basic user for every request; the password is read from $LOGSTORE_PASSWORD")
+    g.add_argument("--ingest-user", help=f"HTTP Basic user for {ingest_what} instead of --user; the password is read "
+                                         "from $LOGSTORE_INGEST_PASSWORD")
+
+
+def resolve_access(a: argparse.Namespace) -> tuple[Access, Access]:
+    """(access for everything but bulk requests, access for bulk requests) from the parsed options."""
+    if a.ca_cert is not None:
+        a.tls = True
+        if not os.path.isfile(a.ca_cert):
+            print(f"error: --ca-cert {a.ca_cert}: no such file", file=sys.stderr)
+            raise SystemExit(2)
+    if a.url and urllib.parse.urlsplit(a.url).scheme == "https":
+        a.tls = True
+    main_access = access_from_args(a, a.user, "LOGSTORE_PASSWORD")
+    ingest_access = access_from_args(a, a.ingest_user, "LOGSTORE_INGEST_PASSWORD") if a.ingest_user else main_access
+    return main_access, ingest_access
+
+
 class Client:
-    def __init__(self, host: str, port: int, path: str, gzip_bodies: bool, timeout: float):
+    def __init__(self, host: str, port: int, path: str, gzip_bodies: bool, timeout: float, access: Access = PLAIN):
         self.host, self.port, self.path = host, port, path
         self.gzip = gzip_bodies
         self.timeout = timeout
+        self.access = access
         self.conn: http.client.HTTPConnection | None = None
         self.used = 0
-        self.headers = {
+        self.headers = access.headers({
             "Content-Type": "application/x-ndjson",
             "User-Agent": "Fluent-Bit",
             "Connection": "keep-alive",
-        }
+        })
         if gzip_bodies:
             self.headers["Content-Encoding"] = "gzip"
 
@@ -220,7 +309,7 @@ class Client:
     def post(self, body: bytes) -> tuple[int, bytes, str | None]:
         if self.conn is None or self.used >= REQUESTS_PER_CONN:
             self.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.conn = self.access.connection(self.host, self.port, self.timeout)
             self.used = 0
         self.used += 1
         self.conn.request("POST", self.path, body=body, headers=self.headers)
@@ -305,7 +394,8 @@ def worker_main(wid: int, nworkers: int, kind: str, cfg: dict, corpus: list[byte
         if delay > 0:
             time.sleep(delay)
         res = new_result()
-        client = Client(cfg["host"], cfg["port"], "/_bulk", cfg["gzip"], cfg["request_timeout"])
+        client = Client(cfg["host"], cfg["port"], "/_bulk", cfg["gzip"], cfg["request_timeout"],
+                        cfg.get("access") or PLAIN)
         cycle = cfg["cycle_base"]
         prefix = minute_prefix(base, cycle)
         used_cycles = 1
@@ -445,19 +535,19 @@ def proc_cpu(pid: int | None) -> float | None:
         return None
 
 
-def http_get(host: str, port: int, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def http_get(host: str, port: int, path: str, timeout: float = 30.0, access: Access = PLAIN) -> tuple[int, bytes]:
+    conn = access.connection(host, port, timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=access.headers())
         r = conn.getresponse()
         return r.status, r.read()
     finally:
         conn.close()
 
 
-def get_stats(host: str, port: int) -> dict | None:
+def get_stats(host: str, port: int, access: Access = PLAIN) -> dict | None:
     try:
-        status, body = http_get(host, port, "/v1/stats", timeout=60)
+        status, body = http_get(host, port, "/v1/stats", timeout=60, access=access)
         if status != 200:
             return None
         return json.loads(body)
@@ -465,15 +555,17 @@ def get_stats(host: str, port: int) -> dict | None:
         return None
 
 
-def wait_health(host: str, port: int, server: Server | None, timeout: float) -> float:
+def wait_health(host: str, port: int, server: Server | None, timeout: float, access: Access = PLAIN) -> float:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         if server is not None and not server.alive():
             raise RuntimeError(f"server exited with code {server.proc.returncode}:\n{server.log_tail()}")
         try:
-            status, body = http_get(host, port, "/health", timeout=2)
+            status, body = http_get(host, port, "/health", timeout=2, access=access)
             if status == 200 and b'"ok"' in body:
                 return time.perf_counter() - t0
+        except ssl.SSLCertVerificationError as e:
+            raise RuntimeError(f"the server's certificate does not verify: {e}") from e
         except (OSError, http.client.HTTPException):
             pass
         time.sleep(0.05)
@@ -637,11 +729,11 @@ def run_phase(name: str, kind: str, nworkers: int, cfg: dict, shared: tuple, ser
     return out
 
 
-def probe(host: str, port: int, base: dt.datetime, suffix: bytes) -> tuple[bool, str]:
+def probe(host: str, port: int, base: dt.datetime, suffix: bytes, access: Access = PLAIN) -> tuple[bool, str]:
     body = doc(ACTION_JOB, b":00.000Z", b"logstore loadgen probe", suffix).replace(MARK, minute_prefix(base, 0))
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn = access.connection(host, port, 30)
     try:
-        conn.request("POST", "/_bulk", body=body, headers={"Content-Type": "application/x-ndjson"})
+        conn.request("POST", "/_bulk", body=body, headers=access.headers({"Content-Type": "application/x-ndjson"}))
         r = conn.getresponse()
         data = r.read()
     except (OSError, http.client.HTTPException) as e:
@@ -665,11 +757,23 @@ def fmt(v, width: int, digits: int = 0) -> str:
     return f"{v:,}".rjust(width)
 
 
+def security_note(sec: dict | None) -> str:
+    """'  TLS, users ingest=… read=…' for the table's title; empty for plain HTTP without users."""
+    if not sec or not (sec.get("tls") or sec.get("user") or sec.get("ingest_user")):
+        return ""
+    parts = ["TLS"] if sec.get("tls") else []
+    if sec.get("user") or sec.get("ingest_user"):
+        users = sec.get("user") if sec.get("user") == sec.get("ingest_user") else \
+            f"{sec.get('ingest_user') or '-'} (bulk), {sec.get('user') or '-'} (other requests)"
+        parts.append(f"Basic auth: {users}")
+    return "  " + ", ".join(parts)
+
+
 def print_table(report: dict) -> None:
     print()
     print(f"logstore load — {report['server'].get('target')}  corpus: {report['workload']['corpus']}  "
           f"streams: {report['workload']['job_streams']} jobs + {report['workload']['workflow_streams']} workflow engines"
-          f"{'  gzip' if report['workload']['gzip'] else ''}")
+          f"{'  gzip' if report['workload']['gzip'] else ''}{security_note(report.get('security'))}")
     hdr = (f"{'phase':<12}{'conns':>6}{'docs/req':>9}{'reqs':>8}{'lines':>11}{'secs':>7}{'lines/s':>11}"
            f"{'req/s':>8}{'MB/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'retry':>6}{'bad':>5}"
            f"{'cpu s':>7}{'µs/line':>8}{'RSS MB':>8}")
@@ -763,6 +867,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--startup-timeout", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
+    add_access_args(ap, "the bulk requests (the probe included)")
     a = ap.parse_args(argv)
     if a.quick:
         a.seconds = min(a.seconds, 2.0)
@@ -794,6 +899,7 @@ def kill_all(processes) -> None:
 
 def main(argv: list[str]) -> int:
     a = parse_args(argv)
+    access, ingest_access = resolve_access(a)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -822,13 +928,16 @@ def main(argv: list[str]) -> int:
         if a.url:
             u = urllib.parse.urlsplit(a.url)
             host, port = u.hostname or "", u.port or 9200
-            if host not in LOCAL_HOSTS or u.scheme != "http":
-                print("error: --url must be http://127.0.0.1:PORT (local targets only)", file=sys.stderr)
+            if host not in LOCAL_HOSTS or u.scheme not in ("http", "https"):
+                print("error: --url must be http(s)://127.0.0.1:PORT (local targets only)", file=sys.stderr)
                 return 2
-            if host == "localhost":
+            if u.scheme == "http" and access.tls:
+                print("error: --ca-cert/--tls need an https:// --url", file=sys.stderr)
+                return 2
+            if host == "localhost" and not access.tls:  # over TLS the name must match the certificate
                 host = "127.0.0.1"
             pid = a.pid
-            report["server"] = {"target": f"http://{host}:{port}", "started_by_driver": False, "pid": pid}
+            report["server"] = {"target": f"{access.scheme}://{host}:{port}", "started_by_driver": False, "pid": pid}
         else:
             binary = Path(a.bin)
             if not binary.is_absolute():
@@ -848,13 +957,17 @@ def main(argv: list[str]) -> int:
                 log_path = temp_dir / "server.log"
             server = Server(binary, data_dir, port, log_path, a.server_arg)
             pid = server.pid
-            report["server"] = {"target": f"http://{host}:{port}", "started_by_driver": True, "pid": pid,
+            report["server"] = {"target": f"{access.scheme}://{host}:{port}", "started_by_driver": True, "pid": pid,
                                 "binary": str(binary), "data_dir": str(data_dir), "log": str(log_path),
                                 "command": server.cmd}
-        startup = wait_health(host, port, server, a.startup_timeout)
+        report["security"] = {"tls": access.tls, "ca_cert": access.ca_cert, "user": access.user,
+                              "ingest_user": ingest_access.user}
+        startup = wait_health(host, port, server, a.startup_timeout, access)
         report["server"]["health_seconds"] = round(startup, 3)
-        stats0 = get_stats(host, port)
-        ok, why = probe(host, port, base, job_streams[0])
+        stats0 = get_stats(host, port, access)
+        t_probe = time.perf_counter()
+        ok, why = probe(host, port, base, job_streams[0], ingest_access)
+        report["server"]["probe_seconds"] = round(time.perf_counter() - t_probe, 3)  # a first login's check included
         if not ok:
             print(f"error: the server does not accept bulk requests yet: {why}", file=sys.stderr)
             return 3
@@ -863,7 +976,7 @@ def main(argv: list[str]) -> int:
         cycle = 1
         common = {"host": host, "port": port, "gzip": a.gzip, "seed": a.seed, "base_time": base.isoformat(),
                   "batch_share": a.batch_share, "request_timeout": a.request_timeout,
-                  "small_streams": a.small_streams, "grace": 30.0}
+                  "small_streams": a.small_streams, "grace": 30.0, "access": ingest_access}
         report["workload"] = {"corpus": corpus_source, "corpus_lines": len(corpus), "job_streams": len(job_streams),
                               "workflow_streams": len(wf_streams_used), "batch_share": a.batch_share,
                               "gzip": a.gzip, "event_time_base": base.isoformat() + "Z"}
@@ -919,7 +1032,7 @@ def main(argv: list[str]) -> int:
             m2 = proc_mem(pid)
             final["rss_after_settle_bytes"] = m2.get("VmRSS")
             final["rss_anon_after_settle_bytes"] = m2.get("RssAnon")
-        stats1 = get_stats(host, port)
+        stats1 = get_stats(host, port, access)
         if stats1 is not None:
             before = stats0.get("lines", 0) if stats0 else 0
             final["stats_lines_delta"] = stats1.get("lines", 0) - before

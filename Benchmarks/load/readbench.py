@@ -80,8 +80,9 @@ def count_lines(kind: str, resp: http.client.HTTPResponse, data: bytes) -> int |
 
 
 class ReadClient:
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, access: lg.Access = lg.PLAIN):
         self.host, self.port = host, port
+        self.access = access
         self.conn: http.client.HTTPConnection | None = None
 
     def close(self) -> None:
@@ -94,7 +95,7 @@ class ReadClient:
 
     def do(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[http.client.HTTPResponse, bytes]:
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
+            self.conn = self.access.connection(self.host, self.port, REQUEST_TIMEOUT)
         self.conn.request(method, path, body=body, headers=headers)
         resp = self.conn.getresponse()
         data = resp.read()
@@ -104,7 +105,8 @@ class ReadClient:
 
 
 def read_worker(wid: int, nworkers: int, kind: str, rate: float, seconds: float, host: str, port: int,
-                jobs: list[str], bodies: list[bytes], seed: int, start_mono: float, result_q) -> None:
+                jobs: list[str], bodies: list[bytes], seed: int, start_mono: float, result_q,
+                access: lg.Access = lg.PLAIN) -> None:
     """Open loop: request i of this worker is due at start + (wid + i*nworkers)/rate, whatever
     happened to earlier requests. Latency = completion - due time (queueing included)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -112,7 +114,8 @@ def read_worker(wid: int, nworkers: int, kind: str, rate: float, seconds: float,
     try:
         rng = random.Random(seed * 7919 + wid)
         n = max(0, math.ceil((seconds * rate - wid) / nworkers))
-        client = ReadClient(host, port)
+        client = ReadClient(host, port, access)
+        search_headers, logs_headers = access.headers(SEARCH_HEADERS), access.headers(LOGS_HEADERS)
         res = {"sent": 0, "ok": 0, "errors": 0, "conn_errors": 0, "unsent": 0, "status": {},
                "lat": [], "svc": [], "resp_bytes": 0, "lines_sampled": [], "bad_samples": 0, "empty_samples": 0,
                "max_send_lag": 0.0, "last_done": start_mono}
@@ -130,9 +133,9 @@ def read_worker(wid: int, nworkers: int, kind: str, rate: float, seconds: float,
             res["max_send_lag"] = max(res["max_send_lag"], t_send - due)
             j = rng.randrange(len(jobs))
             if kind == "search":
-                method, path, body, headers = "POST", SEARCH_PATH, bodies[j], SEARCH_HEADERS
+                method, path, body, headers = "POST", SEARCH_PATH, bodies[j], search_headers
             else:
-                method, path, body, headers = "GET", f"/v1/logs?job={jobs[j]}&limit=5000", None, LOGS_HEADERS
+                method, path, body, headers = "GET", f"/v1/logs?job={jobs[j]}&limit=5000", None, logs_headers
             res["sent"] += 1
             try:
                 resp, data = client.do(method, path, body, headers)
@@ -179,7 +182,7 @@ def ingest_worker(wid: int, nworkers: int, cfg: dict, corpus: list[bytes], job_s
         base = dt.datetime.fromisoformat(cfg["base_time"])
         ready_q.put(wid)
         res = lg.new_result()
-        client = lg.Client(cfg["host"], cfg["port"], "/_bulk", False, 60.0)
+        client = lg.Client(cfg["host"], cfg["port"], "/_bulk", False, 60.0, cfg.get("access") or lg.PLAIN)
         bps = cfg["lines_per_sec"] / cfg["docs"]
         interval = nworkers / bps
         start = time.perf_counter() + 0.05
@@ -287,11 +290,12 @@ class Ingest:
 
 
 def run_read_phase(ctx, kind: str, rate: float, a, host: str, port: int, jobs: list[str], bodies: list[bytes],
-                   pid: int | None, box: list, seed: int) -> dict:
+                   pid: int | None, box: list, seed: int, access: lg.Access = lg.PLAIN) -> dict:
     result_q = ctx.Queue()
     start = time.monotonic() + 0.3  # leave time for the forks
     procs = [ctx.Process(target=read_worker, daemon=True,
-                         args=(w, a.workers, kind, rate, a.seconds, host, port, jobs, bodies, seed, start, result_q))
+                         args=(w, a.workers, kind, rate, a.seconds, host, port, jobs, bodies, seed, start, result_q,
+                               access))
              for w in range(a.workers)]
     box[:] = procs
     for p in procs:
@@ -383,7 +387,8 @@ def print_report(rep: dict) -> None:
     print(f"logstore read latency — {rep['server'].get('target')}  {w['job_streams']} job streams, "
           f"{w['loaded_lines']:,} lines loaded; background ingest: "
           f"{'%s lines/s' % format(w['ingest_lines_per_sec'], ',') if w['ingest_lines_per_sec'] else 'none (idle)'}; "
-          f"{rep['config']['workers']} open-loop client processes, {rep['config']['seconds']:g} s per step")
+          f"{rep['config']['workers']} open-loop client processes, {rep['config']['seconds']:g} s per step"
+          f"{lg.security_note(rep.get('security'))}")
     if rep.get("baseline"):
         b = rep["baseline"]
         print(f"baseline (no reads, {b['seconds']} s): server CPU {b['server_cpu_percent']} %, "
@@ -455,6 +460,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--startup-timeout", type=float, default=60.0)
     ap.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
+    lg.add_access_args(ap, "the load and the background ingest")
     a = ap.parse_args(argv)
     if a.quick:
         a.lines_per_stream = min(a.lines_per_stream, 100)
@@ -481,6 +487,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     a = parse_args(argv)
+    access, ingest_access = lg.resolve_access(a)
+
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
@@ -510,12 +518,16 @@ def main(argv: list[str]) -> int:
         if a.url:
             u = urllib.parse.urlsplit(a.url)
             host, port = u.hostname or "", u.port or 9200
-            if host not in lg.LOCAL_HOSTS or u.scheme != "http":
-                print("error: --url must be http://127.0.0.1:PORT (local targets only)", file=sys.stderr)
+            if host not in lg.LOCAL_HOSTS or u.scheme not in ("http", "https"):
+                print("error: --url must be http(s)://127.0.0.1:PORT (local targets only)", file=sys.stderr)
                 return 2
-            host = "127.0.0.1" if host in ("localhost", "127.0.0.1") else host
+            if u.scheme == "http" and access.tls:
+                print("error: --ca-cert/--tls need an https:// --url", file=sys.stderr)
+                return 2
+            if not access.tls:  # over TLS the name must match the certificate
+                host = "127.0.0.1" if host in ("localhost", "127.0.0.1") else host
             pid = a.pid
-            rep["server"] = {"target": f"http://{host}:{port}", "started_by_driver": False, "pid": pid}
+            rep["server"] = {"target": f"{access.scheme}://{host}:{port}", "started_by_driver": False, "pid": pid}
         else:
             binary = Path(a.bin)
             if not binary.is_absolute():
@@ -528,14 +540,17 @@ def main(argv: list[str]) -> int:
             temp_dir = Path(tempfile.mkdtemp(prefix="logstore-readbench-"))
             server = lg.Server(binary, temp_dir / "data", port, temp_dir / "server.log", a.server_arg)
             pid = server.pid
-            rep["server"] = {"target": f"http://{host}:{port}", "started_by_driver": True, "pid": pid,
+            rep["server"] = {"target": f"{access.scheme}://{host}:{port}", "started_by_driver": True, "pid": pid,
                              "binary": str(binary), "data_dir": str(temp_dir / "data"), "command": server.cmd}
-        lg.wait_health(host, port, server, a.startup_timeout)
+        rep["security"] = {"tls": access.tls, "ca_cert": access.ca_cert, "user": access.user,
+                           "ingest_user": ingest_access.user}
+        lg.wait_health(host, port, server, a.startup_timeout, access)
 
         # 1. load
         cycle = 1
         common = {"host": host, "port": port, "gzip": False, "seed": a.seed, "base_time": base.isoformat(),
-                  "batch_share": 0.0, "request_timeout": 120.0, "small_streams": 100, "grace": 30.0}
+                  "batch_share": 0.0, "request_timeout": 120.0, "small_streams": 100, "grace": 30.0,
+                  "access": ingest_access}
         loaded = 0
         if not a.skip_load:
             total = len(job_streams) * a.lines_per_stream
@@ -568,13 +583,21 @@ def main(argv: list[str]) -> int:
             print(f"background ingest at {a.ingest_rate:,} lines/s ...", file=sys.stderr, flush=True)
             ingest = Ingest(ctx, a.ingest_conns, icfg, corpus, job_streams)
             time.sleep(1.0)  # let it reach its pace
+        if access.authorization is not None:
+            # the server checks a password once (PBKDF2) and remembers the header: log in before the
+            # reads so that this one-time cost is reported here and not in the first step's latency
+            t_login = time.perf_counter()
+            status, _ = lg.http_get(host, port, "/v1/stats", timeout=60, access=access)
+            rep["security"]["first_login_ms"] = lg.ms(time.perf_counter() - t_login)
+            if status != 200:
+                raise RuntimeError(f"GET /v1/stats as {access.user!r} answered {status} (the reads need the read role)")
         rep["baseline"] = measure_idle_cpu(pid, min(3.0, a.seconds))
 
         # 3. reads
         for kind in a.kind_list:
             for rate in a.rate_list:
                 print(f"reads: {kind} at {rate:g} req/s for {a.seconds:g} s ...", file=sys.stderr, flush=True)
-                p = run_read_phase(ctx, kind, rate, a, host, port, jobs, bodies, pid, box, a.seed)
+                p = run_read_phase(ctx, kind, rate, a, host, port, jobs, bodies, pid, box, a.seed, access)
                 rep["phases"].append(p)
                 if server is not None and not server.alive():
                     raise RuntimeError(f"server exited during reads:\n{server.log_tail()}")
