@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-tls bench-load bench-load-quick format clean help
+.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-tls bench-load bench-load-quick format clean help browser-deps test-browser bench-ui ui-screenshots
 
 all: build
 
@@ -19,6 +19,8 @@ help:
 	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
 	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
+	@echo "make bench-ui          the web viewer on a 1,000,000-line job in Chromium: first lines, scroll to the end"
+	@echo "make ui-screenshots    the screenshots of docs/UI.md (docs/ui/*.png)"
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
@@ -69,6 +71,7 @@ test: deps venv
 	$(SWIFT) test --skip-build
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-python
+	$(MAKE) test-browser
 
 ## libFuzzer targets (Fuzz/): the bulk/NDJSON parser, the JSON scanner, msgpack, the query
 ## language, the OpenSearch DSL and the block codec. Built with -sanitize=fuzzer in release into
@@ -128,3 +131,24 @@ format:
 
 clean:
 	rm -rf .build .build-fuzz Benchmarks/.build
+
+## Debian's chromium and chromium-driver for the web viewer's browser tests (installed when missing).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium chromium-driver"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }; \
+	fi
+
+## The web viewer in the real Chromium (Tests/browser/, selenium); screenshots in .build/browser/.
+test-browser: venv browser-deps
+	LOGSTORE_BIN=$$(pwd)/.build/debug/logstore $(VENV)/bin/python -m pytest -q Tests/browser
+
+## The log view on a 1,000,000-line job, timed in the browser (Performance API); exit 5 = target missed.
+bench-ui: release venv browser-deps
+	cd Tests/browser && LOGSTORE_BIN=$(CURDIR)/.build/release/logstore $(CURDIR)/$(VENV)/bin/python bench_logview.py
+
+## docs/ui/*.png, the screenshots of docs/UI.md.
+ui-screenshots: build venv browser-deps
+	cd Tests/browser && LOGSTORE_BIN=$(CURDIR)/.build/debug/logstore $(CURDIR)/$(VENV)/bin/python screenshots.py

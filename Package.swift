@@ -56,7 +56,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ]
+            ],
+            // The web viewer's files, compiled into the binary (Sources/LogStoreHTTP/UI/).
+            resources: [.embedInCode("UI/assets")]
         ),
         .executableTarget(
             name: "logstore",

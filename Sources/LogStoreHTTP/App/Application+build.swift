@@ -59,6 +59,8 @@ public struct LogStoreContext: RequestContext {
     /// The indices the request may write (set by `AuthMiddleware` for a user limited to index
     /// patterns; every index otherwise). The bulk handler refuses other indices per item.
     public var indexPermission = IndexPermission.any
+    /// The user of the web viewer's session cookie (set by `UIMiddleware`; nil without one).
+    public var sessionUser: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -77,6 +79,9 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     // inner middleware has turned them into answers (a no-op until swift-metrics is bootstrapped).
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ErrorMiddleware(directory: storage.directory))
+    // The web viewer: a browser's `GET /` redirected, session cookies and their CSRF token.
+    let uiSessions = UISessions()
+    router.middlewares.add(UIMiddleware(users: options.security.users, sessions: uiSessions, pathPrefix: options.security.pathPrefix))
     // Before any handler: login and the route's permission (RoutePermissions).
     router.middlewares.add(AuthMiddleware(security: options.security, defaultIndex: options.ingest.defaultIndex, metrics: options.metrics, logger: logger))
     AdminController(storage: storage, retention: options.retention, tailHub: tailHub, metrics: options.metrics).addRoutes(to: router)
@@ -87,6 +92,11 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     var openSearch = OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes)
     openSearch.connections = tailHub.connections
     openSearch.addRoutes(to: router)
+    WorkflowsController(storage: storage).addRoutes(to: router.group("v1"))
+    UIController(
+        users: options.security.users, sessions: uiSessions, throttle: options.security.throttle, secureCookie: options.security.tls != nil,
+        directory: ProcessInfo.processInfo.environment["LOGSTORE_UI_DIR"]
+    ).addRoutes(to: router)
     return router
 }
 

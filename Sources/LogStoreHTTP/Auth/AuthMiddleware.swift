@@ -74,6 +74,8 @@ struct AuthMiddleware: RouterMiddleware {
             error.headers[.retryAfter] = "\(wait.components.seconds + 1)"
             throw error
         }
+        // A web viewer session (checked by UIMiddleware against the users in force).
+        if let name = context.sessionUser, let user = users.user(named: name) { return user }
         guard let header = request.headers[.authorization] else {
             metrics.missing.increment()
             throw Self.unauthorized("missing authentication credentials for \(request.method) \(request.uri.path)")

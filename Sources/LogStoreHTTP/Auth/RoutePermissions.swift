@@ -27,6 +27,10 @@ public enum RoutePermissions {
         // Administration.
         add(["DELETE"], ["/v1/workflows/{id}"], .permission(.admin))
         add(["POST"], ["/v1/admin/compact"], .permission(.admin))
+        // The web viewer's files and its login (its data comes from the read routes above).
+        add(["GET"], ["/ui", "/ui/{file}", "/ui/session"], .open)
+        add(["POST"], ["/ui/login", "/ui/logout"], .open)
+        add(["GET"], ["/v1/workflows"], .permission(.read))
         return table
     }()
 
