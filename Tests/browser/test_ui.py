@@ -267,3 +267,29 @@ def test_workflows_endpoint(server):
     with pytest.raises(urllib.error.HTTPError) as bad:
         get_json(server, "/v1/workflows?limit=0")
     assert bad.value.code == 400
+
+
+def test_follow_reconnects_without_gaps(server, browser):
+    """Offline for a while (Chromium's network emulation): lines stored meanwhile appear once each, in order."""
+    params = urllib.parse.urlencode({"index": JOB_INDEX, "workflow": WF_NEW, "job": JOB_B}, quote_via=urllib.parse.quote)
+    browser.get(f"http://127.0.0.1:{server}/ui/#/log?{params}&follow=1")
+    wait(browser, lambda d: "on" in d.find_element(By.CSS_SELECTOR, "[data-act=follow]").get_attribute("class"))
+    rows(browser, ".logpage")
+    browser.execute_cdp_cmd("Network.enable", {})
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    time.sleep(0.5)
+    base = int(time.time() * 1000)
+    markers = [f"while offline {i} {time.time_ns()}" for i in range(3)]
+    for i, marker in enumerate(markers):
+        bulk(server, [job_doc(base + i, JOB_B, WF_NEW, marker)])
+    wait(browser, lambda d: "reconnecting" in d.find_element(By.CSS_SELECTOR, ".logpage .status").text)  # its requests fail
+    time.sleep(1.0)
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    wait(browser, lambda d: rows(d, ".logpage")[-1][1] == markers[-1])
+    shown = rows(browser, ".logpage")
+    texts = [t for _, t in shown]
+    assert texts[-3:] == markers and all(texts.count(m) == 1 for m in markers)
+    total = get_json(server, f"/v1/streams?{params}")["streams"][0]["lines"]
+    assert [n for n, _ in shown][-3:] == [total - 2, total - 1, total]
+    browser.get_log("browser")  # the failed requests while offline are expected console entries
