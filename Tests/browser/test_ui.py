@@ -293,3 +293,17 @@ def test_follow_reconnects_without_gaps(server, browser):
     total = get_json(server, f"/v1/streams?{params}")["streams"][0]["lines"]
     assert [n for n, _ in shown][-3:] == [total - 2, total - 1, total]
     browser.get_log("browser")  # the failed requests while offline are expected console entries
+
+
+def test_slash_goes_to_search(server, browser):
+    browser.get(f"http://127.0.0.1:{server}/ui/#/workflows")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.workflows tbody td.id a"))
+    press(browser, "/")
+    assert browser.execute_script("return document.activeElement.matches('input.filter')")  # the page's own box
+    params = urllib.parse.urlencode({"index": JOB_INDEX, "workflow": WF_NEW, "job": JOB_A}, quote_via=urllib.parse.quote)
+    browser.get(f"http://127.0.0.1:{server}/ui/#/log?{params}")
+    rows(browser, ".logpage")
+    press(browser, "/")
+    wait(browser, lambda d: d.execute_script("return document.activeElement.matches('.search input.q')"))
+    browser.switch_to.active_element.send_keys('"connection refused"\n')
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".search .count").get_attribute("data-total") == "6")
