@@ -307,3 +307,24 @@ def test_slash_goes_to_search(server, browser):
     wait(browser, lambda d: d.execute_script("return document.activeElement.matches('.search input.q')"))
     browser.switch_to.active_element.send_keys('"connection refused"\n')
     wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".search .count").get_attribute("data-total") == "6")
+
+
+def test_jump_to_a_time_and_a_shared_line_link(server, browser):
+    params = urllib.parse.urlencode({"index": JOB_INDEX, "workflow": WF_NEW, "job": JOB_A}, quote_via=urllib.parse.quote)
+    browser.get(f"http://127.0.0.1:{server}/ui/#/log?{params}")
+    rows(browser, ".logpage")
+    lines = job_a_lines()
+    browser.execute_script("""
+      const d = new Date(arguments[0]), p = (n) => String(n).padStart(2, '0');
+      const input = document.querySelector('.jump input');
+      input.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+      input.form.requestSubmit();""", lines[150][0])
+    wait(browser, lambda d: rows(d, ".logpage")[0] == [151, lines[150][1]])
+    # A line's number is its link: the URL then opens the log at that line.
+    browser.execute_script("[...document.querySelectorAll('.logpage .r .n')].find(a => a.textContent === '160').click()")
+    wait(browser, lambda d: "at=" in d.current_url)
+    link = browser.current_url
+    browser.get("about:blank")
+    browser.get(link)
+    selected = wait(browser, lambda d: d.execute_script("const r = document.querySelector('.logpage .r.sel'); return r && [r.querySelector('.n').textContent, r.querySelector('.m').textContent]"))
+    assert selected == ["160", lines[159][1]]
