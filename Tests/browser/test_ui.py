@@ -328,3 +328,16 @@ def test_jump_to_a_time_and_a_shared_line_link(server, browser):
     browser.get(link)
     selected = wait(browser, lambda d: d.execute_script("const r = document.querySelector('.logpage .r.sel'); return r && [r.querySelector('.n').textContent, r.querySelector('.m').textContent]"))
     assert selected == ["160", lines[159][1]]
+
+
+def test_download_as_text(server, browser):
+    directory = tempfile.mkdtemp(prefix="logstore-ui-download-")
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": directory})
+    params = urllib.parse.urlencode({"index": JOB_INDEX, "workflow": WF_NEW, "job": JOB_A}, quote_via=urllib.parse.quote)
+    browser.get(f"http://127.0.0.1:{server}/ui/#/log?{params}")
+    rows(browser, ".logpage")
+    browser.find_element(By.CSS_SELECTOR, "[data-act=download]").click()
+    path = os.path.join(directory, JOB_A + ".log")
+    wait(browser, lambda d: os.path.exists(path) and os.path.getsize(path) > 0)
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == "".join(text + "\n" for _, text in job_a_lines())  # every line, in log order, as stored
