@@ -266,7 +266,7 @@ enum DateFormat: Sendable, Equatable {
 /// or date math on `now` (`now-1h`, `now/d`, `now-7d/d`).
 enum RequestDate {
     static func millis(_ value: Any, name: String, now: Int64 = Storage.now() / 1_000_000) throws -> Int64 {
-        if let n = value as? NSNumber, !(value is Bool) {
+        if let n = value as? NSNumber, !AggregationParser.isBoolean(value) {
             let d = n.doubleValue
             guard d.isFinite, abs(d) < 9.2e15 else { throw OpenSearchError.badRequest("[\(name)] is out of range: \(n)") }
             return Int64(d.rounded(.down))

@@ -103,7 +103,7 @@ struct AggregationParser {
             if let list = o["percents"] {
                 guard let items = list as? [Any], !items.isEmpty else { throw Self.bad("[percents] must be a non-empty array of numbers") }
                 percents = try items.map { item in
-                    guard let n = item as? NSNumber, !(item is Bool), (0...100).contains(n.doubleValue) else {
+                    guard let n = item as? NSNumber, !Self.isBoolean(item), (0...100).contains(n.doubleValue) else {
                         throw Self.bad("percent must be in [0,100], got [\(item)]: [percents]", type: "illegal_argument_exception")
                     }
                     return n.doubleValue
@@ -300,7 +300,7 @@ struct AggregationParser {
 
     static func source(_ value: Any?) throws -> SourceFilter {
         guard let value else { return .all }
-        if let b = value as? Bool { return b ? .all : .none }
+        if let n = value as? NSNumber, QueryDSL.isBool(n) { return n.boolValue ? .all : .none }
         func strings(_ v: Any?) throws -> [String] {
             guard let v else { return [] }
             if let s = v as? String { return [s] }
@@ -398,28 +398,33 @@ struct AggregationParser {
     }
 
     func bool(_ v: Any, _ name: String) throws -> Bool {
-        if let b = v as? Bool { return b }
+        if let n = v as? NSNumber, QueryDSL.isBool(n) { return n.boolValue }
         if let s = v as? String, let b = Bool(s) { return b }
         throw Self.bad("[\(name)] must be true or false")
     }
 
     func integer(_ v: Any, _ name: String, in range: ClosedRange<Int>) throws -> Int {
         var n: Int?
-        if let x = v as? NSNumber, !(v is Bool), x.doubleValue == x.doubleValue.rounded(), abs(x.doubleValue) < 9e15 { n = x.intValue }
+        if let x = v as? NSNumber, !Self.isBoolean(v), x.doubleValue == x.doubleValue.rounded(), abs(x.doubleValue) < 9e15 { n = x.intValue }
         if let s = v as? String { n = Int(s) }
         guard let n, range.contains(n) else { throw Self.bad("[\(name)] must be an integer in \(range.lowerBound)…\(range.upperBound), got [\(v)]") }
         return n
     }
 
     func double(_ v: Any, _ name: String) throws -> Double {
-        if let x = v as? NSNumber, !(v is Bool), x.doubleValue.isFinite { return x.doubleValue }
+        if let x = v as? NSNumber, !Self.isBoolean(v), x.doubleValue.isFinite { return x.doubleValue }
         if let s = v as? String, let d = Double(s), d.isFinite { return d }
         throw Self.bad("[\(name)] must be a number, got [\(v)]")
     }
 
+    /// A JSON `true`/`false` (JSONSerialization gives NSNumbers for both numbers and booleans).
+    static func isBoolean(_ v: Any) -> Bool {
+        if let n = v as? NSNumber { return QueryDSL.isBool(n) }
+        return v is Bool
+    }
+
     static func value(_ v: Any, _ name: String) throws -> FieldValue {
-        if let b = v as? Bool { return .bool(b) }
-        if let n = v as? NSNumber { return .number(n.doubleValue) }
+        if let n = v as? NSNumber { return QueryDSL.isBool(n) ? .bool(n.boolValue) : .number(n.doubleValue) }
         if let s = v as? String { return .string(s) }
         throw bad("[\(name)] must be a string, a number or a boolean")
     }
