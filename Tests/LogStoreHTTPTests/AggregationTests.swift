@@ -330,6 +330,29 @@ struct AggregationTests {
         }
     }
 
+    /// `/v1/hits?by=FIELD` counts per value of a field of the stored documents (nested and
+    /// flat dotted keys alike), each line once per distinct value.
+    @Test func nativeHitsByField() async throws {
+        let base = (Int64(Date().timeIntervalSince1970 * 1000) - 3 * 3_600_000) / 1000 * 1000
+        try await Self.withServer { server in
+            let docs = Self.documents(1500, seed: 7, base: base)
+            let client = try await Self.load(docs, server: server)
+            for field in ["level", "labels.app", "tags"] {
+                let r = try await client.exchange(request("GET", "/v1/hits?q=error&step=1h&by=\(field)"))
+                #expect(r.status == 200, "\(r.text.prefix(300))")
+                let answer = try #require(r.json)
+                let matching = docs.filter { $0.words.contains("error") }
+                #expect(answer["total"] as? Int == matching.count)
+                var expected: [String: Int] = [:]
+                for d in matching {
+                    let values: [String] = field == "level" ? d.level.map { [$0] } ?? [] : field == "tags" ? Array(Set(d.tags)) : d.app.map { [$0] } ?? []
+                    for v in values { expected[v, default: 0] += 1 }
+                }
+                #expect((answer["by_" + field] as? [String: Int]) == expected, "\(field)")
+            }
+        }
+    }
+
     /// Unsupported aggregation types and options are 400s naming them.
     @Test func unsupportedIsNamed() async throws {
         try await Self.withServer { server in
