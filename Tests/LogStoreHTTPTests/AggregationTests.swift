@@ -242,6 +242,86 @@ struct AggregationTests {
         }
     }
 
+    /// Calendar intervals in time zones (days, weeks from Monday, months), `date_range`,
+    /// `terms` ordered by a metric sub-aggregation, `extended_stats` and `min_doc_count` > 1,
+    /// over documents spread across months.
+    @Test func calendarZonesRangesAndMetricOrder() async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try await Self.withServer { server in
+            var g = SeededRandom(seed: 4242)
+            // Within ingest's time window: the last 20 days.
+            var docs = Self.documents(2000, seed: 11, base: now - 20 * 86_400_000)
+            for i in docs.indices { docs[i].ms = now - Int64.random(in: 60_000..<(20 * 86_400_000), using: &g) }
+            let client = try await Self.load(docs, server: server)
+            let zone = TimeZone(identifier: "America/New_York")!
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            calendar.firstWeekday = 2
+            for (interval, unit) in [("1d", Calendar.Component.day), ("1w", .weekOfYear), ("1M", .month)] {
+                let answer = try await Self.search(
+                    client,
+                    [
+                        "size": 0,
+                        "aggs": [
+                            "h": ["date_histogram": ["field": "@timestamp", "calendar_interval": interval, "time_zone": "America/New_York", "min_doc_count": 1]]
+                        ],
+                    ])
+                var expected: [Int64: Int] = [:]
+                for d in docs {
+                    let start = calendar.dateInterval(of: unit, for: Date(timeIntervalSince1970: Double(d.ms) / 1000))!.start
+                    expected[Int64((start.timeIntervalSince1970 * 1000).rounded()), default: 0] += 1
+                }
+                let got = Self.buckets(Self.aggs(answer, "h")).map { (($0["key"] as? NSNumber)?.int64Value ?? 0, $0["doc_count"] as? Int ?? -1) }
+                #expect(got.map(\.0) == expected.keys.sorted(), "\(interval) keys")
+                #expect(got.map(\.1) == expected.keys.sorted().map { expected[$0]! }, "\(interval) counts")
+            }
+            // date_range with date math and ISO bounds
+            let mid = now - 10 * 86_400_000
+            let answer = try await Self.search(
+                client,
+                [
+                    "size": 0,
+                    "aggs": [
+                        "r": ["date_range": ["field": "@timestamp", "ranges": [["to": "now-15d"], ["from": "now-15d", "to": Self.iso(mid)], ["from": Self.iso(mid)]]]],
+                        "by_level": [
+                            "terms": ["field": "level", "order": ["x_avg": "desc"], "min_doc_count": 2],
+                            "aggs": ["x_avg": ["avg": ["field": "x"]], "x_ext": ["extended_stats": ["field": "x"]]],
+                        ],
+                    ],
+                ])
+            let cut = now - 15 * 86_400_000
+            let ranges = Self.buckets(Self.aggs(answer, "r")).map { $0["doc_count"] as? Int ?? -1 }
+            let first = docs.filter { $0.ms < cut }.count
+            let second = docs.filter { $0.ms >= cut && $0.ms < mid }.count
+            let third = docs.filter { $0.ms >= mid }.count
+            // `now` moved a little between the documents and the request: the first boundary may
+            // shift by the seconds the request took; the last range is exact.
+            #expect(ranges.count == 3 && abs(ranges[0] - first) <= 2 && abs(ranges[1] - second) <= 2 && ranges[2] == third, "\(ranges)")
+            var byLevel: [String: [Double]] = [:]
+            var levelCount: [String: Int] = [:]
+            for d in docs {
+                guard let l = d.level else { continue }
+                levelCount[l, default: 0] += 1
+                if let x = d.x { byLevel[l, default: []].append(x) }
+            }
+            let order = levelCount.keys.filter { levelCount[$0]! >= 2 }.sorted { a, b in
+                let x = byLevel[a].map { $0.reduce(0, +) / Double($0.count) } ?? -.infinity
+                let y = byLevel[b].map { $0.reduce(0, +) / Double($0.count) } ?? -.infinity
+                return x != y ? x > y : a < b
+            }
+            let got = Self.buckets(Self.aggs(answer, "by_level"))
+            #expect(got.map { $0["key"] as? String ?? "" } == order)
+            for b in got {
+                let xs = byLevel[b["key"] as? String ?? ""] ?? []
+                let ext = b["x_ext"] as? [String: Any] ?? [:]
+                let mean = xs.reduce(0, +) / Double(xs.count)
+                let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count)
+                #expect(Self.close((ext["variance"] as? NSNumber)?.doubleValue, variance, 1e-6))
+                #expect(Self.close((ext["sum_of_squares"] as? NSNumber)?.doubleValue, xs.map { $0 * $0 }.reduce(0, +)))
+            }
+        }
+    }
+
     /// Cardinality above the exact threshold stays within a few percent (OpenSearch documents
     /// its HyperLogLog++ as "excellent accuracy" at this precision).
     @Test func cardinalityAboveTheThreshold() async throws {
