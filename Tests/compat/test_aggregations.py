@@ -303,3 +303,17 @@ def test_unsupported_aggregation_is_named(loaded):
     with pytest.raises(RequestError) as e:
         client(port).search(index=INDEX, body={"size": 0, "aggs": {"m": {"moving_avg": {"buckets_path": "x"}}}})
     assert "moving_avg" in str(e.value)
+
+
+def test_contexts_expire(server):
+    es = client(server)
+    bulk(server, [{"@timestamp": iso(now_ms() - 1000), "log": "expiring"}], index="expiring")
+    pit = es.transport.perform_request("POST", "/expiring/_search/point_in_time", params={"keep_alive": "1s"})["pit_id"]
+    page = es.search(index="expiring", body={"query": {"match_all": {}}}, scroll="1s", size=1)
+    assert page["hits"]["hits"] and page["_scroll_id"]
+    time.sleep(3)
+    with pytest.raises(NotFoundError) as e:
+        es.search(body={"pit": {"id": pit}})
+    assert "search_context_missing_exception" in str(e.value)
+    with pytest.raises(NotFoundError):
+        es.scroll(body={"scroll_id": page["_scroll_id"], "scroll": "1m"})
