@@ -151,7 +151,7 @@ struct NativeAPITests {
         ("/v1/logs?job=a&order=sideways", "order"), ("/v1/logs?job=a&format=xml", "format"), ("/v1/logs?jobb=a", "jobb"),
         ("/v1/logs", "workflow, job or index"), ("/v1/search?q=%22open", "q"), ("/v1/search?q=a&limit=100000", "limit"),
         ("/v1/search?q=a&cursor=-1", "cursor"), ("/v1/search?q=a&from=yesterday", "from"), ("/v1/search?q=a&order=up", "order"),
-        ("/v1/search?query=a", "query"), ("/v1/hits?q=a&step=fortnight", "step"), ("/v1/hits?q=a&by=user", "by"),
+        ("/v1/search?query=a", "query"), ("/v1/hits?q=a&step=fortnight", "step"), ("/v1/hits?q=a&by=", "by"),
         ("/v1/hits?q=(a", "q"), ("/v1/streams?name=x", "name"), ("/v1/logs?job=a&fields=yes", "fields"),
         ("/v1/search?q=a&fields=all", "fields"), ("/v1/tail?job=a&fields=2", "fields"),
     ])

@@ -260,7 +260,7 @@ struct OpenSearchTests {
         BadCase(name: "range on another field", path: "/_search", body: #"{"query":{"range":{"log":{"gte":"a"}}}}"#, type: "query_shard_exception", reasonContains: "range works on [@timestamp] only"),
         BadCase(name: "range under should", path: "/_search", body: #"{"query":{"bool":{"should":[{"range":{"@timestamp":{"gte":1}}}]}}}"#, type: "query_shard_exception", reasonContains: "should"),
         BadCase(name: "bad query_string", path: "/_search", body: #"{"query":{"query_string":{"query":"hello \"world"}}}"#, type: "query_shard_exception", reasonContains: "position 6"),
-        BadCase(name: "aggregations", path: "/_search", body: #"{"aggs":{"x":{"terms":{"field":"log"}}}}"#, type: "parsing_exception", reasonContains: "aggregations"),
+        BadCase(name: "aggregations", path: "/_search", body: #"{"aggs":{"x":{"moving_avg":{"buckets_path":"y"}}}}"#, type: "parsing_exception", reasonContains: "moving_avg"),
         BadCase(name: "sort on another field", path: "/_search", body: #"{"sort":[{"log":"asc"}]}"#, type: "query_shard_exception", reasonContains: "sort on [log]"),
         BadCase(name: "unknown URL parameter", path: "/_search?colour=red", body: "{}", type: "illegal_argument_exception", reasonContains: "colour"),
         BadCase(name: "bad date", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"yesterday"}}}}"#, type: "parsing_exception", reasonContains: "not a date"),

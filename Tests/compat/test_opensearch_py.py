@@ -251,7 +251,7 @@ def test_info_and_exists(server, hello_job):
         ({"query": {"match": {"host.name": "x"}}}, "host.name"),
         ({"query": {"range": {"log": {"gte": "a"}}}}, "range"),
         ({"query": {"query_string": {"query": 'hello "world'}}}, "position"),
-        ({"aggs": {"n": {"terms": {"field": "log"}}}}, "aggregations"),
+        ({"aggs": {"n": {"moving_avg": {"buckets_path": "x"}}}}, "moving_avg"),
     ],
 )
 def test_errors(server, hello_job, body, needle):

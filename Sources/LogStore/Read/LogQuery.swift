@@ -17,11 +17,14 @@ public struct LogQuery: Sendable {
     /// Stops the read when it passes (`Storage.queryDeadline()` when nil). One deadline can
     /// span the pages of one request (a count reads page after page).
     public var deadline: QueryDeadline?
+    /// Only lines committed at or before this LSN (a point-in-time snapshot), when set.
+    public var throughLSN: LSN?
 
     public init(
         streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil,
-        to: Int64? = nil, filter: Query? = nil, deadline: QueryDeadline? = nil
+        to: Int64? = nil, filter: Query? = nil, deadline: QueryDeadline? = nil, throughLSN: LSN? = nil
     ) {
+        self.throughLSN = throughLSN
         self.streams = streams
         self.after = after
         self.limit = limit

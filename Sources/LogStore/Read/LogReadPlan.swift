@@ -16,10 +16,13 @@ struct LogReadPlan {
     var lineMatched: Set<StreamID>
     /// Stream keys, for the matcher (only filled when there is one).
     var keys: [StreamID: StreamKey]
+    /// Only lines committed at or before this LSN (`.max`: all).
+    var throughLSN: LSN
 
     static let noKey = StreamKey(index: "", workflow: "", job: "")
 
     init(_ query: LogQuery, shared: Shared) {
+        throughLSN = query.throughLSN ?? .max
         let matcher = query.filter.flatMap { $0.isMatchAll ? nil : QueryMatcher($0) }
         let (segments, keys) = shared.state.withLock { s in
             var segments: [Int32: Segment] = [:]

@@ -80,7 +80,7 @@ extension SegmentSnapshot {
             var counted = 0
             try forEachHeadLine(of: id) { line in
                 if matcher != nil { try deadline.check(counting: &counted) }
-                guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)) else { return }
+                guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)), line.lsn <= plan.throughLSN else { return }
                 if let matcher, !matcher.matches(message: line.message, stream: key) { return }
                 head.append(timestamp: line.timestamp, lsn: line.lsn, message: line.message, fields: line.fields)
                 headStreams.append(id)
@@ -106,7 +106,7 @@ extension SegmentSnapshot {
         var blocks: [StoredBlock] = []
         for id in plan.streams {
             try forEachBlock(of: id) { block in
-                if !window.excludes(block.header) { blocks.append(block) }
+                if !window.excludes(block.header) && block.header.firstLSN <= plan.throughLSN { blocks.append(block) }
                 return true
             }
         }
@@ -133,7 +133,7 @@ extension SegmentSnapshot {
             for i in 0..<decoded.count {
                 if matcher != nil { try deadline.check(counting: &counted) }
                 let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
-                guard window.contains(p) else { continue }
+                guard window.contains(p), p.lsn <= plan.throughLSN else { continue }
                 if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
                 candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
                 used = true

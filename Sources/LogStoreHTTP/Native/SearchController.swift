@@ -84,11 +84,13 @@ struct SearchController {
         var step: Int64 = 3600 * 1_000_000_000
         if let value = try RequestNumber.duration(request, "step", in: .seconds(1)...Self.maxStep) { step = value.nanoseconds }
         var grouping: HitsGrouping?
+        let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         if let text = q["by"] {
-            guard let value = HitsGrouping(rawValue: String(text)) else { throw OpenSearchError.badRequest("by '\(text)' must be job or workflow") }
+            guard let value = HitsGrouping(rawValue: String(text)) else {
+                return try await hits(query, from: from, to: to, step: step, byField: String(text), request: request, context: context)
+            }
             grouping = value
         }
-        let (from, to) = (try Self.time(request, "from"), try Self.time(request, "to"))
         let (storage, width) = (self.storage, step)
         let deadline = storage.queryDeadline()
         let result = try await connections.cancelling(deadline, whenClosed: context.channel) {

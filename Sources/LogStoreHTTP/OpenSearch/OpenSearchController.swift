@@ -17,6 +17,8 @@ struct OpenSearchController {
     let gzipHits: GzipHitsWriter
     /// The open connections: a read stops when its client goes away.
     var connections = ConnectionRegistry()
+    /// Open scrolls and points in time.
+    let contexts = SearchContexts()
 
     /// `hitCacheBytes`: 64 MiB (the default) holds the compressed hits of ~2500 thousand-line
     /// job logs (~25 KB each).
@@ -32,6 +34,7 @@ struct OpenSearchController {
         "search_type", "request_cache", "pretty", "human", "error_trace", "filter_path", "preference", "routing",
         "allow_partial_search_results", "batched_reduce_size", "ccs_minimize_roundtrips", "max_concurrent_shard_requests",
         "pre_filter_shard_size", "track_scores", "version", "seq_no_primary_term",
+        "scroll",
     ]
     /// URL parameters `_count` accepts.
     static let countParameters: Set<String> = [
@@ -42,9 +45,15 @@ struct OpenSearchController {
     static let bodyKeys: Set<String> = [
         "query", "size", "from", "sort", "search_after", "_source", "track_total_hits", "timeout", "track_scores", "version",
         "seq_no_primary_term", "explain", "stored_fields", "terminate_after",
+        // Read by `SearchRequestParser.extras`.
+        "aggs", "aggregations", "highlight", "pit", "script_fields",
+        // Dashboards and Grafana ask for these; the hits' `_source` holds the same values.
+        "docvalue_fields", "fields",
     ]
 
     func addRoutes(to router: Router<LogStoreContext>) {
+        addMultiSearchRoutes(to: router)
+        addContextRoutes(to: router)
         router.get("/") { request, _ in try info(request) }
         router.head("/") { _, _ in Response(status: .ok) }
         router.head(":index") { _, context in
@@ -117,9 +126,13 @@ struct OpenSearchController {
     func search(_ request: Request, context: LogStoreContext, index: String?) async throws -> Response {
         let started = ContinuousClock.now
         try SearchRequestParser.checkParameters(request, allowed: Self.searchParameters)
-        let search = try SearchRequestParser.search(request, body: try await SearchRequestParser.readBody(request))
+        var body = try await SearchRequestParser.readBody(request)
+        SearchRequestParser.normalizeSort(&body)
+        let search = try SearchRequestParser.search(request, body: body)
+        let extras = try SearchRequestParser.extras(body, request: request)
         let (dsl, size, from, order, after) = (search.dsl, search.size, search.from, search.order, search.after)
-        let streams = try selectStreams(index: index, query: dsl.query)
+        let snapshot = try snapshotOf(extras, body: body, request: request, index: index)
+        let streams = try selectStreams(index: snapshot?.index ?? index, query: dsl.query)
         let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
         let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
         var page = LinePage.empty
@@ -127,7 +140,7 @@ struct OpenSearchController {
         if !streams.isEmpty && size > 0 {
             let query = LogQuery(
                 streams: streams.map(\.id), after: after, limit: from + size, order: order, from: dsl.from, to: dsl.to, filter: filter,
-                deadline: deadline)
+                deadline: deadline, throughLSN: snapshot?.lsn)
             page = try await connections.cancelling(deadline, whenClosed: context.channel) { try await storage.readLinesAsync(query) }
         }
         let lines = page.lines.dropFirst(from)
@@ -136,8 +149,20 @@ struct OpenSearchController {
         // page itself when it was read from the start and not cut; else counted up to the limit.
         var total = 0
         var relation = "eq"
+        var aggregated: AggregationAnswer?
+        if let aggregations = extras.aggregations {
+            aggregated = try await aggregate(
+                aggregations, paths: extras.paths, dsl: dsl, streams: streams, index: snapshot?.index ?? index, throughLSN: snapshot?.lsn,
+                typedKeys: extras.typedKeys, deadline: deadline, context: context)
+        }
         if search.trackTotal {
-            if !dsl.hasTextPredicate && !dsl.hasWindow {
+            if let aggregated {
+                total = aggregated.total
+            } else if snapshot != nil {
+                (total, relation) = try await connections.cancelling(deadline, whenClosed: context.channel) {
+                    try await countLines(streams: streams, dsl: dsl, limit: search.totalLimit, deadline: deadline, throughLSN: snapshot?.lsn)
+                }
+            } else if !dsl.hasTextPredicate && !dsl.hasWindow {
                 total = streams.reduce(0) { $0 + Int($1.stats.lines) }
             } else if after == nil && size > 0 && !truncated {
                 total = from + lines.count
@@ -169,6 +194,11 @@ struct OpenSearchController {
             }
         }
         json.raw("\"max_score\":null,\"hits\":[")
+        if aggregated != nil || extras.highlight != nil || snapshot != nil {
+            return try finishSearch(
+                json, lines: lines, page: page, keys: keys, search: search, extras: extras, aggregated: aggregated, snapshot: snapshot,
+                request: request)
+        }
         if case .all = search.source, JSONAnswer.acceptsGzip(request), !lines.isEmpty {
             return .gzipped(gzipHits.write(lines, of: page, keys: keys, head: json.bytes))
         }
@@ -181,9 +211,11 @@ struct OpenSearchController {
 
     /// Counts matching lines by reading, up to `limit` (then relation "gte"), every page within
     /// `deadline`.
-    func countLines(streams: [StreamInfo], dsl: QueryDSL, limit: Int, deadline: QueryDeadline) async throws -> (Int, String) {
+    func countLines(
+        streams: [StreamInfo], dsl: QueryDSL, limit: Int, deadline: QueryDeadline, throughLSN: LSN? = nil
+    ) async throws -> (Int, String) {
         if streams.isEmpty { return (0, "eq") }
-        if !dsl.hasTextPredicate && !dsl.hasWindow {
+        if !dsl.hasTextPredicate && !dsl.hasWindow && throughLSN == nil {
             let n = streams.reduce(0) { $0 + Int($1.stats.lines) }
             return n > limit ? (limit, "gte") : (n, "eq")
         }
@@ -197,7 +229,7 @@ struct OpenSearchController {
             let page = try await storage.readAsync(
                 LogQuery(
                     streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter,
-                    deadline: deadline))
+                    deadline: deadline, throughLSN: throughLSN))
             count += page.lines.count
             if count > limit { return (limit, "gte") }
             guard page.truncated, let next = page.next else { break }

@@ -1,0 +1,103 @@
+import Foundation
+import LogStore
+import LogStoreIngest
+
+/// LineFields reads the values of a request's field paths from one line's stored fields (a
+/// compact JSON object) with the ingest scanner (`JSONScanner` and `JSONPathSet`: nested
+/// objects and flat dotted keys alike; each element of an array). Lines that share their fields
+/// bytes (FluentBit repeats a pod's labels; a block stores each distinct object once) are
+/// scanned once.
+final class LineFields {
+    let paths: JSONPathSet
+    private(set) var values: [[FieldValue]]
+    private var last: [UInt8] = []
+    private var loaded = false
+
+    init(paths: [String]) {
+        self.paths = JSONPathSet(paths)
+        values = Array(repeating: [], count: paths.count)
+    }
+
+    /// Reads `fields` unless they are the bytes read last.
+    func load(_ fields: UnsafeRawBufferPointer) {
+        if paths.paths.isEmpty { return }
+        if loaded && fields.count == last.count && (fields.isEmpty || memcmp(fields.baseAddress!, last, fields.count) == 0) { return }
+        last = Array(fields)
+        loaded = true
+        for i in values.indices { values[i].removeAll(keepingCapacity: true) }
+        let bytes = fields.bindMemory(to: UInt8.self)
+        guard !bytes.isEmpty else { return }
+        var collector = Collector()
+        // Stored fields were validated at ingest; a line whose fields are not an object has none.
+        guard (try? JSONScanner.scanObject(bytes, from: 0, paths: paths, visitor: &collector)) != nil else { return }
+        for match in collector.matches {
+            Self.append(bytes, kind: match.kind, range: match.valueRange, to: &values[match.pathIndex])
+        }
+    }
+
+    /// Adds the value at `range` (each element of an array) to `out`; null and objects add nothing.
+    static func append(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONValueKind, range: Range<Int>, to out: inout [FieldValue]) {
+        switch kind {
+        case .string:
+            out.append(.string(String(decoding: JSONScanner.decodeString(bytes, range), as: UTF8.self)))
+        case .number:
+            if let d = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)) { out.append(.number(d)) }
+        case .bool:
+            out.append(.bool(bytes[range.lowerBound] == UInt8(ascii: "t")))
+        case .array:
+            var i = range.lowerBound + 1
+            while i < range.upperBound {
+                i = JSONScanner.skipWhitespace(bytes, from: i)
+                if i >= range.upperBound - 1 || bytes[i] == UInt8(ascii: "]") { break }
+                guard let (k, r) = try? JSONScanner.scanValue(bytes, from: i) else { break }
+                append(bytes, kind: k, range: r, to: &out)
+                i = JSONScanner.skipWhitespace(bytes, from: r.upperBound)
+                if i < range.upperBound, bytes[i] == UInt8(ascii: ",") { i += 1 }
+            }
+        case .null, .object:
+            break
+        }
+    }
+
+    private struct Collector: JSONObjectVisitor {
+        var matches: [JSONMatch] = []
+        mutating func visitMember(_ member: JSONMember) {}
+        mutating func visitMatch(_ match: JSONMatch) { matches.append(match) }
+    }
+}
+
+/// One matching line as the collectors see it (its bytes valid during the call only).
+struct AggregationLine {
+    let timestamp: Int64
+    let lsn: LSN
+    let stream: StreamID
+    let key: StreamKey
+    let message: UnsafeRawBufferPointer
+    let rawFields: UnsafeRawBufferPointer
+    let fields: LineFields
+
+    /// The values of `field` in this line.
+    func values(_ field: AggregationField) -> [FieldValue] {
+        switch field.source {
+        case .timestamp: return [.number(Double(DateRounding.floorDiv(timestamp, 1_000_000)))]
+        case .message: return [.string(String(decoding: message, as: UTF8.self))]
+        case .index: return [.string(key.index)]
+        case .path(_, let slot): return fields.values[slot]
+        }
+    }
+
+    /// The numeric values of `field` (dates in epoch milliseconds; strings that are not dates
+    /// or numbers are left out).
+    func numbers(_ field: AggregationField) -> [Double] {
+        if case .timestamp = field.source { return [Double(DateRounding.floorDiv(timestamp, 1_000_000))] }
+        return values(field).compactMap { v in
+            switch v {
+            case .number(let d): return d
+            case .bool(let b): return field.isDate ? nil : (b ? 1 : 0)
+            case .string(let s):
+                if field.isDate, let ns = Timestamp.parse(s) { return Double(DateRounding.floorDiv(ns, 1_000_000)) }
+                return Double(s)
+            }
+        }
+    }
+}

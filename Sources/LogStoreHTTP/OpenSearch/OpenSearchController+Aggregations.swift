@@ -1,0 +1,123 @@
+import Foundation
+import Hummingbird
+import LogStore
+import NIOCore
+
+/// What `_search` computed besides its page of hits.
+struct AggregationAnswer: Sendable {
+    /// `{"name":{…},…}`: the `aggregations` member.
+    var json: [UInt8]
+    /// The number of lines the query matches (exact).
+    var total: Int
+}
+
+extension OpenSearchController {
+    /// Computes `aggregations` over the lines `dsl` matches in `streams` (committed at or before
+    /// `throughLSN` when set) on a background thread, and writes them. A single `date_histogram`
+    /// of `@timestamp` in UTC without sub-aggregations is counted by `Storage.hits`, from the
+    /// index and the blocks' time ranges without decoding messages where it can.
+    func aggregate(
+        _ aggregations: [Aggregation], paths: [String], dsl: QueryDSL, streams: [StreamInfo], index: String?, throughLSN: LSN?,
+        typedKeys: Bool, deadline: QueryDeadline, context: LogStoreContext
+    ) async throws -> AggregationAnswer {
+        let storage = self.storage
+        let keys = Dictionary(uniqueKeysWithValues: streams.map { ($0.id, $0.key) })
+        if streams.isEmpty {
+            return try await blocking {
+                let collector = AggregationCollector(aggregations, paths: paths)
+                var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
+                var json = JSONText()
+                try writer.write(collector.roots, into: &json)
+                return AggregationAnswer(json: json.bytes, total: 0)
+            }
+        }
+        if throughLSN == nil, let step = Self.countingStep(aggregations) {
+            var query = dsl.query
+            if let index, !IndexPattern(index).isAll {
+                let names = Set(streams.map(\.key.index)).sorted()
+                query = Query.and([query, .or(names.map { .field(.index, $0) })]).normalized()
+            }
+            let (from, to) = (dsl.from, dsl.to)
+            let result = try await connections.cancelling(deadline, whenClosed: context.channel) {
+                try await storage.hitsAsync(query, from: from, to: to, step: step, deadline: deadline)
+            }
+            return try await blocking {
+                let collector = AggregationCollector(aggregations, paths: paths)
+                let root = collector.roots[0]
+                for (start, count) in result.buckets where count > 0 {
+                    let bucket = root.emptyBucket()
+                    bucket.docCount = count
+                    root.keyed[.number(Double(start / 1_000_000))] = bucket
+                }
+                var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
+                var json = JSONText()
+                try writer.write(collector.roots, into: &json)
+                return AggregationAnswer(json: json.bytes, total: result.total)
+            }
+        }
+        let visit = LineVisit(query: dsl.query, streams: Set(streams.map(\.id)), from: dsl.from, to: dsl.to, throughLSN: throughLSN, deadline: deadline)
+        return try await connections.cancelling(deadline, whenClosed: context.channel) {
+            try await storage.visitLinesAsync(visit) { storage, visit in
+                let collector = AggregationCollector(aggregations, paths: paths)
+                try storage.visitLines(visit) { try collector.collect($0) }
+                var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
+                var json = JSONText()
+                try writer.write(collector.roots, into: &json)
+                return AggregationAnswer(json: json.bytes, total: collector.total)
+            }
+        }
+    }
+
+    /// The bucket width (ns) when `aggregations` is one `date_histogram` of `@timestamp` that
+    /// `Storage.hits` can count: UTC, no offset, a fixed width or a minute, hour or day, no
+    /// sub-aggregations, no bounds on keys.
+    static func countingStep(_ aggregations: [Aggregation]) -> Int64? {
+        guard aggregations.count == 1, aggregations[0].subs.isEmpty, case .dateHistogram(let d) = aggregations[0].kind,
+            d.field.isTimestamp, d.zone.fixedOffset == 0, d.offset == 0, d.hardBounds.min == nil, d.hardBounds.max == nil
+        else { return nil }
+        switch d.interval {
+        case .fixed(let ms): return ms * 1_000_000
+        case .calendar(.minute): return 60_000_000_000
+        case .calendar(.hour): return 3_600_000_000_000
+        case .calendar(.day): return 86_400_000_000_000
+        case .calendar: return nil
+        }
+    }
+
+    /// Hits written with their `highlight` (the slow path: each hit's `_source` through
+    /// `SourceWriter`).
+    static func writeHighlightedHits(
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, highlight: Highlight,
+        query: Query, into json: inout JSONText
+    ) {
+        let (tokens, prefixes) = Highlight.terms(query)
+        for (i, ref) in lines.enumerated() {
+            if i > 0 { json.raw(",") }
+            let line = page.logLine(ref)
+            json.raw("{\"_index\":")
+            json.string(keys[ref.stream]?.index ?? "")
+            json.raw(",\"_id\":\"")
+            json.number(ref.lsn)
+            json.raw("\",\"_score\":null")
+            SourceWriter.writeSource(line, filter: source, into: &json)
+            if let marked = highlight.mark(line.message, tokens: tokens, prefixes: prefixes) {
+                json.raw(",\"highlight\":{")
+                for (k, name) in highlight.fields.enumerated() {
+                    if k > 0 { json.raw(",") }
+                    json.string(name)
+                    json.raw(":[")
+                    json.string(marked)
+                    json.raw("]")
+                }
+                json.raw("}")
+            }
+            json.raw(",\"sort\":[")
+            json.number(HitWriter.epochMillis(ref.timestamp))
+            json.raw(",\"")
+            json.number(ref.timestamp)
+            json.raw("-")
+            json.number(ref.lsn)
+            json.raw("\"]}")
+        }
+    }
+}
