@@ -87,6 +87,8 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     var openSearch = OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes)
     openSearch.connections = tailHub.connections
     openSearch.addRoutes(to: router)
+    IndexController(storage: storage).addRoutes(to: router)
+    DocumentController(storage: storage, options: options.ingest).addRoutes(to: router)
     return router
 }
 
