@@ -44,6 +44,8 @@ struct IndexAPITests {
         #expect(r.status == 404 && r.json?["found"] as? Bool == false && r.json?["_id"] as? String == "nope")
         r = try await send(client, "HEAD", "/docs/_doc/ls-1")
         #expect(r.status == 200)
+        r = try await send(client, "DELETE", "/docs/_doc/ls-1")
+        #expect(r.status == 400)
         r = try await send(client, "GET", "/nosuch/_doc/ls-1")
         #expect(r.status == 404 && (r.json?["error"] as? [String: Any])?["type"] as? String == "index_not_found_exception")
         await server.stop()

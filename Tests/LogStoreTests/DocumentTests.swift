@@ -131,7 +131,7 @@ struct DocumentTests {
 
     /// Random sequences of create / index / delete-index (and seals and restarts) against a
     /// dictionary of what each index holds by id.
-    @Test(arguments: 0..<12) func idSemanticsMatchADictionaryModel(seed: UInt64) async throws {
+    @Test(arguments: 0..<50) func idSemanticsMatchADictionaryModel(seed: UInt64) async throws {
         var rng = SeededRandom(seed: seed)
         let dir = TempDirectory()
         defer { dir.cleanup() }

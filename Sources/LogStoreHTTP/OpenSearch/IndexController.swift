@@ -15,6 +15,9 @@ struct IndexController {
         router.delete(":index") { request, context in try await delete(request, context: context) }
         router.get(":index/_doc/:id") { request, context in try getDocument(request, context: context, head: false) }
         router.head(":index/_doc/:id") { request, context in try getDocument(request, context: context, head: true) }
+        router.delete(":index/_doc/:id") { _, _ -> Response in
+            throw OpenSearchError.badRequest("deleting one document is not supported; DELETE /{index} deletes a whole index")
+        }
         router.get("_cat/indices") { request, _ in try catIndices(request, pattern: nil) }
         router.get("_cat/indices/:index") { request, context in try catIndices(request, pattern: try parameter("index", context)) }
         router.get("_cat/health") { request, _ in try catHealth(request) }
