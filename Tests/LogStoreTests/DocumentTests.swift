@@ -59,6 +59,15 @@ struct DocumentTests {
         let r3 = try await store.append([doc("i", "b", "b3", at: day0 + 7)])
         #expect(r3.conflicts == [0])
         #expect(try store.stats().lines == 4)
+        // Compaction keeps the ids (hits and `_doc` alike) and the conflicts.
+        _ = try await store.compact(now: day0 + 10 * dayNanos)
+        let compacted = try store.readLines(
+            LogQuery(streams: store.streams(matching: StreamSelector(index: "i")).map(\.id), limit: 100, order: .ascending))
+        #expect(Set(store.documentIDs(for: compacted.lines).values) == ["a", "b", "c"])
+        #expect(try store.document(index: "i", id: "a")?.line.message == "a2")
+        #expect(try await store.append([doc("i", "c", "c again", at: day0 + 8)]).conflicts == [0])
+        _ = try await store.append([doc("i", "a", "a3", at: day0 + 9, overwrite: true)])
+        #expect(try messages(store, "i") == ["a3", "b2 next day", "c1", "no id"])
     }
 
     @Test func deletedIndexIsHiddenAtOnceAndStartsAfresh() async throws {
