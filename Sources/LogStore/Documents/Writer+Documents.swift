@@ -94,6 +94,7 @@ extension Writer {
         for (day, dayKeys) in keysByDay {
             guard let segment = segments[day] else { continue }
             try segment.env.read { txn in
+                guard try txn.count(segment.ids) > 0 else { return }  // a day without ids (most)
                 for key in dayKeys {
                     guard let value = try txn.get(segment.ids, key) else { continue }
                     let (lsn, stream) = try Keys.decodeDocumentRecord(value)
