@@ -126,6 +126,16 @@ struct DocumentTests {
         #expect(try messages(store, "other") == (4..<10).map { "o \($0)" }.sorted())
     }
 
+    @Test func generatedIDsRoundTrip() {
+        var rng = SeededRandom(seed: 7)
+        for lsn in [LSN(0), 1, 63, 64, LSN.max] + (0..<1000).map({ _ in LSN.random(in: 0...LSN.max, using: &rng) }) {
+            let id = GeneratedID.string(lsn)
+            #expect(id.utf8.count == GeneratedID.count && GeneratedID.lsn(id) == lsn)
+        }
+        #expect(GeneratedID.string(1) == "AAAAAAAAAAB")
+        for notOne in ["1", "ls-1", "AAAAAAAAAA", "AAAAAAAAAAAA", "AAAAAAAAAA=", "_AAAAAAAAAA"] { #expect(GeneratedID.lsn(notOne) == nil) }
+    }
+
     @Test func zeroDedupWindowStoresEveryResend() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }

@@ -2,16 +2,15 @@ import Foundation
 
 /// A document read back by its `_id` (`GET /{index}/_doc/{id}`).
 public struct StoredDocument: Sendable, Equatable {
-    /// The client's `_id`, or the generated one (the line's LSN in decimal).
+    /// The client's `_id`, or the generated one (``GeneratedID``).
     public var id: String
     public var key: StreamKey
     public var line: LogLine
 }
 
 extension Storage {
-    /// The id a line without a client `_id` answers to: its LSN in decimal (stable: LSNs are
-    /// never reused and survive restarts and compaction).
-    public static func generatedID(_ lsn: LSN) -> String { String(lsn) }
+    /// The id a line without a client `_id` answers to (``GeneratedID``).
+    public static func generatedID(_ lsn: LSN) -> String { GeneratedID.string(lsn) }
 
     /// The client `_id`s of `lines` (read from any read), by LSN; lines without one are absent.
     /// A line lives in the segment of its timestamp's day, whose `docids` table is looked at
@@ -36,8 +35,8 @@ extension Storage {
         }
     }
 
-    /// The document of `index` whose `_id` is `id`: a client id, else a generated one (an LSN
-    /// of a line of the index without a client id); nil when the index has none.
+    /// The document of `index` whose `_id` is `id`: a client id, else a generated one (of a
+    /// line of the index without a client id); nil when the index has none.
     public func document(index: String, id: String) throws -> StoredDocument? {
         let (streams, segments) = shared.state.withLock { s -> ([StreamID: StreamInfo], [Int32: Segment]) in
             var streams: [StreamID: StreamInfo] = [:]
@@ -64,7 +63,7 @@ extension Storage {
             }
         }
         // A generated id: the LSN of a line of the index that has no client id.
-        guard let lsn = LSN(id), String(lsn) == id else { return nil }
+        guard let lsn = GeneratedID.lsn(id) else { return nil }
         for day in days {
             guard let segment = segments[day] else { continue }
             let dayStreams = streams.values.filter { $0.days.contains(day) }.map(\.id)

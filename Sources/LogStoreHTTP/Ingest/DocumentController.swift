@@ -55,6 +55,9 @@ struct DocumentController {
             throw OpenSearchError(.forbidden, type: "security_exception", reason: "no permissions to write index [\(index)]")
         }
         let body = try await request.body.collect(upTo: options.maxBodyBytes)
+        if body.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            throw OpenSearchError.badRequest("request body is required", type: "parse_exception")
+        }
         // One bulk item: the action line built here, the document as sent (on one line).
         var action = JSONText(capacity: 64)
         action.raw(create ? "{\"create\":{\"_index\":" : "{\"index\":{\"_index\":")

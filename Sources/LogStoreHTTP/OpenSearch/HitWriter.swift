@@ -54,13 +54,20 @@ enum HitWriter {
                     }
                     guard let body = verdict else { return false }
                     prefix.withUnsafeBytes { prefix in
-                        // the id and sort values: 4 numbers of ≤ 20 digits; keys and punctuation < 80.
+                        // the id and sort values: ≤ 4 × 20 characters; keys and punctuation < 80.
                         let most = 1 + prefix.count + 160 + 2 * JSONCursor.maxTimestampCount
                             + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0) + (clientID?.count ?? 0)
                         out.writeJSON(maxCount: most) { c in
                             if !first { c.byte(UInt8(ascii: ",")) }
                             c.raw(prefix)
-                            if let clientID { clientID.withUnsafeBytes { c.raw($0) } } else { c.number(line.lsn) }
+                            if let clientID {
+                                clientID.withUnsafeBytes { c.raw($0) }
+                            } else {
+                                withUnsafeTemporaryAllocation(byteCount: GeneratedID.count, alignment: 1) { id in
+                                    GeneratedID.write(line.lsn, into: id)
+                                    c.raw(UnsafeRawBufferPointer(id))
+                                }
+                            }
                             c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
                             c.timestamp(line.timestamp, &clock)
                             c.raw("\",\"log\":")
@@ -80,7 +87,7 @@ enum HitWriter {
                 slow.bytes.removeAll(keepingCapacity: true)
                 if !first { slow.raw(",") }
                 slow.raw(prefix)
-                if let clientID { slow.raw(clientID) } else { slow.number(line.lsn) }
+                slow.raw(clientID ?? Array(GeneratedID.string(line.lsn).utf8))
                 slow.raw("\",\"_score\":null")
                 SourceWriter.writeSource(page.logLine(line), filter: source, into: &slow)
                 out.writeBytes(slow.bytes)
