@@ -17,7 +17,8 @@ struct CompactCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var data: DataOptions
-    @Option(help: "Keep this many days, e.g. 30d.") var retention: String?
+    @Option(help: "Keep this many days, e.g. 30d, or per index pattern, first match wins, e.g. 'fluentbit-*=30d,*=90d'.")
+    var retention: String?
     @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB.") var maxDisk: String?
     @Flag(help: "Only show what retention would drop.") var dryRun = false
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
@@ -26,13 +27,14 @@ struct CompactCommand: AsyncParsableCommand {
     @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
-        if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
+        if let retention { _ = try RetentionOption.parse(retention) }
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
         if let compactionLevel, !(1...9).contains(compactionLevel) { throw ValidationError("--compaction-level must be 1 to 9") }
     }
 
     func run() async throws {
-        let policy = RetentionPolicy(maxAge: retention.flatMap(DurationText.parse), maxDiskBytes: maxDisk.flatMap(ByteSize.parse))
+        let rules = try retention.map { try RetentionOption.parse($0) }
+        let policy = RetentionPolicy(maxAge: rules?.maxAge, maxDiskBytes: maxDisk.flatMap(ByteSize.parse), perIndex: rules?.perIndex ?? [])
         let store: Storage
         do {
             var options = StorageOptions()
@@ -71,6 +73,9 @@ struct CompactCommand: AsyncParsableCommand {
 
     func askServer(_ policy: RetentionPolicy) async throws {
         let base = server ?? HTTPFetch.localServer
+        if !policy.perIndex.isEmpty {
+            throw ValidationError("a running server applies per-index retention from its own --retention; give compact a single age, e.g. 30d")
+        }
         var query: [(String, String?)] = []
         if let maxAge = policy.maxAge { query.append(("retention", "\(maxAge.components.seconds / 86_400)d")) }
         if let cap = policy.maxDiskBytes { query.append(("max_disk", "\(cap)")) }

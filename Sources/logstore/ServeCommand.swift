@@ -39,13 +39,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Answer 429 to ingest below this much free disk (env LOGSTORE_MIN_FREE_DISK; 0 disables).")
     var minFreeDisk: String = env["LOGSTORE_MIN_FREE_DISK"] ?? "512MiB"
 
-    @Option(help: "A resent request body is recognised for this long, e.g. 1h (env LOGSTORE_DEDUP_WINDOW).")
+    @Option(help: "A resent request body is recognised for this long, e.g. 1h; 0 turns it off (env LOGSTORE_DEDUP_WINDOW).")
     var dedupWindow: String = env["LOGSTORE_DEDUP_WINDOW"] ?? "1h"
 
     @Option(help: "Index for /v1/ingest without ?index= (env LOGSTORE_DEFAULT_INDEX).")
     var defaultIndex: String = env["LOGSTORE_DEFAULT_INDEX"] ?? "logs"
 
-    @Option(name: .customLong("retention"), help: "Keep this many days of logs, e.g. 30d (env LOGSTORE_RETENTION; default: keep all).")
+    @Option(name: .customLong("retention"), help: "Keep this many days of logs, e.g. 30d, or per index pattern, first match wins, e.g. 'fluentbit-*=30d,*=90d' (env LOGSTORE_RETENTION; default: keep all).")
     var retentionOption: String?
     var retention: String? { retentionOption ?? Self.env["LOGSTORE_RETENTION"] }
 
@@ -108,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         where ByteSize.parse(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
         }
-        if let retention, DurationText.parse(retention) == nil { throw ValidationError("--retention '\(retention)' is not a duration (e.g. 30d)") }
+        if let retention { _ = try RetentionOption.parse(retention) }
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
         if DurationText.parse(maintenanceInterval) == nil { throw ValidationError("--maintenance-interval '\(maintenanceInterval)' is not a duration") }
         if DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
@@ -134,7 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// ServeCommand.timeWindow is the accepted document window of `--max-age` (default: the
     /// retention, else any age), `--max-future` and `--max-days-per-request`; `0` turns each off.
     func timeWindow() throws -> TimeWindow {
-        let age = try (maxAge ?? retention).map { try Self.duration(maxAge == nil ? "--retention" : "--max-age", $0) }
+        let age = try maxAge.map { try Self.duration("--max-age", $0) } ?? (try retention.flatMap { try RetentionOption.acceptedAge($0) })
         let future = try Self.duration("--max-future", maxFuture)
         return TimeWindow(maxAge: age, maxFuture: future, maxDays: maxDaysPerRequest)
     }
@@ -148,8 +148,9 @@ struct ServeCommand: AsyncParsableCommand {
         options.ingest.defaultIndex = defaultIndex
         options.ingest.window = try timeWindow()
         if let mapping { options.ingest.mapping = try FieldMapping(config: mapping) }
+        let rules = try retention.map { try RetentionOption.parse($0) }
         options.retention = RetentionPolicy(
-            maxAge: try retention.map { try Self.duration("--retention", $0) }, maxDiskBytes: try maxDisk.map { UInt64(try Self.size("--max-disk", $0)) })
+            maxAge: rules?.maxAge, maxDiskBytes: try maxDisk.map { UInt64(try Self.size("--max-disk", $0)) }, perIndex: rules?.perIndex ?? [])
         options.maintenanceInterval = try Self.duration("--maintenance-interval", maintenanceInterval)
         options.tail.maxWaiters = maxTailWaiters
         options.connections.idleTimeout = RequestNumber.parseDuration(Substring(idleTimeout)) ?? options.connections.idleTimeout

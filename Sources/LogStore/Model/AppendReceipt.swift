@@ -8,8 +8,15 @@ public struct AppendReceipt: Sendable, Equatable {
     /// True when the chunk key was seen before: nothing was stored this time, and the LSNs are
     /// those of the first time.
     public var duplicateChunk: Bool = false
-    /// Lines not stored because a line with the same `id` was stored before.
+    /// Lines not stored because a line with the same `id` was stored before (or comes earlier
+    /// in the batch) and they do not replace it: ``conflicts`` counted.
     public var duplicateIDs: Int = 0
+    /// Indices (in the appended batch) of the lines refused because their `id` is stored in
+    /// their index already (bulk `create`: a 409 per item).
+    public var conflicts: [Int32] = []
+    /// Indices (in the appended batch) of the lines that replaced a stored document with the
+    /// same `id` (bulk `index`: "updated").
+    public var replaced: [Int32] = []
     /// Lines not stored because their day already held this chunk: a resend of a body whose
     /// days were only partly committed (a crash between two days' commits). The LSNs are those
     /// of the lines stored this time.

@@ -8,16 +8,22 @@ public struct IncomingLine: Sendable, Equatable {
     public var message: [UInt8]
     /// The document's other fields as a compact JSON object (`{}` when none).
     public var fields: [UInt8]
-    /// The document id the sender gave (bulk `_id`): a second line with the same id in the same
-    /// index and day is a duplicate and is not stored.
+    /// The document id the sender gave (bulk `_id`): a line whose id is stored in its index
+    /// already is refused (a conflict), or replaces it when `overwrite` is set.
     public var id: String?
+    /// True for bulk `index` (replace a stored document with the same id), false for `create`.
+    public var overwrite: Bool
 
-    public init(stream: StreamKey, timestamp: Int64, message: [UInt8], fields: [UInt8] = Array("{}".utf8), id: String? = nil) {
+    public init(
+        stream: StreamKey, timestamp: Int64, message: [UInt8], fields: [UInt8] = Array("{}".utf8), id: String? = nil,
+        overwrite: Bool = false
+    ) {
         self.stream = stream
         self.timestamp = timestamp
         self.message = message
         self.fields = fields
         self.id = id
+        self.overwrite = overwrite
     }
 
     public init(stream: StreamKey, timestamp: Int64, message: String, fields: String = "{}") {

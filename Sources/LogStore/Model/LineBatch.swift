@@ -13,6 +13,12 @@ public struct LineBatch: Sendable {
     public var streams: [StreamKey]
     /// Document ids (bulk `_id`), referenced by ``Line/id``.
     public var ids: [String]
+    /// Per id: true when the line replaces a stored document with the same id in its index
+    /// (bulk `index`); false or absent when it is refused then (bulk `create`: a conflict).
+    public var overwrites: [Bool]
+
+    /// Whether the line with id number `id` replaces a stored document.
+    public func replaces(_ id: Int32) -> Bool { Int(id) < overwrites.count && overwrites[Int(id)] }
 
     /// One line: where its message and fields are in `bytes`.
     public struct Line: Sendable, Equatable {
@@ -20,8 +26,8 @@ public struct LineBatch: Sendable {
         public var timestamp: Int64
         /// Index into ``LineBatch/streams``.
         public var stream: Int32
-        /// Index into ``LineBatch/ids`` (a second line with the same id in the same index and day
-        /// is a duplicate and is not stored), or -1.
+        /// Index into ``LineBatch/ids`` (the client `_id`: a line whose id is stored in its index
+        /// already is refused, or replaces it, see ``LineBatch/overwrites``), or -1.
         public var id: Int32
         public var messageStart: Int
         public var messageCount: Int
@@ -48,7 +54,7 @@ public struct LineBatch: Sendable {
 
     /// Creates a batch from its parts; every range must lie in `bytes` and every stream and id
     /// index must be valid (checked: a bad batch is a bug of the caller).
-    public init(bytes: [UInt8], lines: [Line], streams: [StreamKey], ids: [String] = []) {
+    public init(bytes: [UInt8], lines: [Line], streams: [StreamKey], ids: [String] = [], overwrites: [Bool] = []) {
         for line in lines {
             precondition(
                 line.stream >= 0 && Int(line.stream) < streams.count && line.id < ids.count && line.messageStart >= 0
@@ -60,6 +66,7 @@ public struct LineBatch: Sendable {
         self.lines = lines
         self.streams = streams
         self.ids = ids
+        self.overwrites = overwrites
     }
 
     /// Copies `lines` into one batch.
@@ -71,6 +78,7 @@ public struct LineBatch: Sendable {
         var streams: [StreamKey] = []
         var streamIndex: [StreamKey: Int32] = [:]
         var ids: [String] = []
+        var overwrites: [Bool] = []
         var lastKey: StreamKey?
         var lastStream: Int32 = 0
         for line in lines {
@@ -91,6 +99,7 @@ public struct LineBatch: Sendable {
             if let documentID = line.id {
                 id = Int32(ids.count)
                 ids.append(documentID)
+                overwrites.append(line.overwrite)
             }
             let messageStart = bytes.count
             bytes.append(contentsOf: line.message)
@@ -105,6 +114,7 @@ public struct LineBatch: Sendable {
         self.lines = records
         self.streams = streams
         self.ids = ids
+        self.overwrites = overwrites
     }
 
     /// Number of lines.
@@ -118,6 +128,6 @@ public struct LineBatch: Sendable {
             stream: streams[Int(line.stream)], timestamp: line.timestamp,
             message: Array(bytes[line.messageStart..<(line.messageStart + line.messageCount)]),
             fields: Array(bytes[line.fieldsStart..<(line.fieldsStart + line.fieldsCount)]),
-            id: line.id >= 0 ? ids[Int(line.id)] : nil)
+            id: line.id >= 0 ? ids[Int(line.id)] : nil, overwrite: line.id >= 0 && replaces(line.id))
     }
 }

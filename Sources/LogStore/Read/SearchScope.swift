@@ -23,7 +23,11 @@ struct SearchScope: Sendable {
         let lowDay = from.map(Day.of) ?? .min
         let highDay = to.map { Day.of($0 - 1) } ?? .max
         (keys, tombstones, segments) = shared.state.withLock { s in
-            (s.streams.mapValues(\.key), s.tombstones, s.segments.values.filter { $0.day >= lowDay && $0.day <= highDay })
+            // Streams of deleted indices are left out (ruled out like deleted workflows').
+            (
+                (s.deletedStreams.isEmpty ? s.streams : s.streams.filter { !s.deletedStreams.contains($0.key) }).mapValues(\.key), s.tombstones,
+                s.segments.values.filter { $0.day >= lowDay && $0.day <= highDay }
+            )
         }
     }
 

@@ -10,6 +10,10 @@ final class Catalog: Sendable {
     let segments: LMDBTable
     /// nil only in a read-only catalog written before tombstones existed.
     let tombstones: LMDBTable?
+    /// Streams of deleted indices and indices created empty; nil in a read-only catalog
+    /// written before they existed.
+    let deletedStreams: LMDBTable?
+    let indices: LMDBTable?
 
     init(path: String, readOnly: Bool) throws {
         env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly)
@@ -18,6 +22,8 @@ final class Catalog: Sendable {
         streamKeys = try env.table(Keys.catalogStreamKeys)
         segments = try env.table(Keys.catalogSegments)
         tombstones = readOnly ? try? env.table(Keys.catalogTombstones) : try env.table(Keys.catalogTombstones)
+        deletedStreams = readOnly ? try? env.table(Keys.catalogDeletedStreams) : try env.table(Keys.catalogDeletedStreams)
+        indices = readOnly ? try? env.table(Keys.catalogIndices) : try env.table(Keys.catalogIndices)
         let (meta, env) = (self.meta, self.env)
         let format: UInt32? = try env.read { txn in
             guard let v = try txn.get(meta, Keys.metaFormat) else { return nil }

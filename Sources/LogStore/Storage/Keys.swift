@@ -27,6 +27,12 @@ public enum Keys {
     /// workflow id (UTF-8) → deletion time ns (u64 BE): deleted workflows, hidden from every
     /// read at once and removed from the files by compaction.
     public static let catalogTombstones = "tombstones"
+    /// streamID (u64 BE) → deletion time ns (u64 BE): streams of deleted indices, hidden from
+    /// every read at once and removed from the files by compaction; the index's next line gets
+    /// a new stream.
+    public static let catalogDeletedStreams = "deleted_streams"
+    /// index name (UTF-8) → creation time ns (u64 BE): indices created empty (`PUT /{index}`).
+    public static let catalogIndices = "indices"
 
     // MARK: Segment tables
     /// `"format"` → u32 BE; `"maxLSN"` → u64 BE highest LSN committed to this segment.
@@ -48,8 +54,13 @@ public enum Keys {
     /// (arrival ns u64 BE, chunk key 16 bytes) → chunk record (`encodeChunk`): request bodies
     /// stored recently, so a resent chunk is recognised (pruned after the dedup window).
     public static let segmentChunks = "chunks"
-    /// index, 0x00, document id (UTF-8) → LSN u64 BE: bulk `_id`s stored in this segment.
+    /// index, 0x00, document id (UTF-8) → LSN u64 BE, then stream id u64 BE (8 bytes in
+    /// segments written before the stream was recorded): the client `_id`s of the lines stored
+    /// in this segment (`Documents/`). A replaced document's record moves with it.
     public static let segmentIDs = "ids"
+    /// LSN u64 BE → index, 0x00, document id (UTF-8): the client `_id` of each line that has one
+    /// (what hits and `GET _doc` answer); absent from segments written before it existed.
+    public static let segmentDocIDs = "docids"
 
     /// block number (u32 BE) → `BlockRef` (44 bytes): every sealed block of the segment, numbered
     /// in sealing order; the full-text index refers to blocks by these numbers.
@@ -197,6 +208,22 @@ public enum Keys {
         w.u64BE(UInt64(max(0, arrival)))
         w.append(key.bytes)
         return w.bytes
+    }
+
+    /// `ids` value: LSN, stream.
+    public static func documentRecord(lsn: LSN, stream: StreamID) -> [UInt8] {
+        var w = ByteWriter(capacity: 16)
+        w.u64BE(lsn)
+        w.u64BE(stream)
+        return w.bytes
+    }
+
+    /// An `ids` value: its LSN and stream (nil in a record written before streams were recorded).
+    public static func decodeDocumentRecord(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> (LSN, StreamID?) {
+        var r = ByteReader(bytes)
+        let lsn = try r.u64BE()
+        guard r.remaining >= 8 else { return (lsn, nil) }
+        return (lsn, try r.u64BE())
     }
 
     public static func documentID(index: String, id: String) -> [UInt8] {

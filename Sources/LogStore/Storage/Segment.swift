@@ -20,6 +20,8 @@ public final class Segment: Sendable {
     let chunks: LMDBTable
     let sealed: LMDBTable
     let ids: LMDBTable
+    /// LSN → client `_id` (`Keys.segmentDocIDs`); nil in a read-only segment written before it existed.
+    let docIDs: LMDBTable?
     let blockDir: LMDBTable
     let postings: LMDBTable
     /// Compacted layout (`Packed.swift`); nil in a read-only segment written before it existed.
@@ -51,6 +53,7 @@ public final class Segment: Sendable {
         chunks = try env.table(Keys.segmentChunks)
         sealed = try env.table(Keys.segmentSealed)
         ids = try env.table(Keys.segmentIDs)
+        docIDs = try Self.optionalTable(env, Keys.segmentDocIDs, readOnly: readOnly)
         blockDir = try env.table(Keys.segmentBlockDir)
         postings = try env.table(Keys.segmentPostings)
         packs = try Self.optionalTable(env, Keys.segmentPacks, readOnly: readOnly)

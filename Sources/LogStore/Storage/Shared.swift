@@ -15,6 +15,8 @@ final class Shared: Sendable {
         case removed
         /// These LSNs were added to the stream's head.
         case appended([LSN])
+        /// These LSNs were deleted from the stream's head (replaced documents).
+        case dropped(Set<LSN>)
     }
 
     /// Called by the writer after each transaction that changed a day's head, before callers
@@ -29,6 +31,7 @@ final class Shared: Sendable {
                 switch update {
                 case .removed: s.heads[day]?[id] = nil
                 case .appended(let lsns): s.heads[day, default: [:]][id, default: []].append(contentsOf: lsns)
+                case .dropped(let lsns): s.heads[day]?[id]?.removeAll { lsns.contains($0) }
                 }
             }
             if s.heads[day]?.isEmpty == true { s.heads[day] = nil }

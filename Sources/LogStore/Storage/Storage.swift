@@ -21,6 +21,8 @@ public final class Storage: Sendable {
     struct SharedState: ~Copyable {
         /// True when the stream belongs to a deleted workflow.
         func isDeleted(_ key: StreamKey) -> Bool { !tombstones.isEmpty && !key.workflow.isEmpty && tombstones.contains(key.workflow) }
+        /// True when the stream is hidden: of a deleted workflow or a deleted index.
+        func isHidden(_ info: StreamInfo) -> Bool { isDeleted(info.key) || (!deletedStreams.isEmpty && deletedStreams.contains(info.id)) }
 
         var streams: [StreamID: StreamInfo] = [:]
         var byKey: [StreamKey: StreamID] = [:]
@@ -33,6 +35,10 @@ public final class Storage: Sendable {
         var heads: [Int32: [StreamID: [LSN]]] = [:]
         /// Deleted workflows: their streams are hidden from every read.
         var tombstones: Set<String> = []
+        /// Streams of deleted indices, hidden from every read (`Storage+Indices`).
+        var deletedStreams: Set<StreamID> = []
+        /// Indices created without lines (`PUT /{index}`), with their creation time (ns).
+        var createdIndices: [String: Int64] = [:]
         var committedLSN: LSN = 0
         var observers: [UInt64: @Sendable (CommitEvent) -> Void] = [:]
         var nextObserverID: UInt64 = 0
@@ -79,10 +85,16 @@ public final class Storage: Sendable {
             segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, logger: logger)
         let maxLSN = recovered.maxLSN
         var state = SharedState(
-            segments: recovered.segments, heads: recovered.headLSNs, tombstones: try catalog.loadTombstones(), committedLSN: maxLSN)
-        for info in recovered.streams.values { state.add(info) }
+            segments: recovered.segments, heads: recovered.headLSNs, tombstones: try catalog.loadTombstones(),
+            deletedStreams: try catalog.loadDeletedStreams(), createdIndices: try catalog.loadCreatedIndices(), committedLSN: maxLSN)
+        // Streams of deleted indices first: a key's live stream (added later) is the one `byKey` keeps.
+        let deletedStreams = state.deletedStreams
+        for info in recovered.streams.values.sorted(by: { deletedStreams.contains($0.id) && !deletedStreams.contains($1.id) }) {
+            state.add(info)
+        }
         let (segments, streams) = (recovered.segments, recovered.streams)
-        let byKey = state.byKey
+        // The writer never gives a new line a stream of a deleted index.
+        let byKey = deletedStreams.isEmpty ? state.byKey : state.byKey.filter { !deletedStreams.contains($0.value) }
         shared = Shared(state)
         if options.readOnly {
             writer = nil
@@ -151,6 +163,8 @@ public final class Storage: Sendable {
     public func append(_ batch: LineBatch, chunk: ChunkKey? = nil) async throws -> AppendReceipt {
         guard let writer else { throw StorageError.readOnly }
         if batch.lines.isEmpty { return AppendReceipt(firstLSN: 0, lastLSN: 0, count: 0) }
+        // A zero dedup window turns the recognition of resent bodies off.
+        let chunk = options.dedupWindow > .zero ? chunk : nil
         return try await withCheckedThrowingContinuation { continuation in
             writer.enqueue(batch, chunk: chunk, continuation: continuation)
         }
@@ -205,28 +219,31 @@ public final class Storage: Sendable {
 
     /// Every stream the store shows (streams of deleted workflows are hidden).
     public func allStreams() -> [StreamInfo] {
-        shared.state.withLock { s in s.streams.values.filter { !s.isDeleted($0.key) } }.sorted { $0.key < $1.key }
+        shared.state.withLock { s in s.streams.values.filter { !s.isHidden($0) } }.sorted { $0.key < $1.key }
     }
 
     /// The streams matching `selector`, sorted by key.
     public func streams(matching selector: StreamSelector) -> [StreamInfo] {
         shared.state.withLock { s in
             if let job = selector.job {
-                return (s.byJob[job] ?? []).compactMap { s.streams[$0] }.filter { selector.matches($0.key) && !s.isDeleted($0.key) }
+                return (s.byJob[job] ?? []).compactMap { s.streams[$0] }.filter { selector.matches($0.key) && !s.isHidden($0) }
             }
-            return s.streams.values.filter { selector.matches($0.key) && !s.isDeleted($0.key) }
+            return s.streams.values.filter { selector.matches($0.key) && !s.isHidden($0) }
         }.sorted { $0.key < $1.key }
     }
 
-    /// True when some stream the store shows belongs to `index`.
+    /// True when some stream the store shows belongs to `index`, or it was created empty.
     public func hasIndex(_ index: String) -> Bool {
-        shared.state.withLock { s in (s.byIndex[index] ?? []).contains { id in s.streams[id].map { !s.isDeleted($0.key) } ?? false } }
+        shared.state.withLock { s in
+            s.createdIndices[index] != nil || (s.byIndex[index] ?? []).contains { id in s.streams[id].map { !s.isHidden($0) } ?? false }
+        }
     }
 
-    /// The names of the indices the store shows (of streams not deleted).
+    /// The names of the indices the store shows (of streams not deleted, and created empty).
     public func indexNames() -> Set<String> {
         shared.state.withLock { s in
-            Set(s.byIndex.compactMap { index, ids in ids.contains { id in s.streams[id].map { !s.isDeleted($0.key) } ?? false } ? index : nil })
+            Set(s.byIndex.compactMap { index, ids in ids.contains { id in s.streams[id].map { !s.isHidden($0) } ?? false } ? index : nil })
+                .union(s.createdIndices.keys)
         }
     }
 
@@ -252,13 +269,13 @@ public final class Storage: Sendable {
             // A query that names its job (REANA's job log) or index looks only at those streams.
             if let jobs {
                 return jobs.flatMap { s.byJob[$0] ?? [] }.compactMap { s.streams[$0] }
-                    .filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+                    .filter { matcher.matches(stream: $0.key) != false && !s.isHidden($0) }
             }
             if let indices {
                 return indices.flatMap { s.byIndex[$0] ?? [] }.compactMap { s.streams[$0] }
-                    .filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+                    .filter { matcher.matches(stream: $0.key) != false && !s.isHidden($0) }
             }
-            return s.streams.values.filter { matcher.matches(stream: $0.key) != false && !s.isDeleted($0.key) }
+            return s.streams.values.filter { matcher.matches(stream: $0.key) != false && !s.isHidden($0) }
         }.sorted { $0.key < $1.key }
     }
 

@@ -5,7 +5,8 @@ import Foundation
 /// receipt, which appends repeat a chunk, and the streams first seen in the batch.
 struct CommitPlan {
     var groups: [Int32: [StreamID: [LineView]]] = [:]
-    var ids: [Int32: [LSN: String]] = [:]
+    /// The lines with a client `_id`, in LSN order.
+    var documents: [PlannedDocument] = []
     /// Per pending append: its receipt (a known chunk's first receipt, marked duplicate), or nil
     /// when it repeats the chunk of an earlier append of this batch (`sameAs`).
     var receipts: [AppendReceipt?] = []

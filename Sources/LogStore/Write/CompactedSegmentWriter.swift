@@ -56,7 +56,7 @@ struct CompactedSegmentWriter {
             (segment.chunks, try dest.table(Keys.segmentChunks)),
             (segment.ids, try dest.table(Keys.segmentIDs)),
             (segment.blockDir, try dest.table(Keys.segmentBlockDir)),
-        ]
+        ] + (try segment.docIDs.map { [($0, try dest.table(Keys.segmentDocIDs))] } ?? [])
         for (from, to) in copied {
             try dest.write { dst in
                 try source.txn.scan(from) { k, v in

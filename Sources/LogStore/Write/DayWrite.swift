@@ -23,7 +23,7 @@ struct DayWrite {
     var members: Set<StreamID> = []
     var keyOf: [StreamID: StreamKey] = [:]
     /// Document ids to record, and chunk records.
-    var idKeys: [(key: [UInt8], lsn: LSN)] = []
+    var documents: [(key: [UInt8], lsn: LSN, stream: StreamID)] = []
     var chunks: [Writer.ChunkWrite] = []
     var arrival: Int64 = 0
 }

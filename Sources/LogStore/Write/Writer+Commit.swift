@@ -21,7 +21,20 @@ extension Writer {
             let sortedDays = listed.sorted()
             for day in days.sorted() { chunksByDay[day, default: []].append(ChunkWrite(key: key, receipt: receipt, days: sortedDays)) }
         }
-        let written = writeDays(plan, chunks: chunksByDay, arrival: arrival)
+        var documents = DocumentResolution()
+        var documentFailure: Error?
+        if !plan.documents.isEmpty {
+            do {
+                documents = try resolveDocuments(plan.documents)
+                try removeDocuments(documents.removals)
+            } catch {
+                logger.error("replacing documents failed", metadata: ["error": "\(error)"])
+                documentFailure = error
+            }
+        }
+        let written =
+            documentFailure.map { (created: [Segment](), stats: [Int32: [StreamID: StreamStats]](), failure: Optional($0)) }
+            ?? writeDays(plan, chunks: chunksByDay, arrival: arrival, documents: documents)
         do {
             try catalog.record(streams: plan.newStreams, segments: written.created.map(\.day))
         } catch {
@@ -30,8 +43,11 @@ extension Writer {
         }
         shared.publish(
             newStreams: plan.newStreams, segments: written.created, stats: written.stats, lastLSN: written.failure == nil ? plan.lastLSN : 0)
-        rememberChunks(batch, plan, committedDays: Set(written.stats.keys), failed: written.failure != nil, arrival: arrival)
-        resume(batch, plan, duplicates: written.duplicates, failure: written.failure)
+        var answered = plan
+        for (p, lines) in documents.conflicts { answered.receipts[p]?.conflicts = lines }
+        for (p, lines) in documents.replaced { answered.receipts[p]?.replaced = lines }
+        rememberChunks(batch, answered, committedDays: Set(written.stats.keys), failed: written.failure != nil, arrival: arrival)
+        resume(batch, answered, failure: written.failure)
     }
 
     /// Remembers the chunks of `batch` the commit stored: whole (`recentChunks`) when it
@@ -87,7 +103,8 @@ extension Writer {
             }
             arenaUsed += pending.lines.bytes.count
             let first = lsn
-            let (days, skipped) = place(pending.lines, base: base, skippingDays: storedDays, lsn: &lsn, into: &grouping, plan: &plan)
+            let (days, skipped) = place(
+                pending.lines, pending: p, base: base, skippingDays: storedDays, lsn: &lsn, into: &grouping, plan: &plan)
             if pending.chunk != nil { plan.chunkDays[p] = days }
             plan.receipts.append(
                 AppendReceipt(firstLSN: first, lastLSN: lsn - 1, count: pending.lines.lines.count, linesStoredBefore: skipped))
@@ -103,7 +120,7 @@ extension Writer {
     /// that hold the request's chunk already). Returns the days its lines went to and how many
     /// lines were skipped.
     private func place(
-        _ lines: LineBatch, base: UnsafeMutableRawPointer, skippingDays: Set<Int32>?, lsn: inout LSN,
+        _ lines: LineBatch, pending p: Int, base: UnsafeMutableRawPointer, skippingDays: Set<Int32>?, lsn: inout LSN,
         into grouping: inout CommitGrouping, plan: inout CommitPlan
     ) -> (days: Set<Int32>, skipped: Int) {
         var skipped = 0
@@ -112,7 +129,7 @@ extension Writer {
         var streamIDs = [StreamID?](repeating: nil, count: lines.streams.count)
         var streamSlots = [Int](repeating: -1, count: lines.streams.count)
         var sawMainDay = false
-        for line in lines.lines {
+        for (i, line) in lines.lines.enumerated() {
             if let skippingDays, skippingDays.contains(Day.of(line.timestamp)) {
                 skipped += 1
                 continue
@@ -135,7 +152,12 @@ extension Writer {
             } else {
                 days.insert(day)
             }
-            if line.id >= 0 { plan.ids[day, default: [:]][lsn] = lines.ids[Int(line.id)] }
+            if line.id >= 0 {
+                plan.documents.append(
+                    PlannedDocument(
+                        lsn: lsn, day: day, stream: id, key: Keys.documentID(index: lines.streams[s].index, id: lines.ids[Int(line.id)]),
+                        overwrite: lines.replaces(line.id), pending: p, line: Int32(i)))
+            }
             lsn += 1
         }
         if sawMainDay, let mainDay = grouping.mainDay { days.insert(mainDay) }
@@ -154,31 +176,28 @@ extension Writer {
     }
 
     /// Writes each day of `plan` in its own transaction, in day order, stopping at the first
-    /// failure. Returns the segments created, the statistics added, the LSNs dropped as
-    /// duplicate document ids and the failure.
-    private func writeDays(_ plan: CommitPlan, chunks: [Int32: [ChunkWrite]], arrival: Int64) -> (
-        created: [Segment], stats: [Int32: [StreamID: StreamStats]], duplicates: Set<LSN>, failure: Error?
+    /// failure. Returns the segments created, the statistics added and the failure.
+    private func writeDays(_ plan: CommitPlan, chunks: [Int32: [ChunkWrite]], arrival: Int64, documents: DocumentResolution) -> (
+        created: [Segment], stats: [Int32: [StreamID: StreamStats]], failure: Error?
     ) {
         var created: [Segment] = []
         var stats: [Int32: [StreamID: StreamStats]] = [:]
-        var duplicates = Set<LSN>()
         for (day, group) in plan.groups.sorted(by: { $0.key < $1.key }) {
             do {
                 let segment = try segmentFor(day, created: &created)
-                let result = try write(
-                    segment: segment, group: group, seal: [], ids: plan.ids[day] ?? [:], chunks: chunks[day] ?? [], arrival: arrival)
-                stats[day] = result.stats
-                duplicates.formUnion(result.duplicates)
+                stats[day] = try write(
+                    segment: segment, group: group, seal: [], drop: documents.drop, documents: documents.records[day] ?? [],
+                    chunks: chunks[day] ?? [], arrival: arrival)
             } catch {
                 logger.error("commit failed", metadata: ["segment": "\(Day.name(day))", "error": "\(error)"])
-                return (created, stats, duplicates, error)
+                return (created, stats, error)
             }
         }
-        return (created, stats, duplicates, nil)
+        return (created, stats, nil)
     }
 
     /// Resumes every caller of `batch` with its receipt (or the failure).
-    private func resume(_ batch: [Pending], _ plan: CommitPlan, duplicates: Set<LSN>, failure: Error?) {
+    private func resume(_ batch: [Pending], _ plan: CommitPlan, failure: Error?) {
         for (p, pending) in batch.enumerated() {
             if let failure {
                 pending.continuation.resume(throwing: failure)
@@ -190,9 +209,7 @@ extension Writer {
                 receipt.duplicateChunk = true
             } else if let own = plan.receipts[p] {
                 receipt = own
-                if !duplicates.isEmpty && !receipt.duplicateChunk && receipt.lastLSN >= receipt.firstLSN {
-                    receipt.duplicateIDs = (receipt.firstLSN...receipt.lastLSN).reduce(0) { $0 + (duplicates.contains($1) ? 1 : 0) }
-                }
+                receipt.duplicateIDs = receipt.conflicts.count
             } else {
                 preconditionFailure("BUG: pending \(p) has no receipt")
             }

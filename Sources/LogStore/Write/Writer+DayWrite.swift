@@ -1,20 +1,25 @@
 import Foundation
 
 extension Writer {
-    /// Writes one day's new lines (and seals the heads of `seal`) in one transaction.
-    /// Returns the statistics the new lines add per stream, and the LSNs dropped because their
-    /// document id was stored before. The lines' bytes must stay valid for the call (the
-    /// commit's arena).
+    /// Writes one day's new lines (and seals the heads of `seal`) in one transaction, except
+    /// the lines of `drop` (refused or replaced client ids), recording `documents`' ids.
+    /// Returns the statistics the new lines add per stream. The lines' bytes must stay valid
+    /// for the call (the commit's arena).
     func write(
-        segment: Segment, group inputGroup: [StreamID: [LineView]], seal: Set<StreamID>, ids: [LSN: String] = [:],
-        chunks: [ChunkWrite] = [], arrival: Int64 = 0
-    ) throws -> (stats: [StreamID: StreamStats], duplicates: Set<LSN>) {
+        segment: Segment, group inputGroup: [StreamID: [LineView]], seal: Set<StreamID>, drop: Set<LSN> = [],
+        documents: [(key: [UInt8], lsn: LSN, stream: StreamID)] = [], chunks: [ChunkWrite] = [], arrival: Int64 = 0
+    ) throws -> [StreamID: StreamStats] {
         let day = segment.day
         var plan = DayWrite()
         (plan.members, plan.keyOf, plan.chunks, plan.arrival) = (segmentStreams[day] ?? [], keyOf, chunks, arrival)
         var group = inputGroup
-        var duplicates = Set<LSN>()
-        if !ids.isEmpty { (duplicates, plan.idKeys) = try dropDuplicateIDs(&group, ids: ids, segment: segment) }
+        if !drop.isEmpty {
+            for (stream, lines) in group where lines.contains(where: { drop.contains($0.lsn) }) {
+                let kept = lines.filter { !drop.contains($0.lsn) }
+                group[stream] = kept.isEmpty ? nil : kept
+            }
+        }
+        plan.documents = documents
         do {
             let dayHeads = heads[day] ?? [:]
             (plan.toSeal, plan.toHead) = planSeal(group, seal: seal, heads: dayHeads)
@@ -46,39 +51,7 @@ extension Writer {
         if options.fullTextIndex { for (number, tokens) in numbered { segment.pending.add(number, tokens) } }
         publishHeads(day: day, sealed: plan.toSeal, appended: plan.toHead, group: group)
         if !plan.deltas.isEmpty { segmentStreams[day, default: []].formUnion(plan.deltas.keys) }
-        return (plan.deltas, duplicates)
-    }
-
-    /// Removes from `group` the lines whose document id is already stored in the segment (or
-    /// comes earlier in this batch); returns their LSNs and the id keys of the lines kept.
-    private func dropDuplicateIDs(
-        _ group: inout [StreamID: [LineView]], ids: [LSN: String], segment: Segment
-    ) throws -> (duplicates: Set<LSN>, idKeys: [(key: [UInt8], lsn: LSN)]) {
-        var duplicates = Set<LSN>()
-        var idKeys: [(key: [UInt8], lsn: LSN)] = []
-        var seen = Set<[UInt8]>()
-        try SegmentSnapshot.read(segment) { snapshot in
-            for (stream, lines) in group {
-                guard let index = self.keyOf[stream]?.index else { continue }
-                for line in lines {
-                    guard let documentID = ids[line.lsn] else { continue }
-                    let key = Keys.documentID(index: index, id: documentID)
-                    let storedBefore = try snapshot.hasDocumentID(key)
-                    if !seen.insert(key).inserted || storedBefore {
-                        duplicates.insert(line.lsn)
-                    } else {
-                        idKeys.append((key, line.lsn))
-                    }
-                }
-            }
-        }
-        if !duplicates.isEmpty {
-            for (stream, lines) in group {
-                let kept = lines.filter { !duplicates.contains($0.lsn) }
-                group[stream] = kept.isEmpty ? nil : kept
-            }
-        }
-        return (duplicates, idKeys)
+        return plan.deltas
     }
 
     /// Which streams are sealed in this transaction (their head would reach `sealLines` or
@@ -200,7 +173,10 @@ extension Writer {
             let old = try segment.maxLSN(txn)
             if plan.maxLSN > old { try txn.put(segment.meta, Keys.metaMaxLSN, Keys.u64(plan.maxLSN)) }
         }
-        for (key, lsn) in plan.idKeys { try txn.put(segment.ids, key, Keys.u64(lsn)) }
+        for (key, lsn, stream) in plan.documents {
+            try txn.put(segment.ids, key, Keys.documentRecord(lsn: lsn, stream: stream))
+            if let docIDs = segment.docIDs { try txn.put(docIDs, Keys.u64(lsn), key) }
+        }
         for chunk in plan.chunks {
             try txn.put(
                 segment.chunks, Keys.chunk(arrival: plan.arrival, key: chunk.key), Keys.encodeChunk(chunk.receipt, days: chunk.days))

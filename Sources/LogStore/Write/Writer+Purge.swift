@@ -6,10 +6,20 @@ extension Writer {
     /// Returns the numbers of the blocks removed (their postings are dropped by the caller).
     @discardableResult
     func purgeDeleted(_ segment: Segment) throws -> Set<UInt32> {
-        let (tombstones, keys) = shared.state.withLock { s in (s.tombstones, s.streams.mapValues(\.key)) }
-        if tombstones.isEmpty { return [] }
-        let doomed = (segmentStreams[segment.day] ?? []).filter { id in keys[id].map { !$0.workflow.isEmpty && tombstones.contains($0.workflow) } ?? false }
+        let (tombstones, keys, deleted) = shared.state.withLock { s in (s.tombstones, s.streams.mapValues(\.key), s.deletedStreams) }
+        if tombstones.isEmpty && deleted.isEmpty { return [] }
+        // Streams of deleted workflows and of deleted indices.
+        let doomed = (segmentStreams[segment.day] ?? []).filter { id in
+            deleted.contains(id) || (keys[id].map { !$0.workflow.isEmpty && tombstones.contains($0.workflow) } ?? false)
+        }
         if doomed.isEmpty { return [] }
+        return try purge(doomed, from: segment, what: "deleted workflows and indices purged")
+    }
+
+    /// Removes the lines of `doomed` streams from a segment (blocks, head, statistics) in one
+    /// transaction. Writer thread only. Returns the numbers of the blocks removed.
+    @discardableResult
+    func purge(_ doomed: Set<StreamID>, from segment: Segment, what: String) throws -> Set<UInt32> {
         let headLSNs = shared.state.withLock { s in doomed.flatMap { s.heads[segment.day]?[$0] ?? [] } }
         var removed = Set<UInt32>()
         try segment.env.write { txn in
@@ -40,7 +50,7 @@ extension Writer {
         shared.updateHeads(day: segment.day, published)
         segmentStreams[segment.day]?.subtract(doomed)
         try rebuildStats(of: Array(doomed))
-        logger.info("deleted workflows purged", metadata: ["segment": "\(segment.name)", "streams": "\(doomed.count)"])
+        logger.info("\(what)", metadata: ["segment": "\(segment.name)", "streams": "\(doomed.count)"])
         return removed
     }
 

@@ -97,6 +97,8 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
         users: options.security.users, sessions: uiSessions, throttle: options.security.throttle, secureCookie: options.security.tls != nil,
         directory: ProcessInfo.processInfo.environment["LOGSTORE_UI_DIR"]
     ).addRoutes(to: router)
+    IndexController(storage: storage).addRoutes(to: router)
+    DocumentController(storage: storage, options: options.ingest).addRoutes(to: router)
     return router
 }
 

@@ -37,7 +37,7 @@ extension BulkResult {
             }
         }
         // The arena and ids stay as they are: kept lines still point into them.
-        batch = LineBatch(bytes: batch.bytes, lines: lines, streams: streams, ids: batch.ids)
+        batch = LineBatch(bytes: batch.bytes, lines: lines, streams: streams, ids: batch.ids, overwrites: batch.overwrites)
         return denied
     }
 

@@ -24,6 +24,10 @@ public enum RoutePermissions {
         add(["HEAD"], ["/{index}"], .permission(.read))
         add(["GET"], ["/v1/logs", "/v1/tail", "/v1/search", "/v1/hits", "/v1/streams", "/v1/stats"], .permission(.read))
         add(["GET", "HEAD"], ["/"], .authenticated)
+        add(["GET", "HEAD"], ["/{index}/_doc/{id}"], .permission(.read))
+        add(["PUT", "POST"], ["/{index}/_doc/{id}", "/{index}/_create/{id}"], .permission(.ingest))
+        add(["POST"], ["/{index}/_doc"], .permission(.ingest))
+        add(["GET"], ["/_cat/indices", "/_cat/indices/{index}", "/_cat/health", "/_cluster/health", "/_cluster/health/{index}"], .permission(.read))
         // Administration.
         add(["DELETE"], ["/v1/workflows/{id}"], .permission(.admin))
         add(["POST"], ["/v1/admin/compact"], .permission(.admin))

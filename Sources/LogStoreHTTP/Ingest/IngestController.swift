@@ -80,16 +80,17 @@ struct IngestController {
         let denied = parsed.deny(outside: context.indexPermission)  // per-item 403 for indices the user may not write
         let receipt = try await pipeline.store(parsed.batch, chunk: chunk)
         metrics.answered(.bulk, bodyBytes: body.count, stored: parsed.batch.count, rejected: parsed.failures, receipt: receipt)
-        return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now), denied: denied))
+        return .json(Self.bulkAnswer(parsed, took: started.duration(to: .now), denied: denied, receipt: receipt))
     }
 
     /// `{"took":N,"errors":false,"items":[{"create":{"status":201}},…]}` in exactly that key
     /// order (FluentBit matches on it); failed items carry OpenSearch's error object.
-    static func bulkAnswer(_ parsed: BulkResult, took: Duration, denied: [Int: String] = [:]) -> [UInt8] {
+    static func bulkAnswer(_ parsed: BulkResult, took: Duration, denied: [Int: String] = [:], receipt: AppendReceipt? = nil) -> [UInt8] {
         var json = JSONText(capacity: 40 + parsed.items.count * 26)
+        let outcomes = BulkResult.DocumentOutcomes(receipt)
         json.raw("{\"took\":")
         json.number(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)
-        json.raw(parsed.failures > 0 ? ",\"errors\":true,\"items\":[" : ",\"errors\":false,\"items\":[")
+        json.raw(parsed.failures > 0 || outcomes.hasConflicts ? ",\"errors\":true,\"items\":[" : ",\"errors\":false,\"items\":[")
         parsed.items.withUnsafeBufferPointer { items in
             for (i, item) in items.enumerated() {
                 if i > 0 { json.bytes.append(0x2C) }
@@ -103,6 +104,8 @@ struct IngestController {
                     json.raw(",\"reason\":")
                     json.string("line \(item.line): \(error)")
                     json.raw("}}}")
+                } else if let id = parsed.documentID(of: item) {
+                    parsed.writeDocumentItem(item, id: id, outcomes: outcomes, into: &json)
                 } else {
                     json.bytes.append(contentsOf: item.op == .create ? Self.createdItem : Self.indexedItem)
                 }

@@ -21,7 +21,9 @@ struct GzipHitsWriter: Sendable {
     /// and runs of at most `looseRun` other lines (head lines, blocks cut by the window). The
     /// pieces not in the cache are built on every core at once: a first read of a long job log
     /// is mostly JSON writing and deflate, and one answer then takes about 1/cores of it.
-    func write(_ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], head: [UInt8]) -> [UInt8] {
+    func write(
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], ids: [LSN: String] = [:], head: [UInt8]
+    ) -> [UInt8] {
         struct Part {
             let range: Range<Int>
             let block: BlockID?
@@ -66,7 +68,7 @@ struct GzipHitsWriter: Sendable {
                 while r < range.upperBound {
                     let end = min(r + 64, range.upperBound)
                     if r > range.lowerBound { json.writeInteger(UInt8(ascii: ",")) }
-                    HitWriter.writeHits(lines[r..<end], of: page, keys: keys, source: .all, into: &json)
+                    HitWriter.writeHits(lines[r..<end], of: page, keys: keys, source: .all, ids: ids, into: &json)
                     flush(&json)
                     r = end
                 }

@@ -7,9 +7,11 @@ import NIOCore
 /// answer's buffer: the stored fields are spliced into `_source` as they are when they can be,
 /// the other hits (and `_source` filters) go through ``SourceWriter``.
 enum HitWriter {
-    /// The hits of `lines`, comma-separated, written from the decoded blocks in place.
+    /// The hits of `lines`, comma-separated, written from the decoded blocks in place; `ids`
+    /// holds the client `_id`s by LSN (the others answer the generated one).
     static func writeHits(
-        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, into out: inout ByteBuffer
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter,
+        ids: [LSN: String] = [:], into out: inout ByteBuffer
     ) {
         // `{"_index":"<index>","_id":"` once per stream.
         var prefixes: [StreamID: [UInt8]] = [:]
@@ -31,6 +33,8 @@ enum HitWriter {
         // Hits whose fields cannot be spliced as they are (and `_source` filters) go through here.
         var slow = JSONText(capacity: 0)
         for line in lines {
+            // A client `_id`, escaped, without its quotes.
+            let clientID = ids.isEmpty ? nil : ids[line.lsn].map(Self.escapedID)
             if line.stream != prefixStream {
                 prefix = prefixes[line.stream] ?? unknown
                 prefixStream = line.stream
@@ -50,13 +54,20 @@ enum HitWriter {
                     }
                     guard let body = verdict else { return false }
                     prefix.withUnsafeBytes { prefix in
-                        // the id and sort values: 4 numbers of ≤ 20 digits; keys and punctuation < 80.
+                        // the id and sort values: ≤ 4 × 20 characters; keys and punctuation < 80.
                         let most = 1 + prefix.count + 160 + 2 * JSONCursor.maxTimestampCount
-                            + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0)
+                            + JSONCursor.maxStringCount(message.count) + (body?.count ?? 0) + (clientID?.count ?? 0)
                         out.writeJSON(maxCount: most) { c in
                             if !first { c.byte(UInt8(ascii: ",")) }
                             c.raw(prefix)
-                            c.number(line.lsn)
+                            if let clientID {
+                                clientID.withUnsafeBytes { c.raw($0) }
+                            } else {
+                                withUnsafeTemporaryAllocation(byteCount: GeneratedID.count, alignment: 1) { id in
+                                    GeneratedID.write(line.lsn, into: id)
+                                    c.raw(UnsafeRawBufferPointer(id))
+                                }
+                            }
                             c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
                             c.timestamp(line.timestamp, &clock)
                             c.raw("\",\"log\":")
@@ -76,7 +87,7 @@ enum HitWriter {
                 slow.bytes.removeAll(keepingCapacity: true)
                 if !first { slow.raw(",") }
                 slow.raw(prefix)
-                slow.number(line.lsn)
+                slow.raw(clientID ?? Array(GeneratedID.string(line.lsn).utf8))
                 slow.raw("\",\"_score\":null")
                 SourceWriter.writeSource(page.logLine(line), filter: source, into: &slow)
                 out.writeBytes(slow.bytes)
@@ -84,6 +95,13 @@ enum HitWriter {
             }
             first = false
         }
+    }
+
+    /// `id` as the inside of a JSON string (escaped, no quotes).
+    static func escapedID(_ id: String) -> [UInt8] {
+        var text = JSONText(capacity: id.utf8.count + 2)
+        text.string(id)
+        return Array(text.bytes.dropFirst().dropLast())
     }
 
     /// `,"sort":[<epoch ms>,"<ns>-<lsn>"]}`: the end of a hit (at most 128 bytes).

@@ -61,6 +61,7 @@ extension OpenSearchController {
                 let collector = AggregationCollector(aggregations, paths: paths)
                 try storage.visitLines(visit) { try collector.collect($0) }
                 var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
+                writer.documentID = { storage.documentID(timestamp: $0.timestamp, lsn: $0.lsn) }
                 var json = JSONText()
                 try writer.write(collector.roots, into: &json)
                 return AggregationAnswer(json: json.bytes, total: collector.total)
@@ -87,7 +88,8 @@ extension OpenSearchController {
     /// Hits written with their `highlight` (the slow path: each hit's `_source` through
     /// `SourceWriter`).
     static func writeHighlightedHits(
-        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], source: SourceFilter, highlight: Highlight,
+        _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], ids: [LSN: String], source: SourceFilter,
+        highlight: Highlight,
         query: Query, into json: inout JSONText
     ) {
         let (tokens, prefixes) = Highlight.terms(query)
@@ -96,9 +98,9 @@ extension OpenSearchController {
             let line = page.logLine(ref)
             json.raw("{\"_index\":")
             json.string(keys[ref.stream]?.index ?? "")
-            json.raw(",\"_id\":\"")
-            json.number(ref.lsn)
-            json.raw("\",\"_score\":null")
+            json.raw(",\"_id\":")
+            json.string(ids[ref.lsn] ?? Storage.generatedID(ref.lsn))
+            json.raw(",\"_score\":null")
             SourceWriter.writeSource(line, filter: source, into: &json)
             if let marked = highlight.mark(line.message, tokens: tokens, prefixes: prefixes) {
                 json.raw(",\"highlight\":{")

@@ -194,17 +194,18 @@ struct OpenSearchController {
             }
         }
         json.raw("\"max_score\":null,\"hits\":[")
+        let ids = storage.documentIDs(for: lines)  // client `_id`s
         if aggregated != nil || extras.highlight != nil || snapshot != nil {
             return try finishSearch(
-                json, lines: lines, page: page, keys: keys, search: search, extras: extras, aggregated: aggregated, snapshot: snapshot,
-                request: request)
+                json, lines: lines, page: page, keys: keys, ids: ids, search: search, extras: extras, aggregated: aggregated,
+                snapshot: snapshot, request: request)
         }
         if case .all = search.source, JSONAnswer.acceptsGzip(request), !lines.isEmpty {
-            return .gzipped(gzipHits.write(lines, of: page, keys: keys, head: json.bytes))
+            return .gzipped(gzipHits.write(lines, of: page, keys: keys, ids: ids, head: json.bytes))
         }
         var out = ByteBufferAllocator().buffer(capacity: json.bytes.count + lines.count * 640 + 8)
         out.writeBytes(json.bytes)
-        HitWriter.writeHits(lines, of: page, keys: keys, source: search.source, into: &out)
+        HitWriter.writeHits(lines, of: page, keys: keys, source: search.source, ids: ids, into: &out)
         out.writeStaticString("]}}")
         return JSONAnswer.answer(out, request: request)
     }

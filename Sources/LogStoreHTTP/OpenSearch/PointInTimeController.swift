@@ -72,17 +72,19 @@ extension OpenSearchController {
     /// The end of a `_search` answer that carries aggregations, highlights or a snapshot id:
     /// `head` (up to `"hits":[`), the hits, then the rest.
     func finishSearch(
-        _ head: JSONText, lines: ArraySlice<LinePage.Ref>, page: LinePage, keys: [StreamID: StreamKey], search: OpenSearchRequest,
+        _ head: JSONText, lines: ArraySlice<LinePage.Ref>, page: LinePage, keys: [StreamID: StreamKey], ids: [LSN: String],
+        search: OpenSearchRequest,
         extras: SearchExtras, aggregated: AggregationAnswer?, snapshot: SearchSnapshot?, request: Request
     ) throws -> Response {
         var out = ByteBufferAllocator().buffer(capacity: head.bytes.count + lines.count * 640 + (aggregated?.json.count ?? 0) + 128)
         out.writeBytes(head.bytes)
         if let highlight = extras.highlight {
             var json = JSONText(capacity: lines.count * 640)
-            Self.writeHighlightedHits(lines, of: page, keys: keys, source: search.source, highlight: highlight, query: search.dsl.query, into: &json)
+            Self.writeHighlightedHits(
+                lines, of: page, keys: keys, ids: ids, source: search.source, highlight: highlight, query: search.dsl.query, into: &json)
             out.writeBytes(json.bytes)
         } else {
-            HitWriter.writeHits(lines, of: page, keys: keys, source: search.source, into: &out)
+            HitWriter.writeHits(lines, of: page, keys: keys, source: search.source, ids: ids, into: &out)
         }
         out.writeStaticString("]}")
         if let aggregated {

@@ -105,7 +105,7 @@ public struct BulkParser: Sendable {
                         UnsafeBufferPointer(rebasing: body[doc.range]), at: &position, index: index,
                         arrivalTime: arrivalTime, into: &batch, wholeInput: true)
                     let n = batch.count - 1
-                    if let id = a.id { batch.setLastID(id) }
+                    if let id = a.id { batch.setLastID(id, overwrite: a.op == .index) }
                     result.items.append(BulkResult.Item(op: a.op, line: doc.number, document: Int32(n), error: nil))
                 } catch {
                     result.fail(a.op, line: doc.number, error)

@@ -26,6 +26,9 @@ public struct LineBatchBuilder: Sendable {
     public internal(set) var streams: [StreamKey] = []
     /// Bulk `_id`s, referenced by ``LineBatch/Line/id``.
     public internal(set) var ids: [String] = []
+    /// Per id: true when a stored document with that id is replaced (bulk `index`), false when
+    /// the line is refused (bulk `create`).
+    public internal(set) var overwrites: [Bool] = []
 
     /// Stream lookup state: the key bytes of each stream, their hash table, the last hit.
     var keys: [StreamKeyBytes] = []
@@ -49,14 +52,16 @@ public struct LineBatchBuilder: Sendable {
 
     /// The batch of every line added (the buffers are moved, not copied).
     public consuming func finish() -> LineBatch {
-        LineBatch(bytes: bytes, lines: lines, streams: streams, ids: ids)
+        LineBatch(bytes: bytes, lines: lines, streams: streams, ids: ids, overwrites: overwrites)
     }
 
-    /// Gives the last line added the bulk `_id` `id`.
-    mutating func setLastID(_ id: String) {
+    /// Gives the last line added the bulk `_id` `id`; `overwrite` replaces a stored document
+    /// with that id (bulk `index`) instead of refusing the line (bulk `create`).
+    mutating func setLastID(_ id: String, overwrite: Bool = false) {
         guard !lines.isEmpty else { preconditionFailure("BUG: an id for a batch without lines") }
         lines[lines.count - 1].id = Int32(ids.count)
         ids.append(id)
+        overwrites.append(overwrite)
     }
 
     /// The stream whose key is in `scratch` (with the given part lengths), added when new.

@@ -10,6 +10,8 @@ struct AggregationWriter {
     var typedKeys = false
     /// The stream keys of the lines `top_hits` return (their `_index`).
     var keys: [StreamID: StreamKey] = [:]
+    /// The `_id` of a line `top_hits` returns.
+    var documentID: (LogLine) -> String = { Storage.generatedID($0.lsn) }
     private var formatters: [String: DateFormatter] = [:]
     private var buckets = 0
 
@@ -279,9 +281,9 @@ struct AggregationWriter {
                 if i > 0 { json.raw(",") }
                 json.raw("{\"_index\":")
                 json.string(keys[line.stream]?.index ?? "")
-                json.raw(",\"_id\":\"")
-                json.number(line.lsn)
-                json.raw("\",\"_score\":null")
+                json.raw(",\"_id\":")
+                json.string(documentID(line))
+                json.raw(",\"_score\":null")
                 SourceWriter.writeSource(line, filter: t.source, into: &json)
                 json.raw(",\"sort\":[")
                 json.number(HitWriter.epochMillis(line.timestamp))
