@@ -136,6 +136,10 @@ struct NativeAPITests {
         let next = try #require(search.json?["next"] as? Int)
         let page2 = try await client.exchange(request("GET", "/v1/search?q=error%20job:a&limit=5&cursor=\(next)"))
         #expect((page2.json?["lines"] as? [[String: Any]])?.first?["log"] as? String == "line 194 error")
+        // A `+` in a query string is a space (forms, Python's urlencode).
+        let plus = try await client.exchange(request("GET", "/v1/search?q=error+job:a&limit=5"))
+        #expect(plus.status == 200)
+        #expect((plus.json?["lines"] as? [[String: Any]])?.map { $0["log"] as? String } == lines.map { $0["log"] as? String })
         let hits = try await client.exchange(request("GET", "/v1/hits?q=error&step=1m&by=job"))
         #expect(hits.json?["total"] as? Int == 400)
         #expect(hits.json?["by_job"] as? [String: Int] == ["a": 200, "b": 200])
