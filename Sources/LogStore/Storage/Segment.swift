@@ -123,9 +123,13 @@ public final class Segment: Sendable {
     }
 
     /// Size of the file on disk.
-    public var fileBytes: Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
-    }
+    public var fileBytes: Int { DiskUsage.file(path) }
+
+    /// Size of LMDB's lock file beside it (`-lock`; 0 when there is none).
+    public var lockBytes: Int { DiskUsage.file(path + "-lock") }
+
+    /// What the day costs on disk as `du -sb` counts it: the file and its lock file.
+    public var diskBytes: Int { fileBytes + lockBytes }
 
     func close() { env.close() }
 }
