@@ -151,6 +151,39 @@ struct CompactionSizeTests {
         #expect(try store.readAll(StreamSelector(job: "job-0")).count == 24 + 3)
     }
 
+    @Test func aDaysLockFileIsSmallAndMoreReadersThanSlotsStillRead() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        try await fillSparse(store, streams: 3, days: 1)
+        let segment = try #require(store.segment(Day.of(day0)))
+        #expect(segment.lockBytes == 8192)
+        // Twice as many readers as slots, each holding its transaction for a while: every one
+        // reads, the later ones after waiting for a slot.
+        let count = Int(Segment.readers) * 2
+        let done = DispatchGroup()
+        let read = ReadCount()
+        for _ in 0..<count {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                let streams = try? segment.env.read { txn -> Int in
+                    usleep(30_000)
+                    var n = 0
+                    try txn.scan(segment.streams) { _, _ in
+                        n += 1
+                        return true
+                    }
+                    return n
+                }
+                if streams == 3 { read.add() }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        #expect(read.value == count)
+    }
+
     /// Every read API's answer over the store: log order both ways per stream and for all,
     /// searches newest and oldest first, hits per hour and per minute, commit order.
     struct Reads: Equatable {
@@ -201,4 +234,12 @@ struct CompactionSizeTests {
         #expect(a.commitOrder == b.commitOrder)
         #expect(a.logOrder.reduce(0) { $0 + $1.count } > 0 && a.search.contains { !$0.isEmpty } && !a.commitOrder.isEmpty)
     }
+}
+
+/// A count shared by reader threads.
+private final class ReadCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
