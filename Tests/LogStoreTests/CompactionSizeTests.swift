@@ -184,6 +184,30 @@ struct CompactionSizeTests {
         #expect(read.value == count)
     }
 
+    @Test func aDayWrittenWithTheBiggerLockFileStillOpensAndCompacts() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        try await fillSparse(store, streams: 4, days: 1)
+        let expected = try store.readAll(StreamSelector(index: "fluentbit-job_log"))
+        store.close()
+        // The lock file as 1,024 reader slots left it.
+        let file = dir.path + "/segments/" + Day.name(Day.of(day0)) + ".mdb"
+        try FileManager.default.removeItem(atPath: file + "-lock")
+        let old = try LMDBEnvironment(path: file, mapSize: Limits.segmentMapSize, maxReaders: 1024)
+        _ = try old.read { _ in 0 }
+        old.close()
+        #expect(DiskUsage.file(file + "-lock") == 65_664)
+        store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        #expect(try store.readAll(StreamSelector(index: "fluentbit-job_log")) == expected)
+        #expect(try store.stats().segments[0].lockBytes == 65_664)
+        let day = try #require(try await store.compact(now: day0 + dayNanos + 1).days.first)
+        #expect(!day.kept && day.bytesAfter < day.bytesBefore)
+        #expect(try store.stats().segments[0].lockBytes == 8192, "the next generation gets the small lock file")
+        #expect(try store.readAll(StreamSelector(index: "fluentbit-job_log")) == expected)
+    }
+
     /// Every read API's answer over the store: log order both ways per stream and for all,
     /// searches newest and oldest first, hits per hour and per minute, commit order.
     struct Reads: Equatable {
