@@ -158,7 +158,7 @@ struct CompactionSizeTests {
         defer { store.close() }
         try await fillSparse(store, streams: 3, days: 1)
         let segment = try #require(store.segment(Day.of(day0)))
-        #expect(segment.lockBytes == 8192)
+        #expect(segment.lockBytes == 8192 && Segment.lockFileBytes == 8192)
         // Twice as many readers as slots, each holding its transaction for a while: every one
         // reads, the later ones after waiting for a slot.
         let count = Int(Segment.readers) * 2

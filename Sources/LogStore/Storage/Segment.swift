@@ -33,6 +33,9 @@ public final class Segment: Sendable {
     /// third of a quiet compacted day; a read finding every slot taken waits for one
     /// (`LMDBEnvironment.read`). A day's older, bigger lock file is used as it is.
     static let readers: UInt32 = 126
+    /// The size of the lock file LMDB creates for `readers` slots (64 bytes each, the first in
+    /// its 192-byte header).
+    static let lockFileBytes = Int(readers - 1) * 64 + 192
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
     init(directory: String, day: Int32, generation: Int = 0, readOnly: Bool, mapSize: Int) throws {

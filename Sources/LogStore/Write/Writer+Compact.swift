@@ -31,9 +31,9 @@ extension Writer {
         let started = ContinuousClock.now
         let written = try writeCompacted(segment, to: temporary)
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
-        // The copy gets a lock file of the same size as the one it replaces once opened.
+        // Opened, the copy gets a fresh lock file (an older day may have a bigger one).
         let current = segment.diskBytes
-        let rewritten = DiskUsage.file(temporary) + segment.lockBytes
+        let rewritten = DiskUsage.file(temporary) + min(segment.lockBytes, Segment.lockFileBytes)
         guard rewritten < current else {
             try? FileManager.default.removeItem(atPath: temporary)
             logger.info(
@@ -75,8 +75,8 @@ extension Writer {
     /// dozen lines, a stream that writes once an hour one line each) into blocks of up to
     /// `sealLines`/`sealBytes`, across UTC hours: a quiet stream's day becomes one block, so the
     /// size of a day does not depend on how fast its streams write (larger blocks compress
-    /// better and cost fewer postings; per-block time bounds still prune time ranges). One transaction per stream, so readers
-    /// always see each line exactly once; the merged blocks get new numbers and their postings
+    /// better and cost fewer postings; per-block time bounds still prune time ranges). One
+    /// transaction per stream, so readers always see each line exactly once; the merged blocks get new numbers and their postings
     /// go to the pending index (flushed by the caller), the old numbers are returned.
     /// Writer thread only (compaction).
     func mergeSmallBlocks(_ segment: Segment) throws -> (removed: Set<UInt32>, written: Int) {
