@@ -21,6 +21,7 @@ help:
 	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
 	@echo "make bench-ui          the web viewer on a 1,000,000-line job in Chromium: first lines, scroll to the end"
 	@echo "make ui-screenshots    the screenshots of docs/UI.md (docs/ui/*.png)"
+	@echo "make bench-shapes      bytes on disk for six shapes of log; SHAPES_ARGS=\"--quick --victorialogs BIN\""
 
 ## System libraries: LMDB and zlib headers (pkg-config finds them once installed).
 deps:
@@ -108,6 +109,7 @@ bench: deps release
 	$(PYTHON) Benchmarks/load/loadgen.py --total-lines 3000000
 	$(PYTHON) Benchmarks/load/readbench.py || true  # exit 5 = a latency target missed; figures in its table
 	$(PYTHON) Benchmarks/load/tailbench.py || true  # live tail: 3000 followers; exit 5 = p99 target missed
+	$(MAKE) bench-shapes
 
 ## TLS + users against plain HTTP, interleaved runs (throwaway CA and users; needs openssl).
 ## The venv's Python when there is one (standard library only). BENCH_ARGS passes options (--help).
@@ -125,6 +127,13 @@ bench-load: deps release loaddriver bench-venv
 
 bench-load-quick: deps release loaddriver bench-venv
 	$(VENV)/bin/python Benchmarks/load/sidebyside.py --quick $(BENCH_ARGS)
+
+## Bytes on disk for six shapes of log (dense jobs, slow jobs, sparse streams, workflow engines,
+## 10,000 tiny streams, one huge stream): import, compact, du -sb, one stream's read time.
+## SHAPES_ARGS passes options: --quick (about a minute), --victorialogs BIN (side by side).
+.PHONY: bench-shapes
+bench-shapes: deps release
+	$(PYTHON) Benchmarks/shapes/shapes.py $(SHAPES_ARGS)
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/StorageBenchmarks

@@ -21,6 +21,7 @@ struct CompactCommand: AsyncParsableCommand {
     var retention: String?
     @Option(help: "Drop the oldest days while the data is bigger than this, e.g. 200GB.") var maxDisk: String?
     @Flag(help: "Only show what retention would drop.") var dryRun = false
+    @Flag(help: "Print the report as JSON (the figures of POST /v1/admin/compact, per day too).") var json = false
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
     @Option(help: "zlib level (1-9) of the blocks and index a compaction writes (default \(Limits.compactionLevel)).")
     var compactionLevel: Int32?
@@ -63,12 +64,40 @@ struct CompactCommand: AsyncParsableCommand {
             if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         }
         let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
-        print(
-            """
+        var combined = report
+        combined.add(compaction: compaction)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(combined), as: UTF8.self))
+            return
+        }
+        print(Self.render(combined, dryRun: dryRun, seconds: seconds))
+    }
+
+    /// The report as text: retention, then compaction per day and in total; every size is what
+    /// `du -sb` counts (data and lock files).
+    static func render(_ report: MaintenanceReport, dryRun: Bool, seconds: Double) -> String {
+        var out = """
             retention: \(dryRun ? "would drop" : "dropped") \(report.dropped.count) segment(s), \(StatsFormatter.bytes(report.freedBytes))\
             \(report.capUnmet ? " (the disk cap cannot be met without dropping the current day)" : "")
-            compaction: \(compaction.compacted.count) segment(s), \(StatsFormatter.bytes(compaction.bytesBefore)) → \(StatsFormatter.bytes(compaction.bytesAfter)) in \(String(format: "%.1f", seconds)) s
-            """)
+
+            """
+        guard !dryRun else { return out }
+        for day in report.days {
+            out += "  \(day.name)  \(StatsFormatter.bytes(day.bytesBefore)) → \(StatsFormatter.bytes(day.bytesAfter))"
+            out += day.kept ? "  kept (a rewrite would not be smaller)" : "  rewritten"
+            if day.blocksMerged > 0 { out += ", \(day.blocksMerged) small blocks merged into \(day.blocksWritten)" }
+            out += "\n"
+        }
+        let kept = report.days.filter(\.kept).count
+        out += """
+            compaction: \(report.compacted.count) segment(s)\(kept > 0 ? " (\(kept) kept)" : ""), \
+            \(StatsFormatter.bytes(report.bytesBefore)) → \(StatsFormatter.bytes(report.bytesAfter)); \
+            data directory \(StatsFormatter.bytes(report.directoryBytesBefore)) → \(StatsFormatter.bytes(report.directoryBytesAfter)) \
+            (\(report.directoryBytesBefore) → \(report.directoryBytesAfter) bytes) in \(String(format: "%.1f", seconds)) s
+            """
+        return out
     }
 
     func askServer(_ policy: RetentionPolicy) async throws {

@@ -36,7 +36,7 @@ enum StatsFormatter {
             streams          \(s.streams)
             lines            \(s.lines)
             raw bytes        \(bytes(s.rawBytes))
-            stored bytes     \(bytes(s.storedBytes)) (pages in use \(bytes(s.usedBytes)), free \(bytes(s.freeBytes)), blocks \(bytes(s.blockBytes)), index \(bytes(s.indexBytes)))
+            stored bytes     \(bytes(s.storedBytes)) (du -sb; lock files \(bytes(s.lockBytes)), pages in use \(bytes(s.usedBytes)), free \(bytes(s.freeBytes)), blocks \(bytes(s.blockBytes)), index \(bytes(s.indexBytes)))
             ratio            \(String(format: "%.3f", s.ratio)) (stored / raw)
             oldest line      \(time(s.oldest))
             newest line      \(time(s.newest))
@@ -44,10 +44,10 @@ enum StatsFormatter {
 
             """
         if !s.segments.isEmpty {
-            out += "\n" + pad("segment", 12, left: true) + pad("file", 12) + pad("in use", 12) + pad("map", 12) + pad("free", 11) + pad("streams", 9)
+            out += "\n" + pad("segment", 12, left: true) + pad("on disk", 12) + pad("in use", 12) + pad("map", 12) + pad("free", 11) + pad("streams", 9)
                 + pad("lines", 12) + pad("raw", 12) + pad("blocks", 9) + pad("index", 11) + pad("head", 8) + "  state\n"
             for seg in s.segments {
-                out += pad(seg.name, 12, left: true) + pad(bytes(seg.fileBytes), 12) + pad(bytes(seg.usedBytes), 12)
+                out += pad(seg.name, 12, left: true) + pad(bytes(seg.diskBytes), 12) + pad(bytes(seg.usedBytes), 12)
                     + pad(bytes(seg.mapBytes), 12) + pad(bytes(seg.freeBytes), 11) + pad("\(seg.streams)", 9) + pad("\(seg.lines)", 12) + pad(bytes(seg.rawBytes), 12)
                     + pad("\(seg.blocks)", 9) + pad(bytes(seg.indexBytes), 11) + pad("\(seg.headLines)", 8) + "  \(seg.state)\n"
             }

@@ -40,7 +40,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///   - mapSize: initial map size in bytes; it grows on demand for writers.
     ///   - maxTables: how many named tables the environment may hold.
     ///   - readOnly: open with `MDB_RDONLY` (no table is created).
-    public init(path: String, mapSize: Int, maxTables: UInt32 = 16, readOnly: Bool = false) throws {
+    ///   - maxReaders: read transactions open at once, all processes together (the lock file
+    ///     holds a 64-byte slot for each; an existing bigger lock file is used as it is). A read
+    ///     that finds every slot taken waits for one.
+    public init(path: String, mapSize: Int, maxTables: UInt32 = 16, readOnly: Bool = false, maxReaders: UInt32 = 1024) throws {
         self.path = path
         self.readOnly = readOnly
         resizeLock = .allocate(capacity: 1)
@@ -49,7 +52,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         do {
             try lmdbCheck(mdb_env_create(&handle), "mdb_env_create")
             try lmdbCheck(mdb_env_set_maxdbs(handle, maxTables), "mdb_env_set_maxdbs")
-            try lmdbCheck(mdb_env_set_maxreaders(handle, 1024), "mdb_env_set_maxreaders")
+            try lmdbCheck(mdb_env_set_maxreaders(handle, maxReaders), "mdb_env_set_maxreaders")
             try lmdbCheck(mdb_env_set_mapsize(handle, mapSize), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS)
             if readOnly { flags |= UInt32(MDB_RDONLY) }
@@ -123,6 +126,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// Bytes borrowed from the transaction must be copied before `body` returns.
     public func read<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+        var waitedForSlot = 0
         while true {
             pthread_rwlock_rdlock(resizeLock)
             defer { pthread_rwlock_unlock(resizeLock) }
@@ -133,6 +137,14 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 // Another process grew the file; adopt its size (needs the exclusive lock).
                 pthread_rwlock_unlock(resizeLock)
                 adoptResizedMap()
+                pthread_rwlock_rdlock(resizeLock)
+                continue
+            }
+            if rc == MDB_READERS_FULL && waitedForSlot < 60_000 {
+                // Every reader slot is taken: reads are bounded by their deadline, one frees soon.
+                waitedForSlot += 1
+                pthread_rwlock_unlock(resizeLock)
+                usleep(1000)
                 pthread_rwlock_rdlock(resizeLock)
                 continue
             }

@@ -23,6 +23,10 @@ public struct SegmentStats: Sendable, Codable, Equatable {
     /// Bytes of LMDB's free pages inside the file (freed by deletes, reused by later writes;
     /// a compacted segment has none).
     public var freeBytes: Int = 0
+    /// Bytes of LMDB's lock file beside the segment (`YYYY-MM-DD….mdb-lock`), and of both
+    /// files: what the day costs on disk as `du -sb` counts it.
+    public var lockBytes: Int = 0
+    public var diskBytes: Int = 0
     /// Compactions this segment went through (its file is `YYYY-MM-DD.gN.mdb`).
     public var generation: Int
     /// `active` (today: receiving lines), `finished` (an earlier day), `compacted`.

@@ -7,10 +7,12 @@ import Glibc
 
 extension Storage {
     /// Rewrites every finished day segment (before the current UTC day) into a tight file:
-    /// its heads are sealed, then `mdb_env_copy2(MDB_CP_COMPACT)` writes a copy without free
-    /// pages, which is renamed into place as the next generation (`YYYY-MM-DD.gN.mdb`). Readers
-    /// holding the old file finish on it; it is deleted at once and freed after the last one.
-    /// A crash at any point leaves either the old or the new generation, both complete.
+    /// its heads are sealed and its small blocks merged, then a copy in the compacted layout is
+    /// written and, when it is smaller than the file as it stands, renamed into place as the
+    /// next generation (`YYYY-MM-DD.gN.mdb`); otherwise the copy is dropped and the day kept.
+    /// Readers holding the old file finish on it; it is deleted at once and freed after the
+    /// last one. A crash at any point leaves either the old or the new generation, both complete.
+    /// The report's bytes are what `du -sb` counts (data and lock files).
     ///
     /// - Parameters:
     ///   - now: the current time in ns (tests pass their own).
@@ -20,21 +22,24 @@ extension Storage {
         let today = Day.of(now ?? Writer.wallClock())
         let days = shared.state.withLock { s in s.segments.keys.filter { $0 < today }.sorted() }
         var report = MaintenanceReport()
+        report.directoryBytesBefore = DiskUsage.tree(directory)
         for day in days {
             progress?(Day.name(day))
-            let result = try await writer.perform { writer in try writer.compactSegment(day) }
-            report.compacted.append(Day.name(day))
-            report.bytesBefore += result.before
-            report.bytesAfter += result.after
-            report.blocksMerged += result.merged
-            report.blocksWritten += result.written
+            guard let result = try await writer.perform({ writer in try writer.compactSegment(day) }) else { continue }
+            report.compacted.append(result.name)
+            report.days.append(result)
+            report.bytesBefore += result.bytesBefore
+            report.bytesAfter += result.bytesAfter
+            report.blocksMerged += result.blocksMerged
+            report.blocksWritten += result.blocksWritten
             logger.info(
                 "segment compacted",
                 metadata: [
-                    "segment": "\(Day.name(day))", "before": "\(result.before)", "after": "\(result.after)",
-                    "blocks merged": "\(result.merged) into \(result.written)",
+                    "segment": "\(result.name)", "before": "\(result.bytesBefore)", "after": "\(result.bytesAfter)",
+                    "kept": "\(result.kept)", "blocks merged": "\(result.blocksMerged) into \(result.blocksWritten)",
                 ])
         }
+        report.directoryBytesAfter = DiskUsage.tree(directory)
         return report
     }
 }

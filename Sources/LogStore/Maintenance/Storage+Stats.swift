@@ -10,17 +10,16 @@ extension Storage {
         let result = try segments.map { segment in
             try SegmentSnapshot.read(segment) { snapshot in try snapshot.stats(today: today) }
         }
-        let catalogBytes =
-            ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + Keys.catalogFile)[.size]) as? NSNumber)?.intValue ?? 0
         let lines = result.reduce(0) { $0 + $1.lines }
         let raw = result.reduce(0) { $0 + $1.rawBytes }
-        let stored = result.reduce(catalogBytes) { $0 + $1.fileBytes }
+        let stored = DiskUsage.tree(directory)
         let used = result.reduce(catalog.env.info().usedBytes) { $0 + $1.usedBytes }
         let withLines = streams.filter { $0.stats.lines > 0 }
         return StoreStats(
             directory: directory, formatVersion: Keys.formatVersion, segments: result, streams: withLines.count, lines: lines,
             rawBytes: raw, storedBytes: stored, usedBytes: used, freeBytes: result.reduce(0) { $0 + $1.freeBytes }, blockBytes: result.reduce(0) { $0 + $1.blockBytes },
             indexBytes: result.reduce(0) { $0 + $1.indexBytes },
+            lockBytes: result.reduce(DiskUsage.file(directory + "/" + Keys.catalogFile + "-lock")) { $0 + $1.lockBytes },
             ratio: raw > 0 ? Double(stored) / Double(raw) : 0,
             oldest: withLines.map(\.stats.firstTimestamp).min(), newest: withLines.map(\.stats.lastTimestamp).max(),
             lastLSN: lastLSN)
@@ -37,6 +36,8 @@ extension SegmentSnapshot {
             rawBytes: 0, blocks: 0, blockBytes: 0, headLines: 0, maxLSN: 0, indexBytes: 0, pendingIndexBlocks: segment.pending.blockCount,
             generation: segment.generation,
             state: segment.day >= today ? "active" : segment.generation > 0 ? "compacted" : "finished")
+        st.lockBytes = segment.lockBytes
+        st.diskBytes = st.fileBytes + st.lockBytes
         st.maxLSN = try maxLSN()
         st.indexBytes = try segment.indexBytes(txn)
         st.freeBytes = try txn.freePages() * pageSize

@@ -9,7 +9,8 @@ public struct StoreStats: Sendable, Codable, Equatable {
     public var lines: UInt64
     /// Bytes of message text plus fields as received.
     public var rawBytes: UInt64
-    /// Bytes of the files on disk (segments and catalog).
+    /// Bytes on disk as `du -sb` counts them: every file of the data directory (segments,
+    /// catalog, their LMDB lock files, the directory lock) and the directories themselves.
     public var storedBytes: Int
     /// Bytes of LMDB pages in use (a file may hold free pages after deletes).
     public var usedBytes: Int
@@ -18,6 +19,8 @@ public struct StoreStats: Sendable, Codable, Equatable {
     public var blockBytes: Int
     /// Bytes of the full-text index in all segments.
     public var indexBytes: Int
+    /// Bytes of LMDB lock files (`-lock`), included in `storedBytes`.
+    public var lockBytes: Int = 0
     /// storedBytes / rawBytes.
     public var ratio: Double
     public var oldest: Int64?

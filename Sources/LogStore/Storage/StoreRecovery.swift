@@ -73,6 +73,8 @@ struct StoreRecovery {
                 stale = generation < newest[day] ?? generation
             } else {
                 stale = name.hasSuffix(Keys.segmentSuffix + ".tmp") || name.hasSuffix(Keys.segmentSuffix + ".tmp-lock")
+                    || name.hasSuffix(Keys.segmentSuffix + ".tmp" + Writer.draftSuffix)
+                    || name.hasSuffix(Keys.segmentSuffix + ".tmp" + Writer.draftSuffix + "-lock")
             }
             if stale {
                 try? FileManager.default.removeItem(atPath: directory + "/" + name)

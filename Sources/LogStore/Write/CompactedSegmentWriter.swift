@@ -20,7 +20,7 @@ struct CompactedSegmentWriter {
 
     /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`.
     init(path: String, mapSize: Int, level: Int32) throws {
-        dest = try LMDBEnvironment(path: path, mapSize: mapSize)
+        dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.readers)
         self.level = level
         meta = try dest.table(Keys.segmentMeta)
         head = try dest.table(Keys.segmentHead)

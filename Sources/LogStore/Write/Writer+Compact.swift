@@ -1,17 +1,28 @@
 import Foundation
 
 extension Writer {
-    /// Seals a day's heads and swaps in a compacted copy of its segment. Writer thread only.
-    func compactSegment(_ day: Int32) throws -> (before: Int, after: Int, merged: Int, written: Int) {
-        guard var segment = shared.state.withLock({ $0.segments[day] }) else { return (0, 0, 0, 0) }
+    /// Seals a day's heads, merges its small blocks and writes a compacted copy of its
+    /// segment; swaps the copy in when it is smaller than the file as it stands, else drops it
+    /// and keeps the day as it is. Returns what it did (nil when the day has no segment).
+    /// Writer thread only.
+    func compactSegment(_ day: Int32) throws -> CompactedDay? {
+        guard var segment = shared.state.withLock({ $0.segments[day] }) else { return nil }
+        let before = segment.diskBytes
+        let hadHeads = heads[day].map { !$0.isEmpty } ?? false
         while let pending = heads[day], !pending.isEmpty {
             _ = try write(segment: segment, group: [:], seal: Set(pending.keys.prefix(Self.sealBudgetStreams)))
         }
-        let before = segment.fileBytes
         // The blocks these remove leave the block directory; the rewrite drops their postings.
-        try purgeDeleted(segment)
+        let purged = try purgeDeleted(segment)
         let merge = try mergeSmallBlocks(segment)
         if options.fullTextIndex { try flushIndex(segment) }
+        var result = CompactedDay(
+            name: segment.name, bytesBefore: before, bytesAfter: before, kept: true, blocksMerged: merge.removed.count, blocksWritten: merge.written)
+        // A compacted day nothing was added to or removed from: the copy would be the same file.
+        if segment.generation > 0 && !hadHeads && purged.isEmpty && merge.removed.isEmpty {
+            result.bytesAfter = segment.diskBytes
+            return result
+        }
         let generation = segment.generation + 1
         let target = segmentsDirectory + "/" + Segment.fileName(day: day, generation: generation)
         let temporary = target + ".tmp"
@@ -20,6 +31,17 @@ extension Writer {
         let started = ContinuousClock.now
         let written = try writeCompacted(segment, to: temporary)
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
+        // Opened, the copy gets a fresh lock file (an older day may have a bigger one).
+        let current = segment.diskBytes
+        let rewritten = DiskUsage.file(temporary) + min(segment.lockBytes, Segment.lockFileBytes)
+        guard rewritten < current else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            logger.info(
+                "segment kept: its compacted copy is not smaller",
+                metadata: ["segment": "\(segment.name)", "file": "\(current)", "copy": "\(rewritten)"])
+            result.bytesAfter = current
+            return result
+        }
         let fd = open(temporary, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             fsync(fd)
@@ -44,13 +66,17 @@ extension Writer {
                 "raw MB": "\(written.rawBytes / 1_000_000)", "block bytes": "\(written.blockBytes)", "packs": "\(written.packs)",
                 "postings runs": "\(written.runs) (\(written.runBytes) bytes)", "seconds": "\(seconds)",
             ])
-        return (before, fresh.fileBytes, merge.removed.count, merge.written)
+        result.kept = false
+        result.bytesAfter = fresh.diskBytes
+        return result
     }
 
     /// Merges each stream's runs of small blocks (sealed by age: quiet jobs give blocks of a few
-    /// dozen lines) into blocks of up to `sealLines`/`sealBytes`, never across a UTC hour: larger
-    /// blocks compress better and cost fewer postings. One transaction per stream, so readers
-    /// always see each line exactly once; the merged blocks get new numbers and their postings
+    /// dozen lines, a stream that writes once an hour one line each) into blocks of up to
+    /// `sealLines`/`sealBytes`, across UTC hours: a quiet stream's day becomes one block, so the
+    /// size of a day does not depend on how fast its streams write (larger blocks compress
+    /// better and cost fewer postings; per-block time bounds still prune time ranges). One
+    /// transaction per stream, so readers always see each line exactly once; the merged blocks get new numbers and their postings
     /// go to the pending index (flushed by the caller), the old numbers are returned.
     /// Writer thread only (compaction).
     func mergeSmallBlocks(_ segment: Segment) throws -> (removed: Set<UInt32>, written: Int) {
@@ -91,7 +117,7 @@ extension Writer {
                     for i in 0..<block.count { lines.append(block.line(i)) }
                 }
             }
-            let blocks = encodeBlocks([lines])[0]
+            let blocks = encodeBlocks([lines], hourCut: .max)[0]
             guard blocks.count < refs.count else { continue }
             var numbered: [(UInt32, BlockTokens)] = []
             try segment.env.write { txn in

@@ -12,10 +12,12 @@ extension Writer {
     static let sealBudgetStreams = 16
     static let sealBudgetBytes = 8 << 20
 
-    /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes
-    /// and encodes them (zlib `level`, by default `options.compressionLevel`), on all cores
-    /// when there is enough work.
-    func encodeBlocks<Line: SealableLine & Sendable>(_ streams: [[Line]], level: Int32? = nil) -> [[SealedBlock]] {
+    /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes,
+    /// cut at a UTC hour once a block holds `hourCut` lines (by default `sealLines / 8`), and
+    /// encodes them (zlib `level`, by default `options.compressionLevel`), on all cores when
+    /// there is enough work.
+    func encodeBlocks<Line: SealableLine & Sendable>(_ streams: [[Line]], level: Int32? = nil, hourCut: Int? = nil) -> [[SealedBlock]] {
+        let hourCut = hourCut ?? max(1, options.sealLines / 8)
         if streams.isEmpty { return [] }
         var chunks: [(stream: Int, lines: [Line])] = []
         for (i, lines) in streams.enumerated() {
@@ -24,11 +26,13 @@ extension Writer {
             var bytes = 0
             for line in sorted {
                 let size = line.rawSize
-                // Blocks never straddle a UTC hour, so `hits` with hourly (or coarser) buckets
-                // counts one-word queries from the index alone.
+                // A busy stream's blocks do not straddle a UTC hour, so `hits` with hourly (or
+                // coarser) buckets counts its one-word queries from the index alone; a quiet
+                // stream's lines of several hours share a block instead of one block each, and
+                // `hits` decodes that block.
                 if !current.isEmpty
                     && (current.count >= options.sealLines || bytes + size > options.sealBytes
-                        || Self.hour(line.timestamp) != Self.hour(current[0].timestamp))
+                        || (current.count >= hourCut && Self.hour(line.timestamp) != Self.hour(current[0].timestamp)))
                 {
                     chunks.append((i, current))
                     current = []

@@ -66,10 +66,7 @@ struct AdminController {
             let dryRun = q["dry_run"] == "true"
             var report = try await storage.applyRetention(policy, dryRun: dryRun)
             if !dryRun {
-                let compaction = try await storage.compact()
-                report.compacted = compaction.compacted
-                report.bytesBefore = compaction.bytesBefore
-                report.bytesAfter = compaction.bytesAfter
+                report.add(compaction: try await storage.compact())
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

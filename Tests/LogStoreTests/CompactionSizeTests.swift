@@ -1,0 +1,269 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import LogStore
+
+/// Compaction and `stats` against the file system: what they report is what `du -sb` counts,
+/// a quiet day gets smaller, and no read answers differently afterwards.
+@Suite("Compaction sizes")
+struct CompactionSizeTests {
+    let hour: Int64 = 3600 * nanosPerSecond
+    let dayNanos: Int64 = 86_400 * nanosPerSecond
+    /// Nothing written behind the test's back while it measures files: no sealing by age, no
+    /// index flush when idle.
+    var quiet: StorageOptions {
+        var options = StorageOptions()
+        options.sealAge = .seconds(3600)
+        options.indexFlushIdle = .seconds(3600)
+        return options
+    }
+    let words = ["connection", "refused", "block", "served", "session", "opened", "closed", "checkpoint", "error", "retry"]
+
+    /// `streams` jobs that each write one line an hour for `days` days; every hour's lines are
+    /// sealed at once, as age sealing does for a quiet stream (a block per line).
+    func fillSparse(_ store: Storage, streams: Int, days: Int) async throws {
+        var random = SeededRandom(seed: 28)
+        for h in 0..<(24 * days) {
+            let lines = (0..<streams).map { s in
+                let text = (0..<8).map { _ in words[Int(random.next() % UInt64(words.count))] }.joined(separator: " ")
+                return line(
+                    StreamKey(index: "fluentbit-job_log", workflow: "w\(s % 4)", job: "job-\(s)"),
+                    day0 + Int64(h) * hour + Int64(s) * nanosPerSecond * 7 + Int64(random.next() % 1_000_000),
+                    "step \(h) of job \(s): \(text)", fields: #"{"kubernetes.labels.user-uuid":"u\#(s % 3)"}"#)
+            }
+            _ = try await store.append(lines)
+            try await store.sealAll()
+        }
+    }
+
+    /// `du -sb` as the file system tells it: every file and directory below `path`, and `path`.
+    func measured(_ path: String) -> Int {
+        var total = size(path)
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let name = enumerator?.nextObject() as? String { total += size(path + "/" + name) }
+        return total
+    }
+
+    func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
+    }
+
+    /// The bytes of one day's files (`YYYY-MM-DD….mdb` and its `-lock`).
+    func dayFiles(_ dir: String, _ name: String) -> Int {
+        let segments = dir + "/segments"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: segments)) ?? []
+        return names.filter { $0.hasPrefix(name + ".") }.reduce(0) { $0 + size(segments + "/" + $1) }
+    }
+
+    /// `du -sb PATH` run for real, when the system has it.
+    func duSB(_ path: String) throws -> Int? {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/du") else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/du")
+        process.arguments = ["-sb", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Int(String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? "")
+    }
+
+    @Test func theCompactionReportAndStatsEqualTheFilesOnDisk() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        try await fillSparse(store, streams: 12, days: 3)
+        let names = (0..<3).map { Day.name(Day.of(day0) + Int32($0)) }
+        let dayBefore = names.map { dayFiles(dir.path, $0) }
+        let before = measured(dir.path)
+        let stats = try store.stats()
+        #expect(stats.storedBytes == before)
+        if let du = try duSB(dir.path) { #expect(stats.storedBytes == du) }
+        #expect(stats.segments.map(\.diskBytes) == dayBefore)
+        #expect(stats.lockBytes > 0 && stats.segments.allSatisfy { $0.lockBytes > 0 && $0.diskBytes == $0.fileBytes + $0.lockBytes })
+
+        let report = try await store.compact(now: day0 + 3 * dayNanos + 1)
+        let after = measured(dir.path)
+        #expect(report.directoryBytesBefore == before)
+        #expect(report.directoryBytesAfter == after)
+        if let du = try duSB(dir.path) { #expect(report.directoryBytesAfter == du) }
+        #expect(report.days.map(\.name) == names)
+        #expect(report.days.map(\.bytesBefore) == dayBefore)
+        #expect(report.days.map(\.bytesAfter) == names.map { dayFiles(dir.path, $0) })
+        #expect(report.bytesBefore == dayBefore.reduce(0, +))
+        #expect(report.bytesAfter - report.bytesBefore == after - before, "only the days' files changed")
+        #expect(try store.stats().storedBytes == after)
+        #expect(try store.stats().segments.map(\.diskBytes) == report.days.map(\.bytesAfter))
+        // The JSON form carries the same numbers.
+        let decoded = try JSONDecoder().decode(MaintenanceReport.self, from: try JSONEncoder().encode(report))
+        #expect(decoded == report)
+    }
+
+    @Test func compactingASparseDayMakesItSmallerAndEveryReadTheSame() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        try await fillSparse(store, streams: 20, days: 1)
+        let blocksBefore = try store.stats().segments[0].blocks
+        #expect(blocksBefore == 20 * 24, "one block per line, as a quiet stream is sealed")
+        let reads = try everyRead(store)
+
+        let report = try await store.compact(now: day0 + dayNanos + 1)
+        let day = try #require(report.days.first)
+        #expect(!day.kept && day.bytesAfter < day.bytesBefore, "\(day.bytesBefore) → \(day.bytesAfter)")
+        #expect(day.bytesAfter * 2 < day.bytesBefore, "a quiet day shrinks by more than half: \(day.bytesBefore) → \(day.bytesAfter)")
+        let stats = try store.stats()
+        #expect(stats.segments[0].blocks == 20, "a quiet stream's day is one block")
+        #expect(stats.segments[0].blockLines == 20 * 24 && stats.segments[0].headLines == 0)
+        try expectSame(reads, try everyRead(store))
+
+        // Compacting again changes nothing and never grows the day.
+        let files = dayFiles(dir.path, day.name)
+        let again = try #require(try await store.compact(now: day0 + dayNanos + 1).days.first)
+        #expect(again.kept && again.bytesAfter == again.bytesBefore && again.bytesAfter == files)
+        try expectSame(reads, try everyRead(store))
+
+        // Reopened: the same answers from the files alone.
+        store.close()
+        let reopened = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { reopened.close() }
+        try expectSame(reads, try everyRead(reopened))
+    }
+
+    @Test func aDayWhoseCopyWouldNotBeSmallerIsKept() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        try await fillSparse(store, streams: 5, days: 1)
+        _ = try await store.compact(now: day0 + dayNanos + 1)
+        // A late line reopens the compacted day: its copy is rewritten (smaller than the file
+        // with the new head and its free pages) or kept, and never ends larger than it began.
+        for k in 0..<3 {
+            _ = try await store.append([line(StreamKey(index: "fluentbit-job_log", workflow: "w0", job: "job-0"), day0 + 23 * hour + Int64(k), "late \(k)")])
+            let day = try #require(try await store.compact(now: day0 + dayNanos + 1).days.first)
+            #expect(day.bytesAfter <= day.bytesBefore, "\(day.bytesBefore) → \(day.bytesAfter)")
+            #expect(day.bytesAfter == dayFiles(dir.path, day.name))
+        }
+        #expect(try store.readAll(StreamSelector(job: "job-0")).count == 24 + 3)
+    }
+
+    @Test func aDaysLockFileIsSmallAndMoreReadersThanSlotsStillRead() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        try await fillSparse(store, streams: 3, days: 1)
+        let segment = try #require(store.segment(Day.of(day0)))
+        #expect(segment.lockBytes == 8192 && Segment.lockFileBytes == 8192)
+        // Twice as many readers as slots, each holding its transaction for a while: every one
+        // reads, the later ones after waiting for a slot.
+        let count = Int(Segment.readers) * 2
+        let done = DispatchGroup()
+        let read = ReadCount()
+        for _ in 0..<count {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                let streams = try? segment.env.read { txn -> Int in
+                    usleep(30_000)
+                    var n = 0
+                    try txn.scan(segment.streams) { _, _ in
+                        n += 1
+                        return true
+                    }
+                    return n
+                }
+                if streams == 3 { read.add() }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        #expect(read.value == count)
+    }
+
+    @Test func aDayWrittenWithTheBiggerLockFileStillOpensAndCompacts() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        try await fillSparse(store, streams: 4, days: 1)
+        let expected = try store.readAll(StreamSelector(index: "fluentbit-job_log"))
+        store.close()
+        // The lock file as 1,024 reader slots left it.
+        let file = dir.path + "/segments/" + Day.name(Day.of(day0)) + ".mdb"
+        try FileManager.default.removeItem(atPath: file + "-lock")
+        let old = try LMDBEnvironment(path: file, mapSize: Limits.segmentMapSize, maxReaders: 1024)
+        _ = try old.read { _ in 0 }
+        old.close()
+        #expect(DiskUsage.file(file + "-lock") == 65_664)
+        store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        defer { store.close() }
+        #expect(try store.readAll(StreamSelector(index: "fluentbit-job_log")) == expected)
+        #expect(try store.stats().segments[0].lockBytes == 65_664)
+        let day = try #require(try await store.compact(now: day0 + dayNanos + 1).days.first)
+        #expect(!day.kept && day.bytesAfter < day.bytesBefore)
+        #expect(try store.stats().segments[0].lockBytes == 8192, "the next generation gets the small lock file")
+        #expect(try store.readAll(StreamSelector(index: "fluentbit-job_log")) == expected)
+    }
+
+    /// Every read API's answer over the store: log order both ways per stream and for all,
+    /// searches newest and oldest first, hits per hour and per minute, commit order.
+    struct Reads: Equatable {
+        var logOrder: [[LogLine]] = []
+        var search: [[LogLine]] = []
+        var hits: [String] = []
+        var commitOrder: [LogLine] = []
+    }
+
+    func everyRead(_ store: Storage) throws -> Reads {
+        var reads = Reads()
+        let streams = store.allStreams().sorted { $0.id < $1.id }
+        for info in streams {
+            reads.logOrder.append(try store.readAll(StreamSelector(job: info.key.job)))
+            reads.logOrder.append(try store.readAll(StreamSelector(job: info.key.job), order: .descending, pageSize: 7))
+        }
+        reads.logOrder.append(try store.readAll(StreamSelector(index: "fluentbit-job_log"), pageSize: 33))
+        // A time window inside the day (per-block time bounds prune it).
+        let ids = streams.map(\.id)
+        reads.logOrder.append(
+            try store.read(LogQuery(streams: ids, after: LogPosition(timestamp: day0 + 5 * hour, lsn: 0), limit: 40, order: .ascending)).lines)
+        for q in ["refused", "connection AND error", "\"block served\"", "job-3", "step 7", "checkpoint OR retry"] {
+            let query = try QueryParser.parse(q)
+            reads.search.append(try store.search(SearchRequest(query: query, limit: 100_000)).lines)
+            reads.search.append(try store.search(SearchRequest(query: query, limit: 100_000, order: .ascending)).lines)
+            reads.search.append(try store.search(SearchRequest(query: query, from: day0 + 3 * hour, to: day0 + 9 * hour, limit: 25)).lines)
+            for step in [hour, 60 * nanosPerSecond, 86_400 * nanosPerSecond] {
+                let hits = try store.hits(query, step: step)
+                reads.hits.append("\(q) \(step): \(hits.total) \(hits.buckets.map { "\($0.start)=\($0.count)" }) \(hits.byStream.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })")
+            }
+        }
+        var after: LSN = 0
+        while true {
+            let page = try store.readCommitted(streams: ids, range: .after(after, limit: 50))
+            reads.commitOrder += page.lines
+            if page.lines.isEmpty { break }
+            after = page.next
+        }
+        reads.commitOrder += try store.readCommitted(streams: ids, range: .last(17)).lines
+        return reads
+    }
+
+    func expectSame(_ a: Reads, _ b: Reads) throws {
+        #expect(a.logOrder.count == b.logOrder.count)
+        for (x, y) in zip(a.logOrder, b.logOrder) { #expect(x == y) }
+        #expect(a.search == b.search)
+        #expect(a.hits == b.hits)
+        #expect(a.commitOrder == b.commitOrder)
+        #expect(a.logOrder.reduce(0) { $0 + $1.count } > 0 && a.search.contains { !$0.isEmpty } && !a.commitOrder.isEmpty)
+    }
+}
+
+/// A count shared by reader threads.
+private final class ReadCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
