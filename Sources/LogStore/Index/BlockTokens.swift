@@ -16,17 +16,24 @@ struct BlockTokens: Sendable {
 
     func token(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(starts[i])..<Int(starts[i + 1])] }
 
-    /// Tokenizes every message of `lines` (the block's lines, any order).
+    /// Tokenizes every message and fields value of `lines` (the block's lines, any order).
     init<Line: SealableLine>(lines: [Line]) {
-        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { i, body in lines[i].withMessage(body) })
+        self.init(
+            count: lines.count, lsn: { lines[$0].lsn }, timestamp: { lines[$0].timestamp }, message: { i, body in lines[i].withMessage(body) },
+            fields: { i, body in lines[i].withFields(body) })
     }
 
     /// Tokenizes a decoded block (its messages are read in place).
     init(block: DecodedBlock) {
-        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { i, body in block.messageBytes(i).withUnsafeBytes(body) })
+        self.init(
+            count: block.count, lsn: { block.lsns[$0] }, timestamp: { block.timestamps[$0] },
+            message: { i, body in block.messageBytes(i).withUnsafeBytes(body) }, fields: { i, body in block.withFields(i, body) })
     }
 
-    private init(count n: Int, lsn: (Int) -> LSN, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void) {
+    private init(
+        count n: Int, lsn: (Int) -> LSN, timestamp: (Int) -> Int64, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void,
+        fields: (Int, (UnsafeRawBufferPointer) -> Void) -> Void
+    ) {
         guard n > 0 else { return }
         var firstLSN = LSN.max
         for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
@@ -44,6 +51,30 @@ struct BlockTokens: Sendable {
                     }
                 }
             }
+        }
+        // Field tokens: worked out once per distinct fields value (a stream's lines share one),
+        // except for values whose message is walked as JSON (a non-string message).
+        var lastFields: [UInt8]?
+        var lastTokens: [[UInt8]] = []
+        builder.line = 0
+        builder.offset = 0
+        [FieldTokens.marker].withUnsafeBytes { builder.token($0, hash: TokenTable.hash($0)) }
+        for i in 0..<n {
+            builder.line = Int32(i)
+            builder.offset = lsn(i) &- firstLSN
+            let ts = timestamp(i)
+            var changed: [UInt8]?
+            fields(i) { f in
+                let perLine = f.contains(StoredSource.rawMessageSlot)
+                if perLine || lastFields == nil || !lastFields!.elementsEqual(f) {
+                    changed = Array(f)
+                    lastFields = perLine ? nil : changed
+                }
+            }
+            if let changed {
+                message(i) { m in changed.withUnsafeBytes { f in lastTokens = FieldTokens.tokens(fields: f, message: m, timestamp: ts) } }
+            }
+            for token in lastTokens { token.withUnsafeBytes { builder.token($0, hash: TokenTable.hash($0)) } }
         }
         bytes = builder.table.bytes
         starts = builder.table.starts

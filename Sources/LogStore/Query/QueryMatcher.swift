@@ -33,6 +33,10 @@ public struct QueryMatcher: Sendable {
     private var textLeafCount = 0
     /// (leaf, field, value) for every field leaf.
     private var fieldLeaves: [(leaf: Int32, field: QueryField, value: String)] = []
+    /// The document predicates and their leaves (evaluated together, in one walk of the fields).
+    private var docPredicates: [FieldPredicate] = []
+    private var docLeaves: [Int32] = []
+    private var document = DocumentFields([])
 
     // Vocabulary: the distinct tokens of the terms and phrases; a token's id is its index.
     private var vocabBytes: [UInt8] = []
@@ -90,7 +94,7 @@ public struct QueryMatcher: Sendable {
         case .or(let operands):
             guard let first = operands.first else { return [] }
             return operands.dropFirst().reduce(requiredTokens(first)) { $0.intersection(requiredTokens($1)) }
-        case .all, .prefix, .field, .not: return []
+        case .all, .prefix, .field, .doc, .not: return []
         }
     }
 
@@ -135,6 +139,8 @@ public struct QueryMatcher: Sendable {
 
     /// True when a line's message is needed to decide (the query has text predicates).
     public var needsMessage: Bool { textLeafCount > 0 }
+    /// True when a line's fields are needed to decide (the query tests document fields).
+    public var needsFields: Bool { !docLeaves.isEmpty }
 
     /// The answer for every line of `stream` when the stream alone decides it (the query has no
     /// text predicate, or its field predicates settle it), nil when the message is needed.
@@ -155,13 +161,34 @@ public struct QueryMatcher: Sendable {
     }
 
     public func matches(message: UnsafeRawBufferPointer, stream: StreamKey) -> Bool {
+        matches(message: message, fields: UnsafeRawBufferPointer(start: nil, count: 0), timestamp: 0, stream: stream)
+    }
+
+    /// Whether the line with this message, fields value and time, of `stream`, matches.
+    public func matches(message: String, fields: String, timestamp: Int64, stream: StreamKey) -> Bool {
+        var message = message
+        var fields = fields
+        return message.withUTF8 { m in
+            fields.withUTF8 { f in
+                matches(message: UnsafeRawBufferPointer(m), fields: UnsafeRawBufferPointer(f), timestamp: timestamp, stream: stream)
+            }
+        }
+    }
+
+    /// Whether the line with this message, fields value and time, of `stream`, matches.
+    public func matches(message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey) -> Bool {
         if leafCount == 0 { return evaluate(root, nil) == 1 }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: leafCount) { buffer in
             let state = buffer.baseAddress!
             state.initialize(repeating: 0, count: leafCount)
             setFields(state, stream)
-            let known = evaluate(root, state)
+            var known = evaluate(root, state)
             if known != 0 { return known == 1 }
+            if !docLeaves.isEmpty {
+                document.evaluate(fields: fields, message: message, timestamp: timestamp, leaves: docLeaves, state: state)
+                known = evaluate(root, state)
+                if known != 0 { return known == 1 }
+            }
             if !prefilterTokens.isEmpty, Tokenizer.isASCII(message) {
                 for token in prefilterTokens where !token.withUnsafeBufferPointer({ Self.containsFolded(message, $0) }) {
                     return false
@@ -369,6 +396,9 @@ public struct QueryMatcher: Sendable {
                 textLeafCount += 1
             case .field(let f, let value):
                 fieldLeaves.append((id, f, value))
+            case .doc(let predicate):
+                docPredicates.append(predicate)
+                docLeaves.append(id)
             default:
                 preconditionFailure("not a leaf: \(q)")
             }
@@ -379,7 +409,7 @@ public struct QueryMatcher: Sendable {
             switch q {
             case .all:
                 nodes.append(Node(kind: 0, a: 0, b: 0))
-            case .term, .prefix, .phrase, .field:
+            case .term, .prefix, .phrase, .field, .doc:
                 let l = leaf(q)
                 nodes.append(Node(kind: 1, a: l, b: 0))
             case .not(let operand):
@@ -398,6 +428,7 @@ public struct QueryMatcher: Sendable {
 
         root = node(query)
         leafCount = leaves.count
+        document = DocumentFields(docPredicates)
 
         // Vocabulary hash table, at most half full.
         let words = vocab.count

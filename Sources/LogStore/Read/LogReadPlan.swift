@@ -16,6 +16,8 @@ struct LogReadPlan {
     var lineMatched: Set<StreamID>
     /// Stream keys, for the matcher (only filled when there is one).
     var keys: [StreamID: StreamKey]
+    /// The index plan of the filter, when the index can narrow the blocks of line-matched streams.
+    var planner: IndexPlanner?
 
     static let noKey = StreamKey(index: "", workflow: "", job: "")
 
@@ -49,6 +51,10 @@ struct LogReadPlan {
         self.wanted = Set(streams)
         self.matcher = lineMatched.isEmpty ? nil : matcher
         self.lineMatched = lineMatched
+        if let filter = query.filter, !lineMatched.isEmpty {
+            let planner = IndexPlanner(filter.normalized())
+            self.planner = planner.isUseless ? nil : planner
+        }
     }
 
     /// The matcher `stream`'s lines must pass, or nil when every line of it is in.

@@ -87,6 +87,7 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     var openSearch = OpenSearchController(storage: storage, hitCacheBytes: options.answerCacheBytes)
     openSearch.connections = tailHub.connections
     openSearch.addRoutes(to: router)
+    FieldCapsController(storage: storage).addRoutes(to: router)
     return router
 }
 

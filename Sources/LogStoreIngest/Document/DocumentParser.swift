@@ -147,15 +147,16 @@ public struct DocumentParser: Sendable {
             guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
         }
 
-        restoreUnusedMembers(bytes, hits: hits, message: messageHit, timestamp: timestampHit, in: &batch.bytes)
-        // Close the object: `{…}` between the members and the message.
+        restoreSkippedMembers(
+            bytes, hits: hits, message: messageHit, timestamp: timestampHit, nanos: timestamp, in: &batch.bytes)
+        // Close the object: `{…}` between the members and the message, after the template marker.
         let membersEnd = batch.bytes.count - messageCount
         if membersEnd == fieldsStart {
-            batch.bytes.insert(0x7D, at: fieldsStart)
-            batch.bytes.insert(0x7B, at: fieldsStart)
+            batch.bytes.insert(contentsOf: [StoredSource.marker, 0x7B, 0x7D], at: fieldsStart)
         } else {
             batch.bytes[fieldsStart] = 0x7B  // the leading comma of the first member becomes `{`
             batch.bytes.insert(0x7D, at: membersEnd)
+            batch.bytes.insert(StoredSource.marker, at: fieldsStart)
         }
         let fieldsCount = batch.bytes.count - messageCount - fieldsStart
         let messageStart = fieldsStart + fieldsCount
@@ -244,17 +245,19 @@ public struct DocumentParser: Sendable {
         return (arrivalTime, -1)
     }
 
-    /// The scan left out the top-level members at message and timestamp paths; puts back those
-    /// other than the `message` and `timestamp` paths used (a null message, an unparsable or
-    /// second timestamp…) where they were, last first, so the fields keep every other member in
-    /// order.
-    func restoreUnusedMembers(
-        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int,
+    /// The scan left out the top-level members at message and timestamp paths; puts them back
+    /// where they were, last first, so the stored source keeps every member in order: the
+    /// member that gave the message as a message slot, the one that gave the timestamp as a
+    /// timestamp slot when its text can be rendered again from the line's time (else as
+    /// sent), the others (a null message, an unparsable or second timestamp…) as sent
+    /// (``StoredSource``).
+    func restoreSkippedMembers(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int, nanos: Int64,
         in out: inout [UInt8]
     ) {
         while true {
             var pick = -1
-            for k in skippablePaths where hits[k].skipped && k != message && k != timestamp {
+            for k in skippablePaths where hits[k].skipped {
                 if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
                     || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
                 {
@@ -263,10 +266,21 @@ public struct DocumentParser: Sendable {
             }
             if pick < 0 { return }
             let h = hits[pick]
+            let key = UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd])
+            let value = UnsafeBufferPointer(rebasing: bytes[h.start..<h.end])
             var member: [UInt8] = [0x2C]
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
-            member.append(0x3A)
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
+            if pick == message {
+                member.append(h.kind == .string ? StoredSource.messageSlot : StoredSource.rawMessageSlot)
+                member.append(contentsOf: key)
+            } else if pick == timestamp, let form = TimestampForm.choose(UnsafeRawBufferPointer(value), nanos: nanos) {
+                member.append(StoredSource.timestampSlot)
+                member.append(form)
+                member.append(contentsOf: key)
+            } else {
+                member.append(contentsOf: key)
+                member.append(0x3A)
+                member.append(contentsOf: value)
+            }
             out.insert(contentsOf: member, at: h.fieldStart)
             hits[pick].skipped = false
         }
