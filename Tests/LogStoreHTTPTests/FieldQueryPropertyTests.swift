@@ -266,13 +266,13 @@ struct FieldQueryPropertyTests {
 
     @Test func randomQueriesMatchTheModel() async throws {
         var storageOptions = StorageOptions()
-        storageOptions.sealLines = 64
+        storageOptions.sealLines = 32
         let server = try await TestServer.start(storageOptions: storageOptions)
         let client = try RawClient(port: server.port)
         var r = SeededRandom(seed: 0x5EED_F1E1D)
-        let docs = (0..<600).map { Self.document($0, &r) }
-        for chunk in stride(from: 0, to: docs.count, by: 150) {
-            try await DocumentFieldsTests.bulk(client, "prop", docs[chunk..<min(chunk + 150, docs.count)].map { $0.text })
+        let docs = (0..<300).map { Self.document($0, &r) }
+        for chunk in stride(from: 0, to: docs.count, by: 100) {
+            try await DocumentFieldsTests.bulk(client, "prop", docs[chunk..<min(chunk + 100, docs.count)].map { $0.text })
         }
         let sent = docs.map { DocumentFieldsTests.object($0.text) }
         let flat = docs.map { Self.values($0) }
