@@ -51,23 +51,29 @@ public struct DocumentFields: Sendable {
     }
 
     /// Sets `state[leaves[k]]` to 1 when some value of predicate k's field passes it, else 2.
+    /// Returns whether a result depends on the line's own message or time (else it holds for
+    /// every line with these fields bytes).
+    @discardableResult
     public func evaluate(
         fields: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, timestamp: Int64, leaves: [Int32],
         state: UnsafeMutablePointer<UInt8>
-    ) {
+    ) -> Bool {
         var walk = false
+        var dependent = false
         for (k, p) in predicates.enumerated() {
             if p.field.isEmpty {
                 // The message itself.
                 state[Int(leaves[k])] = passes(p, kind: .string, text: message, date: 0) ? 1 : 2
+                dependent = true
             } else {
                 state[Int(leaves[k])] = 2
                 walk = true
             }
         }
-        guard walk else { return }
+        guard walk else { return dependent }
         var walker = Walker(owner: self, leaves: leaves, state: state)
         walker.walkDocument(fields: fields, message: message, timestamp: timestamp)
+        return dependent || walker.touchedSlot || StoredSource.isTemplate(fields) && fields.contains(StoredSource.rawMessageSlot)
     }
 
     /// The results of every predicate on one line (tests and tools).
@@ -248,6 +254,8 @@ public struct DocumentFields: Sendable {
         var collect: ((ArraySlice<UInt8>, ValueKind, UnsafeRawBufferPointer, Bool) -> Void)?
         /// Whether the values visited now are a slot's (the line's message or time).
         var inSlot = false
+        /// Whether a predicate looked at a slot's value.
+        var touchedSlot = false
 
         init(owner: DocumentFields, leaves: [Int32], state: UnsafeMutablePointer<UInt8>?) {
             self.owner = owner
@@ -298,6 +306,7 @@ public struct DocumentFields: Sendable {
                 let leaf = Int(leaves[k])
                 if state[leaf] == 1 || p.field.isEmpty { continue }
                 if p.field == path {
+                    if inSlot { touchedSlot = true }
                     if owner.passes(p, kind: kind, text: text, date: date) { state[leaf] = 1 }
                 } else if case .exists = p.test, path.count > p.field.count, path[p.field.count] == UInt8(ascii: "."),
                     path.starts(with: p.field)

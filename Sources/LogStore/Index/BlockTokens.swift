@@ -53,28 +53,48 @@ struct BlockTokens: Sendable {
             }
         }
         // Field tokens: worked out once per distinct fields value (a stream's lines share one),
-        // except for values whose message is walked as JSON (a non-string message).
-        var lastFields: [UInt8]?
-        var lastTokens: [[UInt8]] = []
-        builder.line = 0
-        builder.offset = 0
-        [FieldTokens.marker].withUnsafeBytes { builder.token($0, hash: TokenTable.hash($0)) }
+        // and counted per run of lines sharing it, not per line; values whose message is walked
+        // as JSON (a non-string message) are worked out per line.
+        var fieldCounts: [[UInt8]: (count: UInt32, maxOffset: UInt64)] = [:]
+        var runTokens: [[UInt8]] = []
+        var runLines: UInt32 = 0
+        var runMaxOffset: UInt64 = 0
+        var last: (base: UnsafeRawPointer?, count: Int, bytes: [UInt8])?
+        func flushRun() {
+            guard runLines > 0 else { return }
+            for token in runTokens {
+                let old = fieldCounts[token] ?? (0, 0)
+                fieldCounts[token] = (old.count + runLines, max(old.maxOffset, runMaxOffset))
+            }
+            runLines = 0
+            runMaxOffset = 0
+        }
         for i in 0..<n {
-            builder.line = Int32(i)
-            builder.offset = lsn(i) &- firstLSN
-            let ts = timestamp(i)
+            let offset = lsn(i) &- firstLSN
             var changed: [UInt8]?
             fields(i) { f in
-                let perLine = f.contains(StoredSource.rawMessageSlot)
-                if perLine || lastFields == nil || !lastFields!.elementsEqual(f) {
-                    changed = Array(f)
-                    lastFields = perLine ? nil : changed
+                if let l = last, l.count == f.count,
+                    (l.base != nil && l.base == f.baseAddress)
+                        || l.bytes.withUnsafeBytes({ f.count == 0 || memcmp($0.baseAddress!, f.baseAddress!, f.count) == 0 })
+                {
+                    return
                 }
+                let bytes = Array(f)
+                last = bytes.contains(StoredSource.rawMessageSlot) ? nil : (f.baseAddress, f.count, bytes)
+                changed = bytes
             }
             if let changed {
-                message(i) { m in changed.withUnsafeBytes { f in lastTokens = FieldTokens.tokens(fields: f, message: m, timestamp: ts) } }
+                flushRun()
+                let ts = timestamp(i)
+                message(i) { m in changed.withUnsafeBytes { f in runTokens = FieldTokens.tokens(fields: f, message: m, timestamp: ts) } }
             }
-            for token in lastTokens { token.withUnsafeBytes { builder.token($0, hash: TokenTable.hash($0)) } }
+            runLines += 1
+            runMaxOffset = max(runMaxOffset, offset)
+        }
+        flushRun()
+        fieldCounts[[FieldTokens.marker]] = (UInt32(n), 0)
+        for (token, c) in fieldCounts {
+            token.withUnsafeBytes { builder.add($0, hash: TokenTable.hash($0), count: c.count, maxOffset: c.maxOffset) }
         }
         bytes = builder.table.bytes
         starts = builder.table.starts
@@ -91,6 +111,19 @@ struct BlockTokens: Sendable {
         var maxOffsets: [UInt64] = []
         var line: Int32 = 0
         var offset: UInt64 = 0
+
+        /// Adds a token held by `count` lines (field tokens, counted per run of lines).
+        mutating func add(_ token: UnsafeRawBufferPointer, hash: UInt32, count: UInt32, maxOffset: UInt64) {
+            let (id, inserted) = table.insert(token, hash: hash)
+            if inserted {
+                counts.append(count)
+                lastLine.append(-1)
+                maxOffsets.append(maxOffset)
+            } else {
+                counts[id] += count
+                if maxOffset > maxOffsets[id] { maxOffsets[id] = maxOffset }
+            }
+        }
 
         @inline(__always)
         mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) {

@@ -175,8 +175,27 @@ public struct QueryMatcher: Sendable {
         }
     }
 
+    /// The document predicates' results for the last fields bytes seen (by address): the
+    /// lines of a decoded block that share a fields value share its bytes. One per block (or
+    /// per run of lines whose bytes stay put).
+    public struct FieldsCache {
+        var base: UnsafeRawPointer?
+        var count = -1
+        var states: [UInt8] = []
+        public init() {}
+    }
+
     /// Whether the line with this message, fields value and time, of `stream`, matches.
     public func matches(message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey) -> Bool {
+        var cache = FieldsCache()
+        return matches(message: message, fields: fields, timestamp: timestamp, stream: stream, cache: &cache)
+    }
+
+    /// `matches`, reusing the document predicates' results of the previous line when it had the
+    /// very same fields bytes and they did not depend on its message or time.
+    public func matches(
+        message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey, cache: inout FieldsCache
+    ) -> Bool {
         if leafCount == 0 { return evaluate(root, nil) == 1 }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: leafCount) { buffer in
             let state = buffer.baseAddress!
@@ -185,7 +204,15 @@ public struct QueryMatcher: Sendable {
             var known = evaluate(root, state)
             if known != 0 { return known == 1 }
             if !docLeaves.isEmpty {
-                document.evaluate(fields: fields, message: message, timestamp: timestamp, leaves: docLeaves, state: state)
+                if cache.base != nil, cache.base == fields.baseAddress, cache.count == fields.count {
+                    for (j, leaf) in docLeaves.enumerated() { state[Int(leaf)] = cache.states[j] }
+                } else if document.evaluate(fields: fields, message: message, timestamp: timestamp, leaves: docLeaves, state: state) {
+                    cache.count = -1
+                } else {
+                    cache.base = fields.baseAddress
+                    cache.count = fields.count
+                    cache.states = docLeaves.map { state[Int($0)] }
+                }
                 known = evaluate(root, state)
                 if known != 0 { return known == 1 }
             }

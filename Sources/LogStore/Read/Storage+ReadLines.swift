@@ -161,12 +161,15 @@ extension SegmentSnapshot {
             let source = page.nextSource
             var used = false
             var counted = 0
+            var cache = QueryMatcher.FieldsCache()
             for i in 0..<decoded.count {
                 if matcher != nil { try deadline.check(counting: &counted) }
                 let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
                 guard window.contains(p) else { continue }
                 if let matcher,
-                    !decoded.withMessageAndFields(i, { matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key) })
+                    !decoded.withMessageAndFields(i, {
+                        matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key, cache: &cache)
+                    })
                 {
                     continue
                 }

@@ -154,9 +154,12 @@ extension SegmentSnapshot {
     /// Calls `body` with each row of `block` in `scope`'s window whose message matches.
     static func scan(_ block: DecodedBlock, scope: SearchScope, key: StreamKey, _ body: (DecodedBlock, Int) -> Void) throws {
         var counted = 0
+        var cache = QueryMatcher.FieldsCache()
         for i in 0..<block.count where scope.inTime(block.timestamps[i]) {
             try scope.deadline.check(counting: &counted)
-            if block.withMessageAndFields(i, { scope.matcher.matches(message: $0, fields: $1, timestamp: block.timestamps[i], stream: key) }) {
+            if block.withMessageAndFields(i, {
+                scope.matcher.matches(message: $0, fields: $1, timestamp: block.timestamps[i], stream: key, cache: &cache)
+            }) {
                 body(block, i)
             }
         }
