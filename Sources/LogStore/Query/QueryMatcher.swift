@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decides exactly whether one log line matches a `Query`.
 ///
 /// Built once per query, then run over every candidate line, so the work is split accordingly:
@@ -181,8 +183,18 @@ public struct QueryMatcher: Sendable {
     public struct FieldsCache {
         var base: UnsafeRawPointer?
         var count = -1
+        var bytes: [UInt8] = []
         var states: [UInt8] = []
         public init() {}
+
+        /// Whether `fields` are the bytes the states were worked out for (same address, or
+        /// equal bytes: head lines each have their own copy).
+        func holds(_ fields: UnsafeRawBufferPointer) -> Bool {
+            guard count >= 0, count == fields.count else { return false }
+            if base != nil && base == fields.baseAddress { return true }
+            if count == 0 { return true }
+            return bytes.withUnsafeBytes { memcmp($0.baseAddress!, fields.baseAddress!, count) == 0 }
+        }
     }
 
     /// Whether the line with this message, fields value and time, of `stream`, matches.
@@ -204,13 +216,14 @@ public struct QueryMatcher: Sendable {
             var known = evaluate(root, state)
             if known != 0 { return known == 1 }
             if !docLeaves.isEmpty {
-                if cache.base != nil, cache.base == fields.baseAddress, cache.count == fields.count {
+                if cache.holds(fields) {
                     for (j, leaf) in docLeaves.enumerated() { state[Int(leaf)] = cache.states[j] }
                 } else if document.evaluate(fields: fields, message: message, timestamp: timestamp, leaves: docLeaves, state: state) {
                     cache.count = -1
                 } else {
                     cache.base = fields.baseAddress
                     cache.count = fields.count
+                    cache.bytes = Array(fields)
                     cache.states = docLeaves.map { state[Int($0)] }
                 }
                 known = evaluate(root, state)

@@ -106,10 +106,15 @@ extension SegmentSnapshot {
             let matcher = plan.lineMatcher(id)
             let key = plan.key(id)
             var counted = 0
+            var cache = QueryMatcher.FieldsCache()
             try forEachHeadLine(of: id) { line in
                 if matcher != nil { try deadline.check(counting: &counted) }
                 guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)) else { return }
-                if let matcher, !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key) { return }
+                if let matcher,
+                    !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, cache: &cache)
+                {
+                    return
+                }
                 head.append(timestamp: line.timestamp, lsn: line.lsn, message: line.message, fields: line.fields)
                 headStreams.append(id)
             }
