@@ -260,6 +260,7 @@ struct OpenSearchTests {
         BadCase(name: "range on a stream field", path: "/_search", body: #"{"query":{"range":{"job":{"gte":"a"}}}}"#, type: "query_shard_exception", reasonContains: "it is the stream's job"),
         BadCase(name: "ids", path: "/_search", body: #"{"query":{"ids":{"values":["1"]}}}"#, type: "parsing_exception", reasonContains: "[ids]"),
         BadCase(name: "bad date math", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now-1x"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
+        BadCase(name: "date math out of range", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now+999999y"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
         BadCase(name: "bad query_string", path: "/_search", body: #"{"query":{"query_string":{"query":"hello \"world"}}}"#, type: "query_shard_exception", reasonContains: "position 6"),
         BadCase(name: "aggregations", path: "/_search", body: #"{"aggs":{"x":{"terms":{"field":"log"}}}}"#, type: "parsing_exception", reasonContains: "aggregations"),
         BadCase(name: "sort on another field", path: "/_search", body: #"{"sort":[{"log":"asc"}]}"#, type: "query_shard_exception", reasonContains: "sort on [log]"),

@@ -69,6 +69,8 @@ enum DateMath {
             let total = y * 12 + (m - 1) + months
             y = total >= 0 ? total / 12 : (total - 11) / 12
             m = total - y * 12 + 1
+            // Nanoseconds since 1970 reach the years 1677–2262 only.
+            guard y > 1677, y < 2262 else { return nil }
             d = min(d, TimestampCivil.daysInMonth(y, m))
             return Int64(TimestampCivil.days(y, m, d)) * 86_400 * second + nanosOfDay
         default: return nil
