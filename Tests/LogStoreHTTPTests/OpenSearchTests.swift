@@ -254,11 +254,13 @@ struct OpenSearchTests {
 
     static let badCases: [BadCase] = [
         BadCase(name: "unknown query type", path: "/_search", body: #"{"query":{"fuzzy":{"log":"x"}}}"#, type: "parsing_exception", reasonContains: "fuzzy"),
-        BadCase(name: "unknown field", path: "/_search", body: #"{"query":{"match":{"host.name":"x"}}}"#, type: "query_shard_exception", reasonContains: "field [host.name] is not supported"),
+        BadCase(name: "field pattern", path: "/_search", body: #"{"query":{"match":{"host.*":"x"}}}"#, type: "query_shard_exception", reasonContains: "field [host.*] is not a field name"),
         BadCase(name: "bad JSON", path: "/_search", body: #"{"query":"#, type: "parse_exception", reasonContains: "JSON"),
         BadCase(name: "result window", path: "/_search?size=5000", body: #"{"from":6000}"#, type: "illegal_argument_exception", reasonContains: "10000"),
-        BadCase(name: "range on another field", path: "/_search", body: #"{"query":{"range":{"log":{"gte":"a"}}}}"#, type: "query_shard_exception", reasonContains: "range works on [@timestamp] only"),
-        BadCase(name: "range under should", path: "/_search", body: #"{"query":{"bool":{"should":[{"range":{"@timestamp":{"gte":1}}}]}}}"#, type: "query_shard_exception", reasonContains: "should"),
+        BadCase(name: "range on a stream field", path: "/_search", body: #"{"query":{"range":{"job":{"gte":"a"}}}}"#, type: "query_shard_exception", reasonContains: "it is the stream's job"),
+        BadCase(name: "ids", path: "/_search", body: #"{"query":{"ids":{"values":["1"]}}}"#, type: "parsing_exception", reasonContains: "[ids]"),
+        BadCase(name: "bad date math", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now-1x"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
+        BadCase(name: "date math out of range", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now+999999y"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
         BadCase(name: "bad query_string", path: "/_search", body: #"{"query":{"query_string":{"query":"hello \"world"}}}"#, type: "query_shard_exception", reasonContains: "position 6"),
         BadCase(name: "aggregations", path: "/_search", body: #"{"aggs":{"x":{"moving_avg":{"buckets_path":"y"}}}}"#, type: "parsing_exception", reasonContains: "moving_avg"),
         BadCase(name: "sort on another field", path: "/_search", body: #"{"sort":[{"log":"asc"}]}"#, type: "query_shard_exception", reasonContains: "sort on [log]"),

@@ -49,9 +49,12 @@ struct ReplayTests {
         #expect(page.lines.count == capture.lines, "\(capture.name): \(page.lines.map(\.message))")
         // Log order: timestamps never go backwards.
         #expect(page.lines.map(\.timestamp) == page.lines.map(\.timestamp).sorted())
-        // Every stored field object is valid JSON.
+        // Every stored line gives back its document, and its other fields, as JSON objects.
         for line in page.lines {
-            #expect((try? JSONSerialization.jsonObject(with: Data(line.fields.utf8))) is [String: Any], "\(line.fields)")
+            let document = StoredSource.source(fields: line.fields, message: line.message, timestamp: line.timestamp)
+            #expect((try? JSONSerialization.jsonObject(with: Data(document.utf8))) is [String: Any], "\(document)")
+            let other = StoredSource.otherFields(line.fields)
+            #expect((try? JSONSerialization.jsonObject(with: Data(other.utf8))) is [String: Any], "\(other)")
         }
         await server.stop()
     }
@@ -72,7 +75,8 @@ struct ReplayTests {
         // @timestamp as FluentBit wrote it (ms precision), in ns.
         #expect(lines[0].timestamp == 1_714_564_800_123_000_000)
         #expect(lines[4].timestamp == 1_714_564_804_500_000_000)
-        let fields = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].fields.utf8)) as? [String: Any])
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(StoredSource.otherFields(lines[0].fields).utf8)) as? [String: Any])
         #expect(fields["stream"] as? String == "stdout")
         #expect(fields["cluster"] as? String == "demo-cluster")
         #expect((fields["kubernetes"] as? [String: Any])?["pod_name"] as? String == "web-7d9f8b6c5-x2x9k")

@@ -28,7 +28,7 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         #expect(d.timestamp == 1_727_178_598_253_000_000)
         #expect(d.messageString == "0 Hello Jane Doe!\n")
         #expect(
-            d.fieldsString == #"{"kubernetes.labels.job-name":"reana-run-job-a0","kubernetes.labels.user-uuid":"0000"}"#
+            d.otherFields == #"{"kubernetes.labels.job-name":"reana-run-job-a0","kubernetes.labels.user-uuid":"0000"}"#
         )
         #expect(d.id == nil)
     }
@@ -41,7 +41,7 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         #expect(d.workflow == "w1")
         #expect(d.timestamp == 42)  // arrival time
         #expect(
-            d.fieldsString
+            d.otherFields
                 == #"{"kubernetes":{"labels":{"job-name":"j1","reana-run-job-workflow-uuid":"w1"},"namespace_name":"ns"}}"#
         )
         let batch = try parse(#"{"log":"x","kubernetes.labels.reana-run-batch-workflow-uuid":"wf"}"#)
@@ -51,7 +51,7 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         #expect(plain.job == "j")
         #expect(plain.workflow == "w")
         #expect(plain.messageString == "m")
-        #expect(plain.fieldsString == #"{"job":"j","workflow":"w"}"#)
+        #expect(plain.otherFields == #"{"job":"j","workflow":"w"}"#)
     }
 
     @Test func kubernetesFallback() throws {
@@ -75,16 +75,16 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
     @Test func messageVariants() throws {
         #expect(try parse(#"{"msg":"a"}"#).messageString == "a")
         #expect(try parse(#"{"msg":"b","log":"a"}"#).messageString == "a")  // priority order, not document order
-        #expect(try parse(#"{"msg":"b","log":"a"}"#).fieldsString == #"{"msg":"b"}"#)
+        #expect(try parse(#"{"msg":"b","log":"a"}"#).otherFields == #"{"msg":"b"}"#)
         #expect(try parse(#"{"log":{"a":[1, 2]}}"#).messageString == #"{"a":[1, 2]}"#)
         #expect(try parse(#"{"log":12.5}"#).messageString == "12.5")
         #expect(try parse(#"{"log":null,"msg":"m"}"#).messageString == "m")
         let none = try parse(#"{"stream":"stdout"}"#)
         #expect(none.message.isEmpty)
-        #expect(none.fieldsString == #"{"stream":"stdout"}"#)
+        #expect(none.otherFields == #"{"stream":"stdout"}"#)
         let only = try parse(#"{"log":"x","@timestamp":"2020-01-01T00:00:00Z"}"#)
-        #expect(only.fieldsString == "{}")
-        #expect(try parse("{}").fieldsString == "{}")
+        #expect(only.otherFields == "{}")
+        #expect(try parse("{}").otherFields == "{}")
     }
 
     /// Members at message and timestamp paths that are not used stay in the fields, in place
@@ -93,21 +93,21 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         let d = try parse(#"{"a":1,"log":null,"message":"m","time":"bad","date":"2024-05-01T12:00:00Z","z":2}"#)
         #expect(d.messageString == "m")
         #expect(d.timestamp == 1_714_564_800_000_000_000)
-        #expect(d.fieldsString == #"{"a":1,"log":null,"time":"bad","z":2}"#)
+        #expect(d.otherFields == #"{"a":1,"log":null,"time":"bad","z":2}"#)
         let adjacent = try parse(#"{ "msg" : "b" , "short_message":"c","log":"a","time" :"x","@timestamp":"2024-05-01T12:00:00Z"}"#)
-        #expect(adjacent.fieldsString == #"{"msg":"b","short_message":"c","time":"x"}"#)
+        #expect(adjacent.otherFields == #"{"msg":"b","short_message":"c","time":"x"}"#)
         let first = try parse(#"{"log":null,"time":"x","date":"y","timestamp":5}"#)
-        #expect(first.fieldsString == #"{"log":null,"time":"x","date":"y"}"#)
+        #expect(first.otherFields == #"{"log":null,"time":"x","date":"y"}"#)
     }
 
     @Test func timestampVariants() throws {
         let t = try parse(#"{"time":"2024-05-01T12:00:00.123456789Z","date":1714564800.5,"log":"x"}"#)
         #expect(t.timestamp == 1_714_564_800_500_000_000)  // date has priority over time
-        #expect(t.fieldsString == #"{"time":"2024-05-01T12:00:00.123456789Z"}"#)
+        #expect(t.otherFields == #"{"time":"2024-05-01T12:00:00.123456789Z"}"#)
         // An unparsable candidate is skipped and kept in fields; the next one is used.
         let skip = try parse(#"{"@timestamp":"soon","time":"2024-05-01T12:00:00Z"}"#)
         #expect(skip.timestamp == 1_714_564_800_000_000_000)
-        #expect(skip.fieldsString == #"{"@timestamp":"soon"}"#)
+        #expect(skip.otherFields == #"{"@timestamp":"soon"}"#)
         #expect(parseError(Array(#"{"@timestamp":"soon","log":"x"}"#.utf8)) == .badTimestamp(#""soon""#))
         #expect(try parse(#"{"timestamp":1714564800123}"#).timestamp == 1_714_564_800_123_000_000)
         #expect(try parse(#"{"@timestamp":"2024-05-01T12:00:00\u002e5Z"}"#).timestamp == 1_714_564_800_500_000_000)
@@ -146,12 +146,12 @@ func parseError(_ bytes: [UInt8], parser: DocumentParser = DocumentParser()) -> 
         #expect(d.messageString == "hello")
         #expect(d.job == "j" && d.workflow == "r")
         #expect(d.timestamp == 1_714_564_800_000_000_000)
-        #expect(d.fieldsString == #"{"meta":{"job":"j","run":"r"},"log":"kept"}"#)
+        #expect(d.otherFields == #"{"meta":{"job":"j","run":"r"},"log":"kept"}"#)
     }
 
     @Test func fieldsKeepRawBytes() throws {
         let d = try parse(#"{ "log" : "x" , "a" : { "b" : [ 1 , 2 ] } , "c\u00e9" : "\u00e9" }"#)
-        #expect(d.fieldsString == #"{"a":{ "b" : [ 1 , 2 ] },"c\u00e9":"\u00e9"}"#)
+        #expect(d.otherFields == #"{"a":{ "b" : [ 1 , 2 ] },"c\u00e9":"\u00e9"}"#)
         let object = Fixtures.jsonObject(d.fields)
         #expect(object?["cé"] as? String == "é")
     }

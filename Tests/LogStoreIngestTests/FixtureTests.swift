@@ -30,7 +30,7 @@ import Testing
         #expect(docs.allSatisfy { $0.index == index })
         for d in docs {
             let object = Fixtures.jsonObject(d.fields)
-            #expect(object != nil, "fields must be a JSON object: \(d.fieldsString)")
+            #expect(object != nil, "fields must be a JSON object: \(d.otherFields)")
             #expect(object?["log"] == nil)
             #expect(object?[timeKey] == nil)
             #expect(object?["stream"] as? String != nil)
@@ -106,7 +106,7 @@ import Testing
         let d = try items[0].result.get()
         #expect(d.timestamp == 1_577_836_800_000_000_000)
         #expect(d.messageString == "record already has @timestamp")
-        #expect(d.fieldsString == #"{"k.with.dot":1}"#)
+        #expect(d.otherFields == #"{"k.with.dot":1}"#)
         #expect(d.job == "" && d.workflow == "")
     }
 

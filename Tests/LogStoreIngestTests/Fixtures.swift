@@ -1,4 +1,5 @@
 import Foundation
+import LogStore
 
 /// Reads captured request bodies from `Tests/Fixtures/` (located from this file's path).
 enum Fixtures {
@@ -12,8 +13,16 @@ enum Fixtures {
         [UInt8](try Data(contentsOf: directory.appendingPathComponent(path)))
     }
 
-    /// Whether `bytes` is a JSON object according to Foundation (an independent check).
+    /// Whether `bytes` (a fields value: its members other than the message and the time) is a
+    /// JSON object according to Foundation (an independent check).
     static func jsonObject(_ bytes: [UInt8]) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(bytes), options: [])) as? [String: Any]
+        let other = Array(StoredSource.otherFields(String(decoding: bytes, as: UTF8.self)).utf8)
+        return (try? JSONSerialization.jsonObject(with: Data(other), options: [])) as? [String: Any]
     }
+}
+
+extension IncomingLine {
+    /// The members other than the message and the time, as a JSON object (a source template
+    /// without its slots).
+    var otherFields: String { StoredSource.otherFields(fieldsString) }
 }

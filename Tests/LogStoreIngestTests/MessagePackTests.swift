@@ -28,7 +28,7 @@ import Testing
             let d = try r.get()
             #expect(d.messageString == "a\"\n")
             #expect(d.timestamp == 1_714_564_800_000_000_000 + (k < 2 ? 5 : 0))
-            #expect(d.fieldsString == #"{"n":-3,"f":1.5,"b":true,"z":null,"a":[1,"x"],"7":"seven"}"#)
+            #expect(d.otherFields == #"{"n":-3,"f":1.5,"b":true,"z":null,"a":[1,"x"],"7":"seven"}"#)
             #expect(Fixtures.jsonObject(d.fields) != nil)
         }
     }

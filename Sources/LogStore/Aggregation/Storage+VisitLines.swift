@@ -86,16 +86,23 @@ extension Storage {
                     let block = try snapshot.decode(stored)
                     var counted = 0
                     let everyLine = scope.verdict(unit.stream) == .everyLine
+                    var cache = QueryMatcher.FieldsCache()
                     try block.payload.withUnsafeBytes { payload in
                         for i in 0..<block.count where scope.inTime(block.timestamps[i]) && block.lsns[i] <= through {
                             try scope.deadline.check(counting: &counted)
                             let (m, f) = block.ranges(i)
                             let message = UnsafeRawBufferPointer(rebasing: payload[m])
-                            if !everyLine && !scope.matcher.matches(message: message, stream: key) { continue }
+                            let fields = UnsafeRawBufferPointer(rebasing: payload[f])
+                            if !everyLine
+                                && !scope.matcher.matches(
+                                    message: message, fields: fields, timestamp: block.timestamps[i], stream: key, cache: &cache)
+                            {
+                                continue
+                            }
                             try body(
                                 VisitedLine(
                                     timestamp: block.timestamps[i], lsn: block.lsns[i], stream: unit.stream, key: key, message: message,
-                                    fields: UnsafeRawBufferPointer(rebasing: payload[f])))
+                                    fields: fields))
                         }
                     }
                 }

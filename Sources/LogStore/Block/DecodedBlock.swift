@@ -148,6 +148,16 @@ public struct DecodedBlock: Sendable {
         return try payload.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 
+    /// Calls `body` with the message and the field bytes of line `i`.
+    @inlinable
+    public func withMessageAndFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let message = messageOffsets[i]..<messageOffsets[i + 1]
+        let fields = fieldRange(i)
+        return try payload.withUnsafeBytes {
+            try body(UnsafeRawBufferPointer(rebasing: $0[message]), UnsafeRawBufferPointer(rebasing: $0[fields]))
+        }
+    }
+
     /// Calls `body` with the field bytes of line `i`.
     @inlinable
     public func withFields<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

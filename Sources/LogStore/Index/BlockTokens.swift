@@ -16,17 +16,24 @@ struct BlockTokens: Sendable {
 
     func token(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(starts[i])..<Int(starts[i + 1])] }
 
-    /// Tokenizes every message of `lines` (the block's lines, any order).
+    /// Tokenizes every message and fields value of `lines` (the block's lines, any order).
     init<Line: SealableLine>(lines: [Line]) {
-        self.init(count: lines.count, lsn: { lines[$0].lsn }, message: { i, body in lines[i].withMessage(body) })
+        self.init(
+            count: lines.count, lsn: { lines[$0].lsn }, timestamp: { lines[$0].timestamp }, message: { i, body in lines[i].withMessage(body) },
+            fields: { i, body in lines[i].withFields(body) })
     }
 
     /// Tokenizes a decoded block (its messages are read in place).
     init(block: DecodedBlock) {
-        self.init(count: block.count, lsn: { block.lsns[$0] }, message: { i, body in block.messageBytes(i).withUnsafeBytes(body) })
+        self.init(
+            count: block.count, lsn: { block.lsns[$0] }, timestamp: { block.timestamps[$0] },
+            message: { i, body in block.messageBytes(i).withUnsafeBytes(body) }, fields: { i, body in block.withFields(i, body) })
     }
 
-    private init(count n: Int, lsn: (Int) -> LSN, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void) {
+    private init(
+        count n: Int, lsn: (Int) -> LSN, timestamp: (Int) -> Int64, message: (Int, (UnsafeRawBufferPointer) -> Void) -> Void,
+        fields: (Int, (UnsafeRawBufferPointer) -> Void) -> Void
+    ) {
         guard n > 0 else { return }
         var firstLSN = LSN.max
         for i in 0..<n { firstLSN = min(firstLSN, lsn(i)) }
@@ -45,6 +52,50 @@ struct BlockTokens: Sendable {
                 }
             }
         }
+        // Field tokens: worked out once per distinct fields value (a stream's lines share one),
+        // and counted per run of lines sharing it, not per line; values whose message is walked
+        // as JSON (a non-string message) are worked out per line.
+        var fieldCounts: [[UInt8]: (count: UInt32, maxOffset: UInt64)] = [:]
+        var runTokens: [[UInt8]] = []
+        var runLines: UInt32 = 0
+        var runMaxOffset: UInt64 = 0
+        var last: (base: UnsafeRawPointer?, count: Int, bytes: [UInt8])?
+        func flushRun() {
+            guard runLines > 0 else { return }
+            for token in runTokens {
+                let old = fieldCounts[token] ?? (0, 0)
+                fieldCounts[token] = (old.count + runLines, max(old.maxOffset, runMaxOffset))
+            }
+            runLines = 0
+            runMaxOffset = 0
+        }
+        for i in 0..<n {
+            let offset = lsn(i) &- firstLSN
+            var changed: [UInt8]?
+            fields(i) { f in
+                if let l = last, l.count == f.count,
+                    (l.base != nil && l.base == f.baseAddress)
+                        || l.bytes.withUnsafeBytes({ f.count == 0 || memcmp($0.baseAddress!, f.baseAddress!, f.count) == 0 })
+                {
+                    return
+                }
+                let bytes = Array(f)
+                last = bytes.contains(StoredSource.rawMessageSlot) ? nil : (f.baseAddress, f.count, bytes)
+                changed = bytes
+            }
+            if let changed {
+                flushRun()
+                let ts = timestamp(i)
+                message(i) { m in changed.withUnsafeBytes { f in runTokens = FieldTokens.tokens(fields: f, message: m, timestamp: ts) } }
+            }
+            runLines += 1
+            runMaxOffset = max(runMaxOffset, offset)
+        }
+        flushRun()
+        fieldCounts[[FieldTokens.marker]] = (UInt32(n), 0)
+        for (token, c) in fieldCounts {
+            token.withUnsafeBytes { builder.add($0, hash: TokenTable.hash($0), count: c.count, maxOffset: c.maxOffset) }
+        }
         bytes = builder.table.bytes
         starts = builder.table.starts
         counts = builder.counts
@@ -60,6 +111,19 @@ struct BlockTokens: Sendable {
         var maxOffsets: [UInt64] = []
         var line: Int32 = 0
         var offset: UInt64 = 0
+
+        /// Adds a token held by `count` lines (field tokens, counted per run of lines).
+        mutating func add(_ token: UnsafeRawBufferPointer, hash: UInt32, count: UInt32, maxOffset: UInt64) {
+            let (id, inserted) = table.insert(token, hash: hash)
+            if inserted {
+                counts.append(count)
+                lastLine.append(-1)
+                maxOffsets.append(maxOffset)
+            } else {
+                counts[id] += count
+                if maxOffset > maxOffsets[id] { maxOffsets[id] = maxOffset }
+            }
+        }
 
         @inline(__always)
         mutating func token(_ token: UnsafeRawBufferPointer, hash: UInt32) {

@@ -20,12 +20,33 @@ struct IndexPlanner: Sendable {
             case .phrase(let parts): for p in parts { tokens.insert(Array(p.utf8)) }
             case .prefix(let p): prefixes.insert(Array(p.utf8))
             case .and(let xs), .or(let xs): for x in xs { collect(x) }
+            case .doc(let p):
+                let needed = Self.fieldTokens(p)
+                if !needed.isEmpty {
+                    tokens.formUnion(needed)
+                    tokens.insert([FieldTokens.marker])
+                }
             case .not, .field, .all: break  // cannot narrow the blocks
             }
         }
         collect(query)
         self.tokens = tokens
         self.prefixes = prefixes
+    }
+
+    /// The field tokens one of which a block holds when a line of it can pass `p` (none: the
+    /// index cannot tell, e.g. a test on the message itself).
+    static func fieldTokens(_ p: FieldPredicate) -> [[UInt8]] {
+        let path = Array(p.field.utf8)
+        if path.isEmpty { return [] }
+        switch p.test {
+        case .equals(let q):
+            var out = [FieldTokens.valueToken(path, Array(q.utf8)), FieldTokens.slotToken(path)]
+            if let canonical = FieldTokens.canonicalNumber(Array(q.utf8)) { out.append(FieldTokens.valueToken(path, canonical)) }
+            return out
+        default:
+            return [FieldTokens.presenceToken(path)]
+        }
     }
 
     /// True when the index cannot narrow anything for this query.
@@ -91,8 +112,37 @@ struct IndexPlanner: Sendable {
             for p in pending.prefixes[prefix] ?? [] where usePending(p) { add(p) }
             prefixPostings[prefix] = found
         }
+        // Blocks written before field tokens existed (no marker) may hold any field.
+        let docLeaves = Self.docLeaves(query)
+        var legacy: [UInt32: Posting] = [:]
+        if !docLeaves.isEmpty {
+            let marked = termPostings[[FieldTokens.marker]] ?? [:]
+            try txn.scan(segment.blockDir) { k, _ in
+                let number = try Keys.decodeU32(k)
+                if number >= indexed { return false }
+                if marked[number] == nil { legacy[number] = Posting(block: number, count: UInt32.max, maxOffset: UInt64.max >> 2) }
+                return true
+            }
+        }
+        var docCandidates: [FieldPredicate: [UInt32: Posting]] = [:]
+        for case .doc(let p) in docLeaves where docCandidates[p] == nil {
+            let needed = Self.fieldTokens(p)
+            if needed.isEmpty { continue }
+            var union = legacy
+            for token in needed {
+                for (block, posting) in termPostings[token] ?? [:] {
+                    if let old = union[block] {
+                        union[block] = Posting(block: block, count: old.count &+ posting.count, maxOffset: max(old.maxOffset, posting.maxOffset))
+                    } else {
+                        union[block] = posting
+                    }
+                }
+            }
+            docCandidates[p] = union
+        }
         func evaluate(_ q: Query) -> BlockCandidates {
             switch q {
+            case .doc(let p): return docCandidates[p]
             case .all, .field, .not: return nil
             case .term(let t): return termPostings[Array(t.utf8)] ?? [:]
             case .prefix(let p): return prefixPostings[Array(p.utf8)] ?? [:]
@@ -114,6 +164,15 @@ struct IndexPlanner: Sendable {
             }
         }
         return evaluate(query)
+    }
+
+    /// The document predicates in positive positions of `q`.
+    static func docLeaves(_ q: Query) -> [Query] {
+        switch q {
+        case .doc: return [q]
+        case .and(let xs), .or(let xs): return xs.flatMap(docLeaves)
+        default: return []
+        }
     }
 
     /// Blocks in every set (none given: every block); bounds are the smallest of each.

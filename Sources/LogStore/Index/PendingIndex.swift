@@ -50,6 +50,15 @@ final class PendingIndex: Sendable {
         }
     }
 
+    /// The pending tokens starting with `prefix`, with their postings.
+    func entries(prefix: [UInt8]) -> [(token: [UInt8], postings: [Posting])] {
+        state.withLock { s in
+            var out: [(token: [UInt8], postings: [Posting])] = []
+            for id in 0..<s.tokens.count where s.tokens.token(id).starts(with: prefix) { out.append((Array(s.tokens.token(id)), s.postings[id])) }
+            return out
+        }
+    }
+
     /// Forgets everything (after a flush committed). Writer thread.
     func clear() { state.withLock { $0 = State() } }
 

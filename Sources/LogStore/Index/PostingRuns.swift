@@ -147,4 +147,26 @@ enum PostingRuns {
             return more
         }
     }
+
+    /// Calls `body` with every token of `table` starting with `prefix` and its postings.
+    static func scanTokens(
+        _ txn: borrowing LMDBTransaction, _ table: LMDBTable, prefix: [UInt8], _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void
+    ) throws {
+        let start = try txn.floor(table, prefix).map { $0.key.array } ?? prefix
+        try txn.scan(table, from: start) { key, value in
+            if !key.elementsEqual(start) && !key.starts(with: prefix) { return false }
+            var more = true
+            try decode(
+                value,
+                want: { t in
+                    if t.starts(with: prefix) { return .take }
+                    if prefix.lexicographicallyPrecedes(t) {
+                        more = false
+                        return .stop
+                    }
+                    return .skip
+                }, body)
+            return more
+        }
+    }
 }

@@ -14,6 +14,8 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
     case phrase([String])
     /// The stream's workflow, job or index equals this value exactly (case-sensitive).
     case field(QueryField, String)
+    /// A test on the document's values at one field (`level:ERROR`, `status>=500`).
+    case doc(FieldPredicate)
     /// Every operand matches.
     case and([Query])
     /// At least one operand matches.
@@ -46,7 +48,7 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return result
         case .not(let operand):
             return operand == .all ? [] : nil
-        case .all, .term, .prefix, .phrase:
+        case .all, .term, .prefix, .phrase, .doc:
             return nil
         }
     }
@@ -67,6 +69,8 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return Query.quoted(tokens.joined(separator: " "))
         case .field(let f, let value):
             return "\(f.rawValue):" + (Query.isBareFieldValue(value) ? value : Query.quoted(value))
+        case .doc(let predicate):
+            return predicate.description
         case .and(let operands):
             if operands.isEmpty { return "*" }
             return operands.map { $0.isGroup ? "(\($0))" : $0.description }.joined(separator: " ")
@@ -106,7 +110,7 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return Query.textQuery(parts.flatMap { Tokenizer.tokens($0) })
         case .prefix(let body):
             return Query.prefixQuery(body)
-        case .field:
+        case .field, .doc:
             return self
         case .not(let operand):
             guard let inner = operand.normalizedOrNil() else { return nil }
@@ -186,6 +190,11 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
     /// A string the parser reads back as this very token: one lowercased token, no keyword.
     static func isBareToken(_ text: String) -> Bool {
         Tokenizer.tokens(text) == [text]
+    }
+
+    /// A field name the parser reads back bare: letters, digits and `._-@/` only.
+    static func isBareFieldName(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-@/".unicodeScalars.contains($0)) }
     }
 
     static func isBareFieldValue(_ value: String) -> Bool {

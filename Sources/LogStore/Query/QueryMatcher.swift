@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decides exactly whether one log line matches a `Query`.
 ///
 /// Built once per query, then run over every candidate line, so the work is split accordingly:
@@ -33,6 +35,10 @@ public struct QueryMatcher: Sendable {
     private var textLeafCount = 0
     /// (leaf, field, value) for every field leaf.
     private var fieldLeaves: [(leaf: Int32, field: QueryField, value: String)] = []
+    /// The document predicates and their leaves (evaluated together, in one walk of the fields).
+    private var docPredicates: [FieldPredicate] = []
+    private var docLeaves: [Int32] = []
+    private var document = DocumentFields([])
 
     // Vocabulary: the distinct tokens of the terms and phrases; a token's id is its index.
     private var vocabBytes: [UInt8] = []
@@ -90,7 +96,7 @@ public struct QueryMatcher: Sendable {
         case .or(let operands):
             guard let first = operands.first else { return [] }
             return operands.dropFirst().reduce(requiredTokens(first)) { $0.intersection(requiredTokens($1)) }
-        case .all, .prefix, .field, .not: return []
+        case .all, .prefix, .field, .doc, .not: return []
         }
     }
 
@@ -135,6 +141,8 @@ public struct QueryMatcher: Sendable {
 
     /// True when a line's message is needed to decide (the query has text predicates).
     public var needsMessage: Bool { textLeafCount > 0 }
+    /// True when a line's fields are needed to decide (the query tests document fields).
+    public var needsFields: Bool { !docLeaves.isEmpty }
 
     /// The answer for every line of `stream` when the stream alone decides it (the query has no
     /// text predicate, or its field predicates settle it), nil when the message is needed.
@@ -155,13 +163,72 @@ public struct QueryMatcher: Sendable {
     }
 
     public func matches(message: UnsafeRawBufferPointer, stream: StreamKey) -> Bool {
+        matches(message: message, fields: UnsafeRawBufferPointer(start: nil, count: 0), timestamp: 0, stream: stream)
+    }
+
+    /// Whether the line with this message, fields value and time, of `stream`, matches.
+    public func matches(message: String, fields: String, timestamp: Int64, stream: StreamKey) -> Bool {
+        var message = message
+        var fields = fields
+        return message.withUTF8 { m in
+            fields.withUTF8 { f in
+                matches(message: UnsafeRawBufferPointer(m), fields: UnsafeRawBufferPointer(f), timestamp: timestamp, stream: stream)
+            }
+        }
+    }
+
+    /// The document predicates' results for the last fields bytes seen (by address): the
+    /// lines of a decoded block that share a fields value share its bytes. One per block (or
+    /// per run of lines whose bytes stay put).
+    public struct FieldsCache {
+        var base: UnsafeRawPointer?
+        var count = -1
+        var bytes: [UInt8] = []
+        var states: [UInt8] = []
+        public init() {}
+
+        /// Whether `fields` are the bytes the states were worked out for (same address, or
+        /// equal bytes: head lines each have their own copy).
+        func holds(_ fields: UnsafeRawBufferPointer) -> Bool {
+            guard count >= 0, count == fields.count else { return false }
+            if base != nil && base == fields.baseAddress { return true }
+            if count == 0 { return true }
+            return bytes.withUnsafeBytes { memcmp($0.baseAddress!, fields.baseAddress!, count) == 0 }
+        }
+    }
+
+    /// Whether the line with this message, fields value and time, of `stream`, matches.
+    public func matches(message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey) -> Bool {
+        var cache = FieldsCache()
+        return matches(message: message, fields: fields, timestamp: timestamp, stream: stream, cache: &cache)
+    }
+
+    /// `matches`, reusing the document predicates' results of the previous line when it had the
+    /// very same fields bytes and they did not depend on its message or time.
+    public func matches(
+        message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey, cache: inout FieldsCache
+    ) -> Bool {
         if leafCount == 0 { return evaluate(root, nil) == 1 }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: leafCount) { buffer in
             let state = buffer.baseAddress!
             state.initialize(repeating: 0, count: leafCount)
             setFields(state, stream)
-            let known = evaluate(root, state)
+            var known = evaluate(root, state)
             if known != 0 { return known == 1 }
+            if !docLeaves.isEmpty {
+                if cache.holds(fields) {
+                    for (j, leaf) in docLeaves.enumerated() { state[Int(leaf)] = cache.states[j] }
+                } else if document.evaluate(fields: fields, message: message, timestamp: timestamp, leaves: docLeaves, state: state) {
+                    cache.count = -1
+                } else {
+                    cache.base = fields.baseAddress
+                    cache.count = fields.count
+                    cache.bytes = Array(fields)
+                    cache.states = docLeaves.map { state[Int($0)] }
+                }
+                known = evaluate(root, state)
+                if known != 0 { return known == 1 }
+            }
             if !prefilterTokens.isEmpty, Tokenizer.isASCII(message) {
                 for token in prefilterTokens where !token.withUnsafeBufferPointer({ Self.containsFolded(message, $0) }) {
                     return false
@@ -369,6 +436,9 @@ public struct QueryMatcher: Sendable {
                 textLeafCount += 1
             case .field(let f, let value):
                 fieldLeaves.append((id, f, value))
+            case .doc(let predicate):
+                docPredicates.append(predicate)
+                docLeaves.append(id)
             default:
                 preconditionFailure("not a leaf: \(q)")
             }
@@ -379,7 +449,7 @@ public struct QueryMatcher: Sendable {
             switch q {
             case .all:
                 nodes.append(Node(kind: 0, a: 0, b: 0))
-            case .term, .prefix, .phrase, .field:
+            case .term, .prefix, .phrase, .field, .doc:
                 let l = leaf(q)
                 nodes.append(Node(kind: 1, a: l, b: 0))
             case .not(let operand):
@@ -398,6 +468,7 @@ public struct QueryMatcher: Sendable {
 
         root = node(query)
         leafCount = leaves.count
+        document = DocumentFields(docPredicates)
 
         // Vocabulary hash table, at most half full.
         let words = vocab.count

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses the query language of docs/QUERY.md into a normalized `Query`.
 ///
 /// ```text
@@ -22,13 +24,23 @@ public enum QueryParser {
     /// `QueryParseError` naming the position and the problem (syntax, unknown field, more than
     /// `maxDepth` levels, more than `Limits.maxQueryClauses` clauses).
     public static func parse(_ text: String) throws(QueryParseError) -> Query {
+        try parse(text, defaultOperator: .and)
+    }
+
+    /// How juxtaposed terms combine: `.and` in logstore's language, `.or` in OpenSearch's
+    /// `query_string` (where `-x` and `+x` then make `x` prohibited or required, as in Lucene).
+    public enum DefaultOperator: Sendable { case and, or }
+
+    /// QueryParser.parse with juxtaposition meaning `defaultOperator`.
+    public static func parse(_ text: String, defaultOperator: DefaultOperator) throws(QueryParseError) -> Query {
         var parser = Parser(tokens: try Lexer.tokenize(Lexer.characters(text)))
+        parser.orDefault = defaultOperator == .or
         return try parser.parseQuery()
     }
 }
 
 private enum TokenKind: Equatable {
-    case lparen, rparen, and, or, not, minus
+    case lparen, rparen, and, or, not, minus, plus
     case operand(Query)
 }
 
@@ -44,6 +56,7 @@ private struct Token {
         case .or: return "OR"
         case .not: return "NOT"
         case .minus: return "-"
+        case .plus: return "+"
         case .operand(let q): return q.description
         }
     }
@@ -78,6 +91,10 @@ private enum Lexer {
             } else if c == "-", i + 1 < n, !chars[i + 1].isWhitespace, chars[i + 1] != ")" {
                 // `-x`: negation of what follows; a lone `-` is an ordinary (token-less) word.
                 tokens.append(Token(kind: .minus, position: i))
+                i += 1
+            } else if c == "+", i + 1 < n, !chars[i + 1].isWhitespace, chars[i + 1] != ")", chars[i + 1] != "+" {
+                // `+x`: x is required (only changes anything when juxtaposition means OR).
+                tokens.append(Token(kind: .plus, position: i))
                 i += 1
             } else {
                 var j = i
@@ -126,6 +143,86 @@ private enum Lexer {
         c.isWhitespace || c == "(" || c == ")" || c == "\""
     }
 
+    /// Where a word ends, a backslash escaping the next character (field names and values).
+    static func wordEnd(_ chars: [Character], _ start: Int) -> Int {
+        var j = start
+        while j < chars.count, !isWordEnd(chars[j]) {
+            j += chars[j] == "\\" && j + 1 < chars.count ? 2 : 1
+        }
+        return j
+    }
+
+    /// `text` without its escaping backslashes.
+    static func unescape(_ text: ArraySlice<Character>) -> String {
+        var out = ""
+        var escaped = false
+        for c in text {
+            if c == "\\" && !escaped {
+                escaped = true
+                continue
+            }
+            escaped = false
+            out.append(c)
+        }
+        return out
+    }
+
+    /// The end of a document field name at `start`: letters, digits, `_ . - @ /` and escaped
+    /// characters, starting with a letter, `_` or `@`; the index of its `:` or nil.
+    static func fieldColon(_ chars: [Character], _ start: Int, _ end: Int) -> Int? {
+        guard start < end, chars[start].isLetter || chars[start] == "_" || chars[start] == "@" else { return nil }
+        var j = start
+        while j < end {
+            let c = chars[j]
+            if c == "\\" {
+                j += 2
+                continue
+            }
+            if c == ":" { return j > start ? j : nil }
+            guard c.isLetter || c.isNumber || c == "_" || c == "." || c == "-" || c == "@" || c == "/" else { return nil }
+            j += 1
+        }
+        return nil
+    }
+
+    /// The predicate of a document field's value: `*` (exists), a pattern with `*`/`?`, a
+    /// comparison (`>=5`), or an exact value.
+    static func docValue(_ name: String, _ raw: ArraySlice<Character>, position: Int) throws(QueryParseError) -> Query {
+        let text = unescape(raw)
+        if text == "*" { return .doc(FieldPredicate(field: name, test: .exists)) }
+        for op in [">=", "<=", ">", "<"] where text.hasPrefix(op) && text.count > op.count {
+            let bound = range(String(text.dropFirst(op.count)), inclusive: op.count == 2)
+            return .doc(FieldPredicate(field: name, test: op.hasPrefix(">") ? .range(lower: bound, upper: nil) : .range(lower: nil, upper: bound)))
+        }
+        // Unescaped `*`/`?` are wildcards.
+        var wild = false
+        var escaped = false
+        for c in raw {
+            if c == "\\" && !escaped {
+                escaped = true
+                continue
+            }
+            if !escaped && (c == "*" || c == "?") { wild = true }
+            escaped = false
+        }
+        if wild {
+            if text.hasSuffix("*"), !text.dropLast().contains("*"), !text.contains("?") {
+                return .doc(FieldPredicate(field: name, test: .prefix(String(text.dropLast()), caseInsensitive: false)))
+            }
+            return .doc(FieldPredicate(field: name, test: .wildcard(text, caseInsensitive: false)))
+        }
+        return .doc(FieldPredicate(field: name, test: .equals(text)))
+    }
+
+    /// A range bound from query text (`*` is none).
+    static func range(_ text: String, inclusive: Bool) -> RangeBound? {
+        if text == "*" { return nil }
+        let number = DocumentFields.number(text)
+        var date = DateText.parse(text)
+        if date == nil, number != nil, let ms = Int64(text) { date = ms.multipliedReportingOverflow(by: 1_000_000).overflow ? nil : ms * 1_000_000 }
+        return RangeBound(text: text, number: number, date: date, inclusive: inclusive)
+    }
+
     /// Reads `"…"` starting at the quote `chars[start]`; `\"` and `\\` are escapes, any other
     /// backslash is literal. Returns the text and the index after the closing quote.
     static func readQuoted(_ chars: [Character], _ start: Int) throws(QueryParseError) -> (String, Int) {
@@ -149,6 +246,35 @@ private enum Lexer {
     /// The query of the bare word `chars[start..<end]`, and the index after it (a field's quoted
     /// value may extend it).
     static func readWord(_ chars: [Character], _ start: Int, _ end: Int) throws(QueryParseError) -> (Query, Int) {
+        // A document field: `name:value`, `name:"value"`, `name:[a TO b]`, `name:>=5`, `name:*`.
+        let fieldEnd = wordEnd(chars, start)
+        if let colon = fieldColon(chars, start, fieldEnd),
+            !chars[start..<colon].allSatisfy({ $0.isASCII && $0.isLetter }) || QueryField(rawValue: String(chars[start..<colon]).lowercased()) == nil
+        {
+            let name = unescape(chars[start..<colon])
+            let valueStart = colon + 1
+            if valueStart < chars.count, chars[valueStart] == "[" || chars[valueStart] == "{" {
+                guard let close = chars[valueStart...].firstIndex(where: { $0 == "]" || $0 == "}" }) else {
+                    throw QueryParseError(position: valueStart, message: "unterminated range: missing ']' or '}'")
+                }
+                let inner = String(chars[(valueStart + 1)..<close])
+                let parts = inner.components(separatedBy: " TO ")
+                guard parts.count == 2 else {
+                    throw QueryParseError(position: valueStart, message: "a range is [LOW TO HIGH] (or {…} to leave the ends out)")
+                }
+                let lower = range(parts[0].trimmingCharacters(in: .whitespaces), inclusive: chars[valueStart] == "[")
+                let upper = range(parts[1].trimmingCharacters(in: .whitespaces), inclusive: chars[close] == "]")
+                return (.doc(FieldPredicate(field: name, test: .range(lower: lower, upper: upper))), close + 1)
+            }
+            if valueStart < fieldEnd {
+                return (try docValue(name, chars[valueStart..<fieldEnd], position: valueStart), fieldEnd)
+            }
+            if fieldEnd < chars.count, chars[fieldEnd] == "\"" {
+                let (value, next) = try readQuoted(chars, fieldEnd)
+                return (.doc(FieldPredicate(field: name, test: .equals(value))), next)
+            }
+            throw QueryParseError(position: start, message: "field '\(name)' needs a value: \(name):VALUE or \(name):\"VALUE\"")
+        }
         let word = chars[start..<end]
         // field:value — only when everything before the first ':' is ASCII letters, so that
         // `10.0.0.1:9200` or `a.b:c` stay ordinary words.
@@ -198,6 +324,8 @@ private struct Parser {
     var index = 0
     /// Groups and negations open around the current token.
     var depth = 0
+    /// Juxtaposition means OR (OpenSearch's `query_string`), with `+x` required and `-x` prohibited.
+    var orDefault = false
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -215,12 +343,50 @@ private struct Parser {
     }
 
     mutating func parseOr() throws(QueryParseError) -> Query {
+        if orDefault { return try parseOrDefault() }
         var operands = [try parseAnd(after: nil)]
         while let token = peek, token.kind == .or {
             index += 1
             operands.append(try parseAnd(after: token))
         }
         return operands.count == 1 ? operands[0] : .or(operands)
+    }
+
+    /// Lucene's reading with OR as the default operator: clauses joined by juxtaposition or
+    /// `OR` are optional (at least one must match), `+x` clauses required, `-x`/`NOT x`
+    /// prohibited; `a AND b` binds tighter.
+    mutating func parseOrDefault() throws(QueryParseError) -> Query {
+        var should: [Query] = []
+        var must: [Query] = []
+        var mustNot: [Query] = []
+        var previous: Token?
+        while let token = peek, token.kind != .rparen {
+            if token.kind == .or {
+                index += 1
+                previous = token
+                continue
+            }
+            switch token.kind {
+            case .plus:
+                index += 1
+                must.append(try parseAnd(after: token))
+            case .minus, .not:
+                index += 1
+                try enter(token)
+                mustNot.append(try parseAnd(after: token))
+                depth -= 1
+            default:
+                should.append(try parseAnd(after: previous))
+            }
+            previous = nil
+        }
+        if let previous {
+            throw QueryParseError(position: previous.position, message: "'\(previous.name)' needs a search term after it")
+        }
+        var parts = must
+        if !should.isEmpty && must.isEmpty { parts.append(should.count == 1 ? should[0] : .or(should)) }
+        for q in mustNot { parts.append(.not(q)) }
+        return parts.count == 1 ? parts[0] : .and(parts)
     }
 
     mutating func parseAnd(after op: Token?) throws(QueryParseError) -> Query {
@@ -233,6 +399,7 @@ private struct Parser {
                 index += 1
                 operands.append(try parseUnary(after: token))
             default:
+                if orDefault { return operands.count == 1 ? operands[0] : .and(operands) }
                 operands.append(try parseUnary(after: nil))
             }
         }
@@ -258,6 +425,9 @@ private struct Parser {
             try enter(token)
             defer { depth -= 1 }
             return .not(try parseUnary(after: token))
+        case .plus:
+            index += 1
+            return try parseUnary(after: token)
         case .lparen:
             index += 1
             try enter(token)

@@ -18,6 +18,8 @@ struct LogReadPlan {
     var keys: [StreamID: StreamKey]
     /// Only lines committed at or before this LSN (`.max`: all).
     var throughLSN: LSN
+    /// The index plan of the filter, when the index can narrow the blocks of line-matched streams.
+    var planner: IndexPlanner?
 
     static let noKey = StreamKey(index: "", workflow: "", job: "")
 
@@ -52,6 +54,10 @@ struct LogReadPlan {
         self.wanted = Set(streams)
         self.matcher = lineMatched.isEmpty ? nil : matcher
         self.lineMatched = lineMatched
+        if let filter = query.filter, !lineMatched.isEmpty {
+            let planner = IndexPlanner(filter.normalized())
+            self.planner = planner.isUseless ? nil : planner
+        }
     }
 
     /// The matcher `stream`'s lines must pass, or nil when every line of it is in.

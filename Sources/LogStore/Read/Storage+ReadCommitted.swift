@@ -92,7 +92,7 @@ extension SegmentSnapshot {
         for id in streams where heads[id] != nil {
             guard let key = keys[id] else { continue }
             try forEachHeadLine(of: id, lsns: lsns) { line in
-                if let matcher, !matcher.matches(message: line.message, stream: key) { return }
+                if let matcher, !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key) { return }
                 found.append(
                     LogLine(
                         lsn: line.lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
@@ -130,7 +130,11 @@ extension SegmentSnapshot {
             let decoded = try decode(block)
             for i in 0..<decoded.count {
                 guard lsns.contains(decoded.lsns[i]) else { continue }
-                if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
+                if let matcher,
+                    !decoded.withMessageAndFields(i, { matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key) })
+                {
+                    continue
+                }
                 found.append(decoded.logLine(i, stream: block.stream))
             }
         }

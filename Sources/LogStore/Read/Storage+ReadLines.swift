@@ -65,7 +65,35 @@ extension Storage {
     }
 }
 
+/// A block by its key in `blocks`.
+struct BlockKey: Hashable {
+    var stream: StreamID
+    var firstLSN: LSN
+}
+
 extension SegmentSnapshot {
+    /// The blocks the full-text index leaves for `plan`'s filter (the index only prunes the
+    /// blocks of line-matched streams; blocks it does not cover yet are kept), or nil when it
+    /// cannot narrow anything.
+    fileprivate func indexedCandidates(_ plan: LogReadPlan) throws -> Set<BlockKey>? {
+        guard let planner = plan.planner else { return nil }
+        let view = segment.pending.view(tokens: planner.tokens, prefixes: planner.prefixes)
+        let (indexed, next) = try indexState()
+        guard let candidates = try candidates(planner, indexed: indexed, next: next, pending: view) else { return nil }
+        var keep = Set<BlockKey>()
+        for (number, _) in candidates {
+            if let ref = try blockRef(number) { keep.insert(BlockKey(stream: ref.stream, firstLSN: ref.firstLSN)) }
+        }
+        if indexed < next {
+            try forEachBlockRef(from: indexed) { ref in
+                if ref.number >= next { return false }
+                if !view.covered.contains(ref.number) { keep.insert(BlockKey(stream: ref.stream, firstLSN: ref.firstLSN)) }
+                return true
+            }
+        }
+        return keep
+    }
+
     /// The head lines of `plan`'s streams in `window` (and passing the filter), packed into one
     /// block-shaped source of `page`; returns their refs, unsorted.
     fileprivate func logOrderHeadLines(
@@ -78,10 +106,15 @@ extension SegmentSnapshot {
             let matcher = plan.lineMatcher(id)
             let key = plan.key(id)
             var counted = 0
+            var cache = QueryMatcher.FieldsCache()
             try forEachHeadLine(of: id) { line in
                 if matcher != nil { try deadline.check(counting: &counted) }
                 guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)), line.lsn <= plan.throughLSN else { return }
-                if let matcher, !matcher.matches(message: line.message, stream: key) { return }
+                if let matcher,
+                    !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, cache: &cache)
+                {
+                    return
+                }
                 head.append(timestamp: line.timestamp, lsn: line.lsn, message: line.message, fields: line.fields)
                 headStreams.append(id)
             }
@@ -103,9 +136,12 @@ extension SegmentSnapshot {
         _ plan: LogReadPlan, _ window: LogWindow, ascending: Bool, needed: Int, deadline: QueryDeadline, into candidates: inout [LinePage.Ref],
         page: inout LinePageBuilder
     ) throws -> Bool {
+        let keep = try indexedCandidates(plan)
         var blocks: [StoredBlock] = []
         for id in plan.streams {
+            let pruned = keep != nil && plan.lineMatched.contains(id)
             try forEachBlock(of: id) { block in
+                if pruned, !keep!.contains(BlockKey(stream: id, firstLSN: block.header.firstLSN)) { return true }
                 if !window.excludes(block.header) && block.header.firstLSN <= plan.throughLSN { blocks.append(block) }
                 return true
             }
@@ -130,11 +166,18 @@ extension SegmentSnapshot {
             let source = page.nextSource
             var used = false
             var counted = 0
+            var cache = QueryMatcher.FieldsCache()
             for i in 0..<decoded.count {
                 if matcher != nil { try deadline.check(counting: &counted) }
                 let p = LogPosition(timestamp: decoded.timestamps[i], lsn: decoded.lsns[i])
                 guard window.contains(p), p.lsn <= plan.throughLSN else { continue }
-                if let matcher, !decoded.withMessage(i, { matcher.matches(message: $0, stream: key) }) { continue }
+                if let matcher,
+                    !decoded.withMessageAndFields(i, {
+                        matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key, cache: &cache)
+                    })
+                {
+                    continue
+                }
                 candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
                 used = true
             }

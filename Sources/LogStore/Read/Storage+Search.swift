@@ -122,7 +122,7 @@ extension SegmentSnapshot {
             var counted = 0
             try forEachHeadLine(of: id) { line in
                 try scope.deadline.check(counting: &counted)
-                guard scope.inTime(line.timestamp), scope.matcher.matches(message: line.message, stream: key) else { return }
+                guard scope.inTime(line.timestamp), scope.matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key) else { return }
                 lines.append(
                     LogLine(
                         lsn: line.lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
@@ -154,9 +154,14 @@ extension SegmentSnapshot {
     /// Calls `body` with each row of `block` in `scope`'s window whose message matches.
     static func scan(_ block: DecodedBlock, scope: SearchScope, key: StreamKey, _ body: (DecodedBlock, Int) -> Void) throws {
         var counted = 0
+        var cache = QueryMatcher.FieldsCache()
         for i in 0..<block.count where scope.inTime(block.timestamps[i]) {
             try scope.deadline.check(counting: &counted)
-            if block.withMessage(i, { scope.matcher.matches(message: $0, stream: key) }) { body(block, i) }
+            if block.withMessageAndFields(i, {
+                scope.matcher.matches(message: $0, fields: $1, timestamp: block.timestamps[i], stream: key, cache: &cache)
+            }) {
+                body(block, i)
+            }
         }
     }
 }

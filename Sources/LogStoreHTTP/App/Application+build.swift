@@ -99,6 +99,7 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     ).addRoutes(to: router)
     IndexController(storage: storage).addRoutes(to: router)
     DocumentController(storage: storage, options: options.ingest).addRoutes(to: router)
+    FieldCapsController(storage: storage).addRoutes(to: router)
     return router
 }
 

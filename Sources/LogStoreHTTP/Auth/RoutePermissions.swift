@@ -22,6 +22,8 @@ public enum RoutePermissions {
         // Reads: the OpenSearch read APIs and the native ones.
         add(["GET", "POST"], ["/_search", "/{index}/_search", "/_count", "/{index}/_count"], .permission(.read))
         add(["HEAD"], ["/{index}"], .permission(.read))
+        add(["GET"], ["/_mapping", "/{index}/_mapping"], .permission(.read))
+        add(["GET", "POST"], ["/_field_caps", "/{index}/_field_caps"], .permission(.read))
         add(["GET"], ["/v1/logs", "/v1/tail", "/v1/search", "/v1/hits", "/v1/streams", "/v1/stats"], .permission(.read))
         add(["GET", "HEAD"], ["/"], .authenticated)
         add(["GET", "HEAD"], ["/{index}/_doc/{id}"], .permission(.read))

@@ -83,7 +83,14 @@ struct LogLineWriter {
             c.string(message)
             c.raw(members)
             if fields {
-                if fieldBytes.isEmpty { c.raw("{}") } else { c.raw(fieldBytes) }
+                if fieldBytes.isEmpty {
+                    c.raw("{}")
+                } else if StoredSource.isTemplate(fieldBytes) {
+                    // The members other than the message and the timestamp.
+                    StoredSource.writeOtherFields(StoredSource.Template(fieldBytes), fields: fieldBytes, to: &c)
+                } else {
+                    c.raw(fieldBytes)
+                }
             }
             c.raw(",\"cursor\":\"")
             c.number(timestamp)

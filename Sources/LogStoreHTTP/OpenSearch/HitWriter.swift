@@ -26,6 +26,7 @@ enum HitWriter {
         // FluentBit repeats a container's labels on every line: the splice check of the same
         // fields bytes as the previous line's is not done again.
         var lastFields: (base: UnsafeRawPointer?, count: Int, verdict: Range<Int>??) = (nil, -1, nil)
+        var lastTemplate: (base: UnsafeRawPointer?, count: Int, template: StoredSource.Template?) = (nil, -1, nil)
         var first = true
         var prefix = unknown
         var prefixStream: StreamID?
@@ -42,6 +43,31 @@ enum HitWriter {
             var spliced = false
             if case .all = source {
                 spliced = page.withMessageAndFields(line) { message, fields -> Bool in
+                    if StoredSource.isTemplate(fields) {
+                        // The document as sent: the template with the line's message and time.
+                        let template: StoredSource.Template
+                        if let cached = lastTemplate.template, fields.count == lastTemplate.count, let previous = lastTemplate.base,
+                            let base = fields.baseAddress, previous == base || memcmp(previous, base, fields.count) == 0
+                        {
+                            template = cached
+                        } else {
+                            template = StoredSource.Template(fields)
+                            lastTemplate = (fields.baseAddress, fields.count, template)
+                        }
+                        prefix.withUnsafeBytes { prefix in
+                            let most = 1 + prefix.count + 160 + JSONCursor.maxTimestampCount
+                                + StoredSource.maxSourceCount(fields: fields.count, message: message.count)
+                            out.writeJSON(maxCount: most) { c in
+                                if !first { c.byte(UInt8(ascii: ",")) }
+                                c.raw(prefix)
+                                c.number(line.lsn)
+                                c.raw("\",\"_score\":null,\"_source\":")
+                                StoredSource.writeSource(template, fields: fields, message: message, timestamp: line.timestamp, to: &c)
+                                Self.writeSort(line, to: &c)
+                            }
+                        }
+                        return true
+                    }
                     let verdict: Range<Int>??
                     // (Lines of one block share their fields bytes: the same address.)
                     if fields.count == lastFields.count, let previous = lastFields.base, let base = fields.baseAddress,

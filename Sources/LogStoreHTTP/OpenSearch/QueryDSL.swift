@@ -2,14 +2,15 @@ import Foundation
 import LogStore
 import LogStoreIngest
 
-/// Translates the subset of OpenSearch's query DSL that log readers use (REANA, dashboards'
-/// simple searches) into a logstore `Query` plus a time window. Anything it cannot answer
-/// exactly is refused with a 400 naming it: a wrong answer is never given.
+/// Translates OpenSearch's query DSL into a logstore `Query` plus a time window. Anything it
+/// cannot answer exactly is refused with a 400 naming it: a wrong answer is never given.
 ///
-/// Field names: `log`/`message` are the message text; `kubernetes.labels.job-name` and `job`
-/// the stream's job; `kubernetes.labels.reana-run-job-workflow-uuid`,
-/// `kubernetes.labels.reana-run-batch-workflow-uuid` and `workflow` the workflow; `_index` the
-/// index (each label field with or without `.keyword`); `@timestamp` only in `range`.
+/// Fields (docs/QUERY.md, "Fields"): `log`/`message` are the message text (tokenized);
+/// `kubernetes.labels.job-name`/`job`, the REANA workflow labels/`workflow` and `_index` are
+/// the stream's (each also with `.keyword`); `@timestamp` in `range` is the line's time window;
+/// every other name is a document field, dynamically mapped as OpenSearch does: strings exact
+/// (`field` and `field.keyword`) and tokenized for `match`, numbers and dates ordered for
+/// `range`, booleans.
 ///
 /// Bounded for hostile bodies: at most `Limits.maxQueryClauses` clauses (every query object,
 /// `terms` value, `match` term and `query_string` search term counts one) and at most
@@ -24,6 +25,8 @@ struct QueryDSL {
     /// `from ≤ timestamp < to` in nanoseconds, when a `range` constrains `@timestamp`.
     var from: Int64?
     var to: Int64?
+    /// What `now` is in date math (fixed for the whole request).
+    var now: Int64 = QueryDSL.currentTime()
     /// Clauses counted so far, against `Limits.maxQueryClauses`.
     private var clauses = 0
     /// Query objects open around the clause being translated.
@@ -35,16 +38,23 @@ struct QueryDSL {
 
     /// Where a field maps to.
     enum Target: Equatable {
+        /// The message, tokenized.
         case text
+        /// A stream attribute.
         case field(QueryField)
+        /// The line's time (`@timestamp`).
         case timestamp
+        /// A document field; `keyword`: named with `.keyword` (exact values only).
+        case doc(String, keyword: Bool)
     }
 
-    static let supportedFields =
-        "log, message, kubernetes.labels.job-name, job, kubernetes.labels.reana-run-job-workflow-uuid, "
-        + "kubernetes.labels.reana-run-batch-workflow-uuid, workflow (each label field also with .keyword), _index, @timestamp (range only)"
+    static let supportedQueries =
+        "match_all, match_none, match, match_phrase, match_phrase_prefix, multi_match, term, terms, prefix, wildcard, exists, "
+        + "range, bool, query_string, simple_query_string"
 
-    static let supportedQueries = "match_all, match_none, match, match_phrase, term, terms, prefix, bool, range, query_string"
+    static func currentTime() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1_000_000) * 1000
+    }
 
     /// Translates `{"match_all":{}}`-style query objects (the value of the body's `query`).
     static func translate(_ value: Any?) throws(OpenSearchError) -> QueryDSL {
@@ -56,27 +66,28 @@ struct QueryDSL {
         return dsl
     }
 
-    /// The target of a field name, or a 400 listing the supported ones.
+    /// The target of a field name (a 400 for names that cannot be a field).
     static func target(_ name: String) throws(OpenSearchError) -> Target {
         var base = name
         let keyword = base.hasSuffix(".keyword")
         if keyword { base = String(base.dropLast(".keyword".count)) }
         switch base {
         case "log", "message":
-            if keyword {
-                throw shardError("field [\(name)] (the exact whole message) is not supported by logstore; use match_phrase on [log]")
-            }
-            return .text
+            return keyword ? .doc(base, keyword: true) : .text
         case "kubernetes.labels.job-name", "job": return .field(.job)
         case "kubernetes.labels.reana-run-job-workflow-uuid", "kubernetes.labels.reana-run-batch-workflow-uuid", "workflow":
             return .field(.workflow)
         case "_index", "index": return .field(.index)
         case "@timestamp":
-            if keyword { break }
-            return .timestamp
+            return keyword ? .doc(base, keyword: true) : .timestamp
+        case "_id", "_routing", "_seq_no", "_version", "_source", "_score", "_type":
+            throw shardError("field [\(name)] is not supported by logstore in queries")
         default: break
         }
-        throw shardError("field [\(name)] is not supported by logstore; supported: \(supportedFields)")
+        guard !base.isEmpty, !base.hasPrefix("."), !base.hasSuffix("."), !base.contains("*") else {
+            throw shardError("field [\(name)] is not a field name logstore can search (field patterns are not supported)")
+        }
+        return .doc(base, keyword: keyword)
     }
 
     static func shardError(_ reason: String) -> OpenSearchError {
@@ -87,10 +98,14 @@ struct QueryDSL {
         OpenSearchError.badRequest(reason, type: "parsing_exception")
     }
 
+    static func doc(_ field: String, _ test: FieldPredicate.Test) -> Query {
+        .doc(FieldPredicate(field: field, test: test))
+    }
+
     // MARK: Clauses
 
     /// One query clause. `positive`: the clause is in an AND position from the root (a
-    /// `range` there narrows the time window; under `should`/`must_not` it is refused).
+    /// `range` on `@timestamp` there narrows the time window; elsewhere it tests the field).
     mutating func clause(_ value: Any, positive: Bool, path: String) throws(OpenSearchError) -> Query {
         depth += 1
         defer { depth -= 1 }
@@ -111,24 +126,30 @@ struct QueryDSL {
             return .all
         case "match_none":
             return .not(.all)
-        case "match", "match_phrase":
+        case "match", "match_phrase", "match_phrase_prefix":
             return try matchClause(type: type, body: body, here: here)
+        case "multi_match":
+            return try multiMatchClause(body: body, here: here)
         case "term", "terms":
             return try termClause(type: type, body: body, here: here)
-        case "prefix":
-            return try prefixClause(body: body, here: here)
+        case "prefix", "wildcard":
+            return try patternClause(type: type, body: body, here: here)
+        case "exists":
+            return try existsClause(body: body, here: here)
         case "bool":
             return try boolClause(body, positive: positive, path: here)
         case "range":
             return try rangeClause(body: body, positive: positive, here: here)
-        case "query_string":
-            return try queryStringClause(body: body, here: here)
+        case "query_string", "simple_query_string":
+            return try queryStringClause(body: body, here: here, simple: type == "simple_query_string")
+        case "ids":
+            throw Self.parsingError("[ids] is not supported by logstore yet: searches do not find documents by their _id")
         default:
             throw Self.parsingError("unknown or unsupported query [\(type)] at [\(path)]; logstore supports: \(Self.supportedQueries)")
         }
     }
 
-    /// QueryDSL.matchClause translates `match` and `match_phrase` on one field.
+    /// QueryDSL.matchClause translates `match`, `match_phrase` and `match_phrase_prefix` on one field.
     mutating func matchClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
         let (field, spec) = try Self.singleField(body, path: here)
         var text: Any? = spec
@@ -137,46 +158,124 @@ struct QueryDSL {
             text = options["query"]
             for (key, option) in options {
                 switch key {
-                case "query", "boost", "_name", "analyzer", "auto_generate_synonyms_phrase_query", "lenient": break
+                case "query", "boost", "_name", "analyzer", "auto_generate_synonyms_phrase_query", "lenient", "max_expansions": break
+                case "zero_terms_query" where (option as? String)?.lowercased() == "none": break
                 case "operator" where type == "match":
                     guard let op = (option as? String)?.lowercased(), op == "and" || op == "or" else {
                         throw Self.parsingError("[\(here)] operator must be \"and\" or \"or\"")
                     }
                     andOperator = op == "and"
-                case "slop" where type == "match_phrase" && Self.int(option) == 0: break
+                case "slop" where type != "match" && Self.int(option) == 0: break
                 default:
                     throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
                 }
             }
-    }
-    guard let value = text.flatMap(Self.scalarString) else {
-        throw Self.parsingError("[\(here)] needs a query value (a string, number or boolean)")
-    }
-    switch try Self.target(field) {
-    case .text:
-        let tokens = Tokenizer.tokens(value)
-        if type == "match_phrase" {
-            return tokens.isEmpty ? .all : .phrase(tokens)
         }
-        // OpenSearch's zero_terms_query "none": a query without tokens matches nothing.
-        if tokens.isEmpty { return .not(.all) }
-        try count(tokens.count - 1, at: here)
-        let terms = tokens.map { Query.term($0) }
-        return andOperator ? .and(terms) : .or(terms)
-    case .field(let f):
-        return .field(f, value)
-    case .timestamp:
-        throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
+        guard let value = text.flatMap(Self.scalarString) else {
+            throw Self.parsingError("[\(here)] needs a query value (a string, number or boolean)")
+        }
+        return try match(type: type, field: field, value: value, andOperator: andOperator, here: here)
     }
+
+    /// `match` (`type` "match", "match_phrase" or "match_phrase_prefix") of `value` on `field`.
+    mutating func match(type: String, field: String, value: String, andOperator: Bool, here: String) throws(OpenSearchError) -> Query {
+        let tokens = Tokenizer.tokens(value)
+        switch try Self.target(field) {
+        case .text:
+            switch type {
+            case "match_phrase":
+                return tokens.isEmpty ? .all : .phrase(tokens)
+            case "match_phrase_prefix":
+                return tokens.isEmpty ? .all : Self.doc("", .phrasePrefix(tokens))
+            default:
+                // OpenSearch's zero_terms_query "none": a query without tokens matches nothing.
+                if tokens.isEmpty { return .not(.all) }
+                try count(tokens.count - 1, at: here)
+                let terms = tokens.map { Query.term($0) }
+                return andOperator ? .and(terms) : .or(terms)
+            }
+        case .field(let f):
+            return .field(f, value)
+        case .timestamp:
+            return Self.doc("@timestamp", .equals(value))
+        case .doc(let name, let keyword):
+            let exact = Self.doc(name, .equals(value))
+            if keyword || tokens.isEmpty { return exact }
+            switch type {
+            case "match_phrase":
+                return .or([exact, Self.doc(name, .tokens(tokens))])
+            case "match_phrase_prefix":
+                return .or([exact, Self.doc(name, .phrasePrefix(tokens))])
+            default:
+                try count(tokens.count - 1, at: here)
+                let terms = tokens.map { Self.doc(name, .tokens([$0])) }
+                return .or([exact, andOperator ? .and(terms) : .or(terms)])
+            }
+        }
+    }
+
+    /// QueryDSL.multiMatchClause: `match` of one text on several fields (any of them).
+    mutating func multiMatchClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+        guard let options = body as? [String: Any] else { throw Self.parsingError("[\(here)] must be an object") }
+        var fields = ["*"]
+        var type = "best_fields"
+        var andOperator = false
+        for (key, option) in options {
+            switch key {
+            case "query", "boost", "_name", "analyzer", "lenient", "tie_breaker", "auto_generate_synonyms_phrase_query": break
+            case "fields":
+                guard let list = option as? [String] ?? (option as? String).map({ [$0] }), !list.isEmpty else {
+                    throw Self.parsingError("[\(here)] fields must be a list of field names")
+                }
+                // `field^2`: boosts change scores only.
+                fields = list.map { f in f.firstIndex(of: "^").map { String(f[..<$0]) } ?? f }
+            case "type":
+                guard let t = option as? String, ["best_fields", "most_fields", "cross_fields", "phrase", "phrase_prefix"].contains(t) else {
+                    throw Self.parsingError("[\(here)] type must be best_fields, most_fields, cross_fields, phrase or phrase_prefix")
+                }
+                type = t
+            case "operator":
+                guard let op = (option as? String)?.lowercased(), op == "and" || op == "or" else {
+                    throw Self.parsingError("[\(here)] operator must be \"and\" or \"or\"")
+                }
+                andOperator = op == "and"
+            default:
+                throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+            }
+        }
+        guard let value = options["query"].flatMap(Self.scalarString) else {
+            throw Self.parsingError("[\(here)] needs a query value (a string, number or boolean)")
+        }
+        if type == "cross_fields" && andOperator && fields.count > 1 {
+            throw Self.parsingError("[\(here)] cross_fields with operator and over several fields is not supported by logstore")
+        }
+        let matchType = type == "phrase" ? "match_phrase" : type == "phrase_prefix" ? "match_phrase_prefix" : "match"
+        var parts: [Query] = []
+        try count(fields.count - 1, at: here)
+        for field in fields {
+            let name = field == "*" || field == "_all" ? "log" : field
+            parts.append(try match(type: matchType, field: name, value: value, andOperator: andOperator, here: here))
+        }
+        return .or(parts)
     }
 
     /// QueryDSL.termClause translates `term` and `terms` (exact values) on one field.
     mutating func termClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
         let (field, spec) = try Self.singleField(body, path: here, ignoring: ["boost", "_name"])
         var values: [String] = []
+        var caseInsensitive = false
         if type == "term" {
             var raw: Any? = spec
-            if let options = spec as? [String: Any] { raw = options["value"] }
+            if let options = spec as? [String: Any] {
+                raw = options["value"]
+                for (key, option) in options {
+                    switch key {
+                    case "value", "boost", "_name": break
+                    case "case_insensitive": caseInsensitive = (option as? Bool) ?? false
+                    default: throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+                    }
+                }
+            }
             guard let v = raw.flatMap(Self.scalarString) else {
                 throw Self.parsingError("[\(here)] needs a value (a string, number or boolean)")
             }
@@ -190,95 +289,247 @@ struct QueryDSL {
                 guard let v = Self.scalarString(item) else { throw Self.parsingError("[\(here)] values must be strings, numbers or booleans") }
                 values.append(v)
             }
-    }
-    switch try Self.target(field) {
-    case .text: return .or(values.map { Query.term($0) })
-    case .field(let f): return .or(values.map { Query.field(f, $0) })
-    case .timestamp: throw Self.shardError("[\(here)] on [@timestamp] is not supported by logstore; use a range query")
-    }
+        }
+        if caseInsensitive, values.contains(where: { $0.contains("*") || $0.contains("?") }) {
+            throw Self.parsingError("[\(here)] case_insensitive with * or ? in the value is not supported by logstore")
+        }
+        switch try Self.target(field) {
+        case .text: return .or(values.map { Query.term($0) })
+        case .field(let f):
+            if caseInsensitive { throw Self.shardError("[\(here)] case_insensitive is not supported on [\(field)]") }
+            return .or(values.map { Query.field(f, $0) })
+        case .timestamp:
+            return .or(values.map { Self.doc("@timestamp", .equals($0)) })
+        case .doc(let name, _):
+            if caseInsensitive { return .or(values.map { Self.doc(name, .wildcard($0, caseInsensitive: true)) }) }
+            return .or(values.map { Self.doc(name, .equals($0)) })
+        }
     }
 
-    /// QueryDSL.prefixClause translates `prefix` on the message field.
-    mutating func prefixClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+    /// QueryDSL.patternClause translates `prefix` and `wildcard`.
+    mutating func patternClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
         let (field, spec) = try Self.singleField(body, path: here)
         var raw: Any? = spec
-        if let options = spec as? [String: Any] { raw = options["value"] }
-        guard let v = raw as? String else { throw Self.parsingError("[\(here)] needs a string value") }
-        guard try Self.target(field) == .text else {
-            throw Self.shardError("[\(here)] is supported on [log] only")
-    }
-    return .prefix(v)
+        var caseInsensitive = false
+        if let options = spec as? [String: Any] {
+            raw = options["value"] ?? (type == "wildcard" ? options["wildcard"] : nil)
+            for (key, option) in options {
+                switch key {
+                case "value", "wildcard", "boost", "_name", "rewrite": break
+                case "case_insensitive": caseInsensitive = (option as? Bool) ?? false
+                default: throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+                }
+            }
+        }
+        guard let v = raw.flatMap(Self.scalarString) else { throw Self.parsingError("[\(here)] needs a string value") }
+        if v.contains("\\") || (type == "prefix" && (v.contains("*") || v.contains("?"))) {
+            throw Self.parsingError("[\(here)] escapes (and * or ? in a prefix) are not supported by logstore")
+        }
+        let test: FieldPredicate.Test =
+            type == "prefix" ? .prefix(v, caseInsensitive: caseInsensitive) : .wildcard(v, caseInsensitive: caseInsensitive)
+        switch try Self.target(field) {
+        case .text:
+            // On the message the pattern applies to its tokens, lowercased (OpenSearch's text fields).
+            if type == "prefix" && Tokenizer.tokens(v) == [v.lowercased()] { return .prefix(v) }
+            return Self.doc("", .tokenPattern(v.lowercased() + (type == "prefix" ? "*" : "")))
+        case .field(let f):
+            throw Self.shardError("[\(here)] on [\(field)] is not supported by logstore (it is the stream's \(f.rawValue); use term)")
+        case .timestamp:
+            return Self.doc("@timestamp", test)
+        case .doc(let name, _):
+            return Self.doc(name, test)
+        }
     }
 
-    /// QueryDSL.rangeClause narrows the time window by a `range` on `@timestamp` (AND positions only).
+    /// QueryDSL.existsClause: `{"exists":{"field":"name"}}`.
+    mutating func existsClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+        guard let options = body as? [String: Any], let field = options["field"] as? String else {
+            throw Self.parsingError("[\(here)] must be {\"field\": \"<name>\"}")
+        }
+        for key in options.keys where !["field", "boost", "_name"].contains(key) {
+            throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
+        }
+        switch try Self.target(field) {
+        case .text: return Self.doc(field, .exists)
+        case .field(let f): return .not(.field(f, ""))
+        case .timestamp: return Self.doc("@timestamp", .exists)
+        case .doc(let name, _): return Self.doc(name, .exists)
+        }
+    }
+
+    /// QueryDSL.rangeClause: a `range` on `@timestamp` in an AND position narrows the time
+    /// window; any other range tests the field's values (numbers, dates, strings).
     mutating func rangeClause(body: Any, positive: Bool, here: String) throws(OpenSearchError) -> Query {
         let (field, spec) = try Self.singleField(body, path: here)
-        guard try Self.target(field) == .timestamp else {
-            throw Self.shardError("[\(here)] on field [\(field)] is not supported by logstore; range works on [@timestamp] only")
-    }
-    guard positive else {
-        throw Self.shardError("[\(here)] under bool should or must_not is not supported by logstore; put it in must or filter")
-    }
-    guard let options = spec as? [String: Any] else { throw Self.parsingError("[\(here)] [\(field)] must be an object") }
-    for (key, bound) in options {
-        switch key {
-        case "format", "time_zone", "boost", "_name", "relation": continue
-        case "gte", "gt", "lte", "lt", "from", "to", "include_lower", "include_upper": break
-        default: throw Self.parsingError("[\(here)] option [\(key)] is not supported")
-        }
-        if key == "include_lower" || key == "include_upper" { continue }
-        if bound is NSNull { continue }
-        guard let ns = Self.nanoseconds(bound) else {
-            throw Self.parsingError("[\(here)] [\(key)] \(bound) is not a date: give an ISO 8601 / RFC 3339 date or epoch milliseconds")
-        }
+        guard let options = spec as? [String: Any] else { throw Self.parsingError("[\(here)] [\(field)] must be an object") }
+        var lower: RangeBound?
+        var upper: RangeBound?
         let includeLower = (options["include_lower"] as? Bool) ?? true
         let includeUpper = (options["include_upper"] as? Bool) ?? true
-        switch key {
-        case "gte": narrow(from: ns)
-        case "gt": narrow(from: ns &+ 1)
-        case "lte": narrow(to: ns &+ 1)
-        case "lt": narrow(to: ns)
-        case "from": narrow(from: includeLower ? ns : ns &+ 1)
-        default: narrow(to: includeUpper ? ns &+ 1 : ns)
+        for key in options.keys.sorted() {
+            let bound = options[key]!
+            switch key {
+            case "format", "time_zone", "boost", "_name", "relation", "include_lower", "include_upper": continue
+            case "gte", "gt", "lte", "lt", "from", "to": break
+            default: throw Self.parsingError("[\(here)] option [\(key)] is not supported")
+            }
+            if bound is NSNull { continue }
+            let isLower = key == "gte" || key == "gt" || key == "from"
+            let inclusive: Bool
+            switch key {
+            case "gte", "lte": inclusive = true
+            case "gt", "lt": inclusive = false
+            case "from": inclusive = includeLower
+            default: inclusive = includeUpper
+            }
+            // Date math rounds `gt` and `lte` up to the end of the unit, `gte` and `lt` down.
+            let roundUp = isLower != inclusive
+            let b = try Self.bound(bound, inclusive: inclusive, roundUp: roundUp, now: now, here: here, key: key)
+            if isLower { lower = b } else { upper = b }
+        }
+        let target = try Self.target(field)
+        if case .timestamp = target, positive {
+            for (b, isLower) in [(lower, true), (upper, false)] {
+                guard let b else { continue }
+                guard let ns = b.date else {
+                    throw Self.parsingError(
+                        "[\(here)] \(b.text) is not a date: give an ISO 8601 / RFC 3339 date, date math (now-1h/h) or epoch milliseconds")
+                }
+                if isLower { narrow(from: b.inclusive ? ns : ns &+ 1) } else { narrow(to: b.inclusive ? ns &+ 1 : ns) }
+            }
+            return .all
+        }
+        switch target {
+        case .text: return Self.doc("", .range(lower: lower, upper: upper))
+        case .field(let f): throw Self.shardError("[\(here)] on [\(field)] is not supported by logstore (it is the stream's \(f.rawValue))")
+        case .timestamp: return Self.doc("@timestamp", .range(lower: lower, upper: upper))
+        case .doc(let name, _): return Self.doc(name, .range(lower: lower, upper: upper))
         }
     }
-    return .all
+
+    /// One range bound, read as a number, a date (date math included) and a text.
+    static func bound(_ value: Any, inclusive: Bool, roundUp: Bool, now: Int64, here: String, key: String) throws(OpenSearchError)
+        -> RangeBound
+    {
+        if let n = value as? NSNumber, !isBool(n) {
+            return RangeBound(text: n.stringValue, number: n.doubleValue, date: nanoseconds(n), inclusive: inclusive)
+        }
+        guard let s = value as? String else {
+            throw Self.parsingError("[\(here)] [\(key)] must be a number or a string")
+        }
+        let number = DocumentFields.number(s)
+        var date: Int64?
+        if s.hasPrefix("now") || s.contains("||") {
+            guard let d = DateMath.evaluate(s, now: now, roundUp: roundUp) else {
+                throw Self.parsingError("[\(here)] [\(key)] \(s) is not valid date math (e.g. now-1h/h, 2024-01-01||+1M/d)")
+            }
+            date = d
+        } else {
+            date = nanoseconds(s)
+        }
+        return RangeBound(text: s, number: number, date: date, inclusive: inclusive)
     }
 
-    /// QueryDSL.queryStringClause parses a `query_string` in logstore's query language.
-    mutating func queryStringClause(body: Any, here: String) throws(OpenSearchError) -> Query {
+    /// QueryDSL.queryStringClause parses a `query_string` (or `simple_query_string`) in
+    /// logstore's query language with `field:value`, the fields mapped as in the DSL.
+    mutating func queryStringClause(body: Any, here: String, simple: Bool) throws(OpenSearchError) -> Query {
         var text: String?
+        var defaultFields: [String] = ["*"]
+        var orDefault = true
         if let options = body as? [String: Any] {
             for (key, option) in options {
                 switch key {
                 case "query": text = option as? String
                 case "default_field":
-                    guard let f = option as? String, f == "*" || (try? Self.target(f)) == .text else {
-                        throw Self.shardError("[\(here)] default_field must be [log] (or [message])")
-                    }
+                    guard let f = option as? String else { throw Self.parsingError("[\(here)] default_field must be a field name") }
+                    defaultFields = [f]
                 case "fields":
-                    guard let fs = option as? [String], fs.allSatisfy({ $0 == "*" || (try? Self.target($0)) == .text }) else {
-                        throw Self.shardError("[\(here)] fields must be [log] (or [message])")
+                    guard let fs = option as? [String], !fs.isEmpty else {
+                        throw Self.parsingError("[\(here)] fields must be a list of field names")
                     }
+                    defaultFields = fs.map { f in f.firstIndex(of: "^").map { String(f[..<$0]) } ?? f }
                 case "default_operator":
-                    // logstore's language ANDs juxtaposed terms (docs/QUERY.md).
-                    guard (option as? String)?.lowercased() == "and" else {
-                        throw Self.parsingError("[\(here)] default_operator must be AND: logstore's query language ANDs juxtaposed terms")
+                    guard let op = (option as? String)?.lowercased(), op == "and" || op == "or" else {
+                        throw Self.parsingError("[\(here)] default_operator must be AND or OR")
                     }
-                case "boost", "_name", "analyze_wildcard": break
+                    orDefault = op == "or"
+                case "boost", "_name", "analyze_wildcard", "lenient", "analyzer", "auto_generate_synonyms_phrase_query": break
+                case "flags" where simple: break
                 default: throw Self.parsingError("[\(here)] option [\(key)] is not supported by logstore")
                 }
             }
-    }
-    guard let text else { throw Self.parsingError("[\(here)] needs a string [query]") }
-    let parsed = try Self.parseQueryString(text, path: here)
-    try count(Self.leafCount(parsed) - 1, at: here)
-    return parsed
+        }
+        guard let text else { throw Self.parsingError("[\(here)] needs a string [query]") }
+        let parsed = try Self.parseQueryString(text, path: here, orDefault: orDefault)
+        try count(Self.leafCount(parsed) - 1, at: here)
+        return try mapFields(parsed, defaultFields: defaultFields, here: here)
     }
 
-    static func parseQueryString(_ text: String, path: String) throws(OpenSearchError) -> Query {
+    /// Maps the fields of a parsed query string as the DSL does, and bare words onto the
+    /// default fields (the message for `*`).
+    mutating func mapFields(_ q: Query, defaultFields: [String], here: String) throws(OpenSearchError) -> Query {
+        switch q {
+        case .all, .field:
+            return q
+        case .and(let qs):
+            var out: [Query] = []
+            for x in qs { out.append(try mapFields(x, defaultFields: defaultFields, here: here)) }
+            return .and(out)
+        case .or(let qs):
+            var out: [Query] = []
+            for x in qs { out.append(try mapFields(x, defaultFields: defaultFields, here: here)) }
+            return .or(out)
+        case .not(let x):
+            return .not(try mapFields(x, defaultFields: defaultFields, here: here))
+        case .term, .phrase, .prefix:
+            var out: [Query] = []
+            for f in defaultFields {
+                if f == "*" || f == "_all" {
+                    out.append(q)
+                    continue
+                }
+                switch try Self.target(f) {
+                case .text: out.append(q)
+                case .field(let attribute):
+                    guard case .term(let t) = q else { throw Self.shardError("[\(here)] only single words can search [\(f)]") }
+                    out.append(.field(attribute, t))
+                case .timestamp:
+                    throw Self.shardError("[\(here)] default_field [\(f)] is not supported by logstore")
+                case .doc(let name, let keyword):
+                    switch q {
+                    case .term(let t): out.append(keyword ? Self.doc(name, .equals(t)) : .or([Self.doc(name, .equals(t)), Self.doc(name, .tokens([t]))]))
+                    case .phrase(let ts): out.append(Self.doc(name, .tokens(ts)))
+                    case .prefix(let p): out.append(keyword ? Self.doc(name, .prefix(p, caseInsensitive: true)) : Self.doc(name, .phrasePrefix([p])))
+                    default: break
+                    }
+                }
+            }
+            return out.count == 1 ? out[0] : .or(out)
+        case .doc(let p):
+            // `name:value` from the query string: analyzed for a text field, exact for `.keyword`.
+            switch p.test {
+            case .equals(let value):
+                return try match(type: "match_phrase", field: p.field, value: value, andOperator: false, here: here)
+            default:
+                switch try Self.target(p.field) {
+                case .doc(let name, _): return .doc(FieldPredicate(field: name, test: p.test))
+                case .timestamp: return .doc(FieldPredicate(field: "@timestamp", test: p.test))
+                case .text:
+                    if case .exists = p.test { return q }
+                    if case .prefix(let v, _) = p.test { return Self.doc("", .tokenPattern(v.lowercased() + "*")) }
+                    if case .wildcard(let v, _) = p.test { return Self.doc("", .tokenPattern(v.lowercased())) }
+                    return .doc(FieldPredicate(field: "", test: p.test))
+                case .field(let f):
+                    if case .exists = p.test { return .not(.field(f, "")) }
+                    throw Self.shardError("[\(here)] only exact values can search [\(p.field)] (the stream's \(f.rawValue))")
+                }
+            }
+        }
+    }
+
+    static func parseQueryString(_ text: String, path: String, orDefault: Bool = false) throws(OpenSearchError) -> Query {
         do {
-            return try QueryParser.parse(text)
+            return try QueryParser.parse(text, defaultOperator: orDefault ? .or : .and)
         } catch {
             throw OpenSearchError.badRequest(
                 "[\(path)] failed to parse query [\(Self.excerpt(text))]: \(error.description) (syntax: docs/QUERY.md)",
@@ -349,7 +600,7 @@ struct QueryDSL {
     /// The number of predicates (leaves) of `query`, at least 1.
     static func leafCount(_ query: Query) -> Int {
         switch query {
-        case .all, .term, .prefix, .phrase, .field: return 1
+        case .all, .term, .prefix, .phrase, .field, .doc: return 1
         case .and(let qs), .or(let qs): return max(1, qs.reduce(0) { $0 + leafCount($1) })
         case .not(let q): return leafCount(q)
         }
@@ -427,7 +678,7 @@ struct QueryDSL {
     static func hasText(_ query: Query) -> Bool {
         switch query {
         case .all, .field: return false
-        case .term, .prefix, .phrase: return true
+        case .term, .prefix, .phrase, .doc: return true
         case .and(let qs), .or(let qs): return qs.contains { hasText($0) }
         case .not(let q): return hasText(q)
         }

@@ -7,6 +7,25 @@ import LogStoreIngest
 enum SourceWriter {
     /// `,"_source":{…}` (or nothing for `_source: false`).
     static func writeSource(_ line: LogLine, filter: SourceFilter, into json: inout JSONText) {
+        if StoredSource.isTemplate(line.fields) {
+            // The document as sent.
+            let document = StoredSource.source(fields: line.fields, message: line.message, timestamp: line.timestamp)
+            switch filter {
+            case .none:
+                return
+            case .all:
+                json.raw(",\"_source\":")
+                json.raw(document)
+            case .filter(let includes, let excludes):
+                let object = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any] ?? [:]
+                let kept = filterSource(object, prefix: "", includes: includes, excludes: excludes)
+                let data =
+                    (try? JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                json.raw(",\"_source\":")
+                json.raw([UInt8](data))
+            }
+            return
+        }
         let splice = HitWriter.splicableFields(line.fields)
         switch filter {
         case .none:

@@ -89,6 +89,8 @@ public struct DocumentParser: Sendable {
         let count = paths.paths.count
         let start = position
         let mark = batch.bytes.count
+        // The source template's marker; the members follow (``StoredSource``).
+        batch.bytes.append(StoredSource.marker)
         let outcome: Result<Int, IngestError> = withUnsafeTemporaryAllocation(
             of: Hit.self, capacity: max(count, 1)
         ) { hitBuffer in
@@ -147,14 +149,13 @@ public struct DocumentParser: Sendable {
             guard rest == bytes.count else { throw .malformedJSON(offset: rest, reason: "unexpected data after the document") }
         }
 
-        restoreUnusedMembers(bytes, hits: hits, message: messageHit, timestamp: timestampHit, in: &batch.bytes)
-        // Close the object: `{…}` between the members and the message.
+        makeSlots(bytes, hits: hits, message: messageHit, timestamp: timestampHit, nanos: timestamp, in: &batch.bytes)
+        // Close the object: `{…}` between the template marker and the message.
         let membersEnd = batch.bytes.count - messageCount
-        if membersEnd == fieldsStart {
-            batch.bytes.insert(0x7D, at: fieldsStart)
-            batch.bytes.insert(0x7B, at: fieldsStart)
+        if membersEnd == fieldsStart + 1 {
+            batch.bytes.insert(contentsOf: [0x7B, 0x7D], at: membersEnd)
         } else {
-            batch.bytes[fieldsStart] = 0x7B  // the leading comma of the first member becomes `{`
+            batch.bytes[fieldsStart + 1] = 0x7B  // the leading comma of the first member becomes `{`
             batch.bytes.insert(0x7D, at: membersEnd)
         }
         let fieldsCount = batch.bytes.count - messageCount - fieldsStart
@@ -244,31 +245,38 @@ public struct DocumentParser: Sendable {
         return (arrivalTime, -1)
     }
 
-    /// The scan left out the top-level members at message and timestamp paths; puts back those
-    /// other than the `message` and `timestamp` paths used (a null message, an unparsable or
-    /// second timestamp…) where they were, last first, so the fields keep every other member in
-    /// order.
-    func restoreUnusedMembers(
-        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int,
+    /// Turns the top-level members that gave the message and the timestamp into slot members
+    /// (``StoredSource``) in place: `,"key":value` becomes `,<slot>"key"` (never longer), the
+    /// timestamp only when its text can be rendered again from the line's time (``TimestampForm``).
+    /// The later member first, so the earlier one's offsets stay valid.
+    func makeSlots(
+        _ bytes: UnsafeBufferPointer<UInt8>, hits: UnsafeMutablePointer<Hit>, message: Int, timestamp: Int, nanos: Int64,
         in out: inout [UInt8]
     ) {
-        while true {
-            var pick = -1
-            for k in skippablePaths where hits[k].skipped && k != message && k != timestamp {
-                if pick < 0 || hits[k].fieldStart > hits[pick].fieldStart
-                    || (hits[k].fieldStart == hits[pick].fieldStart && hits[k].keyStart > hits[pick].keyStart)
-                {
-                    pick = k
-                }
+        var slots: [(hit: Int, head: (UInt8, UInt8?))] = []
+        if message >= 0, hits[message].skipped {
+            slots.append((message, (hits[message].kind == .string ? StoredSource.messageSlot : StoredSource.rawMessageSlot, nil)))
+        }
+        if timestamp >= 0, hits[timestamp].skipped, timestamp != message {
+            let h = hits[timestamp]
+            if let form = TimestampForm.choose(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[h.start..<h.end])), nanos: nanos) {
+                slots.append((timestamp, (StoredSource.timestampSlot, form)))
             }
-            if pick < 0 { return }
-            let h = hits[pick]
-            var member: [UInt8] = [0x2C]
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.keyStart..<h.keyEnd]))
-            member.append(0x3A)
-            member.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[h.start..<h.end]))
-            out.insert(contentsOf: member, at: h.fieldStart)
-            hits[pick].skipped = false
+        }
+        if slots.count == 2, hits[slots[0].hit].fieldStart < hits[slots[1].hit].fieldStart { slots.swapAt(0, 1) }
+        for (k, head) in slots {
+            let h = hits[k]
+            let keyCount = h.keyEnd - h.keyStart
+            let headCount = head.1 == nil ? 1 : 2
+            // `,` key `:` value → `,` head key: move the key right over the `:` and the value.
+            out.withUnsafeMutableBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                let keyAt = base + h.fieldStart + 1
+                UnsafeMutableRawPointer(keyAt + headCount).copyMemory(from: keyAt, byteCount: keyCount)  // overlapping: a memmove
+                keyAt[0] = head.0
+                if let form = head.1 { keyAt[1] = form }
+            }
+            out.removeSubrange((h.fieldStart + 1 + headCount + keyCount)..<h.fieldEnd)
         }
     }
 
@@ -351,8 +359,11 @@ extension DocumentParser {
         /// Where the member was left out of the `fields` buffer (top-level matches at message and
         /// timestamp paths only).
         var fieldStart = -1
+        /// Where the member ends in the `fields` buffer.
+        var fieldEnd = -1
+        /// A top-level member at a message or timestamp path, copied at `fieldStart..<fieldEnd`.
         var skipped = false
-        /// The member's key (quotes included), when skipped.
+        /// The member's key (quotes included) in the document, when `skipped`.
         var keyStart = 0
         var keyEnd = 0
     }
@@ -397,9 +408,17 @@ extension DocumentParser {
                     hits[k].skipped = true
                     hits[k].keyStart = member.keyRange.lowerBound
                     hits[k].keyEnd = member.keyRange.upperBound
+                    appendMember(member, base)
+                    hits[k].fieldEnd = fields.count
                     return
                 }
             }
+            appendMember(member, base)
+        }
+
+        /// Appends `,"key":value` as sent.
+        @inline(__always)
+        mutating func appendMember(_ member: JSONMember, _ base: UnsafePointer<UInt8>) {
             fields.append(0x2C)
             fields.append(
                 contentsOf: UnsafeBufferPointer(start: base + member.keyRange.lowerBound, count: member.keyRange.count))

@@ -150,7 +150,7 @@ final class AggregationState {
                 let q = filter.query
                 if let from = q.from, line.timestamp < from { continue }
                 if let to = q.to, line.timestamp >= to { continue }
-                if matchers[i].matches(message: line.message, stream: line.key) {
+                if matchers[i].matches(message: line.message, fields: line.rawFields, timestamp: line.timestamp, stream: line.key) {
                     any = true
                     try positional[i].add(line)
                 }

@@ -25,6 +25,24 @@ final class LineFields {
         last = Array(fields)
         loaded = true
         for i in values.indices { values[i].removeAll(keepingCapacity: true) }
+        if StoredSource.isTemplate(fields) {
+            // A document kept as sent: its members other than the message and time slots.
+            let template = StoredSource.Template(fields)
+            var object = [UInt8](repeating: 0, count: fields.count + 2)
+            let count = object.withUnsafeMutableBytes { out -> Int in
+                var c = JSONCursor(out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                StoredSource.writeOtherFields(template, fields: fields, to: &c)
+                return c.position - out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            }
+            object.removeSubrange(count...)
+            object.withUnsafeBytes { scan($0) }
+        } else {
+            scan(fields)
+        }
+    }
+
+    /// Collects the values of the paths in the JSON object `fields`.
+    private func scan(_ fields: UnsafeRawBufferPointer) {
         let bytes = fields.bindMemory(to: UInt8.self)
         guard !bytes.isEmpty else { return }
         var collector = Collector()
