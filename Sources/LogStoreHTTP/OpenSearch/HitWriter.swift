@@ -56,11 +56,11 @@ enum HitWriter {
                         }
                         prefix.withUnsafeBytes { prefix in
                             let most = 1 + prefix.count + 160 + JSONCursor.maxTimestampCount
-                                + StoredSource.maxSourceCount(fields: fields.count, message: message.count)
+                                + StoredSource.maxSourceCount(fields: fields.count, message: message.count) + (clientID?.count ?? 0)
                             out.writeJSON(maxCount: most) { c in
                                 if !first { c.byte(UInt8(ascii: ",")) }
                                 c.raw(prefix)
-                                c.number(line.lsn)
+                                Self.writeID(line, clientID: clientID, to: &c)
                                 c.raw("\",\"_score\":null,\"_source\":")
                                 StoredSource.writeSource(template, fields: fields, message: message, timestamp: line.timestamp, to: &c)
                                 Self.writeSort(line, to: &c)
@@ -86,14 +86,7 @@ enum HitWriter {
                         out.writeJSON(maxCount: most) { c in
                             if !first { c.byte(UInt8(ascii: ",")) }
                             c.raw(prefix)
-                            if let clientID {
-                                clientID.withUnsafeBytes { c.raw($0) }
-                            } else {
-                                withUnsafeTemporaryAllocation(byteCount: GeneratedID.count, alignment: 1) { id in
-                                    GeneratedID.write(line.lsn, into: id)
-                                    c.raw(UnsafeRawBufferPointer(id))
-                                }
-                            }
+                            Self.writeID(line, clientID: clientID, to: &c)
                             c.raw("\",\"_score\":null,\"_source\":{\"@timestamp\":\"")
                             c.timestamp(line.timestamp, &clock)
                             c.raw("\",\"log\":")
@@ -120,6 +113,19 @@ enum HitWriter {
                 out.writeJSON(maxCount: 128) { Self.writeSort(line, to: &$0) }
             }
             first = false
+        }
+    }
+
+    /// The inside of a hit's `_id` string: the client's (escaped), else the generated one.
+    @inline(__always)
+    static func writeID(_ line: LinePage.Ref, clientID: [UInt8]?, to c: inout JSONCursor) {
+        if let clientID {
+            clientID.withUnsafeBytes { c.raw($0) }
+        } else {
+            withUnsafeTemporaryAllocation(byteCount: GeneratedID.count, alignment: 1) { id in
+                GeneratedID.write(line.lsn, into: id)
+                c.raw(UnsafeRawBufferPointer(id))
+            }
         }
     }
 
