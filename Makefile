@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-tls bench-load bench-load-quick format clean help browser-deps test-browser bench-ui ui-screenshots
+.PHONY: all deps venv bench-venv build release loaddriver serve test test-python fuzz fuzz-build fuzz-smoke bench bench-tls bench-load bench-load-quick bench-chunks format clean help browser-deps test-browser bench-ui ui-screenshots
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make bench   run the micro-benchmarks (ordo-one/benchmark) and the load drivers (ingest, reads, live tail)"
 	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
+	@echo "make bench-chunks      small-chunk ingest (1-3 lines per request) at 8 and 64 senders, server CPU per line (~1 min)"
 	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
 	@echo "make bench-ui          the web viewer on a 1,000,000-line job in Chromium: first lines, scroll to the end"
 	@echo "make ui-screenshots    the screenshots of docs/UI.md (docs/ui/*.png)"
@@ -124,9 +125,16 @@ loaddriver:
 ## PostgreSQL is installed from Debian when missing. BENCH_ARGS passes options (--help).
 bench-load: deps release loaddriver bench-venv
 	$(VENV)/bin/python Benchmarks/load/sidebyside.py $(BENCH_ARGS)
+	$(VENV)/bin/python Benchmarks/load/chunkbench.py $(CHUNK_ARGS)
 
 bench-load-quick: deps release loaddriver bench-venv
 	$(VENV)/bin/python Benchmarks/load/sidebyside.py --quick $(BENCH_ARGS)
+	$(VENV)/bin/python Benchmarks/load/chunkbench.py --quick $(CHUNK_ARGS)
+
+## Small-chunk ingest as FluentBit sends it (1-3 lines per request, 8 and 64 senders) and
+## 2,000-line bodies; CHUNK_ARGS="--victorialogs BIN" adds VictoriaLogs in the same run.
+bench-chunks: deps release loaddriver
+	$(PYTHON) Benchmarks/load/chunkbench.py $(CHUNK_ARGS)
 
 ## Bytes on disk for six shapes of log (dense jobs, slow jobs, sparse streams, workflow engines,
 ## 10,000 tiny streams, one huge stream): import, compact, du -sb, one stream's read time.

@@ -52,7 +52,10 @@ struct Options {
     var pgUser = "postgres"
     var pgDatabase = "postgres"
     var requestsFile = ""
-    var mode = "open"  // open | sequential
+    var mode = "open"  // open | sequential | closed
+    var path = "/_bulk"  // closed mode: the path bodies are posted to
+    var contentType = "application/x-ndjson"  // closed mode
+    var checkBulk = true  // closed mode: each answer must say "errors":false
     var rate = 10.0
     var seconds = 10.0
     var count = 10  // sequential mode
@@ -67,6 +70,8 @@ struct Options {
                           [--rate R --seconds S] [--count N] [--url http://127.0.0.1:PORT]
                           [--pg-host H --pg-port P --pg-user U --pg-db D] [--connections C]
                           [--timeout S] [--grace S] [--label L] [--json FILE]
+               loaddriver --mode closed --requests BODIES --connections SENDERS --seconds S
+                          [--url http://127.0.0.1:PORT] [--path /_bulk] [--content-type T] [--no-bulk-check]
         """
 
     static func parse(_ args: [String]) throws -> Options {
@@ -99,13 +104,18 @@ struct Options {
             case "--grace": o.grace = try number(value())
             case "--label": o.label = try value()
             case "--json": o.jsonPath = try value()
+            case "--path": o.path = try value()
+            case "--content-type": o.contentType = try value()
+            case "--no-bulk-check": o.checkBulk = false
             case "-h", "--help": throw DriverError.usage("")
             default: throw DriverError.usage("unknown argument \(args[i])")
             }
             i += 1
         }
         guard ["http", "postgres"].contains(o.target) else { throw DriverError.usage("--target must be http or postgres") }
-        guard ["open", "sequential"].contains(o.mode) else { throw DriverError.usage("--mode must be open or sequential") }
+        guard ["open", "sequential", "closed"].contains(o.mode) else {
+            throw DriverError.usage("--mode must be open, sequential or closed")
+        }
         guard !o.requestsFile.isEmpty else { throw DriverError.usage("--requests FILE is required") }
         guard o.rate > 0, o.rate <= 100_000, o.seconds > 0, o.seconds <= 3600 else {
             throw DriverError.usage("--rate must be in (0, 100000], --seconds in (0, 3600]")
@@ -669,6 +679,20 @@ struct LoadDriver {
             exit(why.isEmpty ? 0 : 2)
         } catch {
             exit(2)
+        }
+        if opts.mode == "closed" {
+            let out = runClosed(
+                url: opts.url, senders: opts.connections, seconds: opts.seconds, label: opts.label, bodiesPath: opts.requestsFile, requestPath: opts.path, contentType: opts.contentType,
+                checkBulk: opts.checkBulk)
+            do {
+                let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+                if let p = opts.jsonPath { try data.write(to: URL(fileURLWithPath: p)) } else {
+                    FileHandle.standardOutput.write(data + Data("\n".utf8))
+                }
+            } catch {
+                exit(1)
+            }
+            exit(out["error"] == nil ? 0 : 2)
         }
         let requests: [Prepared]
         let target: any Target

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import LogStoreHTTP
 
 /// `logstore debug-append-loop`: the writer side of the crash test (hidden).
 ///
@@ -19,10 +20,13 @@ struct DebugAppendLoop: AsyncParsableCommand {
     @Option(help: "Seal heads at this many lines (small values exercise blocks).") var sealLines: Int = 64
     @Option(help: "Pause between appends of one task, in milliseconds (bounds the data a test must check).")
     var pauseMs: Int = 0
+    @Option(help: "fsync or written[:INTERVAL], as for serve.") var durability: String = "fsync"
 
     func run() async throws {
         var options = StorageOptions()
         options.sealLines = sealLines
+        guard let mode = DurabilityText.parse(durability) else { throw ValidationError("--durability '\(durability)'") }
+        options.durability = mode
         let store = try Storage.open(directory: data.dataDirectory, options: options, logger: data.logger())
         // Resume numbering after what is already stored, so rounds never reuse a sequence.
         let base = UInt64(store.lastLSN) * 10

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import LogStoreHTTP
 import Logging
 
 /// Options every command shares.
@@ -34,4 +35,4 @@ extension ExitCode {
 }
 
 /// Log records go to standard error, so `logs` and `stats` output stays clean on stdout.
-let loggingBootstrapped: Void = LoggingSystem.bootstrap(StreamLogHandler.standardError)
+let loggingBootstrapped: Void = LoggingSystem.bootstrap(DeferredLogHandler.init(label:))

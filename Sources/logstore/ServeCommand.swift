@@ -91,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Stop a search, hits or count after this long and answer 400 naming the limit, e.g. 30s (env LOGSTORE_QUERY_TIMEOUT).")
     var queryTimeout: String = env["LOGSTORE_QUERY_TIMEOUT"] ?? "30s"
 
+    @Option(help: "When a request is acknowledged: fsync (once its lines are synced to disk) or written[:INTERVAL] (once they reach the operating system, synced at least every INTERVAL, default 100ms); see docs/RELIABILITY.md (env LOGSTORE_DURABILITY).")
+    var durability: String = env["LOGSTORE_DURABILITY"] ?? "fsync"
+
     @Flag(help: "Never unmap the server's own code pages every 2 s (for uprobes: perf probe -x, bpftrace; env LOGSTORE_KEEP_CODE_PAGES=1).")
     var keepCodePages = false
     var releaseCodePages: Bool { !keepCodePages && Self.env["LOGSTORE_KEEP_CODE_PAGES"] != "1" }
@@ -113,6 +116,9 @@ struct ServeCommand: AsyncParsableCommand {
         if DurationText.parse(maintenanceInterval) == nil { throw ValidationError("--maintenance-interval '\(maintenanceInterval)' is not a duration") }
         if DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
         if maxDaysPerRequest < 0 { throw ValidationError("--max-days-per-request must be 0 or more") }
+        if DurabilityText.parse(durability) == nil {
+            throw ValidationError("--durability '\(durability)' must be fsync, written or written:INTERVAL (1ms to 60s, e.g. written:100ms)")
+        }
         _ = try timeWindow()
         if let mapping {
             do { _ = try FieldMapping(config: mapping) } catch { throw ValidationError("--mapping: \(error)") }
@@ -204,6 +210,7 @@ struct ServeCommand: AsyncParsableCommand {
             storageOptions.dedupWindow = try Self.duration("--dedup-window", dedupWindow)
             storageOptions.blockCacheBytes = try Self.size("--block-cache", blockCache)
             storageOptions.queryTimeout = try Self.duration("--query-timeout", queryTimeout)
+            storageOptions.durability = DurabilityText.parse(durability) ?? .fsync
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")

@@ -14,7 +14,10 @@ struct CrashTests {
         return (ts, "t\(task) s\(seq) " + String(repeating: "x", count: Int(seq % 50)), "job-\(seq % 5)")
     }
 
-    @Test func acknowledgedLinesSurviveSIGKILL() async throws {
+    /// Both durability modes: `written` acknowledges before the sync, and the page cache
+    /// keeps what a killed process wrote.
+    @Test(arguments: ["fsync", "written:50ms"])
+    func acknowledgedLinesSurviveSIGKILL(durability: String) async throws {
         let dir = TempDirectory("logstore-crash")
         defer { dir.cleanup() }
         let binary = try logstoreBinary()
@@ -24,7 +27,9 @@ struct CrashTests {
         for round in 0..<10 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["debug-append-loop", "--data-dir", dir.path, "--log-level", "error", "--pause-ms", "2"]
+            process.arguments = [
+                "debug-append-loop", "--data-dir", dir.path, "--log-level", "error", "--pause-ms", "2", "--durability", durability,
+            ]
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice

@@ -158,12 +158,16 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Runs `body` in a write transaction: committed (and synced to disk) when `body` returns,
     /// aborted when it throws. On `MDB_MAP_FULL` the map is doubled and `body` runs again, so
     /// `body` must only depend on its inputs and the transaction.
-    public func write<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+    ///
+    /// `sync: false` commits without flushing (`MDB_NOSYNC` for this transaction): the commit
+    /// is in the operating system's page cache when this returns, so it survives the process
+    /// being killed but not a power loss until `sync()` runs.
+    public func write<T>(sync: Bool = true, _ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
         var attempts = 0
         while true {
             attempts += 1
             do {
-                return try writeOnce(body)
+                return try writeOnce(flags: sync ? 0 : UInt32(MDB_NOSYNC), body)
             } catch let error as LMDBError where error.isMapFull && attempts < 40 {
                 grow()
             } catch let error as LMDBError where error.isMapResized && attempts < 40 {
@@ -172,12 +176,12 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
-    private func writeOnce<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
+    private func writeOnce<T>(flags: UInt32, _ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
         guard let env else { throw LMDBError(code: EINVAL, operation: "write on closed \(path)") }
         var txn: OpaquePointer?
-        try lmdbCheck(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(write, \(path))")
+        try lmdbCheck(mdb_txn_begin(env, nil, flags, &txn), "mdb_txn_begin(write, \(path))")
         let transaction = LMDBTransaction(txn: txn!, path: path)
         let result: T
         do {

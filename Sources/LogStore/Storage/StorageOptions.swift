@@ -30,5 +30,29 @@ public struct StorageOptions: Sendable {
     /// engine's default for tools; the server sets `Limits.queryTimeout`).
     public var queryTimeout: Duration?
 
+    /// When an append is acknowledged (`Durability`); `.fsync` unless asked otherwise.
+    public var durability = Durability.fsync
+
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
+}
+
+/// When `append` returns (when the server acknowledges a request).
+public enum Durability: Sendable, Equatable, CustomStringConvertible {
+    /// After the lines are on disk (each commit synced): nothing acknowledged is lost to a
+    /// crash of the process, of the operating system or of the power.
+    case fsync
+    /// After the commit reaches the operating system (written, not synced); the writer syncs
+    /// what it committed at least every `syncEvery`. Survives the process being killed like
+    /// `.fsync`; a power loss or kernel crash can lose what was acknowledged in the last
+    /// `syncEvery`.
+    case written(syncEvery: Duration)
+
+    public var description: String {
+        switch self {
+        case .fsync: return "fsync"
+        case .written(let every):
+            let ms = every.components.seconds * 1000 + every.components.attoseconds / 1_000_000_000_000_000
+            return "written:\(ms)ms"
+        }
+    }
 }

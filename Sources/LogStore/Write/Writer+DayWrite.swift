@@ -120,7 +120,9 @@ extension Writer {
     /// The write transaction of `plan`; returns the numbers given to the new blocks with their
     /// tokens (for the pending index, once committed).
     private func commitDay(_ plan: DayWrite, segment: Segment) throws -> [(UInt32, BlockTokens)] {
-        try segment.env.write { txn in
+        let syncEach = options.durability == .fsync
+        defer { if !syncEach { noteUnsynced(segment.env) } }
+        return try segment.env.write(sync: syncEach) { txn in
             var numbered: [(UInt32, BlockTokens)] = []
             var key = ByteWriter(capacity: 8)
             var value = ByteWriter(capacity: 4096)

@@ -68,6 +68,12 @@ final class Writer: @unchecked Sendable {
     /// Chunks whose lines span several days of which only some committed: a resend stores the
     /// lines of the other days only. Empty in the common case (checked before any lookup).
     var partialChunks: [ChunkKey: PartialChunk]
+    /// Environments committed without a sync (`Durability.written`), and when the oldest of
+    /// those commits was made; synced by `syncIfDue`.
+    var unsynced: [ObjectIdentifier: LMDBEnvironment] = [:]
+    var unsyncedSince: ContinuousClock.Instant?
+    /// Requests in the last batch: how many senders are sending at once.
+    var lastBatchRequests = 0
 
     /// Wall-clock time in nanoseconds (chunk arrival times survive restarts).
     static func wallClock() -> Int64 { Storage.now() }
@@ -161,12 +167,27 @@ final class Writer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// With `Durability.written` a commit is quick, so a writer woken by the first of several
+    /// senders' requests would commit them one or two at a time, paying a transaction each.
+    /// When the last batch held several requests and fewer are queued, it waits up to
+    /// `gatherWait` for as many (each enqueue wakes it). Called with `condition` locked.
+    private func gatherSenders() {
+        guard options.durability != .fsync, !queue.isEmpty, lastBatchRequests > 1, queue.count < lastBatchRequests else { return }
+        let until = Date().addingTimeInterval(Self.gatherWait)
+        while queue.count < lastBatchRequests && !stopping && queuedLines < options.maxLinesPerCommit {
+            if !condition.wait(until: until) { break }
+        }
+    }
+
+    static let gatherWait: TimeInterval = 0.0002
+
     private func run() {
         while true {
             condition.lock()
             while queue.isEmpty && sealAllWaiters.isEmpty && tasks.isEmpty && !stopping && !sealBacklog {
-                if !condition.wait(until: Date().addingTimeInterval(1)) { break }
+                if !condition.wait(until: Date().addingTimeInterval(idleWait())) { break }
             }
+            gatherSenders()
             var batch: [Pending] = []
             var lines = 0
             var bytes = 0
@@ -181,6 +202,7 @@ final class Writer: @unchecked Sendable {
                 batch.append(next)
             }
             queuedLines -= lines
+            if !batch.isEmpty { lastBatchRequests = batch.count }
             let sealWaiters = queue.isEmpty ? sealAllWaiters : []
             if queue.isEmpty { sealAllWaiters = [] }
             let work = tasks
@@ -218,6 +240,7 @@ final class Writer: @unchecked Sendable {
                 }
             }
             flushIndexes(all: exit, idle: now - lastCommit >= options.indexFlushIdle)
+            syncIfDue(all: exit)
             if exit { return }
         }
     }
