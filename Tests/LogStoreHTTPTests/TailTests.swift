@@ -165,10 +165,12 @@ struct TailTests {
         let server = try await TestServer.start(options: options)
         let port = server.port
         let held = (0..<2).map { _ in
-            Task { try await RawClient(port: port).exchange(request("GET", "/v1/tail?job=j&wait=20")) }
+            // A long wait: on a loaded machine the steps below may take tens of seconds, and a
+            // held waiter that times out first would free its place.
+            Task { try await RawClient(port: port).exchange(request("GET", "/v1/tail?job=j&wait=60")) }
         }
         #expect(try await Self.waitForWaiters(2, port: port))
-        let refused = try await RawClient(port: port).exchange(request("GET", "/v1/tail?job=j&wait=20"))
+        let refused = try await RawClient(port: port).exchange(request("GET", "/v1/tail?job=j&wait=60"))
         #expect(refused.status == 503 && refused.text.contains("max-tail-waiters"), "\(refused.text)")
         #expect(refused.header("Retry-After") == "1")
         // Lines waiting already are answered whatever the cap.
