@@ -23,7 +23,8 @@ case $target in
   FuzzMessagePack) seed "$fixtures"/fluentbit/http_msgpack.body.raw ;;
   FuzzQuery) i=0
       for q in 'error' '"connection refused"' 'job:reana-run-job-a02532f6 AND (error OR warn*)' '-debug NOT info' \
-          'workflow:"wf 1" index:fluentbit-job_log' '((a OR b) c) -(d e)' 'Café* 10.0.0.1:9200' '*'; do
+          'workflow:"wf 1" index:fluentbit-job_log' '((a OR b) c) -(d e)' 'Café* 10.0.0.1:9200' '*' \
+          'level:ERROR status:>=500 -host:node-?' 'kubernetes.labels.app:web* code:[200 TO 299}' 'a\ b:c\*d x:"q \" r" y:*'; do
         printf '%s' "$q" > "$corpus/seed$i"; i=$((i + 1)); done ;;
   FuzzDSL) seed "$fixtures"/reana/search_*.body.decoded; i=0
       for q in '{"query":{"bool":{"must":[{"match":{"log":"error"}},{"range":{"@timestamp":{"gte":"2024-01-01T00:00:00Z","lt":1700000000000}}}],"must_not":{"term":{"job.keyword":"x"}}}}}' \

@@ -31,13 +31,19 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
         self.test = test
     }
 
+    /// The query-language form, which `QueryParser` reads back to this predicate (the
+    /// predicates it makes; `tokens`, `phrasePrefix` and `tokenPattern` come from the DSL only).
     public var description: String {
-        let name = Query.isBareFieldName(field) ? field : Query.quoted(field)
+        var name = Self.escaped(field, keeping: { $0.isLetter || $0.isNumber || "_.-@/".contains($0) })
+        if QueryField(rawValue: field.lowercased()) != nil, field.count > 1 {
+            // `job:x` would name the stream's job; `j\ob:x` is the document field.
+            name.insert("\\", at: name.index(after: name.startIndex))
+        }
         switch test {
-        case .equals(let v): return name + ":" + (Query.isBareFieldValue(v) ? v : Query.quoted(v))
+        case .equals(let v): return name + ":" + (v.isEmpty ? "\"\"" : Self.escapedValue(v, wildcards: false))
         case .tokens(let t): return name + ":" + Query.quoted(t.joined(separator: " "))
-        case .prefix(let p, _): return name + ":" + (Query.isBareFieldValue(p) ? p : Query.quoted(p)) + "*"
-        case .wildcard(let p, _): return name + ":" + p
+        case .prefix(let p, _): return name + ":" + Self.escapedValue(p, wildcards: false) + "*"
+        case .wildcard(let p, _): return name + ":" + Self.escapedValue(p, wildcards: true)
         case .exists: return name + ":*"
         case .phrasePrefix(let t): return name + ":" + Query.quoted(t.joined(separator: " ")) + "*"
         case .tokenPattern(let p): return name + ":" + p
@@ -45,6 +51,43 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
             return name + ":" + (lower?.inclusive == false ? "{" : "[") + (lower?.text ?? "*") + " TO " + (upper?.text ?? "*")
                 + (upper?.inclusive == false ? "}" : "]")
         }
+    }
+
+    /// `text` with a backslash before each character `keeping` refuses.
+    static func escaped(_ text: String, keeping: (Character) -> Bool) -> String {
+        var out = ""
+        for c in text {
+            if !keeping(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// A value as the parser reads it back: syntax characters escaped (`*` and `?` too unless
+    /// they are the pattern's `wildcards`), and a first `<`, `>`, `[` or `{` escaped so that it
+    /// is not read as a range. A syntax character carrying combining marks is one `Character`
+    /// here but is read as itself followed by the marks (`QueryParser.characters`).
+    static func escapedValue(_ value: String, wildcards: Bool) -> String {
+        var out = ""
+        func isSyntax(_ c: Unicode.Scalar, first: Bool) -> Bool {
+            c.properties.isWhitespace || "\"()\\".unicodeScalars.contains(c) || (!wildcards && (c == "*" || c == "?"))
+                || (first && "<>[{".unicodeScalars.contains(c))
+        }
+        for (i, c) in value.enumerated() {
+            let scalars = c.unicodeScalars
+            if scalars.count > 1, let lead = scalars.first,
+                lead.properties.isWhitespace || "\"()-:*\\".unicodeScalars.contains(lead)
+            {
+                if isSyntax(lead, first: i == 0) { out.append("\\") }
+                out.unicodeScalars.append(contentsOf: scalars)
+            } else if scalars.count == 1, let only = scalars.first {
+                if isSyntax(only, first: i == 0) { out.append("\\") }
+                out.append(c)
+            } else {
+                out.append(c)
+            }
+        }
+        return out
     }
 }
 

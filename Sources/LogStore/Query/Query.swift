@@ -199,13 +199,14 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
 
     static func isBareFieldValue(_ value: String) -> Bool {
         !value.isEmpty
-            && !value.contains { $0.isWhitespace || $0 == "\"" || $0 == "(" || $0 == ")" || $0 == "\\" || $0 == "*" }
+            && !value.unicodeScalars.contains { $0.properties.isWhitespace || "\"()\\*".unicodeScalars.contains($0) }
     }
 
     static func quoted(_ text: String) -> String {
         var out = "\""
         for c in text {
-            if c == "\"" || c == "\\" { out.append("\\") }
+            // (A quote or backslash carrying combining marks is read as itself: `QueryParser.characters`.)
+            if let first = c.unicodeScalars.first, first == "\"" || first == "\\" { out.append("\\") }
             out.append(c)
         }
         out.append("\"")

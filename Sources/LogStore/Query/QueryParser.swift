@@ -186,32 +186,42 @@ private enum Lexer {
     }
 
     /// The predicate of a document field's value: `*` (exists), a pattern with `*`/`?`, a
-    /// comparison (`>=5`), or an exact value.
+    /// comparison (`>=5`), or an exact value. A backslash makes the next character literal
+    /// (`a\*` is the value `a*`); a pattern cannot hold a literal `*` or `?`.
     static func docValue(_ name: String, _ raw: ArraySlice<Character>, position: Int) throws(QueryParseError) -> Query {
-        let text = unescape(raw)
-        if text == "*" { return .doc(FieldPredicate(field: name, test: .exists)) }
-        for op in [">=", "<=", ">", "<"] where text.hasPrefix(op) && text.count > op.count {
-            let bound = range(String(text.dropFirst(op.count)), inclusive: op.count == 2)
-            return .doc(FieldPredicate(field: name, test: op.hasPrefix(">") ? .range(lower: bound, upper: nil) : .range(lower: nil, upper: bound)))
-        }
-        // Unescaped `*`/`?` are wildcards.
-        var wild = false
+        // The characters with, for each, whether it is an unescaped wildcard.
+        var chars: [(Character, wild: Bool)] = []
         var escaped = false
         for c in raw {
             if c == "\\" && !escaped {
                 escaped = true
                 continue
             }
-            if !escaped && (c == "*" || c == "?") { wild = true }
+            chars.append((c, wild: !escaped && (c == "*" || c == "?")))
             escaped = false
         }
-        if wild {
-            if text.hasSuffix("*"), !text.dropLast().contains("*"), !text.contains("?") {
-                return .doc(FieldPredicate(field: name, test: .prefix(String(text.dropLast()), caseInsensitive: false)))
+        let text = String(chars.map(\.0))
+        let wilds = chars.filter(\.wild).count
+        if text == "*" && wilds == 1 { return .doc(FieldPredicate(field: name, test: .exists)) }
+        if let first = raw.first, first == ">" || first == "<" {
+            for op in [">=", "<=", ">", "<"] where text.hasPrefix(op) && text.count > op.count {
+                let boundText = String(text.dropFirst(op.count))
+                if boundText.contains(where: { $0.isWhitespace || "[]{}".contains($0) }) {
+                    throw QueryParseError(position: position, message: "a range bound of \(name) cannot hold spaces or brackets")
+                }
+                let bound = range(boundText, inclusive: op.count == 2)
+                return .doc(
+                    FieldPredicate(field: name, test: op.hasPrefix(">") ? .range(lower: bound, upper: nil) : .range(lower: nil, upper: bound)))
             }
-            return .doc(FieldPredicate(field: name, test: .wildcard(text, caseInsensitive: false)))
         }
-        return .doc(FieldPredicate(field: name, test: .equals(text)))
+        if wilds == 0 { return .doc(FieldPredicate(field: name, test: .equals(text))) }
+        if wilds == 1, let last = chars.last, last.wild, last.0 == "*" {
+            return .doc(FieldPredicate(field: name, test: .prefix(String(text.dropLast()), caseInsensitive: false)))
+        }
+        if chars.contains(where: { !$0.wild && ($0.0 == "*" || $0.0 == "?") }) {
+            throw QueryParseError(position: position, message: "a pattern of \(name) cannot hold an escaped * or ?")
+        }
+        return .doc(FieldPredicate(field: name, test: .wildcard(text, caseInsensitive: false)))
     }
 
     /// A range bound from query text (`*` is none).
