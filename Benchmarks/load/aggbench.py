@@ -147,8 +147,10 @@ def main() -> int:
             time.sleep(1)
         time.sleep(2)
 
-        import psycopg
-        conn = psycopg.connect(cluster.dsn, autocommit=True) if pg_ok else None
+        conn = None
+        if pg_ok:
+            import psycopg
+            conn = psycopg.connect(cluster.dsn, autocommit=True)
         rows = []
         for name, body, sql in cases(a.word):
             raw = json.dumps(body).encode()
