@@ -31,12 +31,28 @@ extension OpenSearchController {
                 return AggregationAnswer(json: json.bytes, total: 0)
             }
         }
-        if throughLSN == nil, let step = Self.countingStep(aggregations) {
-            var query = dsl.query
-            if let index, !IndexPattern(index).isAll {
-                let names = Set(streams.map(\.key.index)).sorted()
-                query = Query.and([query, .or(names.map { .field(.index, $0) })]).normalized()
+        var query = dsl.query
+        if let index, !IndexPattern(index).isAll {
+            let names = Set(streams.map(\.key.index)).sorted()
+            query = Query.and([query, .or(names.map { .field(.index, $0) })]).normalized()
+        }
+        if throughLSN == nil, Self.countsPerStream(aggregations) {
+            // `terms` on `_index`: every line of a stream has its stream's index, so the counts
+            // per stream `Storage.hits` keeps (from the index where it knows them) are the answer.
+            let (from, to) = (dsl.from, dsl.to)
+            let result = try await connections.cancelling(deadline, whenClosed: context.channel) {
+                try await storage.hitsAsync(query, from: from, to: to, step: Self.wholeTime, deadline: deadline)
             }
+            return try await blocking {
+                let collector = AggregationCollector(aggregations, paths: paths)
+                try collector.roots[0].addStreamCounts(result.byStream, keys: keys)
+                var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
+                var json = JSONText()
+                try writer.write(collector.roots, into: &json)
+                return AggregationAnswer(json: json.bytes, total: result.total)
+            }
+        }
+        if throughLSN == nil, let step = Self.countingStep(aggregations) {
             let (from, to) = (dsl.from, dsl.to)
             let result = try await connections.cancelling(deadline, whenClosed: context.channel) {
                 try await storage.hitsAsync(query, from: from, to: to, step: step, deadline: deadline)
@@ -83,6 +99,16 @@ extension OpenSearchController {
         case .calendar(.day): return 86_400_000_000_000
         case .calendar: return nil
         }
+    }
+
+    /// A bucket width wider than any line's time (one bucket: blocks are counted from the index).
+    static let wholeTime: Int64 = 1 << 62
+
+    /// True when `aggregations` is one `terms` on `_index` without sub-aggregations.
+    static func countsPerStream(_ aggregations: [Aggregation]) -> Bool {
+        guard aggregations.count == 1, aggregations[0].subs.isEmpty, case .terms(let t) = aggregations[0].kind, t.field.source == .index
+        else { return false }
+        return true
     }
 
     /// Hits written with their `highlight` (the slow path: each hit's `_source` through

@@ -68,6 +68,10 @@ final class AggregationState {
     var hitCount = 0
     let rounding: DateRounding?
     let matchers: [QueryMatcher]
+    /// The buckets the last line went to, while the next line's values are the same (same
+    /// fields generation and stream, or for `@timestamp` the same rounded key): lines of a
+    /// block share their fields bytes, so most lines skip reading, hashing and looking up keys.
+    private var memo: (generation: Int, stream: StreamID, key: Int64, buckets: [BucketState])?
 
     init(_ spec: Aggregation, budget: AggregationCollector.Budget) {
         self.spec = spec
@@ -112,6 +116,18 @@ final class AggregationState {
 
     func collect(_ line: AggregationLine) throws {
         switch spec.kind {
+        case .dateHistogram(let d) where d.field.isTimestamp:
+            let key = rounding!.round(DateRounding.floorDiv(line.timestamp, 1_000_000))
+            if let memo, memo.key == key {
+                for b in memo.buckets { try b.add(line) }
+                return
+            }
+            var buckets: [BucketState] = []
+            if !(d.hardBounds.min.map { key < rounding!.round($0) } ?? false) && !(d.hardBounds.max.map { key > $0 } ?? false) {
+                buckets.append(try bucket(.number(Double(key))))
+            }
+            memo = (0, line.stream, key, buckets)
+            for b in buckets { try b.add(line) }
         case .dateHistogram(let d):
             var keys = line.numbers(d.field).map { Int64($0.rounded(.down)) }
             if keys.isEmpty, let missing = d.missing { keys = [missing] }
@@ -133,8 +149,18 @@ final class AggregationState {
                 if done.insert(key).inserted { try bucket(.number(key)).add(line) }
             }
         case .terms(let t):
+            let reusable: Bool
+            switch t.field.source {
+            case .path, .index: reusable = true
+            case .timestamp, .message: reusable = false
+            }
+            if reusable, let memo, memo.generation == line.fields.generation, memo.stream == line.stream {
+                for b in memo.buckets { try b.add(line) }
+                return
+            }
             var values = line.values(t.field)
             if values.isEmpty, let missing = t.missing { values = [missing] }
+            var buckets: [BucketState] = []
             var done: Set<FieldValue> = []
             for v in values {
                 if t.include != nil || !t.exclude.isEmpty {
@@ -142,8 +168,10 @@ final class AggregationState {
                     if let include = t.include, !include.contains(text) { continue }
                     if t.exclude.contains(text) { continue }
                 }
-                if done.insert(v).inserted { try bucket(v).add(line) }
+                if values.count == 1 || done.insert(v).inserted { buckets.append(try bucket(v)) }
             }
+            if reusable { memo = (line.fields.generation, line.stream, 0, buckets) }
+            for b in buckets { try b.add(line) }
         case .filters(let f):
             var any = false
             for (i, filter) in f.filters.enumerated() {
@@ -201,6 +229,17 @@ final class AggregationState {
             let at = hits.firstIndex { before((copy.timestamp, copy.lsn), ($0.timestamp, $0.lsn)) } ?? hits.count
             hits.insert(copy, at: at)
             if hits.count > keep { hits.removeLast() }
+        }
+    }
+
+    /// Adds per-stream line counts to this `terms` on `_index` (a stream's lines all share its index).
+    func addStreamCounts(_ counts: [StreamID: Int], keys: [StreamID: StreamKey]) throws {
+        guard case .terms(let t) = spec.kind else { return }
+        for (stream, n) in counts where n > 0 {
+            guard let index = keys[stream]?.index else { continue }
+            if let include = t.include, !include.contains(index) { continue }
+            if t.exclude.contains(index) { continue }
+            try bucket(.string(index)).docCount += n
         }
     }
 

@@ -12,6 +12,9 @@ final class LineFields {
     private(set) var values: [[FieldValue]]
     private var last: [UInt8] = []
     private var loaded = false
+    /// Changes whenever `values` are read from other bytes: collectors keep what they derived
+    /// from the values (their buckets) while it stays the same.
+    private(set) var generation = 0
 
     init(paths: [String]) {
         self.paths = JSONPathSet(paths)
@@ -22,8 +25,10 @@ final class LineFields {
     func load(_ fields: UnsafeRawBufferPointer) {
         if paths.paths.isEmpty { return }
         if loaded && fields.count == last.count && (fields.isEmpty || memcmp(fields.baseAddress!, last, fields.count) == 0) { return }
-        last = Array(fields)
+        last.removeAll(keepingCapacity: true)
+        last.append(contentsOf: fields.bindMemory(to: UInt8.self))
         loaded = true
+        generation &+= 1
         for i in values.indices { values[i].removeAll(keepingCapacity: true) }
         if StoredSource.isTemplate(fields) {
             // A document kept as sent: its members other than the message and time slots.
