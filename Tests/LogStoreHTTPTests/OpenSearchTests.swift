@@ -258,7 +258,7 @@ struct OpenSearchTests {
         BadCase(name: "bad JSON", path: "/_search", body: #"{"query":"#, type: "parse_exception", reasonContains: "JSON"),
         BadCase(name: "result window", path: "/_search?size=5000", body: #"{"from":6000}"#, type: "illegal_argument_exception", reasonContains: "10000"),
         BadCase(name: "range on a stream field", path: "/_search", body: #"{"query":{"range":{"job":{"gte":"a"}}}}"#, type: "query_shard_exception", reasonContains: "it is the stream's job"),
-        BadCase(name: "ids", path: "/_search", body: #"{"query":{"ids":{"values":["1"]}}}"#, type: "parsing_exception", reasonContains: "[ids]"),
+        BadCase(name: "ids option", path: "/_search", body: #"{"query":{"ids":{"values":["1"],"bogus":1}}}"#, type: "parsing_exception", reasonContains: "[bogus]"),
         BadCase(name: "bad date math", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now-1x"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
         BadCase(name: "date math out of range", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now+999999y"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
         BadCase(name: "bad query_string", path: "/_search", body: #"{"query":{"query_string":{"query":"hello \"world"}}}"#, type: "query_shard_exception", reasonContains: "position 6"),

@@ -315,7 +315,7 @@ func naiveMatch(_ query: Query, _ message: String, _ stream: StreamKey) -> Bool 
         case .field(.workflow, let v): return stream.workflow == v
         case .field(.job, let v): return stream.job == v
         case .field(.index, let v): return stream.index == v
-        case .doc: return false
+        case .doc, .lsns: return false
         case .and(let qs): return qs.allSatisfy(eval)
         case .or(let qs): return qs.contains(where: eval)
         case .not(let x): return !eval(x)

@@ -156,3 +156,28 @@ def test_field_caps(es):
     assert "n" not in fields  # only nulls: no value, no field
     caps = es.field_caps(index="logstash-*,vector", fields="host.*,status")
     assert set(caps["fields"]) == {"host.name", "host.name.keyword", "status"}
+
+
+def test_ids_query_and_term_on_id(es):
+    docs = [{"@timestamp": f"2024-09-24T12:00:0{i}.000Z", "message": f"id doc {i}", "level": "ERROR" if i % 2 else "INFO"} for i in range(4)]
+    body = []
+    for i, doc in enumerate(docs):
+        body.append({"create": {"_index": "with-ids", "_id": f"k-{i}"}} if i < 3 else {"create": {"_index": "with-ids"}})
+        body.append(doc)
+    answer = es.bulk(body=body)
+    assert answer["errors"] is False, answer
+    everything = es.search(index="with-ids", body={"sort": ["@timestamp"]})
+    generated = everything["hits"]["hits"][3]["_id"]
+    assert [h["_id"] for h in everything["hits"]["hits"][:3]] == ["k-0", "k-1", "k-2"]
+
+    def ids(query):
+        answer = es.search(index="with-ids", body={"query": query, "sort": ["@timestamp"]})
+        return [h["_id"] for h in answer["hits"]["hits"]]
+
+    assert ids({"ids": {"values": ["k-2", "k-0", "nope", generated]}}) == ["k-0", "k-2", generated]
+    assert ids({"term": {"_id": "k-1"}}) == ["k-1"]
+    assert ids({"terms": {"_id": ["k-1", "k-2"]}}) == ["k-1", "k-2"]
+    assert ids({"bool": {"filter": [{"ids": {"values": ["k-0", "k-1"]}}, {"term": {"level": "ERROR"}}]}}) == ["k-1"]
+    assert ids({"bool": {"must_not": [{"ids": {"values": ["k-0", generated]}}]}}) == ["k-1", "k-2"]
+    assert ids({"ids": {"values": ["nope"]}}) == []
+    assert es.count(index="with-ids", body={"query": {"ids": {"values": ["k-0", "k-1"]}}})["count"] == 2

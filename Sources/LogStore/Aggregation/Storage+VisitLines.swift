@@ -95,7 +95,7 @@ extension Storage {
                             let fields = UnsafeRawBufferPointer(rebasing: payload[f])
                             if !everyLine
                                 && !scope.matcher.matches(
-                                    message: message, fields: fields, timestamp: block.timestamps[i], stream: key, cache: &cache)
+                                    message: message, fields: fields, timestamp: block.timestamps[i], stream: key, lsn: block.lsns[i], cache: &cache)
                             {
                                 continue
                             }

@@ -26,7 +26,7 @@ struct IndexPlanner: Sendable {
                     tokens.formUnion(needed)
                     tokens.insert([FieldTokens.marker])
                 }
-            case .not, .field, .all: break  // cannot narrow the blocks
+            case .not, .field, .all, .lsns: break  // cannot narrow the blocks
             }
         }
         collect(query)
@@ -143,7 +143,7 @@ struct IndexPlanner: Sendable {
         func evaluate(_ q: Query) -> BlockCandidates {
             switch q {
             case .doc(let p): return docCandidates[p]
-            case .all, .field, .not: return nil
+            case .all, .field, .not, .lsns: return nil
             case .term(let t): return termPostings[Array(t.utf8)] ?? [:]
             case .prefix(let p): return prefixPostings[Array(p.utf8)] ?? [:]
             case .phrase(let parts): return intersect(parts.map { termPostings[Array($0.utf8)] ?? [:] })

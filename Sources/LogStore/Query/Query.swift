@@ -16,6 +16,9 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
     case field(QueryField, String)
     /// A test on the document's values at one field (`level:ERROR`, `status>=500`).
     case doc(FieldPredicate)
+    /// The line is one of these (by LSN): an `ids` query, its `_id`s resolved by
+    /// `Storage.lsns(ofDocumentIDs:)`. Written `_lsn:(1 2 3)`, which the parser does not read.
+    case lsns(Set<LSN>)
     /// Every operand matches.
     case and([Query])
     /// At least one operand matches.
@@ -48,7 +51,7 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return result
         case .not(let operand):
             return operand == .all ? [] : nil
-        case .all, .term, .prefix, .phrase, .doc:
+        case .all, .term, .prefix, .phrase, .doc, .lsns:
             return nil
         }
     }
@@ -71,6 +74,8 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return "\(f.rawValue):" + (Query.isBareFieldValue(value) ? value : Query.quoted(value))
         case .doc(let predicate):
             return predicate.description
+        case .lsns(let lsns):
+            return "_lsn:(" + lsns.sorted().map(String.init).joined(separator: " ") + ")"
         case .and(let operands):
             if operands.isEmpty { return "*" }
             return operands.map { $0.isGroup ? "(\($0))" : $0.description }.joined(separator: " ")
@@ -112,6 +117,8 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
             return Query.prefixQuery(body)
         case .field, .doc:
             return self
+        case .lsns(let lsns):
+            return lsns.isEmpty ? .not(.all) : self
         case .not(let operand):
             guard let inner = operand.normalizedOrNil() else { return nil }
             if case .not(let x) = inner { return x }

@@ -39,6 +39,8 @@ public struct QueryMatcher: Sendable {
     private var docPredicates: [FieldPredicate] = []
     private var docLeaves: [Int32] = []
     private var document = DocumentFields([])
+    /// The `.lsns` leaves: a line's LSN decides them (callers that test lines pass it).
+    private var lsnLeaves: [(leaf: Int32, lsns: Set<LSN>)] = []
 
     // Vocabulary: the distinct tokens of the terms and phrases; a token's id is its index.
     private var vocabBytes: [UInt8] = []
@@ -96,7 +98,7 @@ public struct QueryMatcher: Sendable {
         case .or(let operands):
             guard let first = operands.first else { return [] }
             return operands.dropFirst().reduce(requiredTokens(first)) { $0.intersection(requiredTokens($1)) }
-        case .all, .prefix, .field, .doc, .not: return []
+        case .all, .prefix, .field, .doc, .lsns, .not: return []
         }
     }
 
@@ -143,6 +145,8 @@ public struct QueryMatcher: Sendable {
     public var needsMessage: Bool { textLeafCount > 0 }
     /// True when a line's fields are needed to decide (the query tests document fields).
     public var needsFields: Bool { !docLeaves.isEmpty }
+    /// True when a line's LSN is needed to decide (the query names lines by `_id`).
+    public var needsLSN: Bool { !lsnLeaves.isEmpty }
 
     /// The answer for every line of `stream` when the stream alone decides it (the query has no
     /// text predicate, or its field predicates settle it), nil when the message is needed.
@@ -167,12 +171,12 @@ public struct QueryMatcher: Sendable {
     }
 
     /// Whether the line with this message, fields value and time, of `stream`, matches.
-    public func matches(message: String, fields: String, timestamp: Int64, stream: StreamKey) -> Bool {
+    public func matches(message: String, fields: String, timestamp: Int64, stream: StreamKey, lsn: LSN? = nil) -> Bool {
         var message = message
         var fields = fields
         return message.withUTF8 { m in
             fields.withUTF8 { f in
-                matches(message: UnsafeRawBufferPointer(m), fields: UnsafeRawBufferPointer(f), timestamp: timestamp, stream: stream)
+                matches(message: UnsafeRawBufferPointer(m), fields: UnsafeRawBufferPointer(f), timestamp: timestamp, stream: stream, lsn: lsn)
             }
         }
     }
@@ -198,21 +202,26 @@ public struct QueryMatcher: Sendable {
     }
 
     /// Whether the line with this message, fields value and time, of `stream`, matches.
-    public func matches(message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey) -> Bool {
+    public func matches(
+        message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey, lsn: LSN? = nil
+    ) -> Bool {
         var cache = FieldsCache()
-        return matches(message: message, fields: fields, timestamp: timestamp, stream: stream, cache: &cache)
+        return matches(message: message, fields: fields, timestamp: timestamp, stream: stream, lsn: lsn, cache: &cache)
     }
 
     /// `matches`, reusing the document predicates' results of the previous line when it had the
-    /// very same fields bytes and they did not depend on its message or time.
+    /// very same fields bytes and they did not depend on its message or time. `lsn`: the line's,
+    /// which an `.lsns` leaf needs (without it such a leaf is false).
     public func matches(
-        message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey, cache: inout FieldsCache
+        message: UnsafeRawBufferPointer, fields: UnsafeRawBufferPointer, timestamp: Int64, stream: StreamKey, lsn: LSN? = nil,
+        cache: inout FieldsCache
     ) -> Bool {
         if leafCount == 0 { return evaluate(root, nil) == 1 }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: leafCount) { buffer in
             let state = buffer.baseAddress!
             state.initialize(repeating: 0, count: leafCount)
             setFields(state, stream)
+            for l in lsnLeaves { state[Int(l.leaf)] = lsn.map { l.lsns.contains($0) } == true ? 1 : 2 }
             var known = evaluate(root, state)
             if known != 0 { return known == 1 }
             if !docLeaves.isEmpty {
@@ -439,6 +448,8 @@ public struct QueryMatcher: Sendable {
             case .doc(let predicate):
                 docPredicates.append(predicate)
                 docLeaves.append(id)
+            case .lsns(let set):
+                lsnLeaves.append((id, set))
             default:
                 preconditionFailure("not a leaf: \(q)")
             }
@@ -449,7 +460,7 @@ public struct QueryMatcher: Sendable {
             switch q {
             case .all:
                 nodes.append(Node(kind: 0, a: 0, b: 0))
-            case .term, .prefix, .phrase, .field, .doc:
+            case .term, .prefix, .phrase, .field, .doc, .lsns:
                 let l = leaf(q)
                 nodes.append(Node(kind: 1, a: l, b: 0))
             case .not(let operand):

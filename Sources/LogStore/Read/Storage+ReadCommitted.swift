@@ -92,7 +92,7 @@ extension SegmentSnapshot {
         for id in streams where heads[id] != nil {
             guard let key = keys[id] else { continue }
             try forEachHeadLine(of: id, lsns: lsns) { line in
-                if let matcher, !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key) { return }
+                if let matcher, !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, lsn: line.lsn) { return }
                 found.append(
                     LogLine(
                         lsn: line.lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
@@ -131,7 +131,7 @@ extension SegmentSnapshot {
             for i in 0..<decoded.count {
                 guard lsns.contains(decoded.lsns[i]) else { continue }
                 if let matcher,
-                    !decoded.withMessageAndFields(i, { matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key) })
+                    !decoded.withMessageAndFields(i, { matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key, lsn: decoded.lsns[i]) })
                 {
                     continue
                 }

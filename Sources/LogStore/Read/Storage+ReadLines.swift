@@ -111,7 +111,7 @@ extension SegmentSnapshot {
                 if matcher != nil { try deadline.check(counting: &counted) }
                 guard window.contains(LogPosition(timestamp: line.timestamp, lsn: line.lsn)), line.lsn <= plan.throughLSN else { return }
                 if let matcher,
-                    !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, cache: &cache)
+                    !matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, lsn: line.lsn, cache: &cache)
                 {
                     return
                 }
@@ -173,7 +173,7 @@ extension SegmentSnapshot {
                 guard window.contains(p), p.lsn <= plan.throughLSN else { continue }
                 if let matcher,
                     !decoded.withMessageAndFields(i, {
-                        matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key, cache: &cache)
+                        matcher.matches(message: $0, fields: $1, timestamp: decoded.timestamps[i], stream: key, lsn: decoded.lsns[i], cache: &cache)
                     })
                 {
                     continue

@@ -122,7 +122,7 @@ extension SegmentSnapshot {
             var counted = 0
             try forEachHeadLine(of: id) { line in
                 try scope.deadline.check(counting: &counted)
-                guard scope.inTime(line.timestamp), scope.matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key) else { return }
+                guard scope.inTime(line.timestamp), scope.matcher.matches(message: line.message, fields: line.fields, timestamp: line.timestamp, stream: key, lsn: line.lsn) else { return }
                 lines.append(
                     LogLine(
                         lsn: line.lsn, timestamp: line.timestamp, stream: id, message: String(decoding: line.message, as: UTF8.self),
@@ -158,7 +158,7 @@ extension SegmentSnapshot {
         for i in 0..<block.count where scope.inTime(block.timestamps[i]) {
             try scope.deadline.check(counting: &counted)
             if block.withMessageAndFields(i, {
-                scope.matcher.matches(message: $0, fields: $1, timestamp: block.timestamps[i], stream: key, cache: &cache)
+                scope.matcher.matches(message: $0, fields: $1, timestamp: block.timestamps[i], stream: key, lsn: block.lsns[i], cache: &cache)
             }) {
                 body(block, i)
             }

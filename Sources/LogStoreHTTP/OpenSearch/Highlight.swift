@@ -61,7 +61,7 @@ struct Highlight: Sendable {
             case .phrase(let ts): if positive { tokens.formUnion(ts) }
             case .and(let qs), .or(let qs): for x in qs { walk(x, positive: positive) }
             case .not(let x): walk(x, positive: !positive)
-            case .all, .field, .doc: break
+            case .all, .field, .doc, .lsns: break
             }
         }
         walk(query, positive: true)

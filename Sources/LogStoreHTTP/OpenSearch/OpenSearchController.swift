@@ -98,6 +98,12 @@ struct OpenSearchController {
         return JSONAnswer.answer(json.bytes, request: request)
     }
 
+    /// Resolves `_id`s for `ids` queries through this storage.
+    var idResolver: QueryDSL.IDResolver {
+        let storage = storage
+        return { ids in try? storage.lsns(ofDocumentIDs: ids) }
+    }
+
     // MARK: Index patterns
 
     /// The indices (of stored streams) `pattern` names: a comma list of names and `*` globs;
@@ -128,7 +134,7 @@ struct OpenSearchController {
         try SearchRequestParser.checkParameters(request, allowed: Self.searchParameters)
         var body = try await SearchRequestParser.readBody(request)
         SearchRequestParser.normalizeSort(&body)
-        let search = try SearchRequestParser.search(request, body: body)
+        let search = try QueryDSL.$idResolver.withValue(idResolver) { try SearchRequestParser.search(request, body: body) }
         let extras = try SearchRequestParser.extras(body, request: request)
         let (dsl, size, from, order, after) = (search.dsl, search.size, search.from, search.order, search.after)
         let snapshot = try snapshotOf(extras, body: body, request: request, index: index)
@@ -248,7 +254,7 @@ struct OpenSearchController {
         for key in body.keys where key != "query" {
             throw OpenSearchError.badRequest("[\(key)] is not supported by _count; give only [query]", type: "parsing_exception")
         }
-        let dsl = try SearchRequestParser.query(body: body, request: request)
+        let dsl = try QueryDSL.$idResolver.withValue(idResolver) { try SearchRequestParser.query(body: body, request: request) }
         let streams = try selectStreams(index: index, query: dsl.query)
         let deadline = storage.queryDeadline()
         let (n, _) = try await connections.cancelling(deadline, whenClosed: context.channel) {

@@ -50,7 +50,7 @@ struct QueryDSL {
 
     static let supportedQueries =
         "match_all, match_none, match, match_phrase, match_phrase_prefix, multi_match, term, terms, prefix, wildcard, exists, "
-        + "range, bool, query_string, simple_query_string"
+        + "range, bool, query_string, simple_query_string, ids"
 
     static func currentTime() -> Int64 {
         Int64(Date().timeIntervalSince1970 * 1_000_000) * 1000
@@ -143,7 +143,7 @@ struct QueryDSL {
         case "query_string", "simple_query_string":
             return try queryStringClause(body: body, here: here, simple: type == "simple_query_string")
         case "ids":
-            throw Self.parsingError("[ids] is not supported by logstore yet: searches do not find documents by their _id")
+            return try idsClause(body: body, here: here)
         default:
             throw Self.parsingError("unknown or unsupported query [\(type)] at [\(path)]; logstore supports: \(Self.supportedQueries)")
         }
@@ -262,6 +262,7 @@ struct QueryDSL {
     /// QueryDSL.termClause translates `term` and `terms` (exact values) on one field.
     mutating func termClause(type: String, body: Any, here: String) throws(OpenSearchError) -> Query {
         let (field, spec) = try Self.singleField(body, path: here, ignoring: ["boost", "_name"])
+        if field == "_id" { return try idTermClause(type: type, spec: spec, here: here) }
         var values: [String] = []
         var caseInsensitive = false
         if type == "term" {
@@ -469,7 +470,7 @@ struct QueryDSL {
     /// default fields (the message for `*`).
     mutating func mapFields(_ q: Query, defaultFields: [String], here: String) throws(OpenSearchError) -> Query {
         switch q {
-        case .all, .field:
+        case .all, .field, .lsns:
             return q
         case .and(let qs):
             var out: [Query] = []
@@ -600,7 +601,7 @@ struct QueryDSL {
     /// The number of predicates (leaves) of `query`, at least 1.
     static func leafCount(_ query: Query) -> Int {
         switch query {
-        case .all, .term, .prefix, .phrase, .field, .doc: return 1
+        case .all, .term, .prefix, .phrase, .field, .doc, .lsns: return 1
         case .and(let qs), .or(let qs): return max(1, qs.reduce(0) { $0 + leafCount($1) })
         case .not(let q): return leafCount(q)
         }
@@ -678,7 +679,7 @@ struct QueryDSL {
     static func hasText(_ query: Query) -> Bool {
         switch query {
         case .all, .field: return false
-        case .term, .prefix, .phrase, .doc: return true
+        case .term, .prefix, .phrase, .doc, .lsns: return true
         case .and(let qs), .or(let qs): return qs.contains { hasText($0) }
         case .not(let q): return hasText(q)
         }
