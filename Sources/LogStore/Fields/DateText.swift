@@ -13,7 +13,7 @@ public enum DateText {
         guard n >= 10, let year = digits(s, 0, 4), s[4] == 0x2D, let month = digits(s, 5, 2), s[7] == 0x2D,
             let day = digits(s, 8, 2)
         else { return nil }
-        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year, month) else { return nil }
+        guard month >= 1, month <= 12, day >= 1, day <= Day.daysInMonth(Int64(year), Int64(month)) else { return nil }
         var hour = 0
         var minute = 0
         var second = 0
@@ -74,7 +74,7 @@ public enum DateText {
             }
             guard i == n else { return nil }
         }
-        let days = daysFromCivil(year, month, day)
+        let days = Day.daysFromCivil(Int64(year), Int64(month), Int64(day))
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offsetSeconds)
         // Int64 nanoseconds cover about ±292 years around 1970.
         guard seconds > -9_223_372_036, seconds < 9_223_372_035 else { return nil }
@@ -177,26 +177,6 @@ public enum DateText {
     public static func parse(_ text: String) -> Int64? {
         var text = text
         return text.withUTF8 { parse($0) }
-    }
-
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func daysInMonth(_ year: Int, _ month: Int) -> Int {
-        switch month {
-        case 2:
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-            return leap ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 
     @inline(__always)

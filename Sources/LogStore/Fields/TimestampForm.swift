@@ -120,13 +120,13 @@ public enum TimestampForm {
             secondOfDay += 86_400
             days -= 1
         }
-        let (year, month, day) = civil(days)
+        let (year, month, day) = Day.civil(days)
         buf[0] = UInt8(ascii: "\"")
-        digits(year, 4, buf + 1)
+        digits(Int(year), 4, buf + 1)
         buf[5] = UInt8(ascii: "-")
-        digits(month, 2, buf + 6)
+        digits(Int(month), 2, buf + 6)
         buf[8] = UInt8(ascii: "-")
-        digits(day, 2, buf + 9)
+        digits(Int(day), 2, buf + 9)
         buf[11] = s == 0 ? UInt8(ascii: "T") : UInt8(ascii: " ")
         digits(Int(secondOfDay / 3600), 2, buf + 12)
         buf[14] = UInt8(ascii: ":")
@@ -192,19 +192,5 @@ public enum TimestampForm {
             p[k] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
             v /= 10
         }
-    }
-
-    /// Year, month, day of `days` since 1970-01-01 (proleptic Gregorian).
-    static func civil(_ days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = Int(days) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 }

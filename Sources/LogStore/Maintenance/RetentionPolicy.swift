@@ -41,27 +41,5 @@ public struct IndexRetention: Sendable, Equatable {
     }
 
     /// Whether the pattern names `index`.
-    public func matches(_ index: String) -> Bool {
-        let p = Array(pattern.utf8)
-        let t = Array(index.utf8)
-        var (pi, ti, star, mark) = (0, 0, -1, 0)
-        while ti < t.count {
-            if pi < p.count && p[pi] == UInt8(ascii: "*") {
-                star = pi
-                mark = ti
-                pi += 1
-            } else if pi < p.count && p[pi] == t[ti] {
-                pi += 1
-                ti += 1
-            } else if star >= 0 {
-                pi = star + 1
-                mark += 1
-                ti = mark
-            } else {
-                return false
-            }
-        }
-        while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
-        return pi == p.count
-    }
+    public func matches(_ index: String) -> Bool { Glob.matches(pattern, index) }
 }

@@ -8,20 +8,28 @@ extension Storage {
         QueryDeadline(limit: options.queryTimeout)
     }
 
+    /// Runs `work` on a background thread under `deadline`, or a new `queryDeadline()` when
+    /// it is `nil`; cancelling the calling task stops it (between blocks).
+    func blockingRead<T: Sendable>(
+        within deadline: QueryDeadline?, _ work: @escaping @Sendable (QueryDeadline) throws -> T
+    ) async throws -> T {
+        let deadline = deadline ?? queryDeadline()
+        return try await blocking(cancelling: deadline) { try work(deadline) }
+    }
+
     /// `search` on a background thread; cancelling the calling task stops it (between blocks).
     public func searchAsync(_ request: SearchRequest) async throws -> SearchPage {
-        var request = request
-        let deadline = request.deadline ?? queryDeadline()
-        request.deadline = deadline
-        let bound = request
-        return try await blocking(cancelling: deadline) { try self.search(bound) }
+        try await blockingRead(within: request.deadline) { deadline in
+            var request = request
+            request.deadline = deadline
+            return try self.search(request)
+        }
     }
 
     /// `hits` on a background thread; cancelling the calling task stops it (between blocks).
     public func hitsAsync(
         _ query: Query, from: Int64? = nil, to: Int64? = nil, step: Int64, deadline: QueryDeadline? = nil
     ) async throws -> HitsResult {
-        let deadline = deadline ?? queryDeadline()
-        return try await blocking(cancelling: deadline) { try self.hits(query, from: from, to: to, step: step, deadline: deadline) }
+        try await blockingRead(within: deadline) { try self.hits(query, from: from, to: to, step: step, deadline: $0) }
     }
 }

@@ -48,20 +48,20 @@ extension Storage {
 
     /// `read` on a background thread; cancelling the calling task stops it (between blocks).
     public func readAsync(_ query: LogQuery) async throws -> LogPage {
-        var query = query
-        let deadline = query.deadline ?? queryDeadline()
-        query.deadline = deadline
-        let bound = query
-        return try await blocking(cancelling: deadline) { try self.read(bound) }
+        try await blockingRead(within: query.deadline) { deadline in
+            var query = query
+            query.deadline = deadline
+            return try self.read(query)
+        }
     }
 
     /// `readLines` on a background thread; cancelling the calling task stops it (between blocks).
     public func readLinesAsync(_ query: LogQuery) async throws -> LinePage {
-        var query = query
-        let deadline = query.deadline ?? queryDeadline()
-        query.deadline = deadline
-        let bound = query
-        return try await blocking(cancelling: deadline) { try self.readLines(bound) }
+        try await blockingRead(within: query.deadline) { deadline in
+            var query = query
+            query.deadline = deadline
+            return try self.readLines(query)
+        }
     }
 }
 

@@ -31,8 +31,10 @@ public enum Day {
         return Int32(clamping: daysFromCivil(y, m, d))
     }
 
-    static func civil(_ z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
+    /// Year, month and day of `days` since 1970-01-01.
+    @inlinable
+    public static func civil(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
         let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
@@ -44,7 +46,8 @@ public enum Day {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 
-    /// Days since the epoch of a civil date.
+    /// Days since the epoch of a civil date (`m` in 1...12).
+    @inlinable
     public static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
@@ -52,5 +55,15 @@ public enum Day {
         let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
+    }
+
+    /// Number of days in `month` (1...12) of `year`.
+    @inlinable
+    public static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }

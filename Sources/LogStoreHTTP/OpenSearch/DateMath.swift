@@ -64,15 +64,15 @@ enum DateMath {
         case "w": step = 7 * 86_400 * second
         case "M", "y":
             let (days, nanosOfDay) = split(time)
-            var (y, m, d) = TimestampCivil.civil(days)
+            var (y, m, d) = Day.civil(days)
             let months = unit == "y" ? n * 12 : n
-            let total = y * 12 + (m - 1) + months
+            let total = y * 12 + (m - 1) + Int64(months)
             y = total >= 0 ? total / 12 : (total - 11) / 12
             m = total - y * 12 + 1
             // Nanoseconds since 1970 reach the years 1677–2262 only.
             guard y > 1677, y < 2262 else { return nil }
-            d = min(d, TimestampCivil.daysInMonth(y, m))
-            return Int64(TimestampCivil.days(y, m, d)) * 86_400 * second + nanosOfDay
+            d = min(d, Day.daysInMonth(y, m))
+            return Day.daysFromCivil(y, m, d) * 86_400 * second + nanosOfDay
         default: return nil
         }
         let (delta, o1) = Int64(n).multipliedReportingOverflow(by: step)
@@ -94,11 +94,11 @@ enum DateMath {
             let weekday = ((days % 7) + 7 + 3) % 7
             return (days - weekday) * 86_400 * second
         case "M":
-            let (y, m, _) = TimestampCivil.civil(days)
-            return Int64(TimestampCivil.days(y, m, 1)) * 86_400 * second
+            let (y, m, _) = Day.civil(days)
+            return Day.daysFromCivil(y, m, 1) * 86_400 * second
         case "y":
-            let (y, _, _) = TimestampCivil.civil(days)
-            return Int64(TimestampCivil.days(y, 1, 1)) * 86_400 * second
+            let (y, _, _) = Day.civil(days)
+            return Day.daysFromCivil(y, 1, 1) * 86_400 * second
         default: return nil
         }
     }
@@ -112,38 +112,5 @@ enum DateMath {
             days -= 1
         }
         return (days, rest)
-    }
-}
-
-/// Calendar arithmetic for date math (proleptic Gregorian, Howard Hinnant's algorithms).
-enum TimestampCivil {
-    static func days(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civil(_ days: Int64) -> (Int, Int, Int) {
-        let z = Int(days) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    static func daysInMonth(_ year: Int, _ month: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 }

@@ -68,12 +68,12 @@ public enum Timestamp: Sendable {
     /// Writes `YYYY-MM-DDT` (11 bytes) of day `days` at `buf`. Every day of the `Int64`
     /// nanosecond range (years 1677–2262) has a four-digit year.
     static func writeDate(_ days: Int64, to buf: UnsafeMutablePointer<UInt8>) {
-        let (year, month, day) = civilFromDays(days)
-        writeDigits(year, 4, at: buf)
+        let (year, month, day) = Day.civil(days)
+        writeDigits(Int(year), 4, at: buf)
         buf[4] = UInt8(ascii: "-")
-        writeDigits(month, 2, at: buf + 5)
+        writeDigits(Int(month), 2, at: buf + 5)
         buf[7] = UInt8(ascii: "-")
-        writeDigits(day, 2, at: buf + 8)
+        writeDigits(Int(day), 2, at: buf + 8)
         buf[10] = UInt8(ascii: "T")
     }
 
@@ -121,52 +121,5 @@ public enum Timestamp: Sendable {
             p[k &+ 1] = pairs[2 &* r &+ 1]
         }
         if k == 1 { p[0] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10) }
-    }
-
-    // MARK: - Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms)
-
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = Int(days) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
-    }
-
-    static func daysInMonth(_ year: Int, _ month: Int) -> Int {
-        switch month {
-        case 2:
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-            return leap ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    @inline(__always)
-    static func digits(_ s: UnsafeBufferPointer<UInt8>, _ at: Int, _ count: Int) -> Int? {
-        guard at + count <= s.count else { return nil }
-        var v = 0
-        for k in at..<(at + count) {
-            let d = s[k] &- 0x30
-            guard d < 10 else { return nil }
-            v = v * 10 + Int(d)
-        }
-        return v
     }
 }

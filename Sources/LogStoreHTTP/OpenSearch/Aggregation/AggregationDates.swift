@@ -175,30 +175,11 @@ struct DateRounding: Sendable {
         }
     }
 
-    /// The proleptic Gregorian date of `days` since 1970-01-01 (H. Hinnant's algorithm).
-    static func civil(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
-    }
+    /// The proleptic Gregorian date of `days` since 1970-01-01.
+    static func civil(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) { Day.civil(days) }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date.
-    static func days(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    static func days(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 { Day.daysFromCivil(year, month, day) }
 }
 
 /// How dates are written in `key_as_string`, `value_as_string`, `from_as_string`.
