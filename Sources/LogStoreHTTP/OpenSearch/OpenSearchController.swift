@@ -134,7 +134,7 @@ struct OpenSearchController {
         try SearchRequestParser.checkParameters(request, allowed: Self.searchParameters)
         var body = try await SearchRequestParser.readBody(request)
         SearchRequestParser.normalizeSort(&body)
-        let search = try QueryDSL.$idResolver.withValue(idResolver) { try SearchRequestParser.search(request, body: body) }
+        let search = try SearchRequestParser.search(request, body: body, idResolver: idResolver)
         let extras = try SearchRequestParser.extras(body, request: request)
         let (dsl, size, from, order, after) = (search.dsl, search.size, search.from, search.order, search.after)
         let snapshot = try snapshotOf(extras, body: body, request: request, index: index)
@@ -254,7 +254,7 @@ struct OpenSearchController {
         for key in body.keys where key != "query" {
             throw OpenSearchError.badRequest("[\(key)] is not supported by _count; give only [query]", type: "parsing_exception")
         }
-        let dsl = try QueryDSL.$idResolver.withValue(idResolver) { try SearchRequestParser.query(body: body, request: request) }
+        let dsl = try SearchRequestParser.query(body: body, request: request, idResolver: idResolver)
         let streams = try selectStreams(index: index, query: dsl.query)
         let deadline = storage.queryDeadline()
         let (n, _) = try await connections.cancelling(deadline, whenClosed: context.channel) {

@@ -3,13 +3,11 @@ import LogStore
 import Hummingbird
 
 /// `ids` and `term`/`terms` on `_id`: the lines whose `_id` (client or generated) is one of the
-/// values. The ids are resolved to LSNs while translating, through `QueryDSL.idResolver`, which
-/// the request paths that can evaluate an LSN set provide; elsewhere such a query is a 400.
+/// values. The ids are resolved to LSNs while translating, through the `idResolver` that the
+/// request paths able to evaluate an LSN set pass to `translate`; elsewhere such a query is a 400.
 extension QueryDSL {
     /// Resolves `_id`s to the LSNs of their lines (`Storage.lsns(ofDocumentIDs:)`); nil: failed.
     typealias IDResolver = @Sendable ([String]) -> Set<LSN>?
-
-    @TaskLocal static var idResolver: IDResolver?
 
     /// `{"ids":{"values":["a","b"]}}`.
     mutating func idsClause(body: Any, here: String) throws(OpenSearchError) -> Query {
@@ -25,7 +23,7 @@ extension QueryDSL {
             }
         }
         try count(values.count - 1, at: here)
-        return try Self.resolve(values, here: here)
+        return try resolve(values, here: here)
     }
 
     /// `{"term":{"_id":"a"}}`, `{"terms":{"_id":["a","b"]}}`.
@@ -46,7 +44,7 @@ extension QueryDSL {
             values = try Self.idStrings(list, here: here)
             try count(list.count - 1, at: here)
         }
-        return try Self.resolve(values, here: here)
+        return try resolve(values, here: here)
     }
 
     static func idStrings(_ list: [Any], here: String) throws(OpenSearchError) -> [String] {
@@ -58,9 +56,9 @@ extension QueryDSL {
         return values
     }
 
-    static func resolve(_ ids: [String], here: String) throws(OpenSearchError) -> Query {
+    func resolve(_ ids: [String], here: String) throws(OpenSearchError) -> Query {
         guard let resolver = idResolver else {
-            throw parsingError("[\(here)] finding documents by _id is supported by logstore only in a _search or _count query")
+            throw Self.parsingError("[\(here)] finding documents by _id is supported by logstore only in a _search or _count query")
         }
         guard let lsns = resolver(ids) else {
             throw OpenSearchError(.internalServerError, type: "exception", reason: "[\(here)] the _id tables could not be read")

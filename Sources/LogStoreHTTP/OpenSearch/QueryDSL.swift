@@ -27,6 +27,8 @@ struct QueryDSL {
     var to: Int64?
     /// What `now` is in date math (fixed for the whole request).
     var now: Int64 = QueryDSL.currentTime()
+    /// Resolves `_id`s to LSNs for `ids` and `term(s)` on `_id`; nil where a query cannot test LSNs.
+    var idResolver: IDResolver?
     /// Clauses counted so far, against `Limits.maxQueryClauses`.
     private var clauses = 0
     /// Query objects open around the clause being translated.
@@ -57,8 +59,9 @@ struct QueryDSL {
     }
 
     /// Translates `{"match_all":{}}`-style query objects (the value of the body's `query`).
-    static func translate(_ value: Any?) throws(OpenSearchError) -> QueryDSL {
+    static func translate(_ value: Any?, idResolver: IDResolver? = nil) throws(OpenSearchError) -> QueryDSL {
         var dsl = QueryDSL()
+        dsl.idResolver = idResolver
         guard let value else { return dsl }
         let q = try dsl.clause(value, positive: true, path: "query")
         dsl.query = q.normalized()

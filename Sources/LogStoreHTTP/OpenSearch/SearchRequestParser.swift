@@ -14,12 +14,12 @@ enum SearchRequestParser {
     static let maxBodyBytes = 1 << 20
 
     /// The `_search` request: its body (already read) and URL parameters.
-    static func search(_ request: Request, body: [String: Any]) throws -> OpenSearchRequest {
+    static func search(_ request: Request, body: [String: Any], idResolver: QueryDSL.IDResolver? = nil) throws -> OpenSearchRequest {
         for key in body.keys where !OpenSearchController.bodyKeys.contains(key) {
             let what = key == "aggs" || key == "aggregations" ? "aggregations are" : "[\(key)] is"
             throw OpenSearchError.badRequest("\(what) not supported by logstore's _search", type: "parsing_exception")
         }
-        let dsl = try query(body: body, request: request)
+        let dsl = try query(body: body, request: request, idResolver: idResolver)
         // URL parameters win over the body, as in OpenSearch.
         var size = 10
         var from = 0
@@ -105,8 +105,8 @@ enum SearchRequestParser {
     }
 
     /// The body's `query` and the URL's `q` (both must hold when both are given).
-    static func query(body: [String: Any], request: Request) throws -> QueryDSL {
-        var dsl = try QueryDSL.translate(body["query"])
+    static func query(body: [String: Any], request: Request, idResolver: QueryDSL.IDResolver? = nil) throws -> QueryDSL {
+        var dsl = try QueryDSL.translate(body["query"], idResolver: idResolver)
         if let q = request.uri.queryParameters["q"] {
             let parsed = try QueryDSL.parseQueryString(String(q), path: "q")
             dsl.query = Query.and([dsl.query, parsed]).normalized()
