@@ -134,15 +134,19 @@ struct DocumentFieldsTests {
 
     // MARK: Upgrades
 
-    /// The directory in Tests/Fixtures/legacy-v3 was written by the format-3 release (before
-    /// source templates) from its documents.ndjson.gz: it opens and reads as it did then.
+    /// The data directory in Tests/Fixtures/legacy-v3/data.tar.gz was written by the format-3
+    /// release (before source templates) from its documents.ndjson.gz: it opens and reads as it
+    /// did then.
     @Test func legacyDataDirectoryReadsUnchanged() async throws {
         let directory = NSTemporaryDirectory() + "logstore-legacy-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory + "/segments", withIntermediateDirectories: true)
-        let source = fixtures.appendingPathComponent("legacy-v3")
-        try FileManager.default.copyItem(atPath: source.path + "/catalog.mdb", toPath: directory + "/catalog.mdb")
-        try FileManager.default.copyItem(
-            atPath: source.path + "/segments/2024-09-24.mdb", toPath: directory + "/segments/2024-09-24.mdb")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let archive = fixtures.appendingPathComponent("legacy-v3/data.tar.gz")
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        tar.arguments = ["-xzf", archive.path, "-C", directory]
+        try tar.run()
+        tar.waitUntilExit()
+        try #require(tar.terminationStatus == 0, "tar -xzf \(archive.path)")
         let server = try await TestServer.start(directory: directory)
         let client = try RawClient(port: server.port)
         let job = try await Self.search(client, "/fluentbit/_search", #"{"size":2000,"sort":["@timestamp"]}"#)
