@@ -297,6 +297,9 @@ struct QueryParserLimitTests {
         #expect(try QueryParser.parse("(\u{0301}x)") == QueryParser.parse("\u{0301}x"))
         let printed = try QueryParser.parse("t \"\u{0595} ab\"")
         #expect(try QueryParser.parse(printed.description) == printed)
+        // A field pattern's `?` followed by an escaped combining mark stays a wildcard.
+        let pattern = try QueryParser.parse("j:?\\\u{061A}")
+        #expect(try QueryParser.parse(pattern.description) == pattern)
     }
 }
 

@@ -122,14 +122,14 @@ private enum Lexer {
     }
 
     /// The characters of `text`, except that a syntax character (quote, parenthesis, `-`, `:`,
-    /// `*`, backslash, whitespace) followed by combining marks is split into its scalars: as one
-    /// grapheme cluster it would lose its meaning (`"` + U+0595 would not open a phrase).
+    /// `*`, `?`, backslash, whitespace) followed by combining marks is split into its scalars: as
+    /// one grapheme cluster it would lose its meaning (`"` + U+0595 would not open a phrase).
     static func characters(_ text: String) -> [Character] {
         var out: [Character] = []
         out.reserveCapacity(text.utf8.count)
         for c in text {
             if c.unicodeScalars.count > 1, c != "\r\n", let first = c.unicodeScalars.first,
-                first.properties.isWhitespace || "\"()-:*\\".unicodeScalars.contains(first)
+                first.properties.isWhitespace || "\"()-:*?\\".unicodeScalars.contains(first)
             {
                 out.append(contentsOf: c.unicodeScalars.map(Character.init))
             } else {
