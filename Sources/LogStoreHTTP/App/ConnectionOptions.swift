@@ -20,9 +20,10 @@ public struct ConnectionOptions: Sendable {
     /// share an address).
     public var maxConnectionsPerClient = 0
     /// After an error answer to a request whose body was not read, or a refusal, the server
-    /// stops sending, reads and drops what the client still sends for at most this long, then
-    /// closes: the client reads the answer instead of a connection reset.
-    public var lingerTimeout: Duration = .seconds(2)
+    /// stops sending, reads and drops what the client still sends until it has been silent
+    /// this long (at most 30 s in all), then closes: the client reads the answer instead of a
+    /// connection reset.
+    public var lingerTimeout: Duration = .seconds(5)
 
     public init() {}
 }

@@ -41,6 +41,20 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether the connection is closing gracefully: input is read and dropped.
     private var lingering = false
     private var lingerTimer: Scheduled<Void>?
+    /// When a lingering connection is closed even if the client is still sending.
+    private var lingerEnd = NIODeadline.now()
+    /// The longest a connection lingers (nginx's `lingering_time`).
+    static let maxLinger = TimeAmount.seconds(30)
+
+    /// Closes a lingering connection after `lingerTimeout` without input, or at `lingerEnd`.
+    private func scheduleLingerClose(_ context: ChannelHandlerContext) {
+        lingerTimer?.cancel()
+        let at = min(NIODeadline.now() + lingerTimeout, lingerEnd)
+        lingerTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: at) { [self] in
+            lingerTimer = nil
+            self.context?.close(promise: nil)
+        }
+    }
     /// This handler's context (first in the pipeline): raw answers written through it reach the
     /// socket without the HTTP encoders.
     private var context: ChannelHandlerContext?
@@ -60,7 +74,9 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering || refused {
             // Closing: what the client still sends is dropped, and read on so it cannot fill
-            // the window and see a reset.
+            // the window and see a reset; a client still sending keeps the connection up to
+            // `maxLinger` (one that sends its whole body before reading must get the answer).
+            if lingering { scheduleLingerClose(context) }
             context.read()
             return
         }
@@ -120,8 +136,8 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// RequestHeadDeadline.lingerAfterAnswer closes gracefully once the answer written so far
     /// is sent (an error answer to a request whose body is still coming).
-    func lingerAfterAnswer() {
-        if let context { linger(context) }
+    func lingerAfterAnswer(_ written: EventLoopFuture<Void>) {
+        if let context { linger(context, after: written) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -134,19 +150,24 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     /// RequestHeadDeadline.linger closes the connection gracefully once what was written is
     /// sent: stops sending, drops what arrives until the client closes or `lingerTimeout`
     /// passes, then closes.
-    func linger(_ context: ChannelHandlerContext) {
+    func linger(_ context: ChannelHandlerContext, after written: EventLoopFuture<Void>? = nil) {
         guard !lingering else { return }
         lingering = true
         deadline?.cancel()
         deadline = nil
-        let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
-        lingerTimer = loop.scheduleTask(in: lingerTimeout) { [self] in
-            lingerTimer = nil
-            self.context?.close(promise: nil)
+        lingerEnd = .now() + Self.maxLinger
+        scheduleLingerClose(context)
+        context.read()
+        // After the answer's last write completed (or, without one, an empty write, which
+        // completes after every write before it): closing the output fails pending writes.
+        let sent: EventLoopFuture<Void>
+        if let written {
+            context.flush()
+            sent = written
+        } else {
+            sent = context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
         }
-        // An empty write completes after every write before it: then the answer is sent.
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).assumeIsolated().whenComplete {
-            result in
+        sent.assumeIsolated().whenComplete { result in
             guard case .success = result else { return context.close(promise: nil) }
             let halfClosed = context.eventLoop.makePromise(of: Void.self)
             halfClosed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
@@ -181,8 +202,8 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         var answer = context.channel.allocator.buffer(capacity: head.utf8.count + text.bytes.count)
         answer.writeString(head)
         answer.writeBytes(text.bytes)
-        context.write(wrapOutboundOut(.byteBuffer(answer)), promise: nil)
-        linger(context)
+        let written = context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer)))
+        linger(context, after: written)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

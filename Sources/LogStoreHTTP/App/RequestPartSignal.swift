@@ -26,8 +26,10 @@ final class RequestPartSignal: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end where closeAfterAnswer:
             closeAfterAnswer = false
-            context.write(data, promise: promise)
-            deadline.lingerAfterAnswer()
+            let written = context.eventLoop.makePromise(of: Void.self)
+            if let promise { written.futureResult.cascade(to: promise) }
+            context.write(data, promise: written)
+            deadline.lingerAfterAnswer(written.futureResult)
         default:
             context.write(data, promise: promise)
         }
