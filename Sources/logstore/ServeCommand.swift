@@ -76,6 +76,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Memory for compressed _search hits of whole sealed blocks, copied into repeated answers; 0 turns it off (env LOGSTORE_ANSWER_CACHE).")
     var answerCache: String = env["LOGSTORE_ANSWER_CACHE"] ?? "64MiB"
 
+    @Option(help: "Keep at most this many day segments open at once (3 file descriptors each); idle ones past it are closed and reopened on demand (env LOGSTORE_MAX_OPEN_DAYS).")
+    var maxOpenDays: Int = env["LOGSTORE_MAX_OPEN_DAYS"].flatMap { Int($0) } ?? Limits.maxOpenSegments
+
     @Option(help: "At most this many /v1/tail requests wait at once; more are answered 503 (env LOGSTORE_MAX_TAIL_WAITERS).")
     var maxTailWaiters: Int = env["LOGSTORE_MAX_TAIL_WAITERS"].flatMap { Int($0) } ?? 10_000
 
@@ -84,6 +87,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Answer 408 and close when a request's headers are not complete this long after its first byte (env LOGSTORE_HEADER_TIMEOUT).")
     var headerTimeout: String = env["LOGSTORE_HEADER_TIMEOUT"] ?? "10s"
+
+    @Option(help: "Answer 408 and close when a request's body is not complete this long after its head, e.g. 120s; 0 = no limit (env LOGSTORE_BODY_TIMEOUT).")
+    var bodyTimeout: String = env["LOGSTORE_BODY_TIMEOUT"] ?? "120s"
+
+    @Option(help: "Accept at most this many open connections from one client address; more are answered 429 and closed; 0 = no limit (env LOGSTORE_MAX_CLIENT_CONNECTIONS).")
+    var maxClientConnections: Int = env["LOGSTORE_MAX_CLIENT_CONNECTIONS"].flatMap { Int($0) } ?? 0
 
     @Option(help: "Accept at most this many open connections; more wait in the backlog (env LOGSTORE_MAX_CONNECTIONS).")
     var maxConnections: Int = env["LOGSTORE_MAX_CONNECTIONS"].flatMap { Int($0) } ?? ConnectionOptions().maxConnections
@@ -99,8 +108,15 @@ struct ServeCommand: AsyncParsableCommand {
     var releaseCodePages: Bool { !keepCodePages && Self.env["LOGSTORE_KEEP_CODE_PAGES"] != "1" }
 
     func validate() throws {
+        if maxOpenDays < 1 { throw ValidationError("--max-open-days must be 1 or more") }
         if maxTailWaiters < 0 { throw ValidationError("--max-tail-waiters must be 0 or more") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
+        if maxClientConnections < 0 { throw ValidationError("--max-client-connections must be 0 or more") }
+        if bodyTimeout != "0" {
+            guard let duration = RequestNumber.parseDuration(Substring(bodyTimeout)), duration >= .milliseconds(100), duration <= .seconds(86_400) else {
+                throw ValidationError("--body-timeout '\(bodyTimeout)' is not 0 or a duration from 100ms to 1d (e.g. 120s)")
+            }
+        }
         for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--query-timeout", queryTimeout)] {
             guard let duration = RequestNumber.parseDuration(Substring(value)), duration >= .milliseconds(100), duration <= .seconds(86_400) else {
                 throw ValidationError("\(name) '\(value)' is not a duration from 100ms to 1d (e.g. 10s, 2m)")
@@ -162,6 +178,8 @@ struct ServeCommand: AsyncParsableCommand {
         options.connections.idleTimeout = RequestNumber.parseDuration(Substring(idleTimeout)) ?? options.connections.idleTimeout
         options.connections.headerTimeout = RequestNumber.parseDuration(Substring(headerTimeout)) ?? options.connections.headerTimeout
         options.connections.maxConnections = maxConnections
+        options.connections.maxConnectionsPerClient = maxClientConnections
+        options.connections.bodyTimeout = bodyTimeout == "0" ? .zero : RequestNumber.parseDuration(Substring(bodyTimeout)) ?? options.connections.bodyTimeout
         options.answerCacheBytes = try Self.size("--answer-cache", answerCache)
         return options
     }
@@ -209,6 +227,7 @@ struct ServeCommand: AsyncParsableCommand {
             var storageOptions = StorageOptions()
             storageOptions.dedupWindow = try Self.duration("--dedup-window", dedupWindow)
             storageOptions.blockCacheBytes = try Self.size("--block-cache", blockCache)
+            storageOptions.maxOpenSegments = maxOpenDays
             storageOptions.queryTimeout = try Self.duration("--query-timeout", queryTimeout)
             storageOptions.durability = DurabilityText.parse(durability) ?? .fsync
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)

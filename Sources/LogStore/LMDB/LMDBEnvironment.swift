@@ -1,5 +1,6 @@
 import CLMDB
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +31,26 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// True when opened with `MDB_RDONLY`.
     public let readOnly: Bool
     private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
-    private var tables: [String: LMDBTable] = [:]  // guarded by resizeLock (written only while exclusive)
+    private var tables: [String: LMDBTable] = [:]  // guarded by tablesLock
+    /// The tables in the order they were opened: a reopened environment opens them again in
+    /// this order, which gives them the same handles (LMDB numbers handles in opening order).
+    private var tableOrder: [(name: String, flags: UInt32)] = []  // guarded by tablesLock
     private let tablesLock = NSLock()
+    private let maxTables: UInt32
+    private let maxReaders: UInt32
+    /// The pool that bounds the open environments, which may park this one (nil: never parked).
+    let pool: LMDBEnvironmentPool?
+    /// True while parked by the pool: closed, reopened by the next transaction. Guarded by resizeLock.
+    private var parked = false
+    /// `info()` of the environment when it was parked (a parked file does not change).
+    private var parkedInfo: (mapSize: Int, usedBytes: Int, pageSize: Int) = (0, 0, 0)  // guarded by resizeLock
+    /// The pool's clock at the last transaction.
+    private let lastUseClock = Atomic<UInt64>(0)
+    var lastUse: UInt64 { lastUseClock.load(ordering: .relaxed) }
+    /// Never parked again (its file was removed: a reopen would not find it).
+    private let pinned = Atomic<Bool>(false)
+    /// A commit without sync happened since the last sync (a park syncs first).
+    private let unsynced = Atomic<Bool>(false)
 
     /// Opens (creating when writable and missing) the environment at `path`.
     ///
@@ -43,11 +62,33 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///   - maxReaders: read transactions open at once, all processes together (the lock file
     ///     holds a 64-byte slot for each; an existing bigger lock file is used as it is). A read
     ///     that finds every slot taken waits for one.
-    public init(path: String, mapSize: Int, maxTables: UInt32 = 16, readOnly: Bool = false, maxReaders: UInt32 = 1024) throws {
+    ///   - pool: bounds the environments open at once; it may park this one while no
+    ///     transaction uses it (the next one reopens it).
+    public init(
+        path: String, mapSize: Int, maxTables: UInt32 = 16, readOnly: Bool = false, maxReaders: UInt32 = 1024,
+        pool: LMDBEnvironmentPool? = nil
+    ) throws {
         self.path = path
         self.readOnly = readOnly
+        self.maxTables = maxTables
+        self.maxReaders = maxReaders
+        self.pool = pool
         resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
+        // Every stored property is initialized here, so `deinit` runs after a throw and frees
+        // `resizeLock` (freeing it here too was a use after free: `deinit` locks it).
+        let handle = try Self.openHandle(path: path, mapSize: mapSize, maxTables: maxTables, maxReaders: maxReaders, readOnly: readOnly)
+        env = handle
+        // A file bigger than our requested map (written by an earlier, grown run) is adopted.
+        _ = mdb_env_set_mapsize(handle, 0)
+        if let pool {
+            lastUseClock.store(pool.tick(), ordering: .relaxed)
+            pool.register(self)
+            pool.trim(after: self)
+        }
+    }
+
+    private static func openHandle(path: String, mapSize: Int, maxTables: UInt32, maxReaders: UInt32, readOnly: Bool) throws -> OpaquePointer {
         var handle: OpaquePointer?
         do {
             try lmdbCheck(mdb_env_create(&handle), "mdb_env_create")
@@ -58,14 +99,118 @@ public final class LMDBEnvironment: @unchecked Sendable {
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             try lmdbCheck(mdb_env_open(handle, path, flags, 0o644), "mdb_env_open(\(path))")
         } catch {
-            // Every stored property is initialized here, so `deinit` runs after the throw and
-            // frees `resizeLock` (freeing it here too was a use after free: `deinit` locks it).
             if let handle { mdb_env_close(handle) }
             throw error
         }
+        return handle!
+    }
+
+    /// Takes `resizeLock` shared with the environment open, reopening it when parked; the
+    /// caller unlocks. Throws when it was closed.
+    private func lockOpen(_ operation: String) throws -> OpaquePointer {
+        while true {
+            pthread_rwlock_rdlock(resizeLock)
+            if let env {
+                if let pool { lastUseClock.store(pool.tick(), ordering: .relaxed) }
+                return env
+            }
+            let reopenable = parked
+            pthread_rwlock_unlock(resizeLock)
+            guard reopenable else { throw LMDBError(code: EINVAL, operation: "\(operation) on closed \(path)") }
+            try reopen()
+        }
+    }
+
+    /// Releases the lock `lockOpen` took at the end of a transaction, and lets the pool park
+    /// environments left open past its bound while they were in use.
+    @inline(__always)
+    private func endTransaction() {
+        pthread_rwlock_unlock(resizeLock)
+        pool?.transactionEnded()
+    }
+
+    /// Opens a parked environment again, with its tables under the same handles.
+    private func reopen() throws {
+        pthread_rwlock_wrlock(resizeLock)
+        var reopened = false
+        defer {
+            if reopened, let pool, !pinned.load(ordering: .relaxed) { pool.register(self) }
+            pthread_rwlock_unlock(resizeLock)
+            if reopened { pool?.trim(after: self) }
+        }
+        guard env == nil, parked else { return }
+        // A writable open would create a missing file: a removed one stays closed.
+        guard access(path, F_OK) == 0 else { throw LMDBError(code: ENOENT, operation: "reopen of \(path) (the file is gone)") }
+        let handle = try Self.openHandle(
+            path: path, mapSize: parkedInfo.mapSize, maxTables: maxTables, maxReaders: maxReaders, readOnly: readOnly)
+        tablesLock.lock()
+        let order = tableOrder
+        tablesLock.unlock()
+        do {
+            var txn: OpaquePointer?
+            try lmdbCheck(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read, \(path))")
+            do {
+                let transaction = LMDBTransaction(txn: txn!, path: path)
+                for (name, flags) in order {
+                    let table = try transaction.openTable(name, flags: flags)
+                    tablesLock.lock()
+                    let expected = tables[name]?.dbi
+                    tablesLock.unlock()
+                    guard table.dbi == expected else {
+                        throw LMDBError(code: EINVAL, operation: "reopen of \(path): table \(name) got another handle")
+                    }
+                }
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(\(path))")
+        } catch {
+            mdb_env_close(handle)
+            throw error
+        }
         env = handle
-        // A file bigger than our requested map (written by an earlier, grown run) is adopted.
-        _ = mdb_env_set_mapsize(handle, 0)
+        parked = false
+        reopened = true
+        if let pool { lastUseClock.store(pool.tick(), ordering: .relaxed) }
+    }
+
+    /// Closes the environment when no transaction uses it (the pool's eviction): true when it
+    /// was parked. Unsynced commits are synced first.
+    func parkIfIdle() -> Bool {
+        guard pthread_rwlock_trywrlock(resizeLock) == 0 else { return false }
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env, !pinned.load(ordering: .relaxed) else { return false }
+        if !readOnly && unsynced.exchange(false, ordering: .relaxed) {
+            guard mdb_env_sync(env, 1) == 0 else {
+                unsynced.store(true, ordering: .relaxed)
+                return false
+            }
+        }
+        parkedInfo = Self.info(of: env)
+        mdb_env_close(env)
+        self.env = nil
+        parked = true
+        pool?.didClose(ObjectIdentifier(self))
+        return true
+    }
+
+    /// Keeps the environment open until it is closed (its file is about to be removed, and
+    /// whoever still holds the environment must go on reading it).
+    func pin() {
+        pinned.store(true, ordering: .relaxed)
+        if let env = try? lockOpen("pin") {
+            _ = env
+            pthread_rwlock_unlock(resizeLock)
+        }
+        pool?.didClose(ObjectIdentifier(self))
+    }
+
+    /// True while the environment is parked (closed until its next transaction).
+    public var isParked: Bool {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        return parked
     }
 
     deinit {
@@ -81,7 +226,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mdb_env_close(env)
             self.env = nil
         }
+        parked = false
         pthread_rwlock_unlock(resizeLock)
+        pool?.didClose(ObjectIdentifier(self))
     }
 
     /// Opens (creating it in a writable environment) the named table.
@@ -99,16 +246,18 @@ public final class LMDBEnvironment: @unchecked Sendable {
             table = try write { txn in try txn.openTable(name, flags: UInt32(flags | MDB_CREATE)) }
         }
         tablesLock.lock()
-        tables[name] = table
+        if tables[name] == nil {
+            tables[name] = table
+            tableOrder.append((name, UInt32(flags) & ~UInt32(MDB_CREATE)))
+        }
         tablesLock.unlock()
         return table
     }
 
     /// A handle opened in a read-only transaction survives only if that transaction commits.
     private func openTableReadOnly(_ name: String, flags: UInt32) throws -> LMDBTable {
-        pthread_rwlock_rdlock(resizeLock)
+        let env = try lockOpen("open table")
         defer { pthread_rwlock_unlock(resizeLock) }
-        guard let env else { throw LMDBError(code: EINVAL, operation: "open table on closed \(path)") }
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read, \(path))")
         let table: LMDBTable
@@ -128,16 +277,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func read<T>(_ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
         var waitedForSlot = 0
         while true {
-            pthread_rwlock_rdlock(resizeLock)
-            defer { pthread_rwlock_unlock(resizeLock) }
-            guard let env else { throw LMDBError(code: EINVAL, operation: "read on closed \(path)") }
+            let env = try lockOpen("read")
             var txn: OpaquePointer?
             let rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
             if rc == MDB_MAP_RESIZED {
                 // Another process grew the file; adopt its size (needs the exclusive lock).
                 pthread_rwlock_unlock(resizeLock)
                 adoptResizedMap()
-                pthread_rwlock_rdlock(resizeLock)
                 continue
             }
             if rc == MDB_READERS_FULL && waitedForSlot < 60_000 {
@@ -145,9 +291,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 waitedForSlot += 1
                 pthread_rwlock_unlock(resizeLock)
                 usleep(1000)
-                pthread_rwlock_rdlock(resizeLock)
                 continue
             }
+            defer { endTransaction() }
             try lmdbCheck(rc, "mdb_txn_begin(read, \(path))")
             let transaction = LMDBTransaction(txn: txn!, path: path)
             defer { mdb_txn_abort(txn) }
@@ -177,9 +323,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     private func writeOnce<T>(flags: UInt32, _ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
-        pthread_rwlock_rdlock(resizeLock)
-        defer { pthread_rwlock_unlock(resizeLock) }
-        guard let env else { throw LMDBError(code: EINVAL, operation: "write on closed \(path)") }
+        let env = try lockOpen("write")
+        defer { endTransaction() }
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, flags, &txn), "mdb_txn_begin(write, \(path))")
         let transaction = LMDBTransaction(txn: txn!, path: path)
@@ -191,6 +336,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             throw error
         }
         try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(\(path))")
+        if flags & UInt32(MDB_NOSYNC) != 0 { unsynced.store(true, ordering: .relaxed) }
         return result
     }
 
@@ -203,7 +349,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func info() -> (mapSize: Int, usedBytes: Int, pageSize: Int) {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        guard let env else { return (0, 0, 0) }
+        guard let env else { return parked ? parkedInfo : (0, 0, 0) }
+        return Self.info(of: env)
+    }
+
+    private static func info(of env: OpaquePointer) -> (mapSize: Int, usedBytes: Int, pageSize: Int) {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         mdb_env_info(env, &info)
@@ -287,11 +437,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// read transaction then fails with `MDB_MAP_RESIZED`, and runs again on the adopted size.
     public func copyCompacted(to destination: String) throws {
         for attempt in 0..<2 {
-            pthread_rwlock_rdlock(resizeLock)
-            guard let env else {
-                pthread_rwlock_unlock(resizeLock)
-                throw LMDBError(code: EINVAL, operation: "copy of closed \(path)")
-            }
+            let env = try lockOpen("copy")
             let rc = mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT))
             pthread_rwlock_unlock(resizeLock)
             if rc == MDB_MAP_RESIZED && attempt == 0 {
@@ -308,7 +454,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func sync() throws {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        guard let env else { return }
+        guard let env else { return }  // a parked environment was synced when parked
+        unsynced.store(false, ordering: .relaxed)
         try lmdbCheck(mdb_env_sync(env, 1), "mdb_env_sync(\(path))")
     }
 }

@@ -40,11 +40,13 @@ public final class Segment: Sendable {
     static let lockFileBytes = Int(readers - 1) * 64 + 192
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
-    init(directory: String, day: Int32, generation: Int = 0, readOnly: Bool, mapSize: Int) throws {
+    /// `pool` bounds the segments open at once (`StorageOptions.maxOpenSegments`): it closes
+    /// idle ones, which their next transaction reopens.
+    init(directory: String, day: Int32, generation: Int = 0, readOnly: Bool, mapSize: Int, pool: LMDBEnvironmentPool? = nil) throws {
         self.day = day
         self.generation = generation
         path = directory + "/" + Self.fileName(day: day, generation: generation)
-        env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers)
+        env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers, pool: pool)
         meta = try env.table(Keys.segmentMeta)
         let (metaTable, environment) = (meta, env)
         let found: UInt32? = try environment.read { txn in
@@ -119,8 +121,9 @@ public final class Segment: Sendable {
     }
 
     /// Removes the segment's files (the environment stays usable by whoever still holds it:
-    /// an unlinked file lives until its last mapping is closed).
+    /// an unlinked file lives until its last mapping is closed; it is no longer parked).
     func unlink() {
+        env.pin()
         try? FileManager.default.removeItem(atPath: path)
         try? FileManager.default.removeItem(atPath: path + "-lock")
     }

@@ -4,9 +4,12 @@ import Synchronization
 /// State shared between the writer and readers, behind one lock.
 final class Shared: Sendable {
     let state: Mutex<Storage.SharedState>
+    /// Bounds the segments open at once (`StorageOptions.maxOpenSegments`).
+    let segmentPool: LMDBEnvironmentPool
 
-    init(_ initial: consuming Storage.SharedState) {
+    init(_ initial: consuming Storage.SharedState, segmentPool: LMDBEnvironmentPool) {
         state = Mutex(initial)
+        self.segmentPool = segmentPool
     }
 
     /// A change of one stream's head, published to readers.

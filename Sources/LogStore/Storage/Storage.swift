@@ -81,8 +81,10 @@ public final class Storage: Sendable {
             lock = try DirectoryLock(directory: directory)
         }
         catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly)
+        let segmentPool = LMDBEnvironmentPool(maxOpen: options.maxOpenSegments)
         let recovered = try StoreRecovery(
-            segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, logger: logger)
+            segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, pool: segmentPool,
+            logger: logger)
         let maxLSN = recovered.maxLSN
         var state = SharedState(
             segments: recovered.segments, heads: recovered.headLSNs, tombstones: try catalog.loadTombstones(),
@@ -95,7 +97,7 @@ public final class Storage: Sendable {
         let (segments, streams) = (recovered.segments, recovered.streams)
         // The writer never gives a new line a stream of a deleted index.
         let byKey = deletedStreams.isEmpty ? state.byKey : state.byKey.filter { !deletedStreams.contains($0.value) }
-        shared = Shared(state)
+        shared = Shared(state, segmentPool: segmentPool)
         if options.readOnly {
             writer = nil
         } else {
@@ -283,6 +285,10 @@ public final class Storage: Sendable {
     public func stream(_ id: StreamID) -> StreamInfo? {
         shared.state.withLock { $0.streams[id] }
     }
+
+    /// Day segments whose files are open now (at most `StorageOptions.maxOpenSegments` while
+    /// no more are in use at once).
+    public var openSegments: Int { shared.segmentPool.openCount }
 
     func segment(_ day: Int32) -> Segment? {
         shared.state.withLock { $0.segments[day] }

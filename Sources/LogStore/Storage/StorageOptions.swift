@@ -26,6 +26,9 @@ public struct StorageOptions: Sendable {
     public var indexFlushTokens = Limits.indexFlushTokens
     /// Bytes of decoded blocks kept for repeated reads (`Limits.blockCacheBytes`); 0 turns the cache off.
     public var blockCacheBytes = Limits.blockCacheBytes
+    /// Day segments kept open at once (`Limits.maxOpenSegments`); idle ones past it are closed
+    /// and reopened by their next read or write.
+    public var maxOpenSegments = Limits.maxOpenSegments
     /// The time limit of a read that brings no `QueryDeadline` of its own (nil: none, the
     /// engine's default for tools; the server sets `Limits.queryTimeout`).
     public var queryTimeout: Duration?

@@ -27,14 +27,15 @@ struct StoreRecovery {
     private var chunkRecords: [ChunkKey: PartialChunk] = [:]
 
     /// Opens the segments in `segmentsDirectory` and reads everything listed above from them.
-    init(segmentsDirectory: String, catalog: Catalog, options: StorageOptions, logger: Logger) throws {
+    init(segmentsDirectory: String, catalog: Catalog, options: StorageOptions, pool: LMDBEnvironmentPool, logger: Logger) throws {
         keys = try catalog.loadStreams()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: segmentsDirectory)) ?? []
         let newest = Segment.newestGenerations(names)
         if !options.readOnly { Self.removeStale(names, newest: newest, in: segmentsDirectory) }
         for (day, generation) in newest.sorted(by: { $0.key < $1.key }) {
             segments[day] = try Segment(
-                directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly, mapSize: options.segmentMapSize)
+                directory: segmentsDirectory, day: day, generation: generation, readOnly: options.readOnly, mapSize: options.segmentMapSize,
+                pool: pool)
         }
         if options.fullTextIndex {
             for segment in segments.values {

@@ -62,6 +62,10 @@ public enum Limits {
     /// jobs rarely hit, and a bigger cache cost ~2× its size in resident memory (allocator
     /// fragmentation of ~250 KB blocks), measured with 64 MiB.
     public static let blockCacheBytes = 16 << 20
+    /// Day segments open at once (each holds three file descriptors and two maps): 256 is
+    /// eight months of days and 768 descriptors, within the 1,024 the server keeps for files
+    /// when it caps its connections. Reads over more days reopen segments (tens of µs each).
+    public static let maxOpenSegments = 256
     /// At most this many clauses in one query, like OpenSearch's
     /// `indices.query.bool.max_clause_count` (same default): each search term, phrase, prefix
     /// and field filter of the query language counts one; in the DSL each query object, `terms`

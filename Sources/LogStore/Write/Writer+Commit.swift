@@ -222,7 +222,7 @@ extension Writer {
     func segmentFor(_ day: Int32, created: inout [Segment]) throws -> Segment {
         if let segment = shared.state.withLock({ $0.segments[day] }) { return segment }
         if let segment = created.first(where: { $0.day == day }) { return segment }
-        let segment = try Segment(directory: segmentsDirectory, day: day, readOnly: false, mapSize: options.segmentMapSize)
+        let segment = try Segment(directory: segmentsDirectory, day: day, readOnly: false, mapSize: options.segmentMapSize, pool: shared.segmentPool)
         syncDirectory(segmentsDirectory)
         created.append(segment)
         logger.info("segment created", metadata: ["segment": "\(segment.name)"])

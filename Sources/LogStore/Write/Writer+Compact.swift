@@ -51,7 +51,7 @@ extension Writer {
             throw StorageError.io("cannot rename \(temporary): \(String(cString: strerror(errno)))")
         }
         syncDirectory(segmentsDirectory)
-        let fresh = try Segment(directory: segmentsDirectory, day: day, generation: generation, readOnly: false, mapSize: options.segmentMapSize)
+        let fresh = try Segment(directory: segmentsDirectory, day: day, generation: generation, readOnly: false, mapSize: options.segmentMapSize, pool: shared.segmentPool)
         if options.fullTextIndex { _ = try fresh.recoverPendingIndex() }
         shared.state.withLock { $0.segments[day] = fresh }
         segment.unlink()

@@ -122,7 +122,7 @@ public func buildApplication(
         idleTimeout: TimeAmount.nanoseconds(connections.idleTimeout.nanoseconds))
     var app = Application(
         responder: PathPrefixResponder(prefix: options.security.pathPrefix, inner: router.buildResponder()),
-        server: .guardedHTTP1(configuration: http1, headerTimeout: connections.headerTimeout, tls: options.security.tls),
+        server: .guardedHTTP1(configuration: http1, connections: connections, tls: options.security.tls),
         configuration: ApplicationConfiguration(
             address: .hostname(options.host, port: options.port), serverName: options.serverName,
             availableConnectionsDelegate: MaximumAvailableConnections(connections.maxConnections, logger: logger)),

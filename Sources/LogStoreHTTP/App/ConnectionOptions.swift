@@ -12,6 +12,18 @@ public struct ConnectionOptions: Sendable {
     /// new connections wait in the kernel's backlog until one closes. Above the default
     /// `--max-tail-waiters` (10,000), since every tail follower holds a connection.
     public var maxConnections = 10_240
+    /// A request's body must be complete this long after its head; otherwise the server
+    /// answers 408 and closes the connection (a body trickled a byte at a time). 0: no limit.
+    public var bodyTimeout: Duration = .seconds(120)
+    /// At most this many open connections from one client address (IP); more are answered
+    /// 429 and closed. 0: no limit beyond `maxConnections` (clients behind one NAT or proxy
+    /// share an address).
+    public var maxConnectionsPerClient = 0
+    /// After an error answer to a request whose body was not read, or a refusal, the server
+    /// stops sending, reads and drops what the client still sends until it has been silent
+    /// this long (at most 30 s in all), then closes: the client reads the answer instead of a
+    /// connection reset.
+    public var lingerTimeout: Duration = .seconds(5)
 
     public init() {}
 }

@@ -6,12 +6,12 @@ extension HTTPServerBuilder {
     /// encrypted with the context `certificates` holds when it is accepted; plain HTTP/1.1
     /// when `certificates` is nil.
     static func guardedHTTP1(
-        configuration: HTTP1Channel.Configuration, headerTimeout: Duration, tls certificates: TLSCertificateStore?
+        configuration: HTTP1Channel.Configuration, connections: ConnectionOptions, tls certificates: TLSCertificateStore?
     ) -> HTTPServerBuilder {
         .init { responder in
             ReloadingTLSChannel(
                 baseChannel: GuardedHTTP1Channel(
-                    http1: HTTP1Channel(responder: responder, configuration: configuration), headerTimeout: headerTimeout),
+                    http1: HTTP1Channel(responder: responder, configuration: configuration), connections: connections),
                 certificates: certificates)
         }
     }

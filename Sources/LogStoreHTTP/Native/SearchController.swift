@@ -100,12 +100,15 @@ struct SearchController {
     }
 
     func streams(_ request: Request) throws -> Response {
-        try LogParameters.check(request, allowed: ["workflow", "job", "index"])
+        try LogParameters.check(request, allowed: ["workflow", "job", "index", "limit"])
+        // A bounded answer: a store holds up to millions of streams.
+        let limit = try LogParameters(request).integer("limit", in: 1...100_000) ?? 10_000
         let q = request.uri.queryParameters
         let selector = StreamSelector(index: q["index"].map(String.init), workflow: q["workflow"].map(String.init), job: q["job"].map(String.init))
+        let streams = storage.streams(matching: selector)
         var out = JSONText()
         out.raw("{\"streams\":[")
-        for (i, stream) in storage.streams(matching: selector).enumerated() {
+        for (i, stream) in streams.prefix(limit).enumerated() {
             if i > 0 { out.raw(",") }
             out.raw("{\"index\":")
             out.string(stream.key.index)
@@ -121,7 +124,9 @@ struct SearchController {
             if stream.stats.lines > 0 { out.string(Timestamp.formatRFC3339(stream.stats.lastTimestamp)) } else { out.raw("null") }
             out.raw("}")
         }
-        out.raw("]}")
+        out.raw("],\"total\":")
+        out.number(streams.count)
+        out.raw("}")
         return JSONAnswer.answer(out.bytes, request: request)
     }
 }

@@ -11,6 +11,12 @@ struct Highlight: Sendable {
     /// The names the highlight is written under (as requested: `log`, `message`, `*` → both).
     var fields: [String]
 
+    /// Longest `pre_tags`/`post_tags` accepted (bytes): a tag is written around every marked
+    /// token, so a long one multiplies the answer.
+    static let maxTagBytes = 256
+    /// Most bytes of highlighted messages in one answer (a 400 naming it past that).
+    static let maxAnswerBytes = 64 << 20
+
     static func parse(_ value: Any) throws -> Highlight {
         guard let o = value as? [String: Any] else { throw OpenSearchError.badRequest("[highlight] must be an object", type: "parsing_exception") }
         var h = Highlight(fields: [])
@@ -22,6 +28,10 @@ struct Highlight: Sendable {
         }
         if let t = try tag(o["pre_tags"], "pre_tags") { h.preTag = t }
         if let t = try tag(o["post_tags"], "post_tags") { h.postTag = t }
+        for (name, t) in [("pre_tags", h.preTag), ("post_tags", h.postTag)] where t.utf8.count > maxTagBytes {
+            throw OpenSearchError.badRequest(
+                "[highlight.\(name)] is \(t.utf8.count) bytes, over the limit of \(maxTagBytes) bytes", type: "illegal_argument_exception")
+        }
         for key in o.keys {
             switch key {
             case "pre_tags", "post_tags", "fields", "fragment_size", "number_of_fragments", "require_field_match", "type", "order",
@@ -68,13 +78,19 @@ struct Highlight: Sendable {
         return (tokens, prefixes)
     }
 
-    /// `message` with every token `terms` name wrapped in the tags; nil when none is.
-    func mark(_ message: String, tokens: Set<String>, prefixes: [String]) -> String? {
+    /// `message` with every token `terms` name wrapped in the tags; nil when none is. Throws a
+    /// 400 naming `maxAnswerBytes` once the marked message is longer than `limit` bytes.
+    func mark(_ message: String, tokens: Set<String>, prefixes: [String], limit: Int = Highlight.maxAnswerBytes) throws(OpenSearchError) -> String? {
         var out = ""
         var any = false
         var word = ""
+        var over = false
         func flush() {
-            if word.isEmpty { return }
+            if word.isEmpty || over { return }
+            if out.utf8.count > limit {
+                over = true
+                return
+            }
             let lower = word.lowercased()
             if tokens.contains(lower) || prefixes.contains(where: { lower.hasPrefix($0) }) {
                 out += preTag + word + postTag
@@ -96,6 +112,13 @@ struct Highlight: Sendable {
             }
         }
         flush()
+        if over || out.utf8.count > limit { throw Self.tooLarge() }
         return any ? out : nil
+    }
+
+    static func tooLarge() -> OpenSearchError {
+        OpenSearchError.badRequest(
+            "the highlighted hits are over the limit of \(maxAnswerBytes >> 20) MiB of highlighted text in one answer; ask for fewer hits (size) or highlight fewer tokens",
+            type: "illegal_argument_exception")
     }
 }

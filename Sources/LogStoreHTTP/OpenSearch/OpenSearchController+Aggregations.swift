@@ -117,8 +117,9 @@ extension OpenSearchController {
         _ lines: ArraySlice<LinePage.Ref>, of page: LinePage, keys: [StreamID: StreamKey], ids: [LSN: String], source: SourceFilter,
         highlight: Highlight,
         query: Query, into json: inout JSONText
-    ) {
+    ) throws(OpenSearchError) {
         let (tokens, prefixes) = Highlight.terms(query)
+        var left = Highlight.maxAnswerBytes
         for (i, ref) in lines.enumerated() {
             if i > 0 { json.raw(",") }
             let line = page.logLine(ref)
@@ -128,7 +129,9 @@ extension OpenSearchController {
             json.string(ids[ref.lsn] ?? Storage.generatedID(ref.lsn))
             json.raw(",\"_score\":null")
             SourceWriter.writeSource(line, filter: source, into: &json)
-            if let marked = highlight.mark(line.message, tokens: tokens, prefixes: prefixes) {
+            if let marked = try highlight.mark(line.message, tokens: tokens, prefixes: prefixes, limit: left) {
+                left -= marked.utf8.count * highlight.fields.count
+                if left < 0 { throw Highlight.tooLarge() }
                 json.raw(",\"highlight\":{")
                 for (k, name) in highlight.fields.enumerated() {
                     if k > 0 { json.raw(",") }

@@ -80,7 +80,7 @@ extension OpenSearchController {
         out.writeBytes(head.bytes)
         if let highlight = extras.highlight {
             var json = JSONText(capacity: lines.count * 640)
-            Self.writeHighlightedHits(
+            try Self.writeHighlightedHits(
                 lines, of: page, keys: keys, ids: ids, source: search.source, highlight: highlight, query: search.dsl.query, into: &json)
             out.writeBytes(json.bytes)
         } else {

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// JSONReader is the reading position of ``JSONScanner`` in one buffer: it validates and skips
 /// values and reports errors at its offset. Internal: a view that must not outlive the buffer.
 struct JSONReader {
@@ -7,6 +15,10 @@ struct JSONReader {
     let maxDepth: Int
     /// Whether the last string scanned by `skipValue` contained escapes.
     var lastStringEscapes = false
+    /// Raw key ranges (quotes included) of the members of the nested objects being scanned,
+    /// innermost last: a name given twice in one object is refused (`duplicateKey`). The
+    /// top-level object's names are the visitor's (`MemberNames`).
+    var nestedKeys: [Range<Int>] = []
 
     init(_ p: UnsafePointer<UInt8>, _ end: Int, _ i: Int, _ maxDepth: Int) {
         self.p = p
@@ -59,11 +71,15 @@ struct JSONReader {
         }
         var memberIndex = 0
         let separator = pathLength > 0 ? 1 : 0
+        let mark = nestedKeys.count
+        var hashed: [Int: [Range<Int>]]? = nil
+        defer { if depth > 1 { nestedKeys.removeSubrange(mark...) } }
         while true {
             guard i < end, p[i] == 0x22 else { throw error("expected a string key") }
             let keyStart = i
             let keyEscapes = try scanString()
             let keyEnd = i
+            if depth > 1 { try noteKey(keyStart..<keyEnd, from: mark, hashed: &hashed) }
             skipWhitespace()
             guard i < end, p[i] == 0x3A else { throw error("expected ':' after object key") }
             i += 1
@@ -190,9 +206,14 @@ struct JSONReader {
             i += 1
             return
         }
+        let mark = nestedKeys.count
+        var hashed: [Int: [Range<Int>]]? = nil
+        defer { nestedKeys.removeSubrange(mark...) }
         while true {
             guard i < end, p[i] == 0x22 else { throw error("expected a string key") }
+            let keyStart = i
             _ = try scanString()
+            try noteKey(keyStart..<i, from: mark, hashed: &hashed)
             skipWhitespace()
             guard i < end, p[i] == 0x3A else { throw error("expected ':' after object key") }
             i += 1
@@ -211,6 +232,44 @@ struct JSONReader {
             }
             throw error("expected ',' or '}' after object member")
         }
+    }
+
+    /// Objects with more members than this compare names through a hash table.
+    static let linearKeys = 16
+
+    /// Records the member name at `key` of the object whose names start at `mark` in
+    /// `nestedKeys`; throws `duplicateKey` when the object already has it.
+    @inline(__always)
+    mutating func noteKey(_ key: Range<Int>, from mark: Int, hashed: inout [Int: [Range<Int>]]?) throws(IngestError) {
+        let count = nestedKeys.count - mark
+        if count < Self.linearKeys {
+            for k in mark..<nestedKeys.count {
+                let seen = nestedKeys[k]
+                if seen.count == key.count && memcmp(p + seen.lowerBound, p + key.lowerBound, key.count) == 0 { throw duplicate(key) }
+            }
+            nestedKeys.append(key)
+            return
+        }
+        if hashed == nil {
+            var table: [Int: [Range<Int>]] = [:]
+            for k in mark..<nestedKeys.count { table[hash(nestedKeys[k]), default: []].append(nestedKeys[k]) }
+            hashed = table
+        }
+        let h = hash(key)
+        for seen in hashed![h] ?? [] where seen.count == key.count && memcmp(p + seen.lowerBound, p + key.lowerBound, key.count) == 0 {
+            throw duplicate(key)
+        }
+        hashed![h, default: []].append(key)
+    }
+
+    private func hash(_ key: Range<Int>) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(start: p + key.lowerBound, count: key.count))
+        return hasher.finalize()
+    }
+
+    private func duplicate(_ key: Range<Int>) -> IngestError {
+        .duplicateKey(String(decoding: UnsafeBufferPointer(start: p + key.lowerBound + 1, count: max(0, key.count - 2)), as: UTF8.self))
     }
 
     mutating func skipArray(depth: Int) throws(IngestError) {
