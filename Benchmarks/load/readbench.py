@@ -357,6 +357,11 @@ def run_read_phase(ctx, kind: str, rate: float, a, host: str, port: int, jobs: l
     }
     out["server_cpu_percent"] = (round(100 * out["server_cpu_seconds"] / wall, 1)
                                  if out["server_cpu_seconds"] is not None and wall > 0 else None)
+    # CPU per answer, the server's and the driver's own (all its worker processes)
+    out["server_cpu_ms_per_answer"] = (round(1000 * out["server_cpu_seconds"] / ok, 3)
+                                       if out["server_cpu_seconds"] is not None and ok else None)
+    out["client_cpu_ms_per_answer"] = round(1000 * out["client_cpu_seconds"] / ok, 3) if ok else None
+    out["client_cpu_percent"] = round(100 * out["client_cpu_seconds"] / wall, 1) if wall > 0 else None
     tgt = TARGETS_P95_MS.get(int(rate)) if float(rate).is_integer() else None
     if tgt is not None:
         p95 = out["latency_ms"]["p95"]
@@ -395,7 +400,7 @@ def print_report(rep: dict) -> None:
               f"RSS {(b['server_rss_bytes'] or 0) / 1e6:,.1f} MB")
     hdr = (f"{'kind':<8}{'req/s':>7}{'achvd':>8}{'ok':>7}{'err':>5}{'unsent':>8}{'p50 ms':>10}{'p95 ms':>10}"
            f"{'p99 ms':>10}{'max ms':>10}{'svc p50':>9}{'svc p95':>9}{'lines':>7}{'resp KB':>8}{'cpu %':>7}"
-           f"{'RSS MB':>8}{'anon MB':>8}  target")
+           f"{'RSS MB':>8}{'anon MB':>8}{'srv ms':>8}{'drv ms':>8}{'drv %':>7}  target")
     print(hdr)
     print("-" * (len(hdr) + 16))
     for p in rep["phases"]:
@@ -411,14 +416,17 @@ def print_report(rep: dict) -> None:
               f"{f(p['errors'], 5)}{f(p['unsent'], 8)}{f(lat['p50'], 10, 2)}{f(lat['p95'], 10, 2)}"
               f"{f(lat['p99'], 10, 2)}{f(lat['max'], 10, 1)}{f(p['service_ms']['p50'], 9, 2)}"
               f"{f(p['service_ms']['p95'], 9, 2)}{f(p['lines_per_response_sampled'], 7, 0)}{f(kb, 8, 1)}"
-              f"{f(p['server_cpu_percent'], 7, 0)}{f(rss, 8, 1)}{f(anon, 8, 1)}  {verdict}")
+              f"{f(p['server_cpu_percent'], 7, 0)}{f(rss, 8, 1)}{f(anon, 8, 1)}"
+              f"{f(p.get('server_cpu_ms_per_answer'), 8, 3)}{f(p.get('client_cpu_ms_per_answer'), 8, 3)}"
+              f"{f(p.get('client_cpu_percent'), 7, 0)}  {verdict}")
     for p in rep["phases"]:
         if p["errors"] or p["bad_samples"] or p["empty_samples"]:
             print(f"  {p['kind']}@{p['target_rps']:g}: status {p['status']}, connection errors {p['conn_errors']}, "
                   f"undecodable samples {p['bad_samples']}, empty answers {p['empty_samples']} of {p['samples']} sampled")
     print("latency = completion − scheduled send time (queueing included); svc = completion − actual send;"
           " lines = lines per response (sampled); cpu % = server utime+stime / wall (100 = one core);"
-          " unsent = due requests not sent within the grace period (client queue behind an overloaded server)")
+          " unsent = due requests not sent within the grace period (client queue behind an overloaded server);"
+          " srv ms / drv ms = server / load driver CPU per answer; drv % = the driver's CPU / wall (100 = one core)")
     if rep.get("ingest"):
         g = rep["ingest"]
         print(f"background ingest: {g['lines']:,} lines in {g['seconds']} s = {g['lines_per_sec']:,.0f} lines/s "
