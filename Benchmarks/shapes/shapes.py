@@ -198,6 +198,53 @@ def logstore(binary: str, docs: Path, facts: dict, work: Path) -> dict:
             "after_compact": after_compact, "read_s": best, "report": compact[-1] if compact else ""}
 
 
+def pss(pid: int) -> int:
+    """Proportional set size of process `pid` in bytes (/proc/PID/smaps_rollup)."""
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def logstore_served(binary: str, docs: Path, facts: dict, work: Path) -> dict:
+    """The same documents posted to `logstore serve` as 4 MiB `_bulk` bodies: lines/s over HTTP
+    and the server's PSS once the last body is answered."""
+    data = work / "logstore-served"
+    shutil.rmtree(data, ignore_errors=True)
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
+                             "--max-age", "0", "--log-level", "error"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            try:
+                vl_request(port, "GET", "/")
+                break
+            except (OSError, SystemExit):
+                time.sleep(0.05)
+        action = b'{"index":{"_index":"fluentbit-job_log"}}\n'
+        started = time.monotonic()
+        with open(docs, "rb") as fh:
+            while True:
+                chunk = fh.readlines(4 << 20)
+                if not chunk:
+                    break
+                body = b"".join(action + line for line in chunk)
+                answer = vl_request(port, "POST", "/_bulk", body, {"Content-Type": "application/x-ndjson"})
+                if b'"errors":true' in answer:
+                    raise SystemExit(f"logstore _bulk refused documents: {answer[:300]!r}")
+        seconds = time.monotonic() - started
+        return {"served_lines_per_s": facts["lines"] / seconds, "pss": pss(proc.pid)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def settled(path: Path, at_least: float, limit: float = 300) -> int:
     """`du -sb` of `path` once it stopped changing for two seconds, `at_least` seconds from now."""
     start = time.monotonic()
@@ -254,6 +301,7 @@ def victorialogs(binary: str, docs: Path, facts: dict, work: Path) -> dict:
         vl_request(port, "GET", "/internal/force_flush")
         seconds = time.monotonic() - started
         after_ingest = settled(data, at_least=10)   # VictoriaLogs writes its in-memory parts in the background
+        memory = pss(proc.pid)
         vl_request(port, "GET", "/internal/force_merge")
         after_merge = settled(data, at_least=4)   # the merge runs in the background
         key = "kubernetes.labels.job-name" if facts["probe_kind"] == "job" else "kubernetes.labels.reana-run-batch-workflow-uuid"
@@ -268,7 +316,7 @@ def victorialogs(binary: str, docs: Path, facts: dict, work: Path) -> dict:
             if got != facts["probe_lines"]:
                 print(f"warning: VictoriaLogs read {got} lines of {facts['probe']}, expected {facts['probe_lines']}", file=sys.stderr)
         return {"ingest_s": seconds, "lines_per_s": facts["lines"] / seconds, "after_ingest": after_ingest,
-                "after_compact": after_merge, "read_s": best}
+                "after_compact": after_merge, "read_s": best, "pss": memory}
     finally:
         proc.terminate()
         try:
@@ -289,6 +337,8 @@ def main() -> int:
     ap.add_argument("--shapes", default="dense,slow,sparse,engine,many,one")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
+    ap.add_argument("--pss", action="store_true",
+                    help="also post the documents to `logstore serve` over _bulk and measure its PSS after ingest")
     a = ap.parse_args()
     if not Path(a.bin).exists():
         raise SystemExit(f"{a.bin} missing: run `make release` first")
@@ -302,6 +352,8 @@ def main() -> int:
             docs = work / f"{shape}.ndjson"
             facts = generate(shape, a.quick, corpus, docs)
             row = {"shape": shape, **facts, "logstore": logstore(a.bin, docs, facts, work)}
+            if a.pss:
+                row["logstore"].update(logstore_served(a.bin, docs, facts, work))
             if a.victorialogs:
                 row["victorialogs"] = victorialogs(a.victorialogs, docs, facts, work)
             results.append(row)
@@ -316,6 +368,9 @@ def main() -> int:
     if vl:
         head += " VL settled MiB | VL merged MiB | VL ratio | VL lines/s | VL read s | logstore/VL |"
         sep += "---:|---:|---:|---:|---:|---:|"
+    if a.pss:
+        head += " logstore PSS MiB |" + (" VL PSS MiB |" if vl else "")
+        sep += "---:|" + ("---:|" if vl else "")
     print(head)
     print(sep)
     for r in results:
@@ -326,6 +381,8 @@ def main() -> int:
             v = r["victorialogs"]
             row += (f" {mib(v['after_ingest'])} | {mib(v['after_compact'])} | {v['after_compact'] / r['raw']:.3f} | "
                     f"{v['lines_per_s']:,.0f} | {v['read_s']:.3f} | {ls['after_compact'] / v['after_compact']:.2f} |")
+        if a.pss:
+            row += f" {mib(ls['pss'])} |" + (f" {mib(r['victorialogs']['pss'])} |" if vl else "")
         print(row)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))

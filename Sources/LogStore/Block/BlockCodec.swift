@@ -18,7 +18,10 @@ public enum BlockCodec {
     }
 
     /// `encodeWithHeader` for lines already sorted by `(timestamp, LSN)`.
-    static func encodeSorted<Line: SealableLine>(_ lines: [Line], level: Int32) -> (bytes: [UInt8], header: BlockHeader) {
+    /// With `dictionary`, codec 3 when it is the smallest.
+    static func encodeSorted<Line: SealableLine>(
+        _ lines: [Line], level: Int32, dictionary: [UInt8]? = nil
+    ) -> (bytes: [UInt8], header: BlockHeader) {
         precondition(!lines.isEmpty, "BUG: empty block")
         let minTs = lines[0].timestamp
         var maxTs = Int64.min
@@ -67,7 +70,7 @@ public enum BlockCodec {
         payload.bytes.append(contentsOf: values.bytes)
 
         let raw = payload.bytes
-        let (codec, stored) = compress(raw, level: level)
+        let (codec, stored) = compress(raw, level: level, dictionary: dictionary)
         let header = BlockHeader(
             codec: codec, count: lines.count, rawSize: raw.count, minTimestamp: minTs, maxTimestamp: maxTs,
             firstLSN: minLSN, lastLSN: maxLSN, payloadSize: stored.count)
@@ -102,13 +105,17 @@ public enum BlockCodec {
     /// The same block with its payload compressed at `level` (compaction): the columns are not
     /// decoded, only inflated and deflated again. Checks the crc and the inflated size. A block
     /// of an earlier layout version is rewritten in the current one (same lines, same order).
-    static func recompress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws(CorruptDataError) -> [UInt8] {
-        var (header, raw) = try rawPayload(bytes)
+    /// `source` is the dictionary of the segment the block is read from; with `dictionary`, the
+    /// payload is stored in codec 3 when that is smaller than raw deflate alone.
+    static func recompress(
+        _ bytes: UnsafeRawBufferPointer, level: Int32, source: SegmentDictionary? = nil, dictionary: [UInt8]? = nil
+    ) throws(CorruptDataError) -> [UInt8] {
+        var (header, raw) = try rawPayload(bytes, dictionary: source)
         if header.version != BlockHeader.version {
             let decoded = try DecodedBlock(header: header, payload: raw)
-            return encodeSorted((0..<decoded.count).map { decoded.line($0) }, level: level).bytes
+            return encodeSorted((0..<decoded.count).map { decoded.line($0) }, level: level, dictionary: dictionary).bytes
         }
-        let (codec, stored) = compress(raw, level: level)
+        let (codec, stored) = compress(raw, level: level, dictionary: dictionary)
         header.codec = codec
         header.payloadSize = stored.count
         raw = []
@@ -116,37 +123,66 @@ public enum BlockCodec {
     }
 
     /// Checks the crc and decodes a stored block into its columns.
+    /// A block is the preset dictionary of the block's segment (read only for codec 3).
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> DecodedBlock {
-        let (header, raw) = try rawPayload(bytes)
+        try decode(bytes, dictionary: nil)
+    }
+
+    /// `decode` for a block of a segment with `dictionary` (read only for codec 3).
+    static func decode(_ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?) throws(CorruptDataError) -> DecodedBlock {
+        let (header, raw) = try rawPayload(bytes, dictionary: dictionary)
         return try DecodedBlock(header: header, payload: raw)
     }
 
     /// The header of a stored block and its payload before the codec; checks the crc and the
     /// inflated size.
-    private static func rawPayload(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
+    private static func rawPayload(
+        _ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?
+    ) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
         let header = try BlockHeader(parsing: bytes)
         var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
         let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
         crc = Compression.crc32(stored, crc: crc)
         guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
+        return (header, try inflatePayload(stored, header: header, dictionary: dictionary))
+    }
+
+    /// The payload of a block before its codec, from the `stored` bytes after its header
+    /// (crc already checked): every codec's inflate goes through here.
+    /// - 0: stored as is; 1: zlib; 2: raw deflate; 3: raw deflate with the preset dictionary
+    ///   of the block's segment (`dictionary`, read on first use).
+    static func inflatePayload(
+        _ stored: UnsafeRawBufferPointer, header: BlockHeader, dictionary: SegmentDictionary?
+    ) throws(CorruptDataError) -> [UInt8] {
         switch header.codec {
         case 0:
             guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
-            return (header, stored.array)
+            return stored.array
         case 1:
-            return (header, try Compression.inflate(stored, expectedSize: header.rawSize))
+            return try Compression.inflate(stored, expectedSize: header.rawSize)
         case 2:
-            return (header, try Compression.inflate(stored, expectedSize: header.rawSize, raw: true))
+            return try Compression.inflate(stored, expectedSize: header.rawSize, raw: true)
+        case 3:
+            guard let preset = try dictionary?.bytes() else {
+                throw CorruptDataError("block of codec 3 in a segment without a preset dictionary")
+            }
+            return try PresetDictionary.inflate(stored, dictionary: preset, expectedSize: header.rawSize)
         default:
             throw CorruptDataError("unknown block codec \(header.codec)")
         }
     }
 
-    /// The codec and stored bytes of a payload: raw deflate at `level` (codec 2), or the payload
-    /// itself (codec 0) when it is too small or does not shrink.
-    private static func compress(_ raw: [UInt8], level: Int32) -> (codec: UInt8, stored: [UInt8]) {
-        guard raw.count >= minCompressSize else { return (0, raw) }
+    /// The codec and stored bytes of a payload: raw deflate at `level` (codec 2), with
+    /// `dictionary` preset (codec 3) when given and smaller, or the payload itself (codec 0)
+    /// when it is too small or does not shrink.
+    private static func compress(_ raw: [UInt8], level: Int32, dictionary: [UInt8]? = nil) -> (codec: UInt8, stored: [UInt8]) {
+        var best: (codec: UInt8, stored: [UInt8]) = (0, raw)
+        if let dictionary, !dictionary.isEmpty {
+            let preset = raw.withUnsafeBytes { PresetDictionary.deflate($0, dictionary: dictionary, level: level) }
+            if preset.count < best.stored.count { best = (3, preset) }
+        }
+        guard raw.count >= minCompressSize else { return best }
         let compressed = raw.withUnsafeBytes { Compression.deflate($0, level: level, raw: true) }
-        return compressed.count < raw.count ? (2, compressed) : (0, raw)
+        return compressed.count < best.stored.count ? (2, compressed) : best
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// On disk (little-endian; see docs/FORMAT.md):
 /// ```
-/// 0  magic "LSBK"          4   version u8 (1, 2)   5   codec u8 (0 stored, 1 zlib, 2 raw deflate)
+/// 0  magic "LSBK"          4   version u8 (1, 2)   5   codec u8 (0 stored, 1 zlib, 2 raw deflate, 3 raw deflate with the segment's preset dictionary)
 /// 6  reserved u16          8   count u32           12  rawSize u32 (payload before codec)
 /// 16 minTimestamp i64      24  maxTimestamp i64    32  firstLSN u64 (min)
 /// 40 lastLSN u64 (max)     48  payloadSize u32     52  crc32 u32 (bytes 0..<52, then payload)

@@ -10,4 +10,6 @@ struct CompactedWrite {
     var packs = 0
     var runs = 0
     var runBytes = 0
+    /// The stored size of the copy's preset dictionary (0 when it has none).
+    var dictionaryBytes = 0
 }

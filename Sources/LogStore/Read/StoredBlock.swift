@@ -19,7 +19,7 @@ struct StoredBlock {
     /// The block's lines, from `cache` when given (under `id(in: segment)`), else decoded afresh.
     /// Safe on any thread while the snapshot that found the block is open.
     func decode(cache: BlockCache?, segment: Segment) throws -> DecodedBlock {
-        guard let cache else { return try BlockCodec.decode(bytes) }
-        return try cache.decoded(id(in: segment), bytes: bytes)
+        guard let cache else { return try BlockCodec.decode(bytes, dictionary: segment.dictionary) }
+        return try cache.decoded(id(in: segment), bytes: bytes, dictionary: segment.dictionary)
     }
 }

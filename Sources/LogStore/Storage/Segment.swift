@@ -29,6 +29,8 @@ public final class Segment: Sendable {
     let postingRuns: LMDBTable?
     /// Postings of blocks sealed since the last index flush.
     let pending = PendingIndex()
+    /// The preset dictionary of a compacted day (block codec 3), read on first use.
+    let dictionary: SegmentDictionary
 
     /// Read transactions open on one day at once, all processes together: LMDB's default. Its
     /// lock file is then 8 KiB (`du -sb`) instead of the 64 KiB of 1,024 slots, which was a
@@ -48,6 +50,7 @@ public final class Segment: Sendable {
         path = directory + "/" + Self.fileName(day: day, generation: generation)
         env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers, pool: pool)
         meta = try env.table(Keys.segmentMeta)
+        dictionary = SegmentDictionary(env: env, meta: meta)
         let (metaTable, environment) = (meta, env)
         let found: UInt32? = try environment.read { txn in
             guard let v = try txn.get(metaTable, Keys.metaFormat) else { return nil }

@@ -18,10 +18,18 @@ struct CompactedSegmentWriter {
     private let runs: LMDBTable
     private let meta: LMDBTable
 
-    /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`.
-    init(path: String, mapSize: Int, level: Int32) throws {
+    /// The dictionary of the segment being copied (its codec-3 blocks).
+    let sourceDictionary: SegmentDictionary
+    /// Whether to train a preset dictionary for a day that has none.
+    let trainDictionary: Bool
+
+    /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`
+    /// the blocks of `source`.
+    init(path: String, mapSize: Int, level: Int32, source: Segment, trainDictionary: Bool = true) throws {
         dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.readers)
         self.level = level
+        sourceDictionary = source.dictionary
+        self.trainDictionary = trainDictionary
         meta = try dest.table(Keys.segmentMeta)
         head = try dest.table(Keys.segmentHead)
         blocks = try dest.table(Keys.segmentBlocks)
@@ -35,7 +43,8 @@ struct CompactedSegmentWriter {
         var result = CompactedWrite()
         try copySmallTables(source)
         try copyUnsealedHead(source)
-        try packBlocks(source, into: &result)
+        let dictionary = try presetDictionary(source, into: &result)
+        try packBlocks(source, dictionary: dictionary, into: &result)
         try writePostingRuns(source, into: &result)
         return result
     }
@@ -68,6 +77,71 @@ struct CompactedSegmentWriter {
         try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompacted)) }
     }
 
+    /// The preset dictionary the copy's blocks are compressed with, or nil.
+    ///
+    /// A day compacted with one keeps it (its packed blocks, copied as they are, need it; the
+    /// meta table copy carried it over). Otherwise one is trained from a sample of about
+    /// `dictionarySample` bytes of the blocks to re-encode, and kept only when an estimate on
+    /// other blocks of the sample says it saves more than twice its own stored size.
+    private func presetDictionary(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws -> [UInt8]? {
+        if let existing = try sourceDictionary.bytes() {
+            result.dictionaryBytes = PresetDictionary.stored(existing).count
+            return existing
+        }
+        guard trainDictionary else { return nil }
+        var blocks = 0
+        var raw = 0
+        try source.forEachBlock { block, _, packed in
+            if !packed {
+                blocks += 1
+                raw += block.header.rawSize
+            }
+            return true
+        }
+        guard blocks >= 2 else { return nil }
+        let stride = max(1, raw / Self.dictionarySample)
+        var trainer = DictionaryTrainer()
+        var trial: [DecodedBlock] = []
+        var index = 0
+        try source.forEachBlock { block, _, packed in
+            guard !packed else { return true }
+            defer { index += 1 }
+            switch index % (2 * stride) {
+            case 0: trainer.add(try BlockCodec.decode(block.bytes, dictionary: sourceDictionary))
+            case stride: trial.append(try BlockCodec.decode(block.bytes, dictionary: sourceDictionary))
+            default: break
+            }
+            return true
+        }
+        var dictionary = trainer.dictionary()
+        guard !dictionary.isEmpty else { return nil }
+        var plain = 0
+        var preset = 0
+        var trialRaw = 0
+        for block in trial {
+            let (p, d) = block.payload.withUnsafeBytes { b in
+                (Compression.deflate(b, level: level, raw: true).count, PresetDictionary.deflate(b, dictionary: dictionary, level: level).count)
+            }
+            let without = min(p, block.payload.count)
+            plain += without
+            preset += min(without, d)
+            trialRaw += block.payload.count
+        }
+        guard trialRaw > 0 else { return nil }
+        let saved = Double(plain - preset) / Double(trialRaw) * Double(raw)
+        // Trained again on the whole sample: the copy's blocks are compressed with this one.
+        for block in trial { trainer.add(block) }
+        dictionary = trainer.dictionary()
+        let stored = PresetDictionary.stored(dictionary)
+        guard saved > Double(2 * stored.count) else { return nil }
+        try dest.write { dst in try dst.put(meta, Keys.metaDictionary, stored) }
+        result.dictionaryBytes = stored.count
+        return dictionary
+    }
+
+    /// Bytes of blocks (before compression) a preset dictionary is trained from.
+    static let dictionarySample = 1 << 20
+
     /// Unsealed head lines (none after the seal that precedes a compaction, unless a caller
     /// compacts without it); sealed ones awaiting truncation are left out.
     private func copyUnsealedHead(_ source: borrowing SegmentSnapshot) throws {
@@ -78,26 +152,26 @@ struct CompactedSegmentWriter {
 
     /// Blocks in key order (a stream's blocks side by side), re-encoded in parallel batches of
     /// 256, concatenated into packs of about `Packs.target` bytes.
-    private func packBlocks(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws {
+    private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws {
         var packer = BlockPacker()
         var batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)] = []
         try source.forEachBlock { block, key, packed in
             batch.append((key.array, block.bytes, packed))
             if batch.count >= 256 {
-                try packBatch(batch, into: &packer, result: &result)
+                try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
                 batch.removeAll(keepingCapacity: true)
             }
             return true
         }
-        try packBatch(batch, into: &packer, result: &result)
+        try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
         try flushPack(&packer, result: &result)
     }
 
     /// Re-encodes the blocks of `batch` not packed yet on every core (their bytes point into the
     /// source's map, valid while its snapshot is open) and appends all of them to the pack.
     private func packBatch(
-        _ batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)], into packer: inout BlockPacker,
-        result: inout CompactedWrite
+        _ batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)], dictionary: [UInt8]?,
+        into packer: inout BlockPacker, result: inout CompactedWrite
     ) throws {
         guard !batch.isEmpty else { return }
         nonisolated(unsafe) let work = batch
@@ -110,10 +184,11 @@ struct CompactedSegmentWriter {
         nonisolated(unsafe) let out = output
         let failed = Mutex<Error?>(nil)
         let level = self.level
+        let source = sourceDictionary
         DispatchQueue.concurrentPerform(iterations: work.count) { i in
             guard !work[i].packed else { return }
             do {
-                out[i] = try BlockCodec.recompress(work[i].bytes, level: level)
+                out[i] = try BlockCodec.recompress(work[i].bytes, level: level, source: source, dictionary: dictionary)
             } catch {
                 failed.withLock { $0 = error }
             }

@@ -64,7 +64,8 @@ extension Writer {
             metadata: [
                 "segment": "\(Day.name(day))", "blocks": "\(written.blocks) (\(written.reencoded) re-encoded)",
                 "raw MB": "\(written.rawBytes / 1_000_000)", "block bytes": "\(written.blockBytes)", "packs": "\(written.packs)",
-                "postings runs": "\(written.runs) (\(written.runBytes) bytes)", "seconds": "\(seconds)",
+                "postings runs": "\(written.runs) (\(written.runBytes) bytes)", "dictionary bytes": "\(written.dictionaryBytes)",
+                "seconds": "\(seconds)",
             ])
         result.kept = false
         result.bytesAfter = fresh.diskBytes

@@ -15,7 +15,7 @@ extension Writer {
             try? FileManager.default.removeItem(atPath: draft)
             try? FileManager.default.removeItem(atPath: draft + "-lock")
         }
-        let writer = try CompactedSegmentWriter(path: draft, mapSize: mapSize, level: options.compactionLevel)
+        let writer = try CompactedSegmentWriter(path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment)
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
