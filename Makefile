@@ -19,7 +19,7 @@ help:
 	@echo "make bench-load        logstore and PostgreSQL side by side, the REANA-like reference workload (< 20 min)"
 	@echo "make bench-load-quick  the same, scaled down (< 3 min)"
 	@echo "make bench-chunks      small-chunk ingest (1-3 lines per request) at 8 and 64 senders, server CPU per line (~1 min)"
-	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~70 s)"
+	@echo "make bench-tls         what TLS and users cost: ingest lines/s and _search p95, plain HTTP against HTTPS + Basic auth (~3 min)"
 	@echo "make bench-ui          the web viewer on a 1,000,000-line job in Chromium: first lines, scroll to the end"
 	@echo "make ui-screenshots    the screenshots of docs/UI.md (docs/ui/*.png)"
 	@echo "make bench-shapes      bytes on disk for six shapes of log; SHAPES_ARGS=\"--quick --victorialogs BIN\""

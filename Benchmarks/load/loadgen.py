@@ -470,6 +470,15 @@ def _pdeathsig() -> None:
         pass
 
 
+def _server_preexec() -> None:
+    """In the server child, before exec: `_pdeathsig`, and with $BENCH_SERVER_CPUS (e.g. "1")
+    the server runs on those CPUs only (every thread it starts inherits them)."""
+    _pdeathsig()
+    cpus = os.environ.get("BENCH_SERVER_CPUS")
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
 class Server:
     def __init__(self, binary: Path, data_dir: Path, port: int, log_path: Path, extra: list[str]):
         self.binary, self.data_dir, self.port, self.log_path = binary, data_dir, port, log_path
@@ -478,7 +487,7 @@ class Server:
                "--log-level", "warning", *extra]
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, preexec_fn=_pdeathsig)
+                                     start_new_session=True, preexec_fn=_server_preexec)
         self.pid = self.proc.pid
 
     def alive(self) -> bool:

@@ -15,6 +15,13 @@ every request. Every run starts its own server (127.0.0.1, free port, temp data 
 it. Prints a table of every run and the ratio secure/plain of the means; the target is a cost
 of at most 10 % on both figures.
 
+The drivers are Python: their own TLS (encrypting every body, ~0.3 µs of CPU per line) would
+take CPU from the server on a small machine and be counted as the server's cost. So by default
+(`--pin 1:0`, on 2 or more cores) the server runs on CPU 1 only and the drivers on CPU 0 only;
+the table shows the server's and the drivers' CPU per line of every run, and the load average
+of the machine when each run started (other work on the machine skews a run). `--pin none`
+shares every CPU between them.
+
 Standard library only (Python 3.11) plus the `openssl` command. See README.md.
 """
 
@@ -91,12 +98,16 @@ def clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("LOGSTORE_")}
 
 
-def run_child(args: list[str], env: dict, log_path: Path, timeout: float) -> tuple[int, float]:
-    """Runs one driver; returns (exit code, seconds). Stops it (SIGTERM to its pid, then SIGKILL)
-    on timeout or when this driver is interrupted; the drivers stop their servers themselves."""
+def run_child(args: list[str], env: dict, log_path: Path, timeout: float,
+              driver_cpus: set[int] | None = None) -> tuple[int, float]:
+    """Runs one driver (on `driver_cpus` when given); returns (exit code, seconds). Stops it
+    (SIGTERM to its pid, then SIGKILL) on timeout or when this driver is interrupted; the drivers
+    stop their servers themselves."""
     t0 = time.monotonic()
+    preexec = (lambda: os.sched_setaffinity(0, driver_cpus)) if driver_cpus else None
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=preexec)
         try:
             return proc.wait(timeout=timeout), time.monotonic() - t0
         except subprocess.TimeoutExpired:
@@ -150,6 +161,7 @@ def ingest_figures(rep: dict) -> dict:
         "mb_per_sec": p["mb_per_sec"], "latency_p50_ms": p["latency_ms"]["p50"], "latency_p99_ms": p["latency_ms"]["p99"],
         "server_cpu_us_per_line": p.get("server_cpu_us_per_line"), "server_cpu_seconds": p["server_cpu_seconds"],
         "client_cpu_seconds": p["client_cpu_seconds"],
+        "client_cpu_us_per_line": round(p["client_cpu_seconds"] / p["lines"] * 1e6, 3) if p["lines"] else None,
         "bad": p["non200"] + p["errors_true"] + p["failed"], "retries": p["retries_429_503"],
         "stats_match": (None if f.get("stats_lines_delta") is None
                         else f["stats_lines_delta"] == f["lines_acknowledged"] + f["probe_lines"]),
@@ -186,7 +198,7 @@ def mean(xs: list) -> float | None:
 ROWS = [
     ("lines_per_sec", "ingest", "bulk ingest lines/s", 0, True, True),
     ("server_cpu_us_per_line", "ingest", "  server CPU µs/line", 2, False, False),
-    ("client_cpu_seconds", "ingest", "  driver CPU s", 2, False, False),
+    ("client_cpu_us_per_line", "ingest", "  driver CPU µs/line", 2, False, False),
     ("latency_p99_ms", "ingest", "  bulk request p99 ms", 1, False, False),
     ("p95_ms", "search", "_search p95 ms", 2, False, True),
     ("p50_ms", "search", "  _search p50 ms", 2, False, False),
@@ -228,6 +240,8 @@ def print_table(res: dict) -> None:
     print(f"ingest: {cfg['ingest_lines']:,} lines, bodies of {cfg['docs']} documents, {cfg['conns']} connections;"
           f" _search: {cfg['read_rate']:g}/s for {cfg['read_seconds']:g} s, idle, 3000 jobs x {cfg['lines_per_stream']}"
           f" lines loaded, {cfg['workers']} client processes")
+    pin = cfg.get("pin")
+    print("CPUs: " + (f"server on {sorted(pin[0])}, drivers on {sorted(pin[1])}" if pin else "shared by the server and the drivers"))
     cols = [f"{m} {i}" for i in range(1, rounds + 1) for m in ("plain", "secure")]
     hdr = f"{'figure':<25}" + "".join(f"{c:>11}" for c in cols) + f"{'secure/plain':>14}{'cost':>9}  target"
     print(hdr)
@@ -261,6 +275,9 @@ def print_table(res: dict) -> None:
     if firsts:
         print("first request of each user, before the measurement (the server checks the password once, then "
               "remembers the header): " + "; ".join(firsts))
+    loads = [f"{r['kind']} {r['mode']} {r['round']}: {r['load_average']:.2f}" for r in res["runs"] if r.get("load_average") is not None]
+    if loads:
+        print("load average (1 min) when each run started: " + ", ".join(loads))
     for r in res["runs"]:
         if not r["ok"]:
             print(f"  {r['kind']} {r['mode']} {r['round']}: {r.get('problem')}")
@@ -304,8 +321,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--bin", default=DEFAULT_BIN, help="logstore binary (relative paths resolve against the repo root)")
     ap.add_argument("--python", default=sys.executable, help="Python for loadgen.py and readbench.py")
-    ap.add_argument("--rounds", type=int, default=2, help="plain/secure pairs of each figure")
-    ap.add_argument("--ingest-lines", type=int, default=300_000, help="lines per ingest run")
+    ap.add_argument("--rounds", type=int, default=3, help="plain/secure pairs of each figure")
+    ap.add_argument("--ingest-lines", type=int, default=1_000_000, help="lines per ingest run")
     ap.add_argument("--docs", type=int, default=2000, help="documents per bulk body")
     ap.add_argument("--conns", type=int, default=4, help="bulk connections")
     ap.add_argument("--read-rate", type=float, default=200, help="_search requests/s")
@@ -316,12 +333,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--figures", default="ingest,search", help="comma list of: ingest, search")
     ap.add_argument("--secure-parts", choices=("both", "tls", "users"), default="both",
                     help="what the secure runs add to plain HTTP: TLS and users, TLS only, or users only (over HTTP)")
+    ap.add_argument("--pin", default="1:0" if (os.cpu_count() or 1) >= 2 else "none",
+                    help="SERVER_CPUS:DRIVER_CPUS (comma lists, e.g. 1:0): the server and the drivers each on CPUs of "
+                         "their own; none: all CPUs shared")
     ap.add_argument("--quick", action="store_true", help="a smoke test: 1 round, 20,000 lines, 2 s of _search at 50/s")
     ap.add_argument("--json", dest="json_path", help="write the results to this JSON file")
     a = ap.parse_args(argv)
     if a.quick:
         a.rounds, a.ingest_lines, a.read_rate, a.read_seconds, a.lines_per_stream = 1, 20_000, 50, 2, 5
     a.figure_list = [x for x in a.figures.split(",") if x]
+    a.pin_sets = None
+    if a.pin != "none":
+        try:
+            server_cpus, driver_cpus = ({int(c) for c in part.split(",")} for part in a.pin.split(":"))
+        except ValueError:
+            ap.error("--pin: SERVER_CPUS:DRIVER_CPUS, e.g. 1:0, or none")
+        available = os.sched_getaffinity(0)
+        if not server_cpus or not driver_cpus or not (server_cpus | driver_cpus) <= available or server_cpus & driver_cpus:
+            ap.error(f"--pin: two disjoint sets of the CPUs available here ({sorted(available)}), or none")
+        a.pin_sets = (server_cpus, driver_cpus)
     if not a.figure_list or any(x not in ("ingest", "search") for x in a.figure_list):
         ap.error("--figures: ingest, search")
     if not 1 <= a.rounds <= 5:
@@ -358,7 +388,8 @@ def main(argv: list[str]) -> int:
                  "config": {"rounds": a.rounds, "ingest_lines": a.ingest_lines, "docs": a.docs, "conns": a.conns,
                             "read_rate": a.read_rate, "read_seconds": a.read_seconds,
                             "lines_per_stream": a.lines_per_stream, "workers": a.workers,
-                            "figures": a.figure_list, "secure_parts": a.secure_parts, "target_cost": TARGET_COST},
+                            "figures": a.figure_list, "secure_parts": a.secure_parts, "target_cost": TARGET_COST,
+                            "pin": [sorted(x) for x in a.pin_sets] if a.pin_sets else None},
                  "runs": [], "summary": [], "verdict": "incomplete"}
     tmp = Path(tempfile.mkdtemp(prefix="logstore-tlsbench-"))
     code = 1
@@ -367,6 +398,8 @@ def main(argv: list[str]) -> int:
         pki = make_pki(tmp)
         users = add_users(binary, tmp)
         env_plain = clean_env()
+        if a.pin_sets:  # read by the drivers when they start the server (loadgen.py's Server)
+            env_plain["BENCH_SERVER_CPUS"] = ",".join(map(str, sorted(a.pin_sets[0])))
         env_secure = dict(env_plain, LOGSTORE_PASSWORD=users["passwords"][READ_USER],
                           LOGSTORE_INGEST_PASSWORD=users["passwords"][INGEST_USER])
         sec = security_args(pki, users, a.secure_parts)
@@ -391,9 +424,11 @@ def main(argv: list[str]) -> int:
             if mode == "secure":
                 args += sec
             print(f"[{n}/{len(plan)}] {kind} {mode} {rnd} ...", end="", file=sys.stderr, flush=True)
-            rc, secs = run_child(args, env_secure if mode == "secure" else env_plain, log, a.run_timeout)
+            load_average = os.getloadavg()[0]
+            rc, secs = run_child(args, env_secure if mode == "secure" else env_plain, log, a.run_timeout,
+                                 a.pin_sets[1] if a.pin_sets else None)
             run: dict = {"kind": kind, "mode": mode, "round": rnd, "exit_code": rc, "seconds": round(secs, 1),
-                         "ok": False}
+                         "ok": False, "load_average": round(load_average, 2)}
             try:
                 report = json.loads(out.read_text())
                 run["figures"] = ingest_figures(report) if kind == "ingest" else read_figures(report)

@@ -20,13 +20,20 @@ struct HitsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Option(help: "Also count this many times and print the median time and the blocks decoded to stderr.")
     var timing: Int?
+    @Option(help: "Count on a running server (e.g. http://127.0.0.1:9200) instead of the data directory.") var server: String?
+    @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
         guard let d = DurationText.parse(step), d > .zero else { throw ValidationError("--step '\(step)' is not a duration (e.g. 1m, 1h)") }
         if let by, by != "job" && by != "workflow" { throw ValidationError("--by must be job or workflow") }
+        if server != nil, timing != nil { throw ValidationError("--timing times the data directory; it does not go with --server") }
     }
 
     func run() async throws {
+        if let server {
+            try await remote(server)
+            return
+        }
         let parsed = try parseQuery(query)
         guard let width = DurationText.parse(step) else { throw ValidationError("--step '\(step)' is not a duration (e.g. 1m, 1h)") }
         let stepNs = width.components.seconds * 1_000_000_000 + width.components.attoseconds / 1_000_000_000

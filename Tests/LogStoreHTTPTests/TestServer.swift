@@ -33,7 +33,8 @@ final class TestServer: Sendable {
 
     /// Starts a server on `directory` (a new temporary one when nil).
     static func start(
-        options: ServerOptions = ServerOptions(), storageOptions: StorageOptions = StorageOptions(), directory: String? = nil
+        options: ServerOptions = ServerOptions(), storageOptions: StorageOptions = StorageOptions(), directory: String? = nil,
+        logger: Logger = testLogger
     ) async throws -> TestServer {
         let directory = directory ?? NSTemporaryDirectory() + "logstore-http-\(UUID().uuidString)"
         let storage = try Storage.open(directory: directory, options: storageOptions, logger: testLogger)
@@ -41,7 +42,7 @@ final class TestServer: Sendable {
         serverOptions.host = "127.0.0.1"
         serverOptions.port = 0
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(storage: storage, options: serverOptions, logger: testLogger) { port in
+        let app = buildApplication(storage: storage, options: serverOptions, logger: logger) { port in
             continuation.yield(port)
             continuation.finish()
         }

@@ -94,7 +94,8 @@ func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, log
     openSearch.addRoutes(to: router)
     WorkflowsController(storage: storage).addRoutes(to: router.group("v1"))
     UIController(
-        users: options.security.users, sessions: uiSessions, throttle: options.security.throttle, secureCookie: options.security.tls != nil,
+        users: options.security.users, sessions: uiSessions,
+        door: LoginDoor(throttle: options.security.throttle, metrics: options.metrics, logger: logger), secureCookie: options.security.tls != nil,
         directory: ProcessInfo.processInfo.environment["LOGSTORE_UI_DIR"]
     ).addRoutes(to: router)
     IndexController(storage: storage).addRoutes(to: router)

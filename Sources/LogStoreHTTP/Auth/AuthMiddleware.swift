@@ -18,7 +18,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = LogStoreContext
 
     let users: UserDirectory?
-    let throttle: LoginThrottle
+    let door: LoginDoor
     let openMetrics: Bool
     /// The index of FluentBit's http output when its URL names none.
     let defaultIndex: String
@@ -27,10 +27,10 @@ struct AuthMiddleware: RouterMiddleware {
 
     init(security: SecurityOptions, defaultIndex: String, metrics: ServerMetrics, logger: Logger) {
         users = security.users
-        throttle = security.throttle
+        door = LoginDoor(throttle: security.throttle, metrics: metrics, logger: logger)
         openMetrics = security.openMetrics
         self.defaultIndex = defaultIndex
-        self.metrics = AuthMetrics(registry: metrics.registry)
+        self.metrics = door.metrics
         self.logger = logger
     }
 
@@ -67,13 +67,7 @@ struct AuthMiddleware: RouterMiddleware {
     /// the 401 or 429 answer.
     func authenticate(_ request: Request, context: Context, users: UserDirectory) async throws -> UserRecord {
         let address = context.channel?.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = throttle.blocked(address) {
-            metrics.throttled.increment()
-            var error = OpenSearchError(
-                .tooManyRequests, type: "security_exception", reason: "too many failed logins from \(address); retry in \(wait.components.seconds + 1) s")
-            error.headers[.retryAfter] = "\(wait.components.seconds + 1)"
-            throw error
-        }
+        try door.checkNotBlocked(address)
         // A web viewer session (checked by UIMiddleware against the users in force).
         if let name = context.sessionUser, let user = users.user(named: name) { return user }
         guard let header = request.headers[.authorization] else {
@@ -82,7 +76,7 @@ struct AuthMiddleware: RouterMiddleware {
         }
         switch await users.authenticate(header: header) {
         case .user(let user):
-            throttle.succeeded(address)
+            door.succeeded(address)
             return user
         case .malformed:
             failed(address: address, name: nil)
@@ -94,10 +88,7 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     private func failed(address: String, name: String?) {
-        metrics.failedLogins.increment()
-        let block = throttle.failed(address)
-        logger.warning(
-            "failed login", metadata: ["client": "\(address)", "user": "\(name ?? "-")", "blockedSeconds": "\(block?.components.seconds ?? 0)"])
+        door.failed(address: address, name: name, via: "Authorization header")
     }
 
     static func unauthorized(_ reason: String) -> OpenSearchError {

@@ -13,7 +13,8 @@ import LogStore
 struct UIController {
     let users: UserDirectory?
     let sessions: UISessions
-    let throttle: LoginThrottle
+    /// The throttle, counters and log of failed logins, shared with HTTP Basic.
+    let door: LoginDoor
     /// Set the cookie's `Secure` attribute (the server speaks TLS).
     let secureCookie: Bool
     /// Serve the files from this directory instead of the embedded copies (`LOGSTORE_UI_DIR`).
@@ -106,22 +107,17 @@ struct UIController {
             throw OpenSearchError(.forbidden, type: "security_exception", reason: "a login must carry the X-Logstore-UI header")
         }
         let address = context.channel?.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = throttle.blocked(address) {
-            var error = OpenSearchError(
-                .tooManyRequests, type: "security_exception", reason: "too many failed logins from \(address); retry in \(wait.components.seconds + 1) s")
-            error.headers[.retryAfter] = "\(wait.components.seconds + 1)"
-            throw error
-        }
+        try door.checkNotBlocked(address)
         let body = try await request.body.collect(upTo: 16 << 10)
         guard let form = try? JSONDecoder().decode(LoginBody.self, from: Data(body.readableBytesView)) else {
             throw OpenSearchError.badRequest("the login body must be {\"user\":\"…\",\"password\":\"…\"}")
         }
         let header = "Basic " + Data("\(form.user):\(form.password)".utf8).base64EncodedString()
         guard UserRecord.isValidName(form.user), case .user(let user) = await users.authenticate(header: header) else {
-            _ = throttle.failed(address)
+            door.failed(address: address, name: UserRecord.isValidName(form.user) ? form.user : nil, via: "login form")
             throw OpenSearchError(.unauthorized, type: "security_exception", reason: "wrong user name or password")
         }
-        throttle.succeeded(address)
+        door.succeeded(address)
         let (token, session) = sessions.create(user: user.name, passwordStamp: user.password)
         var out = JSONText()
         out.raw("{\"login\":true")
