@@ -10,6 +10,9 @@ extension AggregationCollector {
     /// The document path whose proven value per block `collect(block:)` can use: the field of
     /// the `terms` aggregations (nil when there are none or they disagree).
     var blockValuePath: String? {
+        // Off: the field index also sees values inside arrays of objects on the path, which
+        // `LineFields` does not read, so a proven block can differ from its lines' answer.
+        if !Self.termsFromFieldIndex { return nil }
         var found: String?
         func walk(_ specs: [Aggregation]) {
             for spec in specs {
@@ -20,6 +23,8 @@ extension AggregationCollector {
         walk(roots.map(\.spec))
         return found
     }
+
+    static let termsFromFieldIndex = false
 
     /// True when every aggregation can take whole blocks at all (else there is no point asking
     /// the engine for them).
