@@ -96,6 +96,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--settle", type=float, default=120.0, help="at most this many seconds waiting for sealed heads")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--data-dir", help="keep logstore's data here and reuse it on the next run (loaded once: "
+                    "DIR.loaded records the line count); removed only without this option")
+    ap.add_argument("--first", action="store_true", help="also print each request's first (cold) time")
     a = ap.parse_args()
 
     w = wl.build(lines_per_job=a.lines_per_job)
@@ -103,7 +106,12 @@ def main() -> int:
     n_lines = sum(n for _, _, n in bodies)
     print(f"workload: {n_lines:,} lines in {len(bodies)} bodies; logstore {a.binary}", flush=True)
 
-    data = tempfile.mkdtemp(prefix="aggbench-")
+    data = a.data_dir or tempfile.mkdtemp(prefix="aggbench-")
+    marker = Path(data + ".loaded") if a.data_dir else None
+    preloaded = marker is not None and marker.exists() and marker.read_text().strip() == str(n_lines)
+    if marker is not None and not preloaded:
+        shutil.rmtree(data, ignore_errors=True)
+        marker.unlink(missing_ok=True)
     port = free_port()
     server = subprocess.Popen([a.binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
                                "--log-level", "warning", "--min-free-disk", "0"])
@@ -128,11 +136,14 @@ def main() -> int:
                 pg_ok = True
             except Exception as e:  # PostgreSQL or psycopg missing: logstore alone
                 print(f"PostgreSQL side skipped: {e}", flush=True)
-        t0 = time.time()
-        for _, body, _ in bodies:
-            r = post(port, "/_bulk", body, "application/x-ndjson", gz=True)
-            assert not r.get("errors"), str(r)[:300]
-        print(f"logstore ingest {time.time() - t0:.1f} s", flush=True)
+        if preloaded:
+            print(f"logstore data reused from {data}", flush=True)
+        else:
+            t0 = time.time()
+            for _, body, _ in bodies:
+                r = post(port, "/_bulk", body, "application/x-ndjson", gz=True)
+                assert not r.get("errors"), str(r)[:300]
+            print(f"logstore ingest {time.time() - t0:.1f} s", flush=True)
         if pg_ok:
             t0 = time.time()
             for _, body, _ in bodies:
@@ -146,6 +157,8 @@ def main() -> int:
                 break
             time.sleep(1)
         time.sleep(2)
+        if marker is not None and not preloaded:
+            marker.write_text(str(n_lines))
 
         conn = None
         if pg_ok:
@@ -172,7 +185,8 @@ def main() -> int:
                                                 f"COUNTS DIFFER: {total_of(ans)} vs {pg_total}")
             rows.append((name, lm, min(lt), pm, min(pt) if pt else None))
             ratio = f"{lm / pm:.2f}x" if pm else "-"
-            print(f"{name:45s} logstore {lm:8.1f} ms (min {min(lt):.1f})  PostgreSQL "
+            first = f" (first {lt[0]:.1f})" if a.first else ""
+            print(f"{name:45s} logstore {lm:8.1f} ms (min {min(lt):.1f}){first}  PostgreSQL "
                   f"{'-' if pm is None else f'{pm:8.1f} ms (min {min(pt):.1f})'}  logstore/PG {ratio}  {same}", flush=True)
         return 0
     finally:
@@ -185,7 +199,8 @@ def main() -> int:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
-        shutil.rmtree(data, ignore_errors=True)
+        if not a.data_dir:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ struct AggregationAnswer: Sendable {
 
 extension OpenSearchController {
     /// Computes `aggregations` over the lines `dsl` matches in `streams` (committed at or before
-    /// `throughLSN` when set) on a background thread, and writes them. A single `date_histogram`
-    /// of `@timestamp` in UTC without sub-aggregations is counted by `Storage.hits`, from the
-    /// index and the blocks' time ranges without decoding messages where it can.
+    /// `throughLSN` when set) on a background thread, and writes them. A lone `terms` on `_index`
+    /// is counted by `Storage.hits` from per-stream counts; `date_histogram`s of `@timestamp` and
+    /// `terms` (with such a `date_histogram` below) take whole blocks from `Storage.visitBlocks`
+    /// where the index proves their counts and values (timestamp columns only, no messages).
     func aggregate(
         _ aggregations: [Aggregation], paths: [String], dsl: QueryDSL, streams: [StreamInfo], index: String?, throughLSN: LSN?,
         typedKeys: Bool, deadline: QueryDeadline, context: LogStoreContext
@@ -52,52 +53,23 @@ extension OpenSearchController {
                 return AggregationAnswer(json: json.bytes, total: result.total)
             }
         }
-        if throughLSN == nil, let step = Self.countingStep(aggregations) {
-            let (from, to) = (dsl.from, dsl.to)
-            let result = try await connections.cancelling(deadline, whenClosed: context.channel) {
-                try await storage.hitsAsync(query, from: from, to: to, step: step, deadline: deadline)
-            }
-            return try await blocking {
-                let collector = AggregationCollector(aggregations, paths: paths)
-                let root = collector.roots[0]
-                for (start, count) in result.buckets where count > 0 {
-                    let bucket = root.emptyBucket()
-                    bucket.docCount = count
-                    root.keyed[.number(Double(start / 1_000_000))] = bucket
-                }
-                var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
-                var json = JSONText()
-                try writer.write(collector.roots, into: &json)
-                return AggregationAnswer(json: json.bytes, total: result.total)
-            }
-        }
         let visit = LineVisit(query: dsl.query, streams: Set(streams.map(\.id)), from: dsl.from, to: dsl.to, throughLSN: throughLSN, deadline: deadline)
         return try await connections.cancelling(deadline, whenClosed: context.channel) {
             try await storage.visitLinesAsync(visit) { storage, visit in
                 let collector = AggregationCollector(aggregations, paths: paths)
-                try storage.visitLines(visit) { try collector.collect($0) }
+                if collector.takesBlocks {
+                    try storage.visitBlocks(
+                        visit, valuePath: collector.blockValuePath, prefetch: { collector.wantsTimestamps($0) },
+                        block: { try collector.collect(block: $0) }, line: { try collector.collect($0) })
+                } else {
+                    try storage.visitLines(visit) { try collector.collect($0) }
+                }
                 var writer = AggregationWriter(typedKeys: typedKeys, keys: keys)
                 writer.documentID = { storage.documentID(timestamp: $0.timestamp, lsn: $0.lsn) }
                 var json = JSONText()
                 try writer.write(collector.roots, into: &json)
                 return AggregationAnswer(json: json.bytes, total: collector.total)
             }
-        }
-    }
-
-    /// The bucket width (ns) when `aggregations` is one `date_histogram` of `@timestamp` that
-    /// `Storage.hits` can count: UTC, no offset, a fixed width or a minute, hour or day, no
-    /// sub-aggregations, no bounds on keys.
-    static func countingStep(_ aggregations: [Aggregation]) -> Int64? {
-        guard aggregations.count == 1, aggregations[0].subs.isEmpty, case .dateHistogram(let d) = aggregations[0].kind,
-            d.field.isTimestamp, d.zone.fixedOffset == 0, d.offset == 0, d.hardBounds.min == nil, d.hardBounds.max == nil
-        else { return nil }
-        switch d.interval {
-        case .fixed(let ms): return ms * 1_000_000
-        case .calendar(.minute): return 60_000_000_000
-        case .calendar(.hour): return 3_600_000_000_000
-        case .calendar(.day): return 86_400_000_000_000
-        case .calendar: return nil
         }
     }
 

@@ -14,7 +14,7 @@ final class AggregationCollector {
     let fields: LineFields
     let budget: Budget
     /// Matching lines seen (the answer's `hits.total`).
-    private(set) var total = 0
+    var total = 0
 
     final class Budget {
         var keys = 0
@@ -101,7 +101,7 @@ final class AggregationState {
     /// A fresh bucket with empty sub-aggregations (for buckets with no lines).
     func emptyBucket() -> BucketState { BucketState(spec.subs, budget: budget) }
 
-    private func bucket(_ key: FieldValue) throws -> BucketState {
+    func bucket(_ key: FieldValue) throws -> BucketState {
         if let b = keyed[key] { return b }
         budget.keys += 1
         if budget.keys > AggregationCollector.maxKeys {

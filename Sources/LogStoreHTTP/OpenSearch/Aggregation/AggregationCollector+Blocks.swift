@@ -1,0 +1,162 @@
+import Foundation
+import LogStore
+
+/// Whole blocks counted without their lines (`Storage.visitBlocks`): a `date_histogram` of
+/// `@timestamp` from the block's time range or its timestamp column alone, a `terms` on a
+/// document field from the value the field index proves every line of the block holds (or on
+/// `_index` from the stream), a `terms` with such a `date_histogram` below it. Any other
+/// aggregation takes the block's lines one by one.
+extension AggregationCollector {
+    /// The document path whose proven value per block `collect(block:)` can use: the field of
+    /// the `terms` aggregations (nil when there are none or they disagree).
+    var blockValuePath: String? {
+        // Off: the field index also sees values inside arrays of objects on the path, which
+        // `LineFields` does not read, so a proven block can differ from its lines' answer.
+        if !Self.termsFromFieldIndex { return nil }
+        var found: String?
+        func walk(_ specs: [Aggregation]) {
+            for spec in specs {
+                if case .terms(let t) = spec.kind, case .path(let path, _) = t.field.source { found = found ?? path }
+                walk(spec.subs)
+            }
+        }
+        walk(roots.map(\.spec))
+        return found
+    }
+
+    static let termsFromFieldIndex = false
+
+    /// True when every aggregation can take whole blocks at all (else there is no point asking
+    /// the engine for them).
+    var takesBlocks: Bool { roots.allSatisfy { $0.takesBlocks(valuePath: blockValuePath) } }
+
+    /// True when taking `block` reads its timestamp column (worth reading ahead on every core).
+    func wantsTimestamps(_ block: VisitedBlock) -> Bool {
+        block.everyLine && roots.allSatisfy { $0.canTake(block) } && roots.contains { $0.needsTimestamps(block) }
+    }
+
+    /// Adds all the matching lines of `block` when every aggregation can count them from what
+    /// the block offers; false (nothing added) when its lines must be visited.
+    func collect(block: VisitedBlock) throws -> Bool {
+        for root in roots where !root.canTake(block) { return false }
+        for root in roots { try root.take(block) }
+        total += block.count
+        return true
+    }
+}
+
+extension AggregationState {
+    func takesBlocks(valuePath: String?) -> Bool {
+        switch spec.kind {
+        case .dateHistogram(let d): return d.field.isTimestamp && spec.subs.isEmpty
+        case .terms(let t):
+            if t.field.isDate { return false }
+            switch t.field.source {
+            case .path(let path, _): guard path == valuePath else { return false }
+            case .index: break
+            case .timestamp, .message: return false
+            }
+            if t.order.keys.contains(where: { if case .metric = $0.key { return true } else { return false } }) { return false }
+            return spec.subs.allSatisfy { sub in
+                if case .dateHistogram(let d) = sub.kind { return d.field.isTimestamp && sub.subs.isEmpty }
+                return false
+            }
+        default: return false
+        }
+    }
+
+    /// True when `take(block)` adds exactly what visiting the block's lines would.
+    func canTake(_ block: VisitedBlock) -> Bool {
+        switch spec.kind {
+        case .dateHistogram(let d) where d.field.isTimestamp && spec.subs.isEmpty:
+            return block.everyLine || oneBucket(block, d) != nil
+        case .terms(let t):
+            if t.field.isDate { return false }
+            switch t.field.source {
+            case .path: if block.value == nil { return false }
+            case .index: break
+            case .timestamp, .message: return false
+            }
+            if t.order.keys.contains(where: { if case .metric = $0.key { return true } else { return false } }) { return false }
+            return spec.subs.allSatisfy { sub in
+                guard case .dateHistogram(let d) = sub.kind, d.field.isTimestamp, sub.subs.isEmpty else { return false }
+                return block.everyLine || oneBucket(block, d) != nil
+            }
+        default:
+            return false
+        }
+    }
+
+    func needsTimestamps(_ block: VisitedBlock) -> Bool {
+        switch spec.kind {
+        case .dateHistogram(let d): return oneBucket(block, d) == nil
+        case .terms:
+            return spec.subs.contains { sub in
+                if case .dateHistogram(let d) = sub.kind { return oneBucket(block, d) == nil }
+                return false
+            }
+        default: return false
+        }
+    }
+
+    /// The key of the one bucket all of `block`'s lines fall in, when its time range shows it
+    /// (a fixed-offset zone: rounding is then monotonic).
+    private func oneBucket(_ block: VisitedBlock, _ d: DateHistogram) -> Int64? {
+        guard d.zone.fixedOffset != nil else { return nil }
+        let rounding = DateRounding(step: d.interval, zone: d.zone, offset: d.offset)
+        let low = rounding.round(DateRounding.floorDiv(block.minTimestamp, 1_000_000))
+        return low == rounding.round(DateRounding.floorDiv(block.maxTimestamp, 1_000_000)) ? low : nil
+    }
+
+    /// Adds `block` (checked by `canTake`).
+    func take(_ block: VisitedBlock) throws {
+        switch spec.kind {
+        case .dateHistogram(let d):
+            if let key = oneBucket(block, d) {
+                if inBounds(key, d) { try bucket(.number(Double(key))).docCount += block.count }
+                return
+            }
+            let rounding = self.rounding!
+            let fixed = d.zone.fixedOffset != nil
+            var key = Int64.min
+            var end = Int64.min
+            var run = 0
+            func flush() throws {
+                if run > 0, inBounds(key, d) { try bucket(.number(Double(key))).docCount += run }
+                run = 0
+            }
+            for ts in try block.timestamps() {
+                let ms = DateRounding.floorDiv(ts, 1_000_000)
+                if fixed && ms >= key && ms < end {
+                    run += 1
+                    continue
+                }
+                let k = rounding.round(ms)
+                if k != key {
+                    try flush()
+                    key = k
+                    end = fixed ? rounding.next(k) : Int64.min
+                }
+                run += 1
+            }
+            try flush()
+        case .terms(let t):
+            let value: String
+            switch t.field.source {
+            case .path: value = block.value!
+            default: value = block.key.index
+            }
+            if let include = t.include, !include.contains(value) { return }
+            if t.exclude.contains(value) { return }
+            let b = try bucket(.string(value))
+            b.docCount += block.count
+            for sub in b.subs { try sub.take(block) }
+        default:
+            preconditionFailure("BUG: take(block) on an aggregation that cannot")
+        }
+    }
+
+    private func inBounds(_ key: Int64, _ d: DateHistogram) -> Bool {
+        !(d.hardBounds.min.map { key < rounding!.round($0) } ?? false) && !(d.hardBounds.max.map { key > $0 } ?? false)
+    }
+}
