@@ -8,7 +8,10 @@ two-field query over them.
 For each binary: `logstore import` of the same bulk file into a fresh data directory (lines/s,
 best of --runs), `logstore stats --json` (stored bytes), then `logstore serve` and the median
 time of `_search` with `kubernetes.namespace_name:X AND level:ERROR` (new binary only: the old
-one cannot search those fields). Standard library only; bounded in lines and time.
+one cannot search those fields). With --pg (the default): the same documents in PostgreSQL
+(Benchmarks/load/pgpeer.py starts a private cluster) as one JSONB column with a GIN index
+(jsonb_path_ops), COPY'd in one transaction, and the same query as `doc @> {...}` (count and the
+first 10 rows in load order) timed in one psql session. Bounded in lines and time.
 """
 
 import argparse
@@ -114,6 +117,40 @@ def query_times(binary, data, queries, repeat):
         proc.wait(timeout=30)
 
 
+PG_QUERY = ("WITH m AS (SELECT id, doc FROM docs WHERE doc @> '{\"kubernetes\":{\"namespace_name\":\"belle2\"},\"level\":\"ERROR\"}') "
+            "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM (SELECT doc FROM m ORDER BY id LIMIT 10) t);")
+
+
+def postgres_side(path, lines, repeat):
+    """Loads the documents into PostgreSQL (JSONB + GIN) and times the two-field query."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "load"))
+    import pgpeer
+    cluster = pgpeer.Cluster(log=lambda *a: None)
+    try:
+        cluster.start()
+        cluster.psql("CREATE TABLE docs (id bigserial PRIMARY KEY, doc jsonb NOT NULL); "
+                     "CREATE INDEX docs_gin ON docs USING gin (doc jsonb_path_ops);")
+        rows = os.path.join(cluster.tmp, "rows.txt")
+        with open(path, "rb") as f, open(rows, "wb") as out:
+            for raw in f:
+                if not raw.startswith(b'{"create"'):
+                    out.write(raw)
+        start = time.monotonic()
+        cluster.psql(f"\\copy docs (doc) FROM '{rows}' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')", timeout=3600)
+        load = time.monotonic() - start
+        cluster.psql("VACUUM ANALYZE docs", timeout=1800)
+        size = int(cluster.psql("SELECT pg_total_relation_size('docs')"))
+        script = "\\timing on\n" + "\n".join([PG_QUERY] * repeat) + "\n"
+        r = subprocess.run([str(cluster.bindir / "psql"), "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(cluster.port),
+                            "-U", cluster.user, "-d", "postgres"], input=script.encode(), capture_output=True, timeout=600)
+        out = r.stdout.decode()
+        times = [float(l.split()[1]) for l in out.splitlines() if l.startswith("Time: ")]
+        hits = out.splitlines()[0].split("|")[0] if out else "?"
+        return lines / load, size, statistics.median(times), hits
+    finally:
+        cluster.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", required=True, help="the logstore binary to compare with (today's release)")
@@ -122,6 +159,8 @@ def main():
     ap.add_argument("--pods", type=int, default=300)
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=26)
+    ap.add_argument("--no-pg", dest="pg", action="store_false", help="leave PostgreSQL out")
+    ap.add_argument("--repeat", type=int, default=7, help="query repetitions (the median is reported)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="logstore-fields-docs-")
     path = os.path.join(work, "reana.ndjson")
@@ -141,8 +180,12 @@ def main():
             "query": {"bool": {"filter": [{"term": {"kubernetes.namespace_name.keyword": "belle2"}}, {"term": {"level": "ERROR"}}]}},
             "size": 10, "track_total_hits": True},
     }
-    for name, (ms, hits) in query_times(args.new, new_data, queries, 7).items():
+    for name, (ms, hits) in query_times(args.new, new_data, queries, args.repeat).items():
         print(f"{name}: median {ms:.1f} ms, {hits} hits")
+    if args.pg:
+        rate, size, ms, hits = postgres_side(path, args.lines, args.repeat)
+        print(f"PostgreSQL JSONB+GIN: COPY {rate:,.0f} lines/s, {size:,} bytes (table+indexes), "
+              f"doc @> namespace AND level: median {ms:.1f} ms, {hits} hits")
     for d in (work, base_data, new_data):
         shutil.rmtree(d, ignore_errors=True)
 

@@ -263,7 +263,7 @@ struct OpenSearchTests {
         BadCase(name: "date math out of range", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"now+999999y"}}}}"#, type: "parsing_exception", reasonContains: "date math"),
         BadCase(name: "bad query_string", path: "/_search", body: #"{"query":{"query_string":{"query":"hello \"world"}}}"#, type: "query_shard_exception", reasonContains: "position 6"),
         BadCase(name: "aggregations", path: "/_search", body: #"{"aggs":{"x":{"moving_avg":{"buckets_path":"y"}}}}"#, type: "parsing_exception", reasonContains: "moving_avg"),
-        BadCase(name: "sort on another field", path: "/_search", body: #"{"sort":[{"log":"asc"}]}"#, type: "query_shard_exception", reasonContains: "sort on [log]"),
+        BadCase(name: "sort on a metadata field", path: "/_search", body: #"{"sort":[{"_seq_no":"asc"}]}"#, type: "query_shard_exception", reasonContains: "sort on [_seq_no]"),
         BadCase(name: "unknown URL parameter", path: "/_search?colour=red", body: "{}", type: "illegal_argument_exception", reasonContains: "colour"),
         BadCase(name: "bad date", path: "/_search", body: #"{"query":{"range":{"@timestamp":{"gte":"yesterday"}}}}"#, type: "parsing_exception", reasonContains: "not a date"),
         BadCase(name: "bad search_after", path: "/_search", body: #"{"search_after":[1,"x"]}"#, type: "parsing_exception", reasonContains: "search_after"),

@@ -181,3 +181,54 @@ def test_ids_query_and_term_on_id(es):
     assert ids({"bool": {"must_not": [{"ids": {"values": ["k-0", generated]}}]}}) == ["k-1", "k-2"]
     assert ids({"ids": {"values": ["nope"]}}) == []
     assert es.count(index="with-ids", body={"query": {"ids": {"values": ["k-0", "k-1"]}}})["count"] == 2
+
+
+def test_sort_on_fields_with_search_after_and_pit(es):
+    docs = [
+        {"@timestamp": f"2024-09-25T08:00:{i:02d}.000Z", "message": f"sort doc {i}", "status": [500, 200, 404, 201][i % 4],
+         "svc": {"name": ["api", "db", "web"][i % 3]}, "when": f"2024-09-{20 + i % 5:02d}T00:00:00Z", "ok": i % 2 == 0}
+        for i in range(12)
+    ]
+    docs[5].pop("status")
+    body = []
+    for i, doc in enumerate(docs):
+        body.append({"create": {"_index": "sorting", "_id": f"s-{i}"}})
+        body.append(doc)
+    assert es.bulk(body=body)["errors"] is False
+
+    def model(i):
+        d = docs[i]
+        return (d["svc"]["name"], -d.get("status", -10**9), i)
+
+    expected = sorted(range(12), key=model)
+    sort = [{"svc.name.keyword": "asc"}, {"status": {"order": "desc", "missing": "_last", "unmapped_type": "long"}}]
+    answer = es.search(index="sorting", body={"sort": sort, "size": 12})
+    assert [h["_id"] for h in answer["hits"]["hits"]] == [f"s-{i}" for i in expected]
+    assert answer["hits"]["total"] == {"value": 12, "relation": "eq"}
+    first = answer["hits"]["hits"][0]
+    assert first["_id"] == "s-0" and first["sort"][:2] == ["api", 500]
+    assert answer["hits"]["hits"][-1]["_id"] == "s-5" and answer["hits"]["hits"][-1]["sort"][1] is None  # missing: last
+    # search_after with a point in time walks the same order, three at a time.
+    pit = es.transport.perform_request("POST", "/sorting/_search/point_in_time", params={"keep_alive": "1m"})["pit_id"]
+    es.bulk(body=[{"create": {"_index": "sorting"}}, {"@timestamp": "2024-09-25T08:01:00Z", "message": "late", "svc": {"name": "aaa"}}])
+    walked, after = [], None
+    for _ in range(10):
+        body = {"pit": {"id": pit}, "sort": sort, "size": 3}
+        if after:
+            body["search_after"] = after
+        page = es.search(body=body)
+        hits = page["hits"]["hits"]
+        if not hits:
+            break
+        walked += [h["_id"] for h in hits]
+        after = hits[-1]["sort"]
+    assert walked == [f"s-{i}" for i in expected]
+    # Dates sort as instants (epoch ms), booleans as 0/1, descending.
+    answer = es.search(index="sorting", body={"query": {"term": {"ok": True}}, "sort": [{"when": "desc"}, "_doc"], "size": 3})
+    whens = [h["sort"][0] for h in answer["hits"]["hits"]]
+    assert whens == sorted(whens, reverse=True) and isinstance(whens[0], int)
+    answer = es.search(index="sorting", body={"sort": [{"ok": "desc"}], "size": 1}, params={"track_total_hits": "false"})
+    assert answer["hits"]["hits"][0]["sort"][0] == 1 and "total" not in answer["hits"]
+    with pytest.raises(RequestError) as error:
+        es.search(index="sorting", body={"sort": [{"status": {"missing": 7}}]})
+    assert "missing" in str(error.value)

@@ -26,6 +26,10 @@ struct IndexPlanner: Sendable {
                     tokens.formUnion(needed)
                     tokens.insert([FieldTokens.marker])
                 }
+                if Self.isBucketed(p) {
+                    tokens.insert(FieldTokens.presenceToken(Array(p.field.utf8)))
+                    tokens.insert([FieldTokens.rangeMarker])
+                }
             case .not, .field, .all, .lsns: break  // cannot narrow the blocks
             }
         }
@@ -44,9 +48,19 @@ struct IndexPlanner: Sendable {
             var out = [FieldTokens.valueToken(path, Array(q.utf8)), FieldTokens.slotToken(path)]
             if let canonical = FieldTokens.canonicalNumber(Array(q.utf8)) { out.append(FieldTokens.valueToken(path, canonical)) }
             return out
+        case .range(let lower, let upper):
+            // Blocks without range buckets are added by `candidates` (presence, no bucket marker).
+            guard let buckets = RangeBuckets.covering(path, lower: lower, upper: upper) else { return [FieldTokens.presenceToken(path)] }
+            return buckets + [FieldTokens.slotToken(path)]
         default:
             return [FieldTokens.presenceToken(path)]
         }
+    }
+
+    /// Whether `p` is a range pruned by bucket tokens.
+    static func isBucketed(_ p: FieldPredicate) -> Bool {
+        guard case .range(let lower, let upper) = p.test, !p.field.isEmpty else { return false }
+        return RangeBuckets.covering([], lower: lower, upper: upper) != nil
     }
 
     /// True when the index cannot narrow anything for this query.
@@ -129,8 +143,14 @@ struct IndexPlanner: Sendable {
             let needed = Self.fieldTokens(p)
             if needed.isEmpty { continue }
             var union = legacy
-            for token in needed {
-                for (block, posting) in termPostings[token] ?? [:] {
+            var sources = needed.map { termPostings[$0] ?? [:] }
+            if Self.isBucketed(p) {
+                // Blocks that hold the field but were written without range buckets.
+                let bucketed = termPostings[[FieldTokens.rangeMarker]] ?? [:]
+                sources.append((termPostings[FieldTokens.presenceToken(Array(p.field.utf8))] ?? [:]).filter { bucketed[$0.key] == nil })
+            }
+            for postings in sources {
+                for (block, posting) in postings {
                     if let old = union[block] {
                         union[block] = Posting(block: block, count: old.count &+ posting.count, maxOffset: max(old.maxOffset, posting.maxOffset))
                     } else {

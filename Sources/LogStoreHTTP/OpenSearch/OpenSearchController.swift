@@ -136,6 +136,7 @@ struct OpenSearchController {
         SearchRequestParser.normalizeSort(&body)
         let search = try SearchRequestParser.search(request, body: body, idResolver: idResolver)
         let extras = try SearchRequestParser.extras(body, request: request)
+        if let sort = search.sort { return try await sortedSearch(request, context: context, index: index, search: search, sort: sort, extras: extras, body: body, started: started) }
         let (dsl, size, from, order, after) = (search.dsl, search.size, search.from, search.order, search.after)
         let snapshot = try snapshotOf(extras, body: body, request: request, index: index)
         let streams = try selectStreams(index: snapshot?.index ?? index, query: dsl.query)

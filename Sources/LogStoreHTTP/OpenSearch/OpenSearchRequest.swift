@@ -16,4 +16,7 @@ struct OpenSearchRequest {
     var totalLimit: Int
     /// `rest_total_hits_as_int`: `hits.total` as a plain number.
     var totalAsInt: Bool
+    /// A sort on document fields (nil: log order, `order`) and its `search_after`.
+    var sort: SearchSort? = nil
+    var sortAfter: SortCursor? = nil
 }

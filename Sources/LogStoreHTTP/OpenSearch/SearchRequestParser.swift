@@ -34,9 +34,12 @@ enum SearchRequestParser {
                 "Result window is too large, from + size must be less than or equal to: [\(maxResultWindow)] but was [\(from + size)]. "
                     + "Page with search_after (the sort values of the last hit) instead.")
         }
-        let order = try parseSort(request.uri.queryParameters["sort"].map { String($0) } ?? body["sort"])
-        let after = try parseSearchAfter(body["search_after"], order: order)
-        if after != nil && from > 0 {
+        let sortValue = request.uri.queryParameters["sort"].map { String($0) } ?? body["sort"]
+        let fieldSort = try SearchSort.parse(sortValue)
+        let order = try fieldSort == nil ? parseSort(sortValue) : ReadOrder.ascending
+        let after = try fieldSort == nil ? parseSearchAfter(body["search_after"], order: order) : nil
+        let sortAfter = try fieldSort?.cursor(body["search_after"])
+        if (after != nil || sortAfter != nil) && from > 0 {
             throw OpenSearchError.badRequest("`from` parameter must be set to 0 when `search_after` is used.")
         }
         let source = try parseSource(body["_source"], request: request)
@@ -54,9 +57,12 @@ enum SearchRequestParser {
                 throw OpenSearchError.badRequest("[track_total_hits] must be true, false or an integer", type: "parsing_exception")
             }
         }
-        return OpenSearchRequest(
+        var parsed = OpenSearchRequest(
             dsl: dsl, size: size, from: from, order: order, after: after, source: source, trackTotal: trackTotal,
             totalLimit: totalLimit, totalAsInt: request.uri.queryParameters["rest_total_hits_as_int"] == "true")
+        parsed.sort = fieldSort
+        parsed.sortAfter = sortAfter
+        return parsed
     }
 
     /// The JSON object of the request body (`[:]` when blank), decoded per its Content-Encoding
@@ -138,7 +144,7 @@ enum SearchRequestParser {
                     for (key, option) in options {
                         switch key {
                         case "order": direction = option as? String
-                        case "format", "unmapped_type", "numeric_type", "missing": break
+                        case "format", "unmapped_type", "numeric_type", "missing", "mode": break
                         default: throw OpenSearchError.badRequest("sort option [\(key)] is not supported by logstore", type: "parsing_exception")
                         }
                     }
