@@ -127,7 +127,14 @@ extension Storage {
     /// the whole block decoded, for a codec the prefix reader does not know).
     private static func timestampColumn(_ stored: StoredBlock, id: BlockID, cache: BlockCache?, segment: Segment) throws -> [Int64] {
         if let known = timestampColumns.get(id) { return known }
-        let column = stored.header.codec <= 2 ? try BlockCodec.timestamps(stored.bytes) : try stored.decode(cache: cache, segment: segment).timestamps
+        let column: [Int64]
+        switch stored.header.codec {
+        case 0, 1, 2: column = try BlockCodec.timestamps(stored.bytes)
+        case 3:
+            guard let dictionary = try segment.dictionary.bytes() else { throw CorruptDataError("block codec 3 in a day without a preset dictionary") }
+            column = try dictionary.withUnsafeBytes { d throws(CorruptDataError) in try BlockCodec.timestamps(stored.bytes, dictionary: d) }
+        default: column = try stored.decode(cache: cache, segment: segment).timestamps
+        }
         timestampColumns.put(id, column, size: column.count * 8 + id.memorySize + 32)
         return column
     }

@@ -22,8 +22,9 @@ extension BlockCodec {
         case 0:
             guard stored.count == header.rawSize else { throw CorruptDataError("stored block size mismatch") }
             try column.feed(stored)
-        case 1, 2:
-            try inflatePrefix(stored, framing: header.codec == 1 ? .zlib : .raw, rawSize: header.rawSize, dictionary: dictionary) {
+        case 1, 2, 3:
+            if header.codec == 3, dictionary == nil { throw CorruptDataError("inflate failed: the block needs its day's preset dictionary") }
+            try inflatePrefix(stored, framing: header.codec == 1 ? .zlib : .raw, rawSize: header.rawSize, dictionary: header.codec == 3 ? dictionary : nil) {
                 (chunk) throws(CorruptDataError) -> Bool in
                 try column.feed(chunk)
                 return column.done
