@@ -300,6 +300,9 @@ struct QueryParserLimitTests {
         // A field pattern's `?` followed by an escaped combining mark stays a wildcard.
         let pattern = try QueryParser.parse("j:?\\\u{061A}")
         #expect(try QueryParser.parse(pattern.description) == pattern)
+        // A quoted value's `?` with a combining mark is printed escaped.
+        let quoted = try QueryParser.parse("f:\"w?\u{061A}\" index:x")
+        #expect(try QueryParser.parse(quoted.description) == quoted)
     }
 }
 

@@ -63,6 +63,10 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// The syntax characters the query parser splits from the combining marks after them
+    /// (`QueryParser.characters`), so the printer escapes by the same set.
+    static let splitSyntax = "\"()-:*?\\"
+
     /// A value as the parser reads it back: syntax characters escaped (`*` and `?` too unless
     /// they are the pattern's `wildcards`), and a first `<`, `>`, `[` or `{` escaped so that it
     /// is not read as a range. A syntax character carrying combining marks is one `Character`
@@ -76,7 +80,7 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
         for (i, c) in value.enumerated() {
             let scalars = c.unicodeScalars
             if scalars.count > 1, let lead = scalars.first,
-                lead.properties.isWhitespace || "\"()-:*\\".unicodeScalars.contains(lead)
+                lead.properties.isWhitespace || Self.splitSyntax.unicodeScalars.contains(lead)
             {
                 if isSyntax(lead, first: i == 0) { out.append("\\") }
                 out.unicodeScalars.append(contentsOf: scalars)

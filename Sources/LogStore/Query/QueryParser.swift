@@ -129,7 +129,7 @@ private enum Lexer {
         out.reserveCapacity(text.utf8.count)
         for c in text {
             if c.unicodeScalars.count > 1, c != "\r\n", let first = c.unicodeScalars.first,
-                first.properties.isWhitespace || "\"()-:*?\\".unicodeScalars.contains(first)
+                first.properties.isWhitespace || FieldPredicate.splitSyntax.unicodeScalars.contains(first)
             {
                 out.append(contentsOf: c.unicodeScalars.map(Character.init))
             } else {
