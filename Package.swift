@@ -75,7 +75,7 @@ let package = Package(
             ]
         ),
         // What several test targets share (the seeded generator); not a product.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CShims"], path: "Tests/TestSupport"),
         .testTarget(
             name: "LogStoreTests",
             dependencies: ["LogStore", "LogStoreIngest", "CShims", "TestSupport"]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import LogStore
 import Synchronization
 import Testing
@@ -34,7 +35,7 @@ struct CrashTests {
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
             let received = LockedState()
-            try process.run()
+            try process.runGuarded()
             let reader = Thread {
                 while true {
                     let chunk = out.fileHandleForReading.availableData
@@ -284,7 +285,7 @@ struct CompactionCrashTests {
         process.standardOutput = FileHandle.nullDevice
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: errors)
-        try process.run()
+        try process.runGuarded()
         switch moment {
         case .after(let ms):
             usleep(useconds_t(ms * 1000))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("logstore import, logs and stats")
@@ -52,7 +53,7 @@ struct ImportTests {
         let gzip = Process()
         gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
         gzip.arguments = ["-c", "gzip -c '\(job)' > '\(gz)'"]
-        try gzip.run()
+        try gzip.runGuarded()
         gzip.waitUntilExit()
         let result = try await runLogstore(["import", "--data-dir", data, "--log-level", "error", gz, workflow])
         #expect(result.status == 0, "\(result.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// SecureServer is a real `logstore serve` guarded the way a deployment is: TLS with a
 /// certificate for 127.0.0.1 signed by a test CA (both made here with `openssl`), a users file
@@ -63,7 +64,7 @@ struct SecureServer {
         process.arguments = ["openssl"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runGuarded()
         process.waitUntilExit()
         if process.terminationStatus != 0 { throw CLITestError("openssl \(arguments.first ?? "") failed (\(process.terminationStatus))") }
     }
@@ -92,7 +93,7 @@ struct SecureServer {
             process.environment = childEnvironment([:])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.runGuarded()
             let deadline = Date().addingTimeInterval(20)
             while process.isRunning && Date() < deadline {
                 let probe = try await run(
@@ -133,7 +134,7 @@ struct SecureServer {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runGuarded()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         if process.isRunning {

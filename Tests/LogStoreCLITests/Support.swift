@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -62,7 +63,7 @@ func runLogstore(_ args: [String], stdin: Data? = nil, timeout: TimeInterval = 1
     process.standardError = err
     let input = Pipe()
     process.standardInput = input
-    try process.run()
+    try process.runGuarded()
     if let stdin { input.fileHandleForWriting.write(stdin) }
     try? input.fileHandleForWriting.close()
     let outData = LockedData()
@@ -103,7 +104,7 @@ func startServer(data: String, port: Int? = nil) async throws -> (Process, Int) 
         process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runGuarded()
         let deadline = Date().addingTimeInterval(15)
         while process.isRunning && Date() < deadline {
             if (try? await status("http://127.0.0.1:\(port)/health")) == 200 { return (process, port) }

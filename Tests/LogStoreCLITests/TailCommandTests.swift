@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -44,7 +45,7 @@ struct TailCommandTests {
         let err = Pipe()
         follower.standardOutput = out
         follower.standardError = err
-        try follower.run()
+        try follower.runGuarded()
         let output = LockedData()
         Thread.detachNewThread {
             while true {

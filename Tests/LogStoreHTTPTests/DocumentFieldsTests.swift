@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import LogStore
 import LogStoreIngest
 import Testing
@@ -144,7 +145,7 @@ struct DocumentFieldsTests {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
         tar.arguments = ["-xzf", archive.path, "-C", directory]
-        try tar.run()
+        try tar.runGuarded()
         tar.waitUntilExit()
         try #require(tar.terminationStatus == 0, "tar -xzf \(archive.path)")
         let server = try await TestServer.start(directory: directory)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import LogStore
 import LogStoreIngest
 import Testing
@@ -229,7 +230,7 @@ extension HostileClientTests {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
+        guard (try? process.runGuarded()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
     }

@@ -63,7 +63,7 @@ struct CompactionSizeTests {
         process.arguments = ["-sb", path]
         let pipe = Pipe()
         process.standardOutput = pipe
-        try process.run()
+        try process.runGuarded()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Int(String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? "")

@@ -22,6 +22,13 @@ static inline void logstore_limit_malloc_arenas(int arenas) {
 /// pages).
 size_t logstore_release_code_pages(void);
 
+/// Serves allocations of `bytes` and more from mappings of their own (no-op elsewhere).
+static inline void logstore_set_mmap_threshold(int bytes) {
+#ifdef __linux__
+    mallopt(M_MMAP_THRESHOLD, bytes);
+#endif
+}
+
 /// Returns freed heap memory to the operating system (no-op elsewhere).
 static inline void logstore_trim_heap(void) {
 #ifdef __linux__
