@@ -87,31 +87,7 @@ enum PresetDictionary {
     private static func inflateWithZlib(
         _ input: UnsafeRawBufferPointer, dictionary: [UInt8], expectedSize: Int
     ) throws(CompressionError) -> [UInt8] {
-        let inflater = try Inflater(framing: .raw)
-        let set = dictionary.withUnsafeBytes { d in
-            inflateSetDictionary(inflater.stream, d.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt32(d.count))
-        }
-        guard set == Z_OK else { throw .corrupt("the preset dictionary was refused (\(set))") }
-        var rc: Int32 = Z_OK
-        var produced = 0
-        let output = [UInt8](unsafeUninitializedCapacity: expectedSize) { out, initialized in
-            inflater.stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
-            inflater.stream.pointee.avail_in = UInt32(input.count)
-            inflater.stream.pointee.next_out = out.baseAddress
-            inflater.stream.pointee.avail_out = UInt32(out.count)
-            rc = CZlib.inflate(inflater.stream, Z_FINISH)
-            produced = Int(inflater.stream.pointee.total_out)
-            initialized = min(produced, out.count)
-        }
-        switch rc {
-        case Z_STREAM_END:
-            guard produced == expectedSize else { throw .sizeMismatch(expected: expectedSize, actual: produced) }
-            return output
-        case Z_BUF_ERROR:
-            throw produced >= expectedSize ? .tooLarge(limit: expectedSize) : .truncated
-        default:
-            throw inflater.error(rc, consumed: input.count - Int(inflater.stream.pointee.avail_in))
-        }
+        try Compression.inflateExact(input, expectedSize: expectedSize, framing: .raw, dictionary: dictionary)
     }
 }
 

@@ -122,11 +122,18 @@ public enum Compression {
         return try result.get()
     }
 
-    /// Inflates one stream whose output is exactly `expectedSize` bytes, straight into the result.
+    /// Inflates one stream whose output is exactly `expectedSize` bytes, straight into the result;
+    /// a raw stream deflated with a preset `dictionary` is given it first.
     static func inflateExact(
-        _ input: UnsafeRawBufferPointer, expectedSize: Int, framing: CompressionFraming
+        _ input: UnsafeRawBufferPointer, expectedSize: Int, framing: CompressionFraming, dictionary: [UInt8]? = nil
     ) throws(CompressionError) -> [UInt8] {
         let inflater = try Inflater(framing: framing)
+        if let dictionary {
+            let set = dictionary.withUnsafeBytes { d in
+                inflateSetDictionary(inflater.stream, d.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt32(d.count))
+            }
+            guard set == Z_OK else { throw .corrupt("the preset dictionary was refused (\(set))") }
+        }
         // Not zero-filled first (that memset was ~3 % of a read): zlib writes the bytes counted.
         var rc: Int32 = Z_OK
         var produced = 0
