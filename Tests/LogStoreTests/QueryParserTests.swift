@@ -304,6 +304,23 @@ struct QueryParserLimitTests {
         let quoted = try QueryParser.parse("f:\"w?\u{061A}\" index:x")
         #expect(try QueryParser.parse(quoted.description) == quoted)
     }
+
+    /// A prepend mark (U+0602) forms one grapheme cluster with the character after it, even a
+    /// space or a parenthesis: the parser still reads that character as syntax, and every text
+    /// form reads back to the same query.
+    @Test func prependMarksBeforeSyntax() throws {
+        let bound = try QueryParser.parse("u:>\u{0602}")
+        #expect(bound.description == "u:{\u{0602} TO *]")
+        #expect(try QueryParser.parse(bound.description) == bound)
+        let and = try QueryParser.parse("u:>\u{0602} AND x")
+        #expect(and == .and([bound, .term("x")]).normalized())
+        let group = try QueryParser.parse("(a\u{0602}) b")
+        #expect(group == .and([.term("a\u{0602}"), .term("b")]).normalized())
+        for text in ["f:\u{0602}\\(", "f:\"a\u{0602} (b\"", "f:[\u{0602} TO \u{0602}]", "f:\u{0602}\\?x*", "g:\u{0602}\\\u{0602}\\\"z"] {
+            let query = try QueryParser.parse(text)
+            #expect(try QueryParser.parse(query.description) == query, "\(text) → \(query.description)")
+        }
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -80,7 +80,7 @@ public struct DocumentFields: Sendable {
     public func evaluate(fields: [UInt8], message: [UInt8], timestamp: Int64) -> [Bool] {
         var state = [UInt8](repeating: 0, count: predicates.count)
         let leaves = (0..<predicates.count).map(Int32.init)
-        fields.withUnsafeBytes { f in
+        _ = fields.withUnsafeBytes { f in
             message.withUnsafeBytes { m in
                 state.withUnsafeMutableBufferPointer { s in
                     evaluate(fields: f, message: m, timestamp: timestamp, leaves: leaves, state: s.baseAddress!)

@@ -65,7 +65,13 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
 
     /// The syntax characters the query parser splits from the combining marks after them
     /// (`QueryParser.characters`), so the printer escapes by the same set.
-    static let splitSyntax = "\"()-:*?\\"
+    static let splitSyntax = "\"()-:*?\\[]{}"
+
+    /// Whether the grapheme cluster `c` holds whitespace or a syntax character anywhere: the
+    /// query parser reads such a cluster scalar by scalar.
+    static func holdsSyntax(_ c: Character) -> Bool {
+        c.unicodeScalars.contains { $0.properties.isWhitespace || splitSyntax.unicodeScalars.contains($0) }
+    }
 
     /// A value as the parser reads it back: syntax characters escaped (`*` and `?` too unless
     /// they are the pattern's `wildcards`), and a first `<`, `>`, `[` or `{` escaped so that it
@@ -79,11 +85,11 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
         }
         for (i, c) in value.enumerated() {
             let scalars = c.unicodeScalars
-            if scalars.count > 1, let lead = scalars.first,
-                lead.properties.isWhitespace || Self.splitSyntax.unicodeScalars.contains(lead)
-            {
-                if isSyntax(lead, first: i == 0) { out.append("\\") }
-                out.unicodeScalars.append(contentsOf: scalars)
+            if scalars.count > 1, Self.holdsSyntax(c) {
+                for (k, scalar) in scalars.enumerated() {
+                    if isSyntax(scalar, first: i == 0 && k == 0) { out.unicodeScalars.append("\\") }
+                    out.unicodeScalars.append(scalar)
+                }
             } else if scalars.count == 1, let only = scalars.first {
                 if isSyntax(only, first: i == 0) { out.append("\\") }
                 out.append(c)

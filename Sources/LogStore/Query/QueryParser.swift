@@ -121,16 +121,15 @@ private enum Lexer {
         return tokens
     }
 
-    /// The characters of `text`, except that a syntax character (quote, parenthesis, `-`, `:`,
-    /// `*`, `?`, backslash, whitespace) followed by combining marks is split into its scalars: as
-    /// one grapheme cluster it would lose its meaning (`"` + U+0595 would not open a phrase).
+    /// The characters of `text`, except that a grapheme cluster holding a syntax character
+    /// (quote, parenthesis, `-`, `:`, `*`, `?`, `[`, `]`, `{`, `}`, backslash, whitespace) is split
+    /// into its scalars: as one cluster the character would lose its meaning (`"` + U+0595 would
+    /// not open a phrase; a prepend mark such as U+0602 joins the space after it).
     static func characters(_ text: String) -> [Character] {
         var out: [Character] = []
         out.reserveCapacity(text.utf8.count)
         for c in text {
-            if c.unicodeScalars.count > 1, c != "\r\n", let first = c.unicodeScalars.first,
-                first.properties.isWhitespace || FieldPredicate.splitSyntax.unicodeScalars.contains(first)
-            {
+            if c.unicodeScalars.count > 1, c != "\r\n", FieldPredicate.holdsSyntax(c) {
                 out.append(contentsOf: c.unicodeScalars.map(Character.init))
             } else {
                 out.append(c)
@@ -267,13 +266,34 @@ private enum Lexer {
                 guard let close = chars[valueStart...].firstIndex(where: { $0 == "]" || $0 == "}" }) else {
                     throw QueryParseError(position: valueStart, message: "unterminated range: missing ']' or '}'")
                 }
-                let inner = String(chars[(valueStart + 1)..<close])
-                let parts = inner.components(separatedBy: " TO ")
+                // Split on the characters, not on a String made of them: a mark joins the space
+                // after it again in a String (`؂ TO *`).
+                let inner = chars[(valueStart + 1)..<close]
+                let separator: [Character] = [" ", "T", "O", " "]
+                var parts: [ArraySlice<Character>] = []
+                var from = inner.startIndex
+                var k = inner.startIndex
+                while k + separator.count <= inner.endIndex {
+                    if inner[k..<(k + separator.count)].elementsEqual(separator) {
+                        parts.append(inner[from..<k])
+                        k += separator.count
+                        from = k
+                    } else {
+                        k += 1
+                    }
+                }
+                parts.append(inner[from..<inner.endIndex])
                 guard parts.count == 2 else {
                     throw QueryParseError(position: valueStart, message: "a range is [LOW TO HIGH] (or {…} to leave the ends out)")
                 }
-                let lower = range(parts[0].trimmingCharacters(in: .whitespaces), inclusive: chars[valueStart] == "[")
-                let upper = range(parts[1].trimmingCharacters(in: .whitespaces), inclusive: chars[close] == "]")
+                func bound(_ part: ArraySlice<Character>) -> String {
+                    var part = part
+                    while let c = part.first, c.isWhitespace { part.removeFirst() }
+                    while let c = part.last, c.isWhitespace { part.removeLast() }
+                    return String(part)
+                }
+                let lower = range(bound(parts[0]), inclusive: chars[valueStart] == "[")
+                let upper = range(bound(parts[1]), inclusive: chars[close] == "]")
                 return (.doc(FieldPredicate(field: name, test: .range(lower: lower, upper: upper))), close + 1)
             }
             if valueStart < fieldEnd {
