@@ -100,6 +100,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Stop a search, hits or count after this long and answer 400 naming the limit, e.g. 30s (env LOGSTORE_QUERY_TIMEOUT).")
     var queryTimeout: String = env["LOGSTORE_QUERY_TIMEOUT"] ?? "30s"
 
+    @Option(help: "Answer 400 naming the limit when one read would hold more than this many bytes of log lines (a _search of 10,000 long lines), e.g. 256MiB (env LOGSTORE_MAX_READ_BYTES).")
+    var maxReadBytes: String = env["LOGSTORE_MAX_READ_BYTES"] ?? "256MiB"
+
     @Option(help: "When a request is acknowledged: fsync (once its lines are synced to disk) or written[:INTERVAL] (once they reach the operating system, synced at least every INTERVAL, default 100ms); see docs/RELIABILITY.md (env LOGSTORE_DURABILITY).")
     var durability: String = env["LOGSTORE_DURABILITY"] ?? "fsync"
 
@@ -123,9 +126,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
-        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache)]
+        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache), ("--max-read-bytes", maxReadBytes)]
         where ByteSize.parse(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
+        }
+        if let bytes = ByteSize.parse(maxReadBytes), bytes < 1 << 20 {
+            throw ValidationError("--max-read-bytes '\(maxReadBytes)' is below 1MiB (a line may be 1MiB)")
         }
         if let retention { _ = try RetentionOption.parse(retention) }
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
@@ -229,6 +235,7 @@ struct ServeCommand: AsyncParsableCommand {
             storageOptions.blockCacheBytes = try Self.size("--block-cache", blockCache)
             storageOptions.maxOpenSegments = maxOpenDays
             storageOptions.queryTimeout = try Self.duration("--query-timeout", queryTimeout)
+            storageOptions.maxReadBytes = try Self.size("--max-read-bytes", maxReadBytes)
             storageOptions.durability = DurabilityText.parse(durability) ?? .fsync
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {

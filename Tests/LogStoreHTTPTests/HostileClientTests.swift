@@ -21,8 +21,10 @@ struct HostileClientTests {
 
     /// Starts a server with `options`, stores the known lines, runs `body`, checks the known
     /// lines, restarts the server on the same directory and checks them again.
-    func withKnownData(options: ServerOptions = ServerOptions(), _ body: (TestServer) async throws -> Void) async throws {
-        let server = try await TestServer.start(options: options)
+    func withKnownData(
+        options: ServerOptions = ServerOptions(), storageOptions: StorageOptions = StorageOptions(), _ body: (TestServer) async throws -> Void
+    ) async throws {
+        let server = try await TestServer.start(options: options, storageOptions: storageOptions)
         var stopped = false
         do {
             let client = try RawClient(port: server.port)

@@ -57,6 +57,48 @@ extension HostileClientTests {
         }
     }
 
+    /// One read holds at most `maxReadBytes` of lines: a `_search`, a sorted `_search` and a
+    /// native read of 40 lines of 100 KB past a 2 MiB bound are refused naming it; fewer
+    /// lines, a `_count` (which pages) and sparse matches from those blocks are answered.
+    @Test func readsAreBoundedInBytes() async throws {
+        var storageOptions = StorageOptions()
+        storageOptions.sealLines = 10
+        storageOptions.maxReadBytes = 2 << 20
+        try await withKnownData(storageOptions: storageOptions) { server in
+            let client = try RawClient(port: server.port)
+            let pad = String(repeating: "p", count: 100_000)
+            let documents = (0..<40).map { i in
+                #"{"log":"\#(i % 10 == 0 ? "rare" : "big") \#(i) \#(pad)","n":\#(i),"kubernetes.labels.job-name":"wide"}"#
+            }
+            #expect(try await bulk(client, Self.bulkBody(documents)).status == 200)
+            let job = #"{"term":{"kubernetes.labels.job-name":"wide"}}"#
+            for body in [#"{"size":40,"query":\#(job)}"#, #"{"size":40,"query":\#(job),"sort":[{"n":"desc"}]}"#] {
+                let response = try await search(client, body)
+                #expect(response.status == 400, "\(body)")
+                #expect((response.json?["error"] as? [String: Any])?["type"] as? String == "illegal_argument_exception")
+                #expect(reason(response).contains("more than 2 MiB of log lines"), "\(reason(response))")
+                #expect(reason(response).contains("--max-read-bytes"))
+            }
+            let native = try await client.exchange(request("GET", "/v1/logs?job=wide&limit=40"))
+            #expect(native.status == 400)
+            #expect(native.text.contains("more than 2 MiB of log lines"))
+            var response = try await search(client, #"{"size":5,"query":\#(job)}"#)
+            #expect(response.status == 200)
+            #expect(((response.json?["hits"] as? [String: Any])?["hits"] as? [Any])?.count == 5)
+            response = try await search(client, #"{"size":40,"query":{"bool":{"filter":[\#(job),{"match":{"log":"rare"}}]}}}"#)
+            #expect(response.status == 200)
+            #expect(((response.json?["hits"] as? [String: Any])?["hits"] as? [Any])?.count == 4)
+            response = try await search(client, #"{"size":5,"query":\#(job),"sort":[{"n":"desc"}]}"#)
+            #expect(response.status == 200)
+            let first = (((response.json?["hits"] as? [String: Any])?["hits"] as? [[String: Any]])?.first?["_source"] as? [String: Any])?["n"]
+            #expect(first as? Int == 39)
+            response = try await client.exchange(
+                request("POST", "/_count", headers: [("Content-Type", "application/json")], body: Array(#"{"query":{"match":{"log":"big"}}}"#.utf8)))
+            #expect(response.status == 200)
+            #expect(response.json?["count"] as? Int == 36)
+        }
+    }
+
     @Test func highlightBudgetIsEnforced() throws {
         let highlight = Highlight(preTag: "<em>", postTag: "</em>", fields: ["log"])
         let message = Array(repeating: "a", count: 1000).joined(separator: " ")

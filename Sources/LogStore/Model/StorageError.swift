@@ -19,6 +19,9 @@ public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
     case queryTimeout(limit: Duration)
     /// A read was cancelled (its client went away) and stopped.
     case queryCancelled
+    /// A read would hold more than `limit` bytes of lines for its answer
+    /// (`StorageOptions.maxReadBytes`) and was stopped; nothing partial is returned.
+    case answerTooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -34,6 +37,9 @@ public enum StorageError: Error, CustomStringConvertible, Sendable, Equatable {
         case .queryTimeout(let limit):
             return "the query ran longer than the time limit of \(Self.seconds(limit)) s and was stopped; narrow it (a time window, fewer clauses, one job)"
         case .queryCancelled: return "the query was cancelled (the client went away)"
+        case .answerTooLarge(let limit):
+            let size = limit >= 1 << 20 && limit % (1 << 20) == 0 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+            return "the answer would hold more than \(size) of log lines (the limit of one read, serve --max-read-bytes); ask for fewer lines (size) or narrow the query"
         }
     }
 

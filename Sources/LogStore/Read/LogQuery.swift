@@ -19,6 +19,10 @@ public struct LogQuery: Sendable {
     public var deadline: QueryDeadline?
     /// Only lines committed at or before this LSN (a point-in-time snapshot), when set.
     public var throughLSN: LSN?
+    /// When the lines reach the store's byte limit of a read (`StorageOptions.maxReadBytes`):
+    /// false fails the read (`StorageError.answerTooLarge`); true ends the page early, cut and
+    /// with its cursor, for callers that read page after page (counts).
+    public var shortPages = false
 
     public init(
         streams: [StreamID], after: LogPosition? = nil, limit: Int = 1000, order: ReadOrder = .ascending, from: Int64? = nil,

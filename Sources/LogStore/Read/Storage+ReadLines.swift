@@ -20,7 +20,7 @@ extension Storage {
         let plan = LogReadPlan(query, shared: shared)
         let window = LogWindow(query)
         let days = plan.segments.keys.filter { window.days.contains($0) }.sorted(by: ascending ? (<) : (>))
-        var page = LinePageBuilder(limit: limit)
+        var page = LinePageBuilder(limit: limit, maxBytes: options.maxReadBytes, shortPages: query.shortPages)
         for day in days {
             guard page.lines.count < limit else {
                 page.truncated = true
@@ -40,8 +40,9 @@ extension Storage {
             } else {
                 candidates.sort { $0.timestamp != $1.timestamp ? $0.timestamp > $1.timestamp : $0.lsn > $1.lsn }
             }
-            if candidates.count > needed || more { page.truncated = true }
+            if candidates.count > needed || more || page.endedEarly { page.truncated = true }
             page.lines.append(contentsOf: candidates.prefix(needed))
+            if page.endedEarly { break }
         }
         return page.build()
     }
@@ -121,6 +122,7 @@ extension SegmentSnapshot {
         }
         guard head.count > 0 else { return [] }
         let source = page.add(head.build(), id: nil)
+        if page.overLimit && !page.shortPages { throw StorageError.answerTooLarge(limit: page.maxBytes) }
         var refs: [LinePage.Ref] = []
         refs.reserveCapacity(head.count)
         for i in 0..<head.count {
@@ -151,7 +153,7 @@ extension SegmentSnapshot {
         } else {
             blocks.sort { $0.header.maxPosition > $1.header.maxPosition }
         }
-        for block in blocks {
+        for (b, block) in blocks.enumerated() {
             // Stop when `needed` candidates already come before anything this block holds.
             if candidates.count >= needed {
                 let bound = ascending ? block.header.minPosition : block.header.maxPosition
@@ -164,7 +166,7 @@ extension SegmentSnapshot {
             let matcher = plan.lineMatcher(block.stream)
             let key = plan.key(block.stream)
             let source = page.nextSource
-            var used = false
+            let first = candidates.count
             var counted = 0
             var cache = QueryMatcher.FieldsCache()
             for i in 0..<decoded.count {
@@ -179,9 +181,38 @@ extension SegmentSnapshot {
                     continue
                 }
                 candidates.append(LinePage.Ref(timestamp: p.timestamp, lsn: p.lsn, stream: block.stream, source: source, index: Int32(i)))
-                used = true
             }
-            if used { _ = page.add(decoded, id: block.id(in: segment)) }
+            let used = candidates.count - first
+            guard used > 0 else { continue }
+            if used * 4 < decoded.count {
+                // A few lines of a big block: copied out, so that a page of sparse matches holds
+                // its lines, not every block they came from.
+                var copied = HeadLinesBuilder()
+                for c in first..<candidates.count {
+                    let ref = candidates[c]
+                    decoded.withMessageAndFields(Int(ref.index)) { copied.append(timestamp: ref.timestamp, lsn: ref.lsn, message: $0, fields: $1) }
+                    candidates[c] = LinePage.Ref(timestamp: ref.timestamp, lsn: ref.lsn, stream: ref.stream, source: source, index: Int32(c - first))
+                }
+                _ = page.add(copied.build(), id: nil)
+            } else {
+                _ = page.add(decoded, id: block.id(in: segment))
+            }
+            if page.overLimit {
+                guard page.shortPages else { throw StorageError.answerTooLarge(limit: page.maxBytes) }
+                // End the page before the next block: the lines found so far that come before
+                // everything it (and every later block) holds are the read's first lines.
+                guard b + 1 < blocks.count else {
+                    page.endedEarly = true
+                    return false
+                }
+                let bound = ascending ? blocks[b + 1].header.minPosition : blocks[b + 1].header.maxPosition
+                let kept = candidates.filter { ascending ? $0.position < bound : $0.position > bound }
+                if !kept.isEmpty {
+                    candidates = kept
+                    page.endedEarly = true
+                    return true
+                }
+            }
         }
         return false
     }

@@ -177,7 +177,7 @@ extension Storage {
     public func sortedSearch(_ search: SortedSearch) throws -> SortedPage {
         let keys = search.keys
         let paths = keys.map(\.path)
-        var heap = SortHeap(search: search)
+        var heap = SortHeap(search: search, maxBytes: options.maxReadBytes)
         var total = 0
         // Lines of one block usually share their fields bytes: their values are read once
         // unless a value came from the line's own message or time.
@@ -199,7 +199,7 @@ extension Storage {
             for k in keys.indices where keys[k].target == .timestamp { values[k] = .number(SortValue.milliseconds(line.timestamp)) }
             let position = LogPosition(timestamp: line.timestamp, lsn: line.lsn)
             guard search.isAfterCursor(values, position) else { return }
-            heap.offer(values, position, line)
+            try heap.offer(values, position, line)
         }
         let entries = heap.sorted()
         var builder = HeadLinesBuilder()
@@ -272,9 +272,13 @@ struct SortHeap {
 
     let search: SortedSearch
     var entries: [Entry] = []
+    /// Bytes of lines the entries hold, and the most they may (`StorageOptions.maxReadBytes`).
+    var bytes = 0
+    let maxBytes: Int
 
-    init(search: SortedSearch) {
+    init(search: SortedSearch, maxBytes: Int = Limits.maxReadBytes) {
         self.search = search
+        self.maxBytes = maxBytes
         entries.reserveCapacity(min(search.limit, 1 << 16))
     }
 
@@ -284,10 +288,13 @@ struct SortHeap {
         search.compare(a.values, a.position, b.values, b.position) > 0
     }
 
-    mutating func offer(_ values: [SortValue], _ position: LogPosition, _ line: VisitedLine) {
+    mutating func offer(_ values: [SortValue], _ position: LogPosition, _ line: VisitedLine) throws(StorageError) {
         if entries.count == search.limit {
             guard let root = entries.first, search.compare(values, position, root.values, root.position) < 0 else { return }
+            bytes -= root.message.count + root.fields.count
         }
+        bytes += line.message.count + line.fields.count
+        if bytes > maxBytes { throw .answerTooLarge(limit: maxBytes) }
         let entry = Entry(values: values, position: position, stream: line.stream, message: Array(line.message), fields: Array(line.fields))
         if entries.count < search.limit {
             entries.append(entry)

@@ -32,6 +32,8 @@ public struct StorageOptions: Sendable {
     /// The time limit of a read that brings no `QueryDeadline` of its own (nil: none, the
     /// engine's default for tools; the server sets `Limits.queryTimeout`).
     public var queryTimeout: Duration?
+    /// Bytes of lines one read may hold for its answer (`Limits.maxReadBytes`).
+    public var maxReadBytes = Limits.maxReadBytes
 
     /// When an append is acknowledged (`Durability`); `.fsync` unless asked otherwise.
     public var durability = Durability.fsync

@@ -78,4 +78,10 @@ public enum Limits {
     /// one request could hold a core for minutes. REANA's reads (one job's log, a workflow's
     /// counts) take milliseconds; 30 s leaves room for a person's search over a month.
     public static let queryTimeout: Duration = .seconds(30)
+    /// A read holds at most this many bytes of lines for one answer (`StorageError.answerTooLarge`
+    /// past it): the blocks a page points into (a block that gives a page few of its lines is
+    /// copied out, so this is about the lines themselves) and a sorted search's kept lines.
+    /// 10,000 hits of 1 MiB lines would otherwise take 10 GiB; REANA's largest read, a job's
+    /// 10,000 lines, takes a few MiB.
+    public static let maxReadBytes = 256 << 20
 }

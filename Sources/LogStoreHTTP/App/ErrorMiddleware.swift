@@ -24,6 +24,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 // 400, not 5xx: a client retries 502/503/504 (opensearch-py does, 3 times), which
                 // would run the same too-expensive query again.
                 throw OpenSearchError.badRequest(error.description, type: "search_timeout_exception")
+            case .answerTooLarge:
+                // Like OpenSearch's `index.max_result_window`: the request asks for too much.
+                throw OpenSearchError.badRequest(error.description, type: "illegal_argument_exception")
             default:
                 throw OpenSearchError(.internalServerError, type: "storage_exception", reason: error.description)
             }

@@ -234,10 +234,11 @@ struct OpenSearchController {
         // Every page moves the cursor forward; the store's line count bounds the loop.
         for _ in 0..<1_000_000 {
             let pageLimit = min(100_000, limit == Int.max ? 100_000 : limit - count + 1)
-            let page = try await storage.readAsync(
-                LogQuery(
-                    streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter,
-                    deadline: deadline, throughLSN: throughLSN))
+            var query = LogQuery(
+                streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter,
+                deadline: deadline, throughLSN: throughLSN)
+            query.shortPages = true
+            let page = try await storage.readLinesAsync(query)
             count += page.lines.count
             if count > limit { return (limit, "gte") }
             guard page.truncated, let next = page.next else { break }
