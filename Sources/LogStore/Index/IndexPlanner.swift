@@ -91,7 +91,15 @@ struct IndexPlanner: Sendable {
     func candidates(segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, next: UInt32, pending: PendingView) throws
         -> BlockCandidates
     {
-        if isUseless { return nil }
+        try candidatesAndCounts(segment: segment, txn: txn, indexed: indexed, next: next, pending: pending).candidates
+    }
+
+    /// `candidates`, and what the postings it read tell of each candidate's exact count
+    /// (``ExactCounts``; nil when the index cannot narrow anything).
+    func candidatesAndCounts(segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, next: UInt32, pending: PendingView) throws
+        -> (candidates: BlockCandidates, counts: ExactCounts?)
+    {
+        if isUseless { return (nil, nil) }
         var termPostings: [[UInt8]: [UInt32: Posting]] = [:]
         func usePending(_ p: Posting) -> Bool { p.block >= indexed && p.block < next }
         for token in tokens {
@@ -183,7 +191,7 @@ struct IndexPlanner: Sendable {
                 return union
             }
         }
-        return evaluate(query)
+        return (evaluate(query), ExactCounts(query: query, postings: termPostings))
     }
 
     /// The document predicates in positive positions of `q`.

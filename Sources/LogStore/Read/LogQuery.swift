@@ -21,7 +21,7 @@ public struct LogQuery: Sendable {
     public var throughLSN: LSN?
     /// When the lines reach the store's byte limit of a read (`StorageOptions.maxReadBytes`):
     /// false fails the read (`StorageError.answerTooLarge`); true ends the page early, cut and
-    /// with its cursor, for callers that read page after page (counts).
+    /// with its cursor, for callers that read page after page (`/v1/logs`).
     public var shortPages = false
 
     public init(

@@ -178,6 +178,13 @@ struct SegmentSnapshot: ~Copyable {
         try planner.candidates(segment: segment, txn: txn, indexed: indexed, next: next, pending: pending)
     }
 
+    /// `candidates`, with the exact counts the index knows (``ExactCounts``).
+    func candidatesAndCounts(_ planner: IndexPlanner, indexed: UInt32, next: UInt32, pending: PendingView) throws
+        -> (candidates: BlockCandidates, counts: ExactCounts?)
+    {
+        try planner.candidatesAndCounts(segment: segment, txn: txn, indexed: indexed, next: next, pending: pending)
+    }
+
     // MARK: Per-stream records
 
     /// Highest LSN committed to the segment (0 when none).

@@ -69,6 +69,7 @@ extension SegmentSnapshot {
         }
         var units = try searchHeadUnits(scope, verdict: verdict)
         let countingTerm = scope.planner.countingTerm != nil
+        var counts: ExactCounts?
         func add(_ ref: BlockRef, _ posting: Posting?) {
             let v = verdict(ref.stream)
             if v == .ruledOut { return }
@@ -79,6 +80,8 @@ extension SegmentSnapshot {
                 exact = ref.count
             } else if countingTerm, let posting {
                 exact = Int(posting.count)
+            } else if posting != nil, let counts {
+                exact = counts.count(block: ref.number, lines: ref.count, streamPasses: true)
             }
             let maxLSN = posting.map { $0.maxLSN(firstLSN: ref.firstLSN, lastLSN: ref.lastLSN) } ?? ref.lastLSN
             units.append(
@@ -89,7 +92,9 @@ extension SegmentSnapshot {
         let planner = scope.planner
         let view = planner.isUseless ? PendingView(covered: []) : segment.pending.view(tokens: planner.tokens, prefixes: planner.prefixes)
         let (indexed, next) = try indexState()
-        if let candidates = try candidates(planner, indexed: indexed, next: next, pending: view) {
+        let found = try candidatesAndCounts(planner, indexed: indexed, next: next, pending: view)
+        counts = found.counts
+        if let candidates = found.candidates {
             for (number, posting) in candidates {
                 guard let ref = try blockRef(number) else { continue }  // merged or purged
                 add(ref, posting)

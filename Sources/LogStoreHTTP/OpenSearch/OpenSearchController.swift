@@ -217,8 +217,9 @@ struct OpenSearchController {
         return JSONAnswer.answer(out, request: request)
     }
 
-    /// Counts matching lines by reading, up to `limit` (then relation "gte"), every page within
-    /// `deadline`.
+    /// Counts matching lines up to `limit` (then relation "gte") within `deadline`: from the
+    /// stream statistics when no line-level predicate, else blocks the index counts exactly are
+    /// added up and the others read (`Storage.count`).
     func countLines(
         streams: [StreamInfo], dsl: QueryDSL, limit: Int, deadline: QueryDeadline, throughLSN: LSN? = nil
     ) async throws -> (Int, String) {
@@ -227,24 +228,10 @@ struct OpenSearchController {
             let n = streams.reduce(0) { $0 + Int($1.stats.lines) }
             return n > limit ? (limit, "gte") : (n, "eq")
         }
-        let filter: Query? = dsl.query.isMatchAll ? nil : dsl.query
-        let ids = streams.map(\.id)
-        var count = 0
-        var after: LogPosition?
-        // Every page moves the cursor forward; the store's line count bounds the loop.
-        for _ in 0..<1_000_000 {
-            let pageLimit = min(100_000, limit == Int.max ? 100_000 : limit - count + 1)
-            var query = LogQuery(
-                streams: ids, after: after, limit: max(1, pageLimit), order: .ascending, from: dsl.from, to: dsl.to, filter: filter,
-                deadline: deadline, throughLSN: throughLSN)
-            query.shortPages = true
-            let page = try await storage.readLinesAsync(query)
-            count += page.lines.count
-            if count > limit { return (limit, "gte") }
-            guard page.truncated, let next = page.next else { break }
-            after = next
-        }
-        return (count, "eq")
+        let visit = LineVisit(
+            query: dsl.query, streams: Set(streams.map(\.id)), from: dsl.from, to: dsl.to, throughLSN: throughLSN, deadline: deadline)
+        let count = try await storage.countAsync(visit, upTo: limit)
+        return count > limit ? (limit, "gte") : (count, "eq")
     }
 
     // MARK: _count
