@@ -316,6 +316,8 @@ struct QueryParserLimitTests {
         #expect(and == .and([bound, .term("x")]).normalized())
         let group = try QueryParser.parse("(a\u{0602}) b")
         #expect(group == .and([.term("a\u{0602}"), .term("b")]).normalized())
+        // A bound holding a bracket with a combining mark is refused like a bare bracket.
+        #expect(throws: QueryParseError.self) { try QueryParser.parse("p:>T}\u{061A}8") }
         for text in ["f:\u{0602}\\(", "f:\"a\u{0602} (b\"", "f:[\u{0602} TO \u{0602}]", "f:\u{0602}\\?x*", "g:\u{0602}\\\u{0602}\\\"z"] {
             let query = try QueryParser.parse(text)
             #expect(try QueryParser.parse(query.description) == query, "\(text) → \(query.description)")

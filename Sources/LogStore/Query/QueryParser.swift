@@ -205,7 +205,9 @@ private enum Lexer {
         if let first = raw.first, first == ">" || first == "<" {
             for op in [">=", "<=", ">", "<"] where text.hasPrefix(op) && text.count > op.count {
                 let boundText = String(text.dropFirst(op.count))
-                if boundText.contains(where: { $0.isWhitespace || "[]{}".contains($0) }) {
+                // By scalar: a bracket carrying a combining mark is still a bracket in the range
+                // form this prints as.
+                if boundText.unicodeScalars.contains(where: { $0.properties.isWhitespace || "[]{}".unicodeScalars.contains($0) }) {
                     throw QueryParseError(position: position, message: "a range bound of \(name) cannot hold spaces or brackets")
                 }
                 let bound = range(boundText, inclusive: op.count == 2)
