@@ -15,6 +15,8 @@ struct ExactCountTests {
         var message: String
         var namespace: String
         var level: String
+        var n = -1
+        var long = ""
     }
 
     @Test(arguments: [7, 8] as [UInt64])
@@ -37,9 +39,11 @@ struct ExactCountTests {
                 let word = Int.random(in: 0..<5, using: &rng) == 0 ? "refused" : "started"
                 let ts = day0 + Int64(step) * 3_600 * nanosPerSecond + Int64(batch.count)
                 let message = "\(level) connection \(word) \(step)-\(batch.count)"
-                let fields = #"{"level":"\#(level)","kubernetes":{"namespace_name":"\#(namespaces[p % 3])","pod_name":"pod-\#(p)"}}"#
+                let n = Int.random(in: 0..<10, using: &rng)
+                let long = String(repeating: "x", count: 70) + " tail\(n % 3)"
+                let fields = #"{"level":"\#(level)","n":\#(n),"long":"\#(long)","kubernetes":{"namespace_name":"\#(namespaces[p % 3])","pod_name":"pod-\#(p)"}}"#
                 batch.append(line(keys[p], ts, message, fields: fields))
-                sent.append(Sent(key: keys[p], ts: ts, message: message, namespace: namespaces[p % 3], level: level))
+                sent.append(Sent(key: keys[p], ts: ts, message: message, namespace: namespaces[p % 3], level: level, n: n, long: long))
             }
             _ = try await store.append(batch)
         }
@@ -49,6 +53,8 @@ struct ExactCountTests {
         sent.append(Sent(key: keys[0], ts: day0 + 50 * 3_600 * nanosPerSecond, message: "ERROR head", namespace: "belle2", level: "ERROR"))
 
         func doc(_ field: String, _ value: String) -> Query { .doc(FieldPredicate(field: field, test: .equals(value))) }
+        func phrase(_ field: String, _ text: String) -> Query { .doc(FieldPredicate(field: field, test: .tokens(Tokenizer.tokens(text)))) }
+        let tailNumber = 1
         let cases: [(Query, (Sent) -> Bool, Bool)] = [
             (.and([doc("kubernetes.namespace_name", "belle2"), doc("level", "ERROR")]), { $0.namespace == "belle2" && $0.level == "ERROR" }, true),
             (.and([.field(.job, "job1"), doc("level", "WARN")]), { $0.key.job == "job1" && $0.level == "WARN" }, true),
@@ -57,6 +63,20 @@ struct ExactCountTests {
             (.and([doc("level", "ERROR"), .term("refused")]), { $0.level == "ERROR" && $0.message.contains("refused") }, false),
             (.and([doc("kubernetes.namespace_name", "atlas"), .not(doc("level", "INFO"))]), { $0.namespace == "atlas" && $0.level != "INFO" }, false),
             (doc("kubernetes.namespace_name", "nowhere"), { _ in false }, false),
+            // Phrases on fields (`match`, `query_string` on a text field), counted from the
+            // listed values; `query_string`'s `name:value` is an `or` of both tests.
+            (phrase("level", "error"), { $0.level == "ERROR" }, true),
+            (.or([doc("level", "WARN"), phrase("level", "warn")]), { $0.level == "WARN" }, true),
+            (
+                .and([.or([doc("kubernetes.namespace_name", "belle2"), phrase("kubernetes.namespace_name", "belle2")]),
+                      .or([doc("level", "ERROR"), phrase("level", "error")])]),
+                { $0.namespace == "belle2" && $0.level == "ERROR" }, true
+            ),
+            (phrase("kubernetes.pod_name", "pod 4"), { $0.key.job == "job4" }, true),
+            (phrase("kubernetes.pod_name", "pod"), { $0.message != "ERROR head" }, false),
+            // Values the tokens cannot tell: numbers (canonical form) and long texts (cut).
+            (phrase("n", "7"), { $0.n == 7 }, false),
+            (phrase("long", "tail\(tailNumber)"), { $0.long.hasSuffix("tail\(tailNumber)") }, false),
         ]
         for (query, model, exactPath) in cases {
             let q = query.normalized()

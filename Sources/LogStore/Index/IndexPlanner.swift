@@ -9,11 +9,14 @@ struct IndexPlanner: Sendable {
     let query: Query
     let tokens: Set<[UInt8]>
     let prefixes: Set<[UInt8]>
+    /// Paths of phrase tests on fields, whose values a segment lists (``FieldValuePostings``).
+    let phrasePaths: Set<[UInt8]>
 
     init(_ query: Query) {
         self.query = query
         var tokens = Set<[UInt8]>()
         var prefixes = Set<[UInt8]>()
+        var phrasePaths = Set<[UInt8]>()
         func collect(_ q: Query) {
             switch q {
             case .term(let t): tokens.insert(Array(t.utf8))
@@ -30,12 +33,17 @@ struct IndexPlanner: Sendable {
                     tokens.insert(FieldTokens.presenceToken(Array(p.field.utf8)))
                     tokens.insert([FieldTokens.rangeMarker])
                 }
+                if case .tokens(let want) = p.test, !want.isEmpty, !p.field.isEmpty {
+                    phrasePaths.insert(Array(p.field.utf8))
+                    tokens.insert(FieldTokens.slotToken(Array(p.field.utf8)))
+                }
             case .not, .field, .all, .lsns: break  // cannot narrow the blocks
             }
         }
         collect(query)
         self.tokens = tokens
         self.prefixes = prefixes
+        self.phrasePaths = phrasePaths
     }
 
     /// The field tokens one of which a block holds when a line of it can pass `p` (none: the
@@ -64,7 +72,7 @@ struct IndexPlanner: Sendable {
     }
 
     /// True when the index cannot narrow anything for this query.
-    var isUseless: Bool { tokens.isEmpty && prefixes.isEmpty }
+    var isUseless: Bool { tokens.isEmpty && prefixes.isEmpty && phrasePaths.isEmpty }
 
     /// The single term whose per-block counts are the exact number of matching lines of a
     /// block whose stream passes the query's field predicates.
@@ -146,12 +154,35 @@ struct IndexPlanner: Sendable {
                 return true
             }
         }
+        var listed: [[UInt8]: FieldValuePostings] = [:]
+        for path in phrasePaths {
+            listed[path] = try FieldValuePostings.read(path: path, segment: segment, txn: txn, indexed: indexed, covered: pending.covered)
+        }
+        var phrases: [FieldPredicate: [UInt32: ExactCounts.PhraseBlock]] = [:]
         var docCandidates: [FieldPredicate: [UInt32: Posting]] = [:]
         for case .doc(let p) in docLeaves where docCandidates[p] == nil {
             let needed = Self.fieldTokens(p)
             if needed.isEmpty { continue }
             var union = legacy
             var sources = needed.map { termPostings[$0] ?? [:] }
+            if case .tokens(let want) = p.test, let values = listed[Array(p.field.utf8)] ?? nil {
+                // The blocks with a value that holds the phrase (or cannot tell), or a slot.
+                var blocks: [UInt32: ExactCounts.PhraseBlock] = [:]
+                sources = [termPostings[FieldTokens.slotToken(Array(p.field.utf8))] ?? [:]]
+                let prefix = FieldValuePostings.prefix(Array(p.field.utf8))
+                for value in values.values {
+                    let passes = value.unsure || FieldValuePostings.holds(value.text, phrase: want)
+                    for (block, posting) in value.postings {
+                        if value.unsure {
+                            blocks[block, default: ExactCounts.PhraseBlock()].unsure = true
+                        } else if passes {
+                            blocks[block, default: ExactCounts.PhraseBlock()].passing[prefix + value.text] = Int(posting.count)
+                        }
+                    }
+                    if passes { sources.append(value.postings) }
+                }
+                phrases[p] = blocks
+            }
             if Self.isBucketed(p) {
                 // Blocks that hold the field but were written without range buckets.
                 let bucketed = termPostings[[FieldTokens.rangeMarker]] ?? [:]
@@ -191,7 +222,7 @@ struct IndexPlanner: Sendable {
                 return union
             }
         }
-        return (evaluate(query), ExactCounts(query: query, postings: termPostings))
+        return (evaluate(query), ExactCounts(query: query, postings: termPostings, phrases: phrases))
     }
 
     /// The document predicates in positive positions of `q`.

@@ -1,0 +1,76 @@
+import Foundation
+
+/// FieldValuePostings are the exact-value tokens (`FieldTokens` `0x02`) of one field path in one
+/// segment, listed with their postings: what a phrase test on a field (`match`, `query_string`
+/// `name:word` on a text field) is pruned and counted by. A block is a candidate for the phrase
+/// when one of its values at the path holds the phrase's tokens (as the matcher tokenizes the
+/// value), when a value's token cannot tell (cut at `FieldTokens.maxValueBytes`, or a number,
+/// whose token is its canonical form), or when the block has a template slot there.
+struct FieldValuePostings {
+    /// Paths with more distinct values than this in a segment are pruned by presence only:
+    /// listing them would cost more than it saves.
+    static let maxValues = 4096
+
+    struct Value {
+        /// The value's text as the token holds it.
+        var text: [UInt8]
+        /// True when the token's text may differ from the text the matcher tokenizes.
+        var unsure: Bool
+        var postings: [UInt32: Posting]
+    }
+
+    var values: [Value]
+
+    /// The token prefix of every value at `path`.
+    static func prefix(_ path: [UInt8]) -> [UInt8] { [FieldTokens.value] + path + [FieldTokens.separator] }
+
+    /// The values at `path` in the stored postings (blocks below `indexed`), the packed runs and
+    /// the pending index (blocks `covered` by the read's view); nil past `maxValues`.
+    static func read(
+        path: [UInt8], segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, covered: Set<UInt32>
+    ) throws -> FieldValuePostings? {
+        let prefix = prefix(path)
+        var byToken: [[UInt8]: [UInt32: Posting]] = [:]
+        func add(_ token: some Collection<UInt8>, _ p: Posting) -> Bool {
+            let key = Array(token)
+            if byToken[key] == nil && byToken.count >= maxValues { return false }
+            byToken[key, default: [:]][p.block] = p
+            return true
+        }
+        var tooMany = false
+        try txn.scan(segment.postings, prefix: prefix) { k, v in
+            let token = Postings.token(ofKey: k)
+            try Postings.decode(key: k, value: v) { p in if p.block < indexed, !add(token, p) { tooMany = true } }
+            return !tooMany
+        }
+        if tooMany { return nil }
+        if let runs = segment.postingRuns {
+            try PostingRuns.scanTokens(txn, runs, prefix: prefix) { token, postings in
+                for p in postings where p.block < indexed { if !add(token, p) { tooMany = true } }
+            }
+        }
+        if tooMany { return nil }
+        for (token, postings) in segment.pending.entries(prefix: prefix) {
+            for p in postings where p.block >= indexed && covered.contains(p.block) { if !add(token, p) { return nil } }
+        }
+        return FieldValuePostings(
+            values: byToken.map { token, postings in
+                let text = Array(token.dropFirst(prefix.count))
+                let unsure = text.count >= FieldTokens.maxValueBytes || FieldTokens.canonicalNumber(text) != nil
+                return Value(text: text, unsure: unsure, postings: postings)
+            })
+    }
+
+    /// Whether the matcher finds the phrase `want` (lowercased tokens) in `text`.
+    static func holds(_ text: [UInt8], phrase want: [String]) -> Bool {
+        let tokens = Tokenizer.tokens(String(decoding: text, as: UTF8.self))
+        guard !want.isEmpty, want.count <= tokens.count else { return want.isEmpty }
+        for start in 0...(tokens.count - want.count) where tokens[start..<(start + want.count)].elementsEqual(want) { return true }
+        return false
+    }
+
+    /// The values a block may match the phrase `want` by: those holding it and the unsure ones.
+    func candidates(phrase want: [String]) -> [Value] {
+        values.filter { $0.unsure || Self.holds($0.text, phrase: want) }
+    }
+}
