@@ -177,9 +177,16 @@ extension Storage {
         return out
     }
 
-    /// A block's timestamp column: its first column inflated (or the whole block decoded, for a
-    /// codec the prefix reader does not know).
+    /// A block's timestamp column, ascending: its first column inflated (or the whole block
+    /// decoded, for a codec the prefix reader does not know). Blocks are written sorted by
+    /// time; one that is not (none known) is sorted here, the column being its lines' times.
     private static func timestampColumn(_ stored: StoredBlock, cache: BlockCache?, segment: Segment) throws -> [Int64] {
+        var column = try inflatedColumn(stored, cache: cache, segment: segment)
+        if zip(column, column.dropFirst()).contains(where: { $0 > $1 }) { column.sort() }
+        return column
+    }
+
+    private static func inflatedColumn(_ stored: StoredBlock, cache: BlockCache?, segment: Segment) throws -> [Int64] {
         switch stored.header.codec {
         case 0, 1, 2: return try BlockCodec.timestamps(stored.bytes)
         case 3:

@@ -115,25 +115,38 @@ extension AggregationState {
                 return
             }
             let rounding = self.rounding!
-            let fixed = d.zone.fixedOffset != nil
+            let timestamps = block.timestamps!
+            if d.zone.fixedOffset != nil {
+                // Rounding is monotonic: each bucket is a run of the ascending column, its end
+                // found by binary search (a block of a few minutes: a few searches, not a loop
+                // over its lines).
+                var i = 0
+                while i < timestamps.count {
+                    let key = rounding.round(DateRounding.floorDiv(timestamps[i], 1_000_000))
+                    let (endNs, overflow) = rounding.next(key).multipliedReportingOverflow(by: 1_000_000)
+                    var (low, high) = (i + 1, timestamps.count)
+                    if !overflow {
+                        while low < high {
+                            let mid = (low + high) / 2
+                            if timestamps[mid] < endNs { low = mid + 1 } else { high = mid }
+                        }
+                    }
+                    if inBounds(key, d) { try bucket(.number(Double(key))).docCount += (overflow ? high : low) - i }
+                    i = overflow ? high : low
+                }
+                return
+            }
             var key = Int64.min
-            var end = Int64.min
             var run = 0
             func flush() throws {
                 if run > 0, inBounds(key, d) { try bucket(.number(Double(key))).docCount += run }
                 run = 0
             }
-            for ts in block.timestamps! {
-                let ms = DateRounding.floorDiv(ts, 1_000_000)
-                if fixed && ms >= key && ms < end {
-                    run += 1
-                    continue
-                }
-                let k = rounding.round(ms)
+            for ts in timestamps {
+                let k = rounding.round(DateRounding.floorDiv(ts, 1_000_000))
                 if k != key {
                     try flush()
                     key = k
-                    end = fixed ? rounding.next(k) : Int64.min
                 }
                 run += 1
             }
