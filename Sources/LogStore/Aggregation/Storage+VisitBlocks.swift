@@ -91,7 +91,7 @@ extension Storage {
                         }
                         if units[i].exactCount == 0 { continue }
                         keys[i - start] = key
-                        guard let exact = units[i].exactCount, units[i].maxLSN <= through, scope.inTime(units[i].minTimestamp),
+                        guard let exact = units[i].exactCount, units[i].lastLSN <= through, scope.inTime(units[i].minTimestamp),
                             scope.inTime(units[i].maxTimestamp)
                         else { continue }
                         let offer = VisitedBlock(
