@@ -8,7 +8,8 @@ import TestSupport
 /// exactly what visiting every line answers, and what a brute-force count of the documents
 /// answers: random lines crossing bucket edges, streams whose blocks sit inside one bucket, and
 /// streams mixing the forms of the job field (nested, a flat dotted key, absent with the stream's
-/// job from `job`, an array, a number, a value longer than the index keeps).
+/// job from `job`, an array, arrays of objects on the way, a number, a value longer than the
+/// index keeps).
 @Suite("Aggregations from whole blocks", .serialized)
 struct AggregationBlockTests {
     typealias A = AggregationTests
@@ -22,8 +23,6 @@ struct AggregationBlockTests {
     }
 
     static let words = ["alpha", "error", "ok"]
-    /// Whether a value inside an array of objects on the path counts as the path's value.
-    static let arraysOfObjectsHoldValues = false
 
     /// Documents of 10 streams: some spread over two hours, some inside one minute; the job
     /// field in every form.
@@ -68,12 +67,23 @@ struct AggregationBlockTests {
                         o["kubernetes"] = ["labels": ["job-name": job]]
                     }
                 case 5:
-                    // An array of objects on the way on some lines.
-                    if Int.random(in: 0..<4, using: &g) == 0 {
+                    // An array of objects on the way on some lines: its members' values are the
+                    // path's (OpenSearch flattens them), one or several, in every nesting.
+                    switch Int.random(in: 0..<8, using: &g) {
+                    case 0:
                         o["kubernetes"] = [["labels": ["job-name": job]]]
                         o["job"] = job
-                        names = Self.arraysOfObjectsHoldValues ? [job] : []
-                    } else {
+                    case 1:
+                        o["kubernetes"] = [["labels": ["job-name": job]], ["labels": ["job-name": job]], ["other": 1]]
+                        o["job"] = job
+                    case 2:
+                        o["kubernetes"] = ["labels": [["job-name": "other"], ["job-name": [job, "x"]]]]
+                        o["job"] = job
+                        names = ["other", job, "x"]
+                    case 3:
+                        o["kubernetes"] = [[["labels.job-name": job]], ["labels": ["job-name": NSNull()]]]
+                        o["job"] = job
+                    default:
                         o["kubernetes"] = ["labels": ["job-name": job]]
                     }
                 default:
@@ -162,11 +172,13 @@ struct AggregationBlockTests {
         for round in 0..<8 {
             let word: String? = round % 2 == 1 ? Self.words.randomElement(using: &g)! : nil
             let matching = docs.filter { word == nil || $0.word == word }
-            let minutes = [1, 5, 10].randomElement(using: &g)!
+            let minutes = round == 6 ? 1 : [1, 5, 10].randomElement(using: &g)!
             let width = Int64(minutes) * 60_000
-            let zone = round % 4 == 3 ? "+02:00" : "UTC"
+            // Zones whose offsets are whole hours: buckets of 1, 5 and 10 minutes fall where UTC's do.
+            let zone = round % 4 == 3 ? "+02:00" : round % 4 == 1 ? "Europe/Zurich" : "UTC"
             let field = round % 3 == 2 ? "kubernetes.labels.job-name.keyword" : "kubernetes.labels.job-name"
-            let histogram: [String: Any] = ["date_histogram": ["field": "@timestamp", "fixed_interval": "\(minutes)m", "time_zone": zone]]
+            let interval = round == 6 ? ["calendar_interval": "minute"] : ["fixed_interval": "\(minutes)m"]
+            let histogram: [String: Any] = ["date_histogram": ["field": "@timestamp", "time_zone": zone].merging(interval) { a, _ in a }]
             // The same aggregations with a metric below: every line visited.
             let counted: [String: Any] = ["v": ["value_count": ["field": "@timestamp"]]]
             var fast: [String: Any] = [
@@ -196,7 +208,7 @@ struct AggregationBlockTests {
             let s = try await A.search(client, slow, path: "/logs-blocks/_search")
             let l = try await A.search(client, lone, path: "/logs-blocks/_search")
             let lt = try await A.search(client, loneTerms, path: "/logs-blocks/_search")
-            let what = "seed \(seed) round \(round) word \(word ?? "-") \(minutes)m \(zone) \(field)"
+            let what = "seed \(seed) round \(round) word \(word ?? "-") \(interval) \(zone) \(field)"
 
             // Brute force.
             func buckets(_ docs: [Doc]) -> [String: Int] {

@@ -11,34 +11,44 @@ public struct VisitedBlock {
     public let count: Int
     public let minTimestamp: Int64
     public let maxTimestamp: Int64
-    /// True when every line of the block matches: `timestamps()` are then the matching lines'.
+    /// True when every line of the block matches: `timestamps` are then the matching lines'.
     public let everyLine: Bool
     /// Lines the block holds (matching or not).
     let lines: Int
     /// The one value every line of the block holds at the visit's value path, as the field
     /// index proves it (see `SegmentSnapshot.singleValues`); nil when it cannot.
     public let value: String?
-    let load: () throws -> [Int64]
-
-    /// The timestamps of all the block's lines, ascending (only its first column is inflated;
-    /// kept in a cache bounded by bytes).
-    public func timestamps() throws -> [Int64] { try load() }
+    /// The timestamps of all the block's lines, ascending, when the visit's `wantsTimestamps`
+    /// asked for them (only the block's first column is inflated, kept in a cache bounded by
+    /// bytes); nil otherwise.
+    public internal(set) var timestamps: [Int64]?
 }
 
 extension Storage {
-    /// Timestamp columns kept for the next aggregation, keyed by block identity.
-    static let timestampColumns = ByteBoundedLRU<BlockID, [Int64]>(capacity: 64 << 20)
+    /// A block's timestamp column in the cache: its segment object and its block number.
+    struct ColumnKey: Hashable {
+        let segment: UInt64
+        let number: UInt32
+    }
+
+    /// Timestamp columns kept for the next aggregation.
+    static let timestampColumns = ByteBoundedLRU<ColumnKey, [Int64]>(capacity: 64 << 20)
 
     /// Visits what `visit` names like `visitLines`, but offers each sealed block whose matching
     /// lines are known without decoding (`VisitedBlock`) to `block` first; when `block` returns
     /// false, the block's lines go to `line` one by one. Head lines and the other blocks always
-    /// go to `line`. `valuePath` (a dotted document path) asks for `VisitedBlock.value`.
+    /// go to `line`. `valuePath` (a dotted document path) asks for `VisitedBlock.value`;
+    /// `wantsTimestamps` says which offers need `VisitedBlock.timestamps` (read on every core).
+    ///
+    /// Per block, nothing is allocated or looked up in the segment unless its timestamp column
+    /// or its lines are needed: the offer comes from the block directory entry the index
+    /// planner read.
     ///
     /// Throws `StorageError.queryTimeout` past the deadline and `queryCancelled` when it is
     /// cancelled: checked between blocks and every 128 lines.
     public func visitBlocks(
-        _ visit: LineVisit, valuePath: String? = nil, prefetch: ((VisitedBlock) -> Bool)? = nil, block blockBody: (VisitedBlock) throws -> Bool,
-        line body: (VisitedLine) throws -> Void
+        _ visit: LineVisit, valuePath: String? = nil, wantsTimestamps: ((VisitedBlock) -> Bool)? = nil,
+        block blockBody: (VisitedBlock) throws -> Bool, line body: (VisitedLine) throws -> Void
     ) throws {
         let scope = SearchScope(visit.query, from: visit.from, to: visit.to, deadline: visit.deadline ?? queryDeadline(), shared: shared)
         let through = visit.throughLSN ?? .max
@@ -46,64 +56,103 @@ extension Storage {
             try scope.deadline.check()
             try SegmentSnapshot.read(segment, shared: shared, streams: nil as [StreamID]?, cache: blockCache) { snapshot in
                 let units = try snapshot.searchUnits(scope)
-                var values: [BlockKey: String] = [:]
-                if let valuePath { values = try snapshot.singleValues(path: valuePath) }
-                let cache = snapshot.cache
-                // Each unit: its stored block and, when its matching lines are known, the offer.
-                var work: [(unit: SearchUnit, key: StreamKey, stored: StoredBlock?, offer: VisitedBlock?)] = []
-                work.reserveCapacity(units.count)
-                for unit in units {
-                    if let wanted = visit.streams, !wanted.contains(unit.stream) { continue }
-                    if unit.minLSN > through { continue }
-                    guard let key = scope.keys[unit.stream] else { continue }
-                    guard let first = unit.blockFirstLSN else {
-                        work.append((unit, key, nil, nil))
-                        continue
+                var values: [UInt32: String] = [:]
+                if let valuePath { values = try snapshot.provenValues(path: valuePath) }
+                // In pieces of at most `columnLines` timestamps read ahead: per unit its
+                // stream's key (nil: skipped) and, when its matching lines are known, the offer.
+                var keys: [StreamKey?] = []
+                var offers: [VisitedBlock?] = []
+                var columns: [Int] = []  // offers (by position in the piece) that want their timestamp column
+                var lastStream: StreamID?
+                var lastKey: StreamKey?
+                var start = 0
+                while start < units.count {
+                    keys.removeAll(keepingCapacity: true)
+                    offers.removeAll(keepingCapacity: true)
+                    columns.removeAll(keepingCapacity: true)
+                    var columnLines = 0
+                    var end = start
+                    while end < units.count && columnLines < Self.columnLines {
+                        let i = end
+                        end += 1
+                        keys.append(nil)
+                        offers.append(nil)
+                        let stream = units[i].stream
+                        if let wanted = visit.streams, !wanted.contains(stream) { continue }
+                        if units[i].minLSN > through { continue }
+                        if stream != lastStream {
+                            lastStream = stream
+                            lastKey = scope.keys[stream]
+                        }
+                        guard let key = lastKey else { continue }
+                        guard units[i].blockFirstLSN != nil else {
+                            keys[i - start] = key
+                            continue
+                        }
+                        if units[i].exactCount == 0 { continue }
+                        keys[i - start] = key
+                        guard let exact = units[i].exactCount, units[i].lastLSN <= through, scope.inTime(units[i].minTimestamp),
+                            scope.inTime(units[i].maxTimestamp)
+                        else { continue }
+                        let offer = VisitedBlock(
+                            stream: stream, key: key, count: exact, minTimestamp: units[i].minTimestamp, maxTimestamp: units[i].maxTimestamp,
+                            everyLine: exact == units[i].lines, lines: units[i].lines, value: values[units[i].number], timestamps: nil)
+                        if let wantsTimestamps, wantsTimestamps(offer) {
+                            columns.append(i - start)
+                            columnLines += units[i].lines
+                        }
+                        offers[i - start] = offer
                     }
-                    if unit.exactCount == 0 { continue }
-                    guard let stored = try snapshot.block(stream: unit.stream, firstLSN: first) else { continue }
-                    let h = stored.header
-                    var offer: VisitedBlock?
-                    if let exact = unit.exactCount, h.lastLSN <= through, scope.inTime(h.minTimestamp), scope.inTime(h.maxTimestamp) {
-                        let id = stored.id(in: segment)
-                        offer = VisitedBlock(
-                            stream: unit.stream, key: key, count: exact, minTimestamp: h.minTimestamp, maxTimestamp: h.maxTimestamp,
-                            everyLine: exact == h.count, lines: h.count, value: values[BlockKey(stream: unit.stream, firstLSN: first)],
-                            load: { try Self.timestampColumn(stored, id: id, cache: cache, segment: segment) })
+                    if !columns.isEmpty {
+                        let found = try Self.timestampColumns(of: columns.map { units[start + $0] }, snapshot: snapshot, deadline: scope.deadline)
+                        for (k, i) in columns.enumerated() { offers[i]!.timestamps = found[k] }
                     }
-                    work.append((unit, key, stored, offer))
-                }
-                if let prefetch {
-                    try Self.prefetchTimestamps(work.compactMap { $0.offer.flatMap { prefetch($0) ? $0 : nil } }, deadline: scope.deadline)
-                }
-                for (unit, key, stored, offer) in work {
-                    try scope.deadline.check()
-                    guard let stored else {
-                        try Self.visitHead(unit, key: key, through: through, body)
-                        continue
+                    for i in start..<end {
+                        guard let key = keys[i - start] else { continue }
+                        try scope.deadline.check()
+                        guard let first = units[i].blockFirstLSN else {
+                            try Self.visitHead(units[i], key: key, through: through, body)
+                            continue
+                        }
+                        if let offer = offers[i - start], try blockBody(offer) { continue }
+                        guard let stored = try snapshot.block(stream: units[i].stream, firstLSN: first) else { continue }
+                        try Self.visitBlockLines(stored, snapshot: snapshot, scope: scope, key: key, through: through, body)
                     }
-                    if let offer, try blockBody(offer) { continue }
-                    try Self.visitBlockLines(stored, snapshot: snapshot, scope: scope, key: key, through: through, body)
+                    start = end
                 }
             }
         }
     }
 
-    /// Reads the timestamp columns of `blocks` into the column cache on every core (as many as
-    /// fit in half of it). Must run while the blocks' snapshot is open.
-    private static func prefetchTimestamps(_ blocks: [VisitedBlock], deadline: QueryDeadline) throws {
-        var budget = timestampColumns.capacity / 2
-        var wanted: [VisitedBlock] = []
-        for b in blocks {
-            budget -= b.lines * 8
-            if budget < 0 { break }
-            wanted.append(b)
+    /// The most timestamps a visit reads ahead at once (8 bytes each).
+    static let columnLines = 1 << 21
+
+    /// The timestamp columns of the block units `blocks` (nil for one not stored): from the
+    /// column cache, else their first column inflated on every core (or the whole block
+    /// decoded, for a codec the prefix reader does not know) and kept.
+    private static func timestampColumns(
+        of blocks: [SearchUnit], snapshot: borrowing SegmentSnapshot, deadline: QueryDeadline
+    ) throws -> [[Int64]?] {
+        let segment = snapshot.segment
+        var out: [[Int64]?] = Array(repeating: nil, count: blocks.count)
+        var missing: [(at: Int, key: ColumnKey, stored: StoredBlock)] = []
+        for (k, unit) in blocks.enumerated() {
+            let key = ColumnKey(segment: segment.serial, number: unit.number)
+            if let known = timestampColumns.get(key) {
+                out[k] = known
+                continue
+            }
+            // Not stored: skipped like its lines would be.
+            guard let stored = try snapshot.block(stream: unit.stream, firstLSN: unit.blockFirstLSN!) else { continue }
+            missing.append((k, key, stored))
         }
-        let workers = min(wanted.count / 4, ProcessInfo.processInfo.activeProcessorCount)
-        guard workers > 1 else { return }
-        nonisolated(unsafe) let work = wanted  // block bytes in the map, valid while the caller's snapshot is open
+        if missing.isEmpty { return out }
+        let cache = snapshot.cache
+        nonisolated(unsafe) let work = missing  // block bytes in the map, valid while the caller's snapshot is open
+        let columns = Mutex<[[Int64]]>(Array(repeating: [], count: work.count))
         let next = Mutex(0)
         let failure = Mutex<(any Error)?>(nil)
+        let workers = max(1, min(work.count / 4, ProcessInfo.processInfo.activeProcessorCount))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let i = next.withLock { n in
@@ -113,7 +162,9 @@ extension Storage {
                 if i >= work.count { return }
                 do {
                     try deadline.check()
-                    _ = try work[i].timestamps()
+                    let column = try timestampColumn(work[i].stored, cache: cache, segment: segment)
+                    timestampColumns.put(work[i].key, column, size: column.count * 8 + 48)
+                    columns.withLock { $0[i] = column }
                 } catch {
                     failure.withLock { $0 = $0 ?? error }
                     next.withLock { $0 = work.count }
@@ -121,22 +172,30 @@ extension Storage {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
+        let inflated = columns.withLock { $0 }
+        for (i, m) in work.enumerated() { out[m.at] = inflated[i] }
+        return out
     }
 
-    /// A block's timestamp column: from the column cache, else its first column inflated (or
-    /// the whole block decoded, for a codec the prefix reader does not know).
-    private static func timestampColumn(_ stored: StoredBlock, id: BlockID, cache: BlockCache?, segment: Segment) throws -> [Int64] {
-        if let known = timestampColumns.get(id) { return known }
-        let column: [Int64]
-        switch stored.header.codec {
-        case 0, 1, 2: column = try BlockCodec.timestamps(stored.bytes)
-        case 3:
-            guard let dictionary = try segment.dictionary.bytes() else { throw CorruptDataError("block codec 3 in a day without a preset dictionary") }
-            column = try dictionary.withUnsafeBytes { d throws(CorruptDataError) in try BlockCodec.timestamps(stored.bytes, dictionary: d) }
-        default: column = try stored.decode(cache: cache, segment: segment).timestamps
-        }
-        timestampColumns.put(id, column, size: column.count * 8 + id.memorySize + 32)
+    /// A block's timestamp column, ascending: its first column inflated (or the whole block
+    /// decoded, for a codec the prefix reader does not know). Blocks are written sorted by
+    /// time; one that is not (none known) is sorted here, the column being its lines' times.
+    private static func timestampColumn(_ stored: StoredBlock, cache: BlockCache?, segment: Segment) throws -> [Int64] {
+        var column = try inflatedColumn(stored, cache: cache, segment: segment)
+        if zip(column, column.dropFirst()).contains(where: { $0 > $1 }) { column.sort() }
         return column
+    }
+
+    private static func inflatedColumn(_ stored: StoredBlock, cache: BlockCache?, segment: Segment) throws -> [Int64] {
+        switch stored.header.codec {
+        case 0, 1, 2: return try BlockCodec.timestamps(stored.bytes)
+        case 3:
+            guard let dictionary = try segment.dictionary.bytes() else {
+                throw CorruptDataError("block codec 3 in a day without a preset dictionary")
+            }
+            return try dictionary.withUnsafeBytes { d throws(CorruptDataError) in try BlockCodec.timestamps(stored.bytes, dictionary: d) }
+        default: return try stored.decode(cache: cache, segment: segment).timestamps
+        }
     }
 
     private static func visitHead(_ unit: SearchUnit, key: StreamKey, through: LSN, _ body: (VisitedLine) throws -> Void) throws {
@@ -183,13 +242,39 @@ extension Storage {
 }
 
 extension SegmentSnapshot {
-    /// The blocks of this snapshot whose every line holds exactly one value at `path`, a string
-    /// (not a date), with that value, as the field tokens prove it (`FieldTokens`): the block
-    /// carries field tokens and no template-slot token for `path`, its only type token for
-    /// `path` is `text`, and its only value token for `path` counts every line of the block.
-    /// Values the index cuts (`FieldTokens.maxValueBytes` bytes and longer) or that hold a
-    /// backslash or a control character prove nothing. Blocks not indexed yet prove nothing.
-    func singleValues(path: String) throws -> [BlockKey: String] {
+    /// Proven values (`singleValues`) of the stored index, per segment object and path, while
+    /// the index holds every block (none pending): a block number's lines and postings never
+    /// change, so they stand until the index moves on.
+    private struct ProvenKey: Hashable {
+        let segment: UInt64
+        let path: String
+        let indexed: UInt32
+    }
+    private static let proven = Mutex<[ProvenKey: [UInt32: String]]>([:])
+    private static let provenEntries = 32
+
+    /// `singleValues(path:)`, from the cache when the index has not moved since.
+    func provenValues(path: String) throws -> [UInt32: String] {
+        let (indexed, next) = try indexState()
+        guard indexed == next else { return try singleValues(path: path) }
+        let key = ProvenKey(segment: segment.serial, path: path, indexed: indexed)
+        if let known = Self.proven.withLock({ $0[key] }) { return known }
+        let values = try singleValues(path: path)
+        Self.proven.withLock { cache in
+            if cache.count >= Self.provenEntries { cache.removeAll() }
+            cache[key] = values
+        }
+        return values
+    }
+
+    /// The blocks of this snapshot (by number) whose every line holds exactly one value at
+    /// `path`, a string (not a date), with that value, as the field tokens prove it
+    /// (`FieldTokens`): the block carries field tokens and no template-slot token for `path`,
+    /// its only type token for `path` is `text`, and its only value token for `path` counts
+    /// every line of the block. Values the index cuts (`FieldTokens.maxValueBytes` bytes and
+    /// longer) or that hold a backslash or a control character prove nothing. Blocks not
+    /// indexed yet prove nothing.
+    func singleValues(path: String) throws -> [UInt32: String] {
         let p = Array(path.utf8)
         let (indexed, _) = try indexState()
         var marked = Set<UInt32>()
@@ -217,10 +302,10 @@ extension SegmentSnapshot {
             }
             values[posting.block, default: []].append((s, posting.count))
         }
-        var out: [BlockKey: String] = [:]
+        var out: [UInt32: String] = [:]
         for (number, found) in values where found.count == 1 && marked.contains(number) && !slotted.contains(number) {
             guard types[number] == ["text"], found[0].1 > 0, let ref = try blockRef(number), Int(found[0].1) == ref.count else { continue }
-            out[BlockKey(stream: ref.stream, firstLSN: ref.firstLSN)] = found[0].0
+            out[number] = found[0].0
         }
         return out
     }

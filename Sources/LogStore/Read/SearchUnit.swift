@@ -19,6 +19,11 @@ struct SearchUnit {
     /// For blocks: how many of its lines match, when the index (or the stream alone) says so
     /// exactly; nil when only decoding the block can tell.
     var exactCount: Int?
+    /// For blocks: its number in the block directory, the lines it holds (matching or not) and
+    /// its last LSN.
+    var number: UInt32 = 0
+    var lines: Int = 0
+    var lastLSN: LSN = 0
 
     var isBlock: Bool { blockFirstLSN != nil }
 }

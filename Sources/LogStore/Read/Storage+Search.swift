@@ -87,7 +87,8 @@ extension SegmentSnapshot {
             units.append(
                 SearchUnit(
                     stream: ref.stream, blockFirstLSN: ref.firstLSN, preloaded: [], minLSN: ref.firstLSN, maxLSN: maxLSN,
-                    minTimestamp: ref.minTimestamp, maxTimestamp: ref.maxTimestamp, exactCount: exact))
+                    minTimestamp: ref.minTimestamp, maxTimestamp: ref.maxTimestamp, exactCount: exact, number: ref.number, lines: ref.count,
+                    lastLSN: ref.lastLSN))
         }
         let planner = scope.planner
         let view = planner.isUseless ? PendingView(covered: []) : segment.pending.view(tokens: planner.tokens, prefixes: planner.prefixes)

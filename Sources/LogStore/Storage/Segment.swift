@@ -11,6 +11,9 @@ public final class Segment: Sendable {
     /// Incremented by each compaction, which writes a fresh file `YYYY-MM-DD.gN.mdb`.
     public let generation: Int
     public let path: String
+    /// Unique to this object in the process: caches of what a block number holds key by it
+    /// (numbers are never reused within one file; a file reopened is another object).
+    let serial = Segment.newSerial()
     let env: LMDBEnvironment
     let meta: LMDBTable
     let streams: LMDBTable

@@ -59,7 +59,7 @@ extension OpenSearchController {
                 let collector = AggregationCollector(aggregations, paths: paths)
                 if collector.takesBlocks {
                     try storage.visitBlocks(
-                        visit, valuePath: collector.blockValuePath, prefetch: { collector.wantsTimestamps($0) },
+                        visit, valuePath: collector.blockValuePath, wantsTimestamps: { collector.wantsTimestamps($0) },
                         block: { try collector.collect(block: $0) }, line: { try collector.collect($0) })
                 } else {
                     try storage.visitLines(visit) { try collector.collect($0) }

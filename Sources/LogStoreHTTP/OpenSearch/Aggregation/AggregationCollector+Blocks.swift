@@ -10,9 +10,6 @@ extension AggregationCollector {
     /// The document path whose proven value per block `collect(block:)` can use: the field of
     /// the `terms` aggregations (nil when there are none or they disagree).
     var blockValuePath: String? {
-        // Off: the field index also sees values inside arrays of objects on the path, which
-        // `LineFields` does not read, so a proven block can differ from its lines' answer.
-        if !Self.termsFromFieldIndex { return nil }
         var found: String?
         func walk(_ specs: [Aggregation]) {
             for spec in specs {
@@ -24,15 +21,14 @@ extension AggregationCollector {
         return found
     }
 
-    static let termsFromFieldIndex = false
-
     /// True when every aggregation can take whole blocks at all (else there is no point asking
     /// the engine for them).
     var takesBlocks: Bool { roots.allSatisfy { $0.takesBlocks(valuePath: blockValuePath) } }
 
-    /// True when taking `block` reads its timestamp column (worth reading ahead on every core).
+    /// True when taking `block` reads its timestamp column (read ahead on every core; a block
+    /// offered without it is visited line by line).
     func wantsTimestamps(_ block: VisitedBlock) -> Bool {
-        block.everyLine && roots.allSatisfy { $0.canTake(block) } && roots.contains { $0.needsTimestamps(block) }
+        block.everyLine && roots.allSatisfy { $0.canTake(block, column: true) } && roots.contains { $0.needsTimestamps(block) }
     }
 
     /// Adds all the matching lines of `block` when every aggregation can count them from what
@@ -65,11 +61,13 @@ extension AggregationState {
         }
     }
 
-    /// True when `take(block)` adds exactly what visiting the block's lines would.
-    func canTake(_ block: VisitedBlock) -> Bool {
+    /// True when `take(block)` adds exactly what visiting the block's lines would (`column`:
+    /// as if its timestamp column were there; by default, when it is).
+    func canTake(_ block: VisitedBlock, column: Bool? = nil) -> Bool {
+        let column = column ?? (block.timestamps != nil)
         switch spec.kind {
         case .dateHistogram(let d) where d.field.isTimestamp && spec.subs.isEmpty:
-            return block.everyLine || oneBucket(block, d) != nil
+            return oneBucket(block, d) != nil || block.everyLine && column
         case .terms(let t):
             if t.field.isDate { return false }
             switch t.field.source {
@@ -80,7 +78,7 @@ extension AggregationState {
             if t.order.keys.contains(where: { if case .metric = $0.key { return true } else { return false } }) { return false }
             return spec.subs.allSatisfy { sub in
                 guard case .dateHistogram(let d) = sub.kind, d.field.isTimestamp, sub.subs.isEmpty else { return false }
-                return block.everyLine || oneBucket(block, d) != nil
+                return oneBucket(block, d) != nil || block.everyLine && column
             }
         default:
             return false
@@ -117,25 +115,38 @@ extension AggregationState {
                 return
             }
             let rounding = self.rounding!
-            let fixed = d.zone.fixedOffset != nil
+            let timestamps = block.timestamps!
+            if d.zone.fixedOffset != nil {
+                // Rounding is monotonic: each bucket is a run of the ascending column, its end
+                // found by binary search (a block of a few minutes: a few searches, not a loop
+                // over its lines).
+                var i = 0
+                while i < timestamps.count {
+                    let key = rounding.round(DateRounding.floorDiv(timestamps[i], 1_000_000))
+                    let (endNs, overflow) = rounding.next(key).multipliedReportingOverflow(by: 1_000_000)
+                    var (low, high) = (i + 1, timestamps.count)
+                    if !overflow {
+                        while low < high {
+                            let mid = (low + high) / 2
+                            if timestamps[mid] < endNs { low = mid + 1 } else { high = mid }
+                        }
+                    }
+                    if inBounds(key, d) { try bucket(.number(Double(key))).docCount += (overflow ? high : low) - i }
+                    i = overflow ? high : low
+                }
+                return
+            }
             var key = Int64.min
-            var end = Int64.min
             var run = 0
             func flush() throws {
                 if run > 0, inBounds(key, d) { try bucket(.number(Double(key))).docCount += run }
                 run = 0
             }
-            for ts in try block.timestamps() {
-                let ms = DateRounding.floorDiv(ts, 1_000_000)
-                if fixed && ms >= key && ms < end {
-                    run += 1
-                    continue
-                }
-                let k = rounding.round(ms)
+            for ts in timestamps {
+                let k = rounding.round(DateRounding.floorDiv(ts, 1_000_000))
                 if k != key {
                     try flush()
                     key = k
-                    end = fixed ? rounding.next(k) : Int64.min
                 }
                 run += 1
             }

@@ -3,8 +3,9 @@ import LogStore
 import LogStoreIngest
 
 /// LineFields reads the values of a request's field paths from one line's stored fields (a
-/// compact JSON object) with the ingest scanner (`JSONScanner` and `JSONPathSet`: nested
-/// objects and flat dotted keys alike; each element of an array). Lines that share their fields
+/// compact JSON object) with the ingest scanner: nested objects and flat dotted keys alike, each
+/// element of an array, and the members of objects inside arrays on the way (OpenSearch's
+/// flattening, the field index's too). Lines that share their fields
 /// bytes (FluentBit repeats a pod's labels; a block stores each distinct object once) are
 /// scanned once.
 final class LineFields {
@@ -50,12 +51,77 @@ final class LineFields {
     private func scan(_ fields: UnsafeRawBufferPointer) {
         let bytes = fields.bindMemory(to: UInt8.self)
         guard !bytes.isEmpty else { return }
-        var collector = Collector()
         // Stored fields were validated at ingest; a line whose fields are not an object has none.
-        guard (try? JSONScanner.scanObject(bytes, from: 0, paths: paths, visitor: &collector)) != nil else { return }
-        for match in collector.matches {
-            Self.append(bytes, kind: match.kind, range: match.valueRange, to: &values[match.pathIndex])
+        let first = JSONScanner.skipWhitespace(bytes, from: 0)
+        guard first < bytes.count, bytes[first] == UInt8(ascii: "{") else { return }
+        var path: [UInt8] = []
+        walkObject(bytes, from: first, path: &path)
+    }
+
+    /// Walks the object at `start` whose dotted path is `path`: a member whose path is wanted
+    /// adds its value; a member on the way to a wanted path (an object, or an array holding
+    /// objects) is walked in turn, so `{"a":[{"b":1},{"b":2}]}` gives `a.b` the values 1 and 2
+    /// as OpenSearch indexes them (and as the field index flattens them).
+    private func walkObject(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, path: inout [UInt8]) {
+        var i = JSONScanner.skipWhitespace(bytes, from: start) + 1  // past `{`
+        let base = path.count
+        while i < bytes.count {
+            i = JSONScanner.skipWhitespace(bytes, from: i)
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return }  // `}`
+            guard let key = try? JSONScanner.scanValue(bytes, from: i) else { return }
+            i = JSONScanner.skipWhitespace(bytes, from: key.range.upperBound) + 1  // past `:`
+            guard let (kind, range) = try? JSONScanner.scanValue(bytes, from: i) else { return }
+            if base > 0 { path.append(UInt8(ascii: ".")) }
+            JSONScanner.appendDecodedString(bytes, key.range, to: &path)
+            visit(bytes, kind: kind, range: range, path: &path)
+            path.removeSubrange(base...)
+            i = JSONScanner.skipWhitespace(bytes, from: range.upperBound)
+            if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1 }
         }
+    }
+
+    /// One value at `path`: added when the path is wanted, walked when it leads to one.
+    private func visit(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONValueKind, range: Range<Int>, path: inout [UInt8]) {
+        if let k = paths.paths.firstIndex(of: path) { Self.append(bytes, kind: kind, range: range, to: &values[k]) }
+        guard kind == .object || kind == .array, leadsOn(path) else { return }
+        if kind == .object {
+            walkObject(bytes, from: range.lowerBound, path: &path)
+            return
+        }
+        var i = range.lowerBound + 1
+        while i < range.upperBound {
+            i = JSONScanner.skipWhitespace(bytes, from: i)
+            if i >= range.upperBound - 1 || bytes[i] == UInt8(ascii: "]") { break }
+            guard let (k, r) = try? JSONScanner.scanValue(bytes, from: i) else { break }
+            // Scalars here are the path's own values (added above with the array).
+            if k == .object || k == .array { visitInArray(bytes, kind: k, range: r, path: &path) }
+            i = JSONScanner.skipWhitespace(bytes, from: r.upperBound)
+            if i < range.upperBound, bytes[i] == UInt8(ascii: ",") { i += 1 }
+        }
+    }
+
+    /// An object or array inside an array at `path` (a path leading on to a wanted one).
+    private func visitInArray(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONValueKind, range: Range<Int>, path: inout [UInt8]) {
+        if kind == .object {
+            walkObject(bytes, from: range.lowerBound, path: &path)
+            return
+        }
+        var i = range.lowerBound + 1
+        while i < range.upperBound {
+            i = JSONScanner.skipWhitespace(bytes, from: i)
+            if i >= range.upperBound - 1 || bytes[i] == UInt8(ascii: "]") { break }
+            guard let (k, r) = try? JSONScanner.scanValue(bytes, from: i) else { break }
+            if k == .object || k == .array { visitInArray(bytes, kind: k, range: r, path: &path) }
+            i = JSONScanner.skipWhitespace(bytes, from: r.upperBound)
+            if i < range.upperBound, bytes[i] == UInt8(ascii: ",") { i += 1 }
+        }
+    }
+
+    /// True when some wanted path continues `path` (`path` followed by a dot starts it).
+    private func leadsOn(_ path: [UInt8]) -> Bool {
+        if path.isEmpty { return true }
+        for p in paths.paths where p.count > path.count && p[path.count] == UInt8(ascii: ".") && p.starts(with: path) { return true }
+        return false
     }
 
     /// Adds the value at `range` (each element of an array) to `out`; null and objects add nothing.
@@ -80,12 +146,6 @@ final class LineFields {
         case .null, .object:
             break
         }
-    }
-
-    private struct Collector: JSONObjectVisitor {
-        var matches: [JSONMatch] = []
-        mutating func visitMember(_ member: JSONMember) {}
-        mutating func visitMatch(_ match: JSONMatch) { matches.append(match) }
     }
 }
 
