@@ -313,6 +313,50 @@ def test_captured_fluentbit_requests_replayed_over_tls(secure, pki):
     assert status == 401 and answer["error"]["type"] == "security_exception"
 
 
+def test_large_bulk_bodies_over_one_tls_connection_arrive_whole(secure, pki):
+    # Bodies of many TLS records each, one after the other on one keep-alive connection and
+    # written in uneven pieces, so the server decrypts them over many reads: every line is
+    # stored once, with its own text.
+    import base64
+    import http.client
+    import random
+
+    context = ssl.create_default_context(cafile=pki["ca"])
+    conn = http.client.HTTPSConnection("127.0.0.1", secure.port, timeout=60, context=context)
+    token = base64.b64encode(f"fluentbit:{USERS['fluentbit'][2]}".encode()).decode()
+    rng = random.Random(7)
+    expected = {}
+    try:
+        for n in range(3):
+            marker = f"big-{uuid.uuid4()}"
+            docs = [{"@timestamp": iso(BASE_MS + i), "log": f"{marker} {i} " + "x" * rng.randrange(0, 900),
+                     "kubernetes.labels.job-name": marker} for i in range(4000)]
+            expected[marker] = [doc["log"] for doc in docs]
+            body = bulk_body(docs, JOB_INDEX).encode()
+            assert len(body) > 1_500_000
+            conn.putrequest("POST", PREFIX + "/_bulk")
+            for name, value in (("Content-Type", "application/x-ndjson"), ("Content-Length", str(len(body))),
+                                ("Authorization", f"Basic {token}")):
+                conn.putheader(name, value)
+            conn.endheaders()
+            sent = 0
+            while sent < len(body):
+                piece = rng.choice((1, 700, 16_384, 16_385, 65_536, 200_000))
+                conn.send(body[sent:sent + piece])
+                sent += piece
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            assert response.status == 200 and answer["errors"] is False
+            assert len(answer["items"]) == 4000
+    finally:
+        conn.close()
+    reana = as_user(secure, pki, "reana")
+    for marker, texts in expected.items():
+        found = reana.search(index=JOB_INDEX, body={"query": {"match": {"kubernetes.labels.job-name.keyword": marker}},
+                                                    "sort": [{"@timestamp": {"order": "asc"}}]}, size=5000)
+        assert logs(found) == texts
+
+
 def test_failed_logins_are_counted_in_metrics(secure, pki):
     context = ssl.create_default_context(cafile=pki["ca"])
     request = urllib.request.Request(f"https://127.0.0.1:{secure.port}{PREFIX}/metrics")

@@ -30,9 +30,9 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         return channel.eventLoop.makeCompletedFuture {
             let deadline = RequestHeadDeadline(
                 timeout: connections.headerTimeout, bodyTimeout: connections.bodyTimeout, lingerTimeout: connections.lingerTimeout)
-            // First, or right after TLS when the connection is encrypted: it reads and writes
+            // First, or right after TLS (and its DetachedPlaintext) when the connection is encrypted: it reads and writes
             // the HTTP bytes.
-            if let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
+            if let tls = try? channel.pipeline.syncOperations.handler(type: DetachedPlaintext.self) {
                 try channel.pipeline.syncOperations.addHandler(deadline, position: .after(tls))
             } else {
                 try channel.pipeline.syncOperations.addHandler(deadline, position: .first)

@@ -6,7 +6,8 @@ import NIOSSL
 /// ReloadingTLSChannel is HummingbirdTLS's `TLSChannel` with one difference: each new
 /// connection takes the TLS context in force in its `TLSCertificateStore`, so a renewed
 /// certificate is served without a restart (`TLSChannel` builds its context once). With no
-/// store the channel is `baseChannel` unchanged (plain HTTP).
+/// store the channel is `baseChannel` unchanged (plain HTTP). `DetachedPlaintext` follows the
+/// TLS handler.
 struct ReloadingTLSChannel<BaseChannel: ServerChildChannel>: ServerChildChannel {
     typealias Value = BaseChannel.Value
 
@@ -17,7 +18,7 @@ struct ReloadingTLSChannel<BaseChannel: ServerChildChannel>: ServerChildChannel 
         guard let certificates else { return baseChannel.setup(channel: channel, logger: logger) }
         let context = certificates.context
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            try channel.pipeline.syncOperations.addHandlers(NIOSSLServerHandler(context: context), DetachedPlaintext())
         }.flatMap {
             baseChannel.setup(channel: channel, logger: logger)
         }
