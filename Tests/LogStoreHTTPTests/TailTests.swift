@@ -115,12 +115,14 @@ struct TailTests {
         let client = try RawClient(port: server.port)
         var started = Date()
         let now = try await client.exchange(request("GET", "/v1/tail?job=nobody&wait=0"))
-        #expect(now.status == 200 && Self.messages(now).isEmpty && Date().timeIntervalSince(started) < 20)
+        // "At once" and "bounded" against the default 60 s wait; the bounds are loose because the
+        // suite runs its tests in parallel on a 2-core machine and they share one thread pool.
+        #expect(now.status == 200 && Self.messages(now).isEmpty && Date().timeIntervalSince(started) < 45)
         started = Date()
         let one = try await client.exchange(request("GET", "/v1/tail?job=nobody&after=0&wait=1"))
         let elapsed = Date().timeIntervalSince(started)
         #expect(one.status == 200 && Self.messages(one).isEmpty && one.json?["next"] as? Int == 0)
-        #expect(elapsed >= 0.95 && elapsed < 20, "wait=1 answered after \(elapsed) s")
+        #expect(elapsed >= 0.95 && elapsed < 45, "wait=1 answered after \(elapsed) s")
         #expect(try await Self.waiters(client) == 0)
         await server.stop()
     }
