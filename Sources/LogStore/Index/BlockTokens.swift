@@ -52,49 +52,60 @@ struct BlockTokens: Sendable {
                 }
             }
         }
-        // Field tokens: worked out once per distinct fields value (a stream's lines share one),
-        // and counted per run of lines sharing it, not per line; values whose message is walked
-        // as JSON (a non-string message) are worked out per line.
-        var fieldCounts: [[UInt8]: (count: UInt32, maxOffset: UInt64)] = [:]
-        var runTokens: [[UInt8]] = []
-        var runLines: UInt32 = 0
-        var runMaxOffset: UInt64 = 0
-        var last: (base: UnsafeRawPointer?, count: Int, bytes: [UInt8])?
-        func flushRun() {
-            guard runLines > 0 else { return }
-            for token in runTokens {
-                let old = fieldCounts[token] ?? (0, 0)
-                fieldCounts[token] = (old.count + runLines, max(old.maxOffset, runMaxOffset))
-            }
-            runLines = 0
-            runMaxOffset = 0
-        }
+        // Field tokens: worked out once per distinct fields value (a stream's lines share one,
+        // REANA's two: a line's `level` changes it), and counted per value, not per line; values
+        // whose message is walked as JSON (a non-string message) are worked out per line.
+        var fieldCounts: [ByteKey: (count: UInt32, maxOffset: UInt64)] = [:]
+        var perValue: [ByteKey: (tokens: [[UInt8]], lines: UInt32, maxOffset: UInt64)] = [:]
+        var current: (key: ByteKey, base: UnsafeRawPointer?)?
         for i in 0..<n {
             let offset = lsn(i) &- firstLSN
-            var changed: [UInt8]?
+            var perLine: [UInt8]?
             fields(i) { f in
-                if let l = last, l.count == f.count,
-                    (l.base != nil && l.base == f.baseAddress)
-                        || l.bytes.withUnsafeBytes({ f.count == 0 || memcmp($0.baseAddress!, f.baseAddress!, f.count) == 0 })
+                if let c = current, c.key.bytes.count == f.count,
+                    (c.base != nil && c.base == f.baseAddress)
+                        || c.key.bytes.withUnsafeBytes({ f.count == 0 || memcmp($0.baseAddress!, f.baseAddress!, f.count) == 0 })
                 {
                     return
                 }
                 let bytes = Array(f)
-                last = bytes.contains(StoredSource.rawMessageSlot) ? nil : (f.baseAddress, f.count, bytes)
-                changed = bytes
+                if bytes.contains(StoredSource.rawMessageSlot) {
+                    current = nil
+                    perLine = bytes
+                    return
+                }
+                current = (ByteKey(bytes), f.baseAddress)
             }
-            if let changed {
-                flushRun()
+            if perLine == nil, let key = current?.key, perValue[key] == nil {
                 let ts = timestamp(i)
-                message(i) { m in changed.withUnsafeBytes { f in runTokens = FieldTokens.tokens(fields: f, message: m, timestamp: ts) } }
+                var tokens: [[UInt8]] = []
+                message(i) { m in key.bytes.withUnsafeBytes { tokens = FieldTokens.tokens(fields: $0, message: m, timestamp: ts) } }
+                perValue[key] = (tokens, 0, 0)
             }
-            runLines += 1
-            runMaxOffset = max(runMaxOffset, offset)
+            if let perLine {
+                let ts = timestamp(i)
+                var tokens: [[UInt8]] = []
+                message(i) { m in perLine.withUnsafeBytes { tokens = FieldTokens.tokens(fields: $0, message: m, timestamp: ts) } }
+                for token in tokens {
+                    let key = ByteKey(token)
+                    let old = fieldCounts[key] ?? (0, 0)
+                    fieldCounts[key] = (old.count + 1, max(old.maxOffset, offset))
+                }
+            } else if let key = current?.key {
+                perValue[key]!.lines += 1
+                perValue[key]!.maxOffset = max(perValue[key]!.maxOffset, offset)
+            }
         }
-        flushRun()
-        fieldCounts[[FieldTokens.marker]] = (UInt32(n), 0)
+        for value in perValue.values where value.lines > 0 {
+            for token in value.tokens {
+                let key = ByteKey(token)
+                let old = fieldCounts[key] ?? (0, 0)
+                fieldCounts[key] = (old.count + value.lines, max(old.maxOffset, value.maxOffset))
+            }
+        }
+        fieldCounts[ByteKey([FieldTokens.marker])] = (UInt32(n), 0)
         for (token, c) in fieldCounts {
-            token.withUnsafeBytes { builder.add($0, hash: TokenTable.hash($0), count: c.count, maxOffset: c.maxOffset) }
+            token.bytes.withUnsafeBytes { builder.add($0, hash: TokenTable.hash($0), count: c.count, maxOffset: c.maxOffset) }
         }
         bytes = builder.table.bytes
         starts = builder.table.starts

@@ -38,32 +38,32 @@ enum FieldTokens {
 
     /// The distinct field tokens of one line (the marker not included).
     static func tokens(fields: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, timestamp: Int64) -> [[UInt8]] {
-        var out: Set<[UInt8]> = [[rangeMarker]]
+        var out: Set<ByteKey> = [ByteKey([rangeMarker])]
         for v in DocumentFields.values(fields: fields, message: message, timestamp: timestamp) {
-            out.insert(presenceToken(v.path))
-            out.insert(typeToken(v.path, typeName(v.kind, v.text)))
+            out.insert(ByteKey(presenceToken(v.path)))
+            out.insert(ByteKey(typeToken(v.path, typeName(v.kind, v.text))))
             // Every enclosing object: present, of type object.
             var i = v.path.count - 1
             while i > 0 {
                 if v.path[i] == UInt8(ascii: ".") {
                     let parent = Array(v.path[0..<i])
-                    out.insert(presenceToken(parent))
-                    out.insert(typeToken(parent, "object"))
+                    out.insert(ByteKey(presenceToken(parent)))
+                    out.insert(ByteKey(typeToken(parent, "object")))
                 }
                 i -= 1
             }
             if v.slot {
-                out.insert(slotToken(v.path))
+                out.insert(ByteKey(slotToken(v.path)))
             } else {
-                out.insert(valueToken(v.path, v.kind == .number ? canonicalNumber(v.text) ?? v.text : v.text))
+                out.insert(ByteKey(valueToken(v.path, v.kind == .number ? canonicalNumber(v.text) ?? v.text : v.text)))
                 if v.kind == .number, let d = DocumentFields.number(String(decoding: v.text, as: UTF8.self)) {
-                    for t in RangeBuckets.number.tokens(v.path, key: RangeBuckets.key(d)) { out.insert(t) }
+                    for t in RangeBuckets.number.tokens(v.path, key: RangeBuckets.key(d)) { out.insert(ByteKey(t)) }
                 } else if v.kind == .string, let ns = v.text.withUnsafeBufferPointer({ DateText.parse($0) }) {
-                    for t in RangeBuckets.date.tokens(v.path, key: RangeBuckets.key(ns)) { out.insert(t) }
+                    for t in RangeBuckets.date.tokens(v.path, key: RangeBuckets.key(ns)) { out.insert(ByteKey(t)) }
                 }
             }
         }
-        return Array(out)
+        return out.map(\.bytes)
     }
 
     static func presenceToken(_ path: [UInt8]) -> [UInt8] { [presence] + path }
