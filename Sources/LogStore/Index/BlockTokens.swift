@@ -56,8 +56,11 @@ struct BlockTokens: Sendable {
         // REANA's two: a line's `level` changes it), and counted per value, not per line; values
         // whose message is walked as JSON (a non-string message) are worked out per line.
         var fieldCounts: [ByteKey: (count: UInt32, maxOffset: UInt64)] = [:]
-        var perValue: [ByteKey: (tokens: [[UInt8]], lines: UInt32, maxOffset: UInt64)] = [:]
-        var current: (key: ByteKey, base: UnsafeRawPointer?)?
+        // The distinct values met so far (looked up when a line's value differs from the line
+        // before, not per line), with their tokens, lines and highest LSN offset.
+        var valueIndex: [ByteKey: Int] = [:]
+        var perValue: [(tokens: [[UInt8]], lines: UInt32, maxOffset: UInt64)] = []
+        var current: (key: ByteKey, base: UnsafeRawPointer?, index: Int)?
         for i in 0..<n {
             let offset = lsn(i) &- firstLSN
             var perLine: [UInt8]?
@@ -74,13 +77,16 @@ struct BlockTokens: Sendable {
                     perLine = bytes
                     return
                 }
-                current = (ByteKey(bytes), f.baseAddress)
+                let key = ByteKey(bytes)
+                current = (key, f.baseAddress, valueIndex[key] ?? -1)
             }
-            if perLine == nil, let key = current?.key, perValue[key] == nil {
+            if perLine == nil, let c = current, c.index < 0 {
                 let ts = timestamp(i)
                 var tokens: [[UInt8]] = []
-                message(i) { m in key.bytes.withUnsafeBytes { tokens = FieldTokens.tokens(fields: $0, message: m, timestamp: ts) } }
-                perValue[key] = (tokens, 0, 0)
+                message(i) { m in c.key.bytes.withUnsafeBytes { tokens = FieldTokens.tokens(fields: $0, message: m, timestamp: ts) } }
+                valueIndex[c.key] = perValue.count
+                current = (c.key, c.base, perValue.count)
+                perValue.append((tokens, 0, 0))
             }
             if let perLine {
                 let ts = timestamp(i)
@@ -91,12 +97,12 @@ struct BlockTokens: Sendable {
                     let old = fieldCounts[key] ?? (0, 0)
                     fieldCounts[key] = (old.count + 1, max(old.maxOffset, offset))
                 }
-            } else if let key = current?.key {
-                perValue[key]!.lines += 1
-                perValue[key]!.maxOffset = max(perValue[key]!.maxOffset, offset)
+            } else if let k = current?.index {
+                perValue[k].lines += 1
+                perValue[k].maxOffset = max(perValue[k].maxOffset, offset)
             }
         }
-        for value in perValue.values where value.lines > 0 {
+        for value in perValue where value.lines > 0 {
             for token in value.tokens {
                 let key = ByteKey(token)
                 let old = fieldCounts[key] ?? (0, 0)

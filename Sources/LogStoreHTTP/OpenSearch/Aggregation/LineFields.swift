@@ -84,23 +84,13 @@ final class LineFields {
     private func visit(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONValueKind, range: Range<Int>, path: inout [UInt8]) {
         if let k = paths.paths.firstIndex(of: path) { Self.append(bytes, kind: kind, range: range, to: &values[k]) }
         guard kind == .object || kind == .array, leadsOn(path) else { return }
-        if kind == .object {
-            walkObject(bytes, from: range.lowerBound, path: &path)
-            return
-        }
-        var i = range.lowerBound + 1
-        while i < range.upperBound {
-            i = JSONScanner.skipWhitespace(bytes, from: i)
-            if i >= range.upperBound - 1 || bytes[i] == UInt8(ascii: "]") { break }
-            guard let (k, r) = try? JSONScanner.scanValue(bytes, from: i) else { break }
-            // Scalars here are the path's own values (added above with the array).
-            if k == .object || k == .array { visitInArray(bytes, kind: k, range: r, path: &path) }
-            i = JSONScanner.skipWhitespace(bytes, from: r.upperBound)
-            if i < range.upperBound, bytes[i] == UInt8(ascii: ",") { i += 1 }
-        }
+        // An array's scalars are the path's own values (added above with the array); its
+        // objects and arrays are walked on.
+        visitInArray(bytes, kind: kind, range: range, path: &path)
     }
 
-    /// An object or array inside an array at `path` (a path leading on to a wanted one).
+    /// An object or array at `path`, or inside an array there (a path leading on to a wanted
+    /// one): an object is walked, an array's objects and arrays are.
     private func visitInArray(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONValueKind, range: Range<Int>, path: inout [UInt8]) {
         if kind == .object {
             walkObject(bytes, from: range.lowerBound, path: &path)
