@@ -18,41 +18,99 @@ import Foundation
 /// the block (a stream attribute of the top-level `and`, or a field every line holds — the
 /// REANA pod's namespace); any part matching no line makes it 0. An `or` is exact when its
 /// parts are and at most one matches lines of the block.
+///
+/// The query is compiled once per segment into nodes holding the postings they read, so a
+/// block costs dictionary lookups by block number only.
 struct ExactCounts {
-    /// What a phrase test on a field finds in one block: the value tokens that pass it, and
-    /// whether some value's token cannot tell.
+    /// What a phrase test on a field finds in one block: the value tokens that pass it with
+    /// their line counts, and whether some value's token cannot tell.
     struct PhraseBlock {
-        /// Passing value tokens and their line counts in the block.
-        var passing: [[UInt8]: Int] = [:]
+        var passing: [(token: [UInt8], count: Int)] = []
         var unsure = false
     }
 
-    let query: Query
-    /// The tokens' postings the planner looked up, by block.
-    let postings: [[UInt8]: [UInt32: Posting]]
-    /// For each phrase test whose path's values were listed: its blocks with a value there.
-    let phrases: [FieldPredicate: [UInt32: PhraseBlock]]
+    /// One test of a values node.
+    enum ValueTest {
+        case equals(token: [UInt8], postings: [UInt32: Posting])
+        case phrase([UInt32: PhraseBlock])
+    }
+
+    indirect enum Node {
+        /// Every line of the block (`.all`; a stream attribute of the top-level `and`).
+        case every
+        /// The index cannot tell.
+        case unknown
+        case term([UInt32: Posting])
+        /// Tests on one path, any of which a line passes; `marker` and `slot` are the postings
+        /// of the field-token marker and of the path's slot token.
+        case values(marker: [UInt32: Posting], slot: [UInt32: Posting], tests: [ValueTest])
+        case and([Node])
+        case or([Node])
+    }
+
+    let root: Node
+
+    /// `postings`: the tokens' postings the planner looked up, by block; `phrases`: for each
+    /// phrase test whose path's values were listed, its blocks with a value there.
+    init(query: Query, postings: [[UInt8]: [UInt32: Posting]], phrases: [FieldPredicate: [UInt32: PhraseBlock]]) {
+        func values(_ tests: [Query]) -> Node? {
+            var path: String?
+            var compiled: [ValueTest] = []
+            for q in tests {
+                guard case .doc(let p) = q, !p.field.isEmpty, path == nil || path == p.field else { return nil }
+                path = p.field
+                switch p.test {
+                case .equals(let v):
+                    let value = Array(v.utf8)
+                    guard value.count < FieldTokens.maxValueBytes, FieldTokens.canonicalNumber(value) == nil else { return .unknown }
+                    let token = FieldTokens.valueToken(Array(p.field.utf8), value)
+                    guard let found = postings[token] else { return .unknown }
+                    compiled.append(.equals(token: token, postings: found))
+                case .tokens:
+                    guard let blocks = phrases[p] else { return .unknown }
+                    compiled.append(.phrase(blocks))
+                default: return .unknown
+                }
+            }
+            guard let path, let marker = postings[[FieldTokens.marker]], let slot = postings[FieldTokens.slotToken(Array(path.utf8))]
+            else { return .unknown }
+            return .values(marker: marker, slot: slot, tests: compiled)
+        }
+        func compile(_ q: Query, top: Bool) -> Node {
+            switch q {
+            case .all: return .every
+            case .term(let t): return postings[Array(t.utf8)].map { .term($0) } ?? .unknown
+            case .field: return top ? .every : .unknown
+            case .doc: return values([q]) ?? .unknown
+            case .and(let xs): return .and(xs.map { compile($0, top: top) })
+            case .or(let xs):
+                if let node = values(xs) { return node }
+                return .or(xs.map { compile($0, top: false) })
+            case .not, .phrase, .prefix, .lsns: return .unknown
+            }
+        }
+        root = compile(query, top: true)
+    }
 
     /// The exact number of lines of block `block` (of `lines` lines) that match the query, or
     /// nil when the index cannot tell. `streamPasses`: the block's stream is not ruled out by
     /// the query's stream attributes (then those of the top-level `and` hold for every line).
     func count(block: UInt32, lines: Int, streamPasses: Bool) -> Int? {
         guard streamPasses else { return 0 }
-        return count(query, top: true, block: block, lines: lines)
+        return count(root, block: block, lines: lines)
     }
 
-    private func count(_ q: Query, top: Bool, block: UInt32, lines: Int) -> Int? {
-        switch q {
-        case .all: return lines
-        case .term(let t): return tokenCount(Array(t.utf8), block)
-        case .field: return top ? lines : nil
-        case .doc: return valueCount([q], block: block)
+    private func count(_ node: Node, block: UInt32, lines: Int) -> Int? {
+        switch node {
+        case .every: return lines
+        case .unknown: return nil
+        case .term(let postings): return Int(postings[block]?.count ?? 0)
+        case .values(let marker, let slot, let tests): return valueCount(marker: marker, slot: slot, tests: tests, block: block)
         case .and(let xs):
             var partial: Int?
             var unknown = false
             for x in xs {
-                let c = count(x, top: top, block: block, lines: lines)
-                guard let c else {
+                guard let c = count(x, block: block, lines: lines) else {
                     unknown = true
                     continue
                 }
@@ -63,57 +121,40 @@ struct ExactCounts {
             }
             return unknown ? nil : partial ?? lines
         case .or(let xs):
-            if let c = valueCount(xs, block: block) { return c }
             var found = 0
             var seen = false
             for x in xs {
-                guard let c = count(x, top: false, block: block, lines: lines) else { return nil }
+                guard let c = count(x, block: block, lines: lines) else { return nil }
                 if c == 0 { continue }
                 if seen { return nil }
                 seen = true
                 found = c
             }
             return found
-        case .not, .phrase, .prefix, .lsns: return nil
         }
     }
 
-    private func tokenCount(_ token: [UInt8], _ block: UInt32) -> Int? {
-        guard let postings = postings[token] else { return nil }
-        return Int(postings[block]?.count ?? 0)
-    }
-
-    /// The lines of `block` passing any of `tests` (field tests on one path), when the value
-    /// tokens tell: the passing values of the block, if at most one, give the count.
-    private func valueCount(_ tests: [Query], block: UInt32) -> Int? {
-        var path: String?
-        var passing: [[UInt8]: Int] = [:]
-        for q in tests {
-            guard case .doc(let p) = q, !p.field.isEmpty, path == nil || path == p.field else { return nil }
-            path = p.field
-            switch p.test {
-            case .equals(let v):
-                let value = Array(v.utf8)
-                guard value.count < FieldTokens.maxValueBytes, FieldTokens.canonicalNumber(value) == nil else { return nil }
-                let token = FieldTokens.valueToken(Array(p.field.utf8), value)
-                guard let found = postings[token] else { return nil }
-                if let posting = found[block] { passing[token] = Int(posting.count) }
-            case .tokens:
-                guard let blocks = phrases[p] else { return nil }
-                if let b = blocks[block] {
-                    if b.unsure { return nil }
-                    passing.merge(b.passing) { a, _ in a }
-                }
-            default: return nil
-            }
-        }
-        guard let path else { return nil }
+    /// The lines of `block` passing any of `tests`, when one value token of the block passes.
+    private func valueCount(marker: [UInt32: Posting], slot: [UInt32: Posting], tests: [ValueTest], block: UInt32) -> Int? {
         // Blocks without the marker were written before field tokens; a slot holds values the
         // index does not list.
-        guard let marked = postings[[FieldTokens.marker]], marked[block] != nil,
-            let slots = postings[FieldTokens.slotToken(Array(path.utf8))], slots[block] == nil
-        else { return nil }
-        if passing.isEmpty { return 0 }
-        return passing.count == 1 ? passing.first?.value : nil
+        guard marker[block] != nil, slot[block] == nil else { return nil }
+        var only: (token: [UInt8], count: Int)?
+        func pass(_ token: [UInt8], _ count: Int) -> Bool {
+            if let o = only { return o.token == token }
+            only = (token, count)
+            return true
+        }
+        for test in tests {
+            switch test {
+            case .equals(let token, let postings):
+                if let p = postings[block], !pass(token, Int(p.count)) { return nil }
+            case .phrase(let blocks):
+                guard let b = blocks[block] else { continue }
+                if b.unsure { return nil }
+                for (token, c) in b.passing where !pass(token, c) { return nil }
+            }
+        }
+        return only?.count ?? 0
     }
 }

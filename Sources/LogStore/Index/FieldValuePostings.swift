@@ -30,11 +30,26 @@ struct FieldValuePostings {
         path: [UInt8], segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, covered: Set<UInt32>
     ) throws -> FieldValuePostings? {
         let prefix = prefix(path)
-        var byToken: [[UInt8]: [UInt32: Posting]] = [:]
+        // A token's postings come together in each source: the token is looked up when it
+        // changes, not for every posting.
+        var index: [ByteKey: Int] = [:]
+        var tokens: [[UInt8]] = []
+        var postings: [[UInt32: Posting]] = []
+        var current = -1
         func add(_ token: some Collection<UInt8>, _ p: Posting) -> Bool {
-            let key = Array(token)
-            if byToken[key] == nil && byToken.count >= maxValues { return false }
-            byToken[key, default: [:]][p.block] = p
+            if current < 0 || !tokens[current].elementsEqual(token) {
+                let key = ByteKey(Array(token))
+                if let known = index[key] {
+                    current = known
+                } else {
+                    if tokens.count >= maxValues { return false }
+                    current = tokens.count
+                    index[key] = current
+                    tokens.append(key.bytes)
+                    postings.append([:])
+                }
+            }
+            postings[current][p.block] = p
             return true
         }
         var tooMany = false
@@ -54,10 +69,10 @@ struct FieldValuePostings {
             for p in postings where p.block >= indexed && covered.contains(p.block) { if !add(token, p) { return nil } }
         }
         return FieldValuePostings(
-            values: byToken.map { token, postings in
-                let text = Array(token.dropFirst(prefix.count))
+            values: tokens.indices.map { i in
+                let text = Array(tokens[i].dropFirst(prefix.count))
                 let unsure = text.count >= FieldTokens.maxValueBytes || FieldTokens.canonicalNumber(text) != nil
-                return Value(text: text, unsure: unsure, postings: postings)
+                return Value(text: text, unsure: unsure, postings: postings[i])
             })
     }
 

@@ -172,11 +172,12 @@ struct IndexPlanner: Sendable {
                 let prefix = FieldValuePostings.prefix(Array(p.field.utf8))
                 for value in values.values {
                     let passes = value.unsure || FieldValuePostings.holds(value.text, phrase: want)
+                    let token = prefix + value.text
                     for (block, posting) in value.postings {
                         if value.unsure {
                             blocks[block, default: ExactCounts.PhraseBlock()].unsure = true
                         } else if passes {
-                            blocks[block, default: ExactCounts.PhraseBlock()].passing[prefix + value.text] = Int(posting.count)
+                            blocks[block, default: ExactCounts.PhraseBlock()].passing.append((token, Int(posting.count)))
                         }
                     }
                     if passes { sources.append(value.postings) }
