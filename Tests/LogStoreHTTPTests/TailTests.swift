@@ -140,7 +140,9 @@ struct TailTests {
         let r = try await RawClient(port: server.port).exchange(request("GET", path))
         #expect(r.status == 400, "\(path): \(r.text)")
         #expect(r.text.contains(mentioned), "\(path): \(r.text)")
-        #expect(Date().timeIntervalSince(started) < 20)
+        // At once, not after a long-poll wait (60 s); loose because the whole suite shares one
+        // process and two cores.
+        #expect(Date().timeIntervalSince(started) < 45)
         await server.stop()
     }
 
@@ -196,7 +198,7 @@ struct TailTests {
         let answered = Date().timeIntervalSince(started)
         #expect(r.status == 200 && Self.messages(r).isEmpty && r.json?["next"] as? Int == 0, "\(r.text)")
         // Answered as shutdown starts, not when its 60 s wait would end.
-        #expect(answered < 20, "answered \(answered) s after the shutdown started")
+        #expect(answered < 45, "answered \(answered) s after the shutdown started")
         await stopping.value
     }
 
