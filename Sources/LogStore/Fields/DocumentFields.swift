@@ -120,6 +120,15 @@ public struct DocumentFields: Sendable {
 
     // MARK: - Tests
 
+    /// Whether the tokens of `text` hold `want` (lowercased tokens) in a row; an empty phrase
+    /// is held by any text. The phrase test of the matcher and of the index's value listings.
+    static func holdsPhrase(_ text: some Collection<UInt8>, _ want: [String]) -> Bool {
+        let tokens = Tokenizer.tokens(text)
+        guard !want.isEmpty, want.count <= tokens.count else { return want.isEmpty }
+        for start in 0...(tokens.count - want.count) where tokens[start..<(start + want.count)].elementsEqual(want) { return true }
+        return false
+    }
+
     func passes(_ p: Prepared, kind: ValueKind, text: UnsafeRawBufferPointer, date: Int64) -> Bool {
         switch p.test {
         case .exists:
@@ -136,18 +145,7 @@ public struct DocumentFields: Sendable {
                 return false
             }
         case .tokens:
-            let tokens = Tokenizer.tokens(String(decoding: text, as: UTF8.self))
-            let want = p.tokens
-            guard !want.isEmpty, want.count <= tokens.count else { return want.isEmpty }
-            for start in 0...(tokens.count - want.count) {
-                var all = true
-                for j in 0..<want.count where tokens[start + j] != want[j] {
-                    all = false
-                    break
-                }
-                if all { return true }
-            }
-            return false
+            return Self.holdsPhrase(text, p.tokens)
         case .prefix(_, let ci):
             if ci {
                 return Array(String(decoding: text, as: UTF8.self).lowercased().utf8).starts(with: p.value)

@@ -14,6 +14,9 @@ import Foundation
 ///   value token of the block at that path passes the test (a line holds it or not; two could
 ///   be held by one line). The same holds for an `or` of such tests on one path.
 ///
+/// A stream attribute (or its negation) in the top-level `and` holds for every line of a stream
+/// the query does not rule out.
+///
 /// Combinations: an `and` is exact when each part is and all parts but one match every line of
 /// the block (a stream attribute of the top-level `and`, or a field every line holds — the
 /// REANA pod's namespace); any part matching no line makes it 0. An `or` is exact when its
@@ -86,7 +89,11 @@ struct ExactCounts {
             case .or(let xs):
                 if let node = values(xs) { return node }
                 return .or(xs.map { compile($0, top: false) })
-            case .not, .phrase, .prefix, .lsns: return .unknown
+            case .not(let x):
+                // A stream attribute's negation decides by the stream, like the attribute.
+                if top, case .field = x { return .every }
+                return .unknown
+            case .phrase, .prefix, .lsns: return .unknown
             }
         }
         root = compile(query, top: true)

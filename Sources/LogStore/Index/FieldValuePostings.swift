@@ -12,8 +12,9 @@ struct FieldValuePostings {
     static let maxValues = 4096
 
     struct Value {
-        /// The value's text as the token holds it.
-        var text: [UInt8]
+        /// The value token, and the value's text as it holds it.
+        var token: [UInt8]
+        var text: ArraySlice<UInt8>
         /// True when the token's text may differ from the text the matcher tokenizes.
         var unsure: Bool
         var postings: [UInt32: Posting]
@@ -70,22 +71,9 @@ struct FieldValuePostings {
         }
         return FieldValuePostings(
             values: tokens.indices.map { i in
-                let text = Array(tokens[i].dropFirst(prefix.count))
-                let unsure = text.count >= FieldTokens.maxValueBytes || FieldTokens.canonicalNumber(text) != nil
-                return Value(text: text, unsure: unsure, postings: postings[i])
+                let text = tokens[i].dropFirst(prefix.count)
+                let unsure = text.count >= FieldTokens.maxValueBytes || FieldTokens.canonicalNumber(Array(text)) != nil
+                return Value(token: tokens[i], text: text, unsure: unsure, postings: postings[i])
             })
-    }
-
-    /// Whether the matcher finds the phrase `want` (lowercased tokens) in `text`.
-    static func holds(_ text: [UInt8], phrase want: [String]) -> Bool {
-        let tokens = Tokenizer.tokens(String(decoding: text, as: UTF8.self))
-        guard !want.isEmpty, want.count <= tokens.count else { return want.isEmpty }
-        for start in 0...(tokens.count - want.count) where tokens[start..<(start + want.count)].elementsEqual(want) { return true }
-        return false
-    }
-
-    /// The values a block may match the phrase `want` by: those holding it and the unsure ones.
-    func candidates(phrase want: [String]) -> [Value] {
-        values.filter { $0.unsure || Self.holds($0.text, phrase: want) }
     }
 }

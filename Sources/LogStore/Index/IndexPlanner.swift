@@ -74,26 +74,6 @@ struct IndexPlanner: Sendable {
     /// True when the index cannot narrow anything for this query.
     var isUseless: Bool { tokens.isEmpty && prefixes.isEmpty && phrasePaths.isEmpty }
 
-    /// The single term whose per-block counts are the exact number of matching lines of a
-    /// block whose stream passes the query's field predicates.
-    var countingTerm: [UInt8]? {
-        func isField(_ q: Query) -> Bool {
-            switch q {
-            case .field: return true
-            case .not(let x): return isField(x)
-            default: return false
-            }
-        }
-        switch query {
-        case .term(let t): return Array(t.utf8)
-        case .and(let xs):
-            let terms = xs.compactMap { q -> String? in if case .term(let t) = q { return t } else { return nil } }
-            guard terms.count == 1, xs.allSatisfy({ isField($0) || $0 == .term(terms[0]) }) else { return nil }
-            return Array(terms[0].utf8)
-        default: return nil
-        }
-    }
-
     /// Candidate blocks among those numbered below `indexed` (stored postings) or covered by
     /// `pending` (and below `next`, the blocks this transaction can see).
     func candidates(segment: Segment, txn: borrowing LMDBTransaction, indexed: UInt32, next: UInt32, pending: PendingView) throws
@@ -169,10 +149,9 @@ struct IndexPlanner: Sendable {
                 // The blocks with a value that holds the phrase (or cannot tell), or a slot.
                 var blocks: [UInt32: ExactCounts.PhraseBlock] = [:]
                 sources = [termPostings[FieldTokens.slotToken(Array(p.field.utf8))] ?? [:]]
-                let prefix = FieldValuePostings.prefix(Array(p.field.utf8))
                 for value in values.values {
-                    let passes = value.unsure || FieldValuePostings.holds(value.text, phrase: want)
-                    let token = prefix + value.text
+                    let passes = value.unsure || DocumentFields.holdsPhrase(value.text, want)
+                    let token = value.token
                     for (block, posting) in value.postings {
                         if value.unsure {
                             blocks[block, default: ExactCounts.PhraseBlock()].unsure = true

@@ -68,7 +68,6 @@ extension SegmentSnapshot {
             return v
         }
         var units = try searchHeadUnits(scope, verdict: verdict)
-        let countingTerm = scope.planner.countingTerm != nil
         var counts: ExactCounts?
         func add(_ ref: BlockRef, _ posting: Posting?) {
             let v = verdict(ref.stream)
@@ -78,8 +77,6 @@ extension SegmentSnapshot {
             var exact: Int?
             if v == .everyLine {
                 exact = ref.count
-            } else if countingTerm, let posting {
-                exact = Int(posting.count)
             } else if posting != nil, let counts {
                 exact = counts.count(block: ref.number, lines: ref.count, streamPasses: true)
             }
