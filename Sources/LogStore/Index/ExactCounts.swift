@@ -25,17 +25,62 @@ import Foundation
 /// The query is compiled once per segment into nodes holding the postings they read, so a
 /// block costs dictionary lookups by block number only.
 struct ExactCounts {
-    /// What a phrase test on a field finds in one block: the value tokens that pass it with
-    /// their line counts, and whether some value's token cannot tell.
-    struct PhraseBlock {
-        var passing: [(token: [UInt8], count: Int)] = []
-        var unsure = false
+    /// What a phrase test on a field finds, block by block: the value tokens that pass it with
+    /// their line counts, and the values whose token cannot tell.
+    struct PhraseBlocks {
+        struct Entry {
+            var block: UInt32
+            /// Index into `tokens`; −1: a value whose token cannot tell.
+            var value: Int32
+            var count: UInt32
+        }
+
+        var tokens: [[UInt8]] = []
+        /// In ascending block order.
+        var entries: [Entry] = []
+
+        struct Builder {
+            private var blocks = PhraseBlocks()
+            private var ordered = true
+
+            mutating func add(unsure postings: PostingList) { add(value: -1, postings) }
+
+            mutating func add(passing token: [UInt8], _ postings: PostingList) {
+                blocks.tokens.append(token)
+                add(value: Int32(blocks.tokens.count - 1), postings)
+            }
+
+            private mutating func add(value: Int32, _ postings: PostingList) {
+                for p in postings {
+                    if let last = blocks.entries.last, last.block > p.block { ordered = false }
+                    blocks.entries.append(Entry(block: p.block, value: value, count: p.count))
+                }
+            }
+
+            consuming func build() -> PhraseBlocks {
+                if !ordered { blocks.entries.sort { $0.block < $1.block } }
+                return blocks
+            }
+        }
+
+        /// The entries of `block`.
+        func entries(of block: UInt32) -> ArraySlice<Entry> {
+            var low = 0
+            var high = entries.count
+            while low < high {
+                let mid = (low + high) / 2
+                if entries[mid].block < block { low = mid + 1 } else { high = mid }
+            }
+            var end = low
+            while end < entries.count && entries[end].block == block { end += 1 }
+            return entries[low..<end]
+        }
     }
 
     /// One test of a values node.
     enum ValueTest {
-        case equals(token: [UInt8], postings: [UInt32: Posting])
-        case phrase([UInt32: PhraseBlock])
+        case equals(token: [UInt8], postings: PostingList)
+        case phrase(PhraseBlocks)
     }
 
     indirect enum Node {
@@ -43,10 +88,10 @@ struct ExactCounts {
         case every
         /// The index cannot tell.
         case unknown
-        case term([UInt32: Posting])
+        case term(PostingList)
         /// Tests on one path, any of which a line passes; `marker` and `slot` are the postings
         /// of the field-token marker and of the path's slot token.
-        case values(marker: [UInt32: Posting], slot: [UInt32: Posting], tests: [ValueTest])
+        case values(marker: PostingList, slot: PostingList, tests: [ValueTest])
         case and([Node])
         case or([Node])
     }
@@ -55,7 +100,7 @@ struct ExactCounts {
 
     /// `postings`: the tokens' postings the planner looked up, by block; `phrases`: for each
     /// phrase test whose path's values were listed, its blocks with a value there.
-    init(query: Query, postings: [[UInt8]: [UInt32: Posting]], phrases: [FieldPredicate: [UInt32: PhraseBlock]]) {
+    init(query: Query, postings: [[UInt8]: PostingList], phrases: [FieldPredicate: PhraseBlocks]) {
         func values(_ tests: [Query]) -> Node? {
             var path: String?
             var compiled: [ValueTest] = []
@@ -142,7 +187,7 @@ struct ExactCounts {
     }
 
     /// The lines of `block` passing any of `tests`, when one value token of the block passes.
-    private func valueCount(marker: [UInt32: Posting], slot: [UInt32: Posting], tests: [ValueTest], block: UInt32) -> Int? {
+    private func valueCount(marker: PostingList, slot: PostingList, tests: [ValueTest], block: UInt32) -> Int? {
         // Blocks without the marker were written before field tokens; a slot holds values the
         // index does not list.
         guard marker[block] != nil, slot[block] == nil else { return nil }
@@ -157,9 +202,9 @@ struct ExactCounts {
             case .equals(let token, let postings):
                 if let p = postings[block], !pass(token, Int(p.count)) { return nil }
             case .phrase(let blocks):
-                guard let b = blocks[block] else { continue }
-                if b.unsure { return nil }
-                for (token, c) in b.passing where !pass(token, c) { return nil }
+                let found = blocks.entries(of: block)
+                if found.contains(where: { $0.value < 0 }) { return nil }
+                for e in found where !pass(blocks.tokens[Int(e.value)], Int(e.count)) { return nil }
             }
         }
         return only?.count ?? 0

@@ -17,7 +17,7 @@ struct FieldValuePostings {
         var text: ArraySlice<UInt8>
         /// True when the token's text may differ from the text the matcher tokenizes.
         var unsure: Bool
-        var postings: [UInt32: Posting]
+        var postings: PostingList
     }
 
     var values: [Value]
@@ -35,45 +35,53 @@ struct FieldValuePostings {
         // changes, not for every posting.
         var index: [ByteKey: Int] = [:]
         var tokens: [[UInt8]] = []
-        var postings: [[UInt32: Posting]] = []
+        var postings: [PostingList.Builder] = []
         var current = -1
-        func add(_ token: some Collection<UInt8>, _ p: Posting) -> Bool {
-            if current < 0 || !tokens[current].elementsEqual(token) {
-                let key = ByteKey(Array(token))
-                if let known = index[key] {
-                    current = known
-                } else {
-                    if tokens.count >= maxValues { return false }
-                    current = tokens.count
-                    index[key] = current
-                    tokens.append(key.bytes)
-                    postings.append([:])
-                }
+        func use(_ token: some Collection<UInt8>) -> Bool {
+            if current >= 0 && tokens[current].elementsEqual(token) { return true }
+            let key = ByteKey(Array(token))
+            if let known = index[key] {
+                current = known
+                return true
             }
-            postings[current][p.block] = p
+            if tokens.count >= maxValues { return false }
+            current = tokens.count
+            index[key] = current
+            tokens.append(key.bytes)
+            postings.append(PostingList.Builder())
             return true
         }
         var tooMany = false
         try txn.scan(segment.postings, prefix: prefix) { k, v in
-            let token = Postings.token(ofKey: k)
-            try Postings.decode(key: k, value: v) { p in if p.block < indexed, !add(token, p) { tooMany = true } }
-            return !tooMany
+            guard use(Postings.token(ofKey: k)) else {
+                tooMany = true
+                return false
+            }
+            try Postings.decode(key: k, value: v) { p in if p.block < indexed { postings[current].append(p) } }
+            return true
         }
         if tooMany { return nil }
         if let runs = segment.postingRuns {
-            try PostingRuns.scanTokens(txn, runs, prefix: prefix) { token, postings in
-                for p in postings where p.block < indexed { if !add(token, p) { tooMany = true } }
+            try PostingRuns.scanTokens(txn, runs, prefix: prefix) { token, found in
+                guard !tooMany, found.contains(where: { $0.block < indexed }) else { return }
+                guard use(token) else {
+                    tooMany = true
+                    return
+                }
+                for p in found where p.block < indexed { postings[current].append(p) }
             }
         }
         if tooMany { return nil }
-        for (token, postings) in segment.pending.entries(prefix: prefix) {
-            for p in postings where p.block >= indexed && covered.contains(p.block) { if !add(token, p) { return nil } }
+        for (token, found) in segment.pending.entries(prefix: prefix) {
+            guard found.contains(where: { $0.block >= indexed && covered.contains($0.block) }) else { continue }
+            guard use(token) else { return nil }
+            for p in found where p.block >= indexed && covered.contains(p.block) { postings[current].append(p) }
         }
         return FieldValuePostings(
             values: tokens.indices.map { i in
                 let text = tokens[i].dropFirst(prefix.count)
                 let unsure = text.count >= FieldTokens.maxValueBytes || FieldTokens.canonicalNumber(Array(text)) != nil
-                return Value(token: tokens[i], text: text, unsure: unsure, postings: postings[i])
+                return Value(token: tokens[i], text: text, unsure: unsure, postings: postings[i].build(sum: false))
             })
     }
 }

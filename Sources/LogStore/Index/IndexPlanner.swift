@@ -2,7 +2,7 @@ import Foundation
 
 /// Candidate blocks of one segment for a query, by block number: `nil` = every block.
 /// For each candidate: an upper bound of its matching lines and of their highest LSN offset.
-typealias BlockCandidates = [UInt32: Posting]?
+typealias BlockCandidates = PostingList?
 
 /// Evaluates a normalized query against a segment's index.
 struct IndexPlanner: Sendable {
@@ -88,118 +88,97 @@ struct IndexPlanner: Sendable {
         -> (candidates: BlockCandidates, counts: ExactCounts?)
     {
         if isUseless { return (nil, nil) }
-        var termPostings: [[UInt8]: [UInt32: Posting]] = [:]
+        var termPostings: [[UInt8]: PostingList] = [:]
         func usePending(_ p: Posting) -> Bool { p.block >= indexed && p.block < next }
         for token in tokens {
-            var found: [UInt32: Posting] = [:]
+            var found = PostingList.Builder()
             try txn.scan(segment.postings, prefix: token + [0]) { k, v in
-                try Postings.decode(key: k, value: v) { p in if p.block < indexed { found[p.block] = p } }
+                try Postings.decode(key: k, value: v) { p in if p.block < indexed { found.append(p) } }
                 return true
             }
             if let runs = segment.postingRuns {
-                for p in try PostingRuns.lookup(txn, runs, token: token) where p.block < indexed { found[p.block] = p }
+                for p in try PostingRuns.lookup(txn, runs, token: token) where p.block < indexed { found.append(p) }
             }
-            for p in pending.tokens[token] ?? [] where usePending(p) { found[p.block] = p }
-            termPostings[token] = found
+            for p in pending.tokens[token] ?? [] where usePending(p) { found.append(p) }
+            termPostings[token] = found.build(sum: false)
         }
-        var prefixPostings: [[UInt8]: [UInt32: Posting]] = [:]
+        var prefixPostings: [[UInt8]: PostingList] = [:]
         for prefix in prefixes {
-            var found: [UInt32: Posting] = [:]
-            func add(_ p: Posting) {
-                if let old = found[p.block] {
-                    found[p.block] = Posting(block: p.block, count: old.count &+ p.count, maxOffset: max(old.maxOffset, p.maxOffset))
-                } else {
-                    found[p.block] = p
-                }
-            }
+            var found = PostingList.Builder()
             try txn.scan(segment.postings, prefix: prefix) { k, v in
-                try Postings.decode(key: k, value: v) { p in if p.block < indexed { add(p) } }
+                try Postings.decode(key: k, value: v) { p in if p.block < indexed { found.append(p) } }
                 return true
             }
             if let runs = segment.postingRuns {
-                try PostingRuns.scan(txn, runs, prefix: prefix) { postings in for p in postings where p.block < indexed { add(p) } }
+                try PostingRuns.scan(txn, runs, prefix: prefix) { postings in for p in postings where p.block < indexed { found.append(p) } }
             }
-            for p in pending.prefixes[prefix] ?? [] where usePending(p) { add(p) }
-            prefixPostings[prefix] = found
+            for p in pending.prefixes[prefix] ?? [] where usePending(p) { found.append(p) }
+            prefixPostings[prefix] = found.build(sum: true)
         }
         // Blocks written before field tokens existed (no marker) may hold any field.
         let docLeaves = Self.docLeaves(query)
-        var legacy: [UInt32: Posting] = [:]
+        var legacy = PostingList()
         if !docLeaves.isEmpty {
-            let marked = termPostings[[FieldTokens.marker]] ?? [:]
+            let marked = termPostings[[FieldTokens.marker]] ?? PostingList()
+            var unmarked = PostingList.Builder()
+            var m = marked.makeIterator()
+            var nextMarked = m.next()
             try txn.scan(segment.blockDir) { k, _ in
                 let number = try Keys.decodeU32(k)
                 if number >= indexed { return false }
-                if marked[number] == nil { legacy[number] = Posting(block: number, count: UInt32.max, maxOffset: UInt64.max >> 2) }
+                while let p = nextMarked, p.block < number { nextMarked = m.next() }
+                if nextMarked?.block != number { unmarked.append(Posting(block: number, count: UInt32.max, maxOffset: UInt64.max >> 2)) }
                 return true
             }
+            legacy = unmarked.build(sum: false)
         }
         var listed: [[UInt8]: FieldValuePostings] = [:]
         for path in phrasePaths {
             listed[path] = try FieldValuePostings.read(path: path, segment: segment, txn: txn, indexed: indexed, covered: pending.covered)
         }
-        var phrases: [FieldPredicate: [UInt32: ExactCounts.PhraseBlock]] = [:]
-        var docCandidates: [FieldPredicate: [UInt32: Posting]] = [:]
+        var phrases: [FieldPredicate: ExactCounts.PhraseBlocks] = [:]
+        var docCandidates: [FieldPredicate: PostingList] = [:]
         for case .doc(let p) in docLeaves where docCandidates[p] == nil {
             let needed = Self.fieldTokens(p)
             if needed.isEmpty { continue }
-            var union = legacy
-            var sources = needed.map { termPostings[$0] ?? [:] }
+            var sources = [legacy] + needed.map { termPostings[$0] ?? PostingList() }
             if case .tokens(let want) = p.test, let values = listed[Array(p.field.utf8)] ?? nil {
                 // The blocks with a value that holds the phrase (or cannot tell), or a slot.
-                var blocks: [UInt32: ExactCounts.PhraseBlock] = [:]
-                sources = [termPostings[FieldTokens.slotToken(Array(p.field.utf8))] ?? [:]]
+                sources = [legacy, termPostings[FieldTokens.slotToken(Array(p.field.utf8))] ?? PostingList()]
+                var blocks = ExactCounts.PhraseBlocks.Builder()
                 for value in values.values {
-                    let passes = value.unsure || DocumentFields.holdsPhrase(value.text, want)
-                    let token = value.token
-                    for (block, posting) in value.postings {
-                        if value.unsure {
-                            blocks[block, default: ExactCounts.PhraseBlock()].unsure = true
-                        } else if passes {
-                            blocks[block, default: ExactCounts.PhraseBlock()].passing.append((token, Int(posting.count)))
-                        }
+                    if value.unsure {
+                        blocks.add(unsure: value.postings)
+                        sources.append(value.postings)
+                    } else if DocumentFields.holdsPhrase(value.text, want) {
+                        blocks.add(passing: value.token, value.postings)
+                        sources.append(value.postings)
                     }
-                    if passes { sources.append(value.postings) }
                 }
-                phrases[p] = blocks
+                phrases[p] = blocks.build()
             }
             if Self.isBucketed(p) {
                 // Blocks that hold the field but were written without range buckets.
-                let bucketed = termPostings[[FieldTokens.rangeMarker]] ?? [:]
-                sources.append((termPostings[FieldTokens.presenceToken(Array(p.field.utf8))] ?? [:]).filter { bucketed[$0.key] == nil })
+                let bucketed = termPostings[[FieldTokens.rangeMarker]] ?? PostingList()
+                sources.append((termPostings[FieldTokens.presenceToken(Array(p.field.utf8))] ?? PostingList()).filter { bucketed[$0.block] == nil })
             }
-            for postings in sources {
-                for (block, posting) in postings {
-                    if let old = union[block] {
-                        union[block] = Posting(block: block, count: old.count &+ posting.count, maxOffset: max(old.maxOffset, posting.maxOffset))
-                    } else {
-                        union[block] = posting
-                    }
-                }
-            }
-            docCandidates[p] = union
+            docCandidates[p] = PostingList.union(sources)
         }
-        func evaluate(_ q: Query) -> BlockCandidates {
+        func evaluate(_ q: Query) -> PostingList? {
             switch q {
             case .doc(let p): return docCandidates[p]
             case .all, .field, .not, .lsns: return nil
-            case .term(let t): return termPostings[Array(t.utf8)] ?? [:]
-            case .prefix(let p): return prefixPostings[Array(p.utf8)] ?? [:]
-            case .phrase(let parts): return intersect(parts.map { termPostings[Array($0.utf8)] ?? [:] })
-            case .and(let xs): return intersect(xs.compactMap { evaluate($0) })
+            case .term(let t): return termPostings[Array(t.utf8)] ?? PostingList()
+            case .prefix(let p): return prefixPostings[Array(p.utf8)] ?? PostingList()
+            case .phrase(let parts): return PostingList.intersection(parts.map { termPostings[Array($0.utf8)] ?? PostingList() })
+            case .and(let xs): return PostingList.intersection(xs.compactMap { evaluate($0) })
             case .or(let xs):
-                var union: [UInt32: Posting] = [:]
+                var parts: [PostingList] = []
                 for x in xs {
                     guard let part = evaluate(x) else { return nil }
-                    for (block, p) in part {
-                        if let old = union[block] {
-                            union[block] = Posting(block: block, count: old.count &+ p.count, maxOffset: max(old.maxOffset, p.maxOffset))
-                        } else {
-                            union[block] = p
-                        }
-                    }
+                    parts.append(part)
                 }
-                return union
+                return PostingList.union(parts)
             }
         }
         return (evaluate(query), ExactCounts(query: query, postings: termPostings, phrases: phrases))
@@ -212,20 +191,5 @@ struct IndexPlanner: Sendable {
         case .and(let xs), .or(let xs): return xs.flatMap(docLeaves)
         default: return []
         }
-    }
-
-    /// Blocks in every set (none given: every block); bounds are the smallest of each.
-    private func intersect(_ sets: [[UInt32: Posting]]) -> BlockCandidates {
-        guard var smallest = sets.min(by: { $0.count < $1.count }) else { return nil }
-        for other in sets {
-            for (block, p) in smallest {
-                guard let q = other[block] else {
-                    smallest[block] = nil
-                    continue
-                }
-                smallest[block] = Posting(block: block, count: min(p.count, q.count), maxOffset: min(p.maxOffset, q.maxOffset))
-            }
-        }
-        return smallest
     }
 }

@@ -128,6 +128,18 @@ struct SegmentSnapshot: ~Copyable {
         }
     }
 
+    /// `forEachBlock(of:)` for the blocks whose first LSN `include` takes; the others are
+    /// skipped by their key.
+    func forEachBlock(of stream: StreamID, where include: (LSN) -> Bool, _ body: (StoredBlock) throws -> Bool) throws {
+        try txn.scan(segment.blocks, prefix: Keys.u64(stream)) { k, v in
+            guard k.count >= 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: k[8..<16]))
+            guard include(try r.u64BE()) else { return true }
+            let bytes = try segment.blockBytes(txn, v)
+            return try body(StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes)))
+        }
+    }
+
     /// Calls `body` with every block of the segment in key order (stream, then first LSN),
     /// while `body` returns true, with its stored key; `packed` tells a block already in a pack
     /// (compacted layout).

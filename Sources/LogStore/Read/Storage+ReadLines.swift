@@ -66,29 +66,23 @@ extension Storage {
     }
 }
 
-/// A block by its key in `blocks`.
-struct BlockKey: Hashable {
-    var stream: StreamID
-    var firstLSN: LSN
-}
-
 extension SegmentSnapshot {
-    /// The blocks the full-text index leaves for `plan`'s filter (the index only prunes the
-    /// blocks of line-matched streams; blocks it does not cover yet are kept), or nil when it
-    /// cannot narrow anything.
-    fileprivate func indexedCandidates(_ plan: LogReadPlan) throws -> Set<BlockKey>? {
+    /// The blocks the full-text index leaves for `plan`'s filter, by stream and first LSN (the
+    /// index only prunes the blocks of line-matched streams; blocks it does not cover yet are
+    /// kept), or nil when it cannot narrow anything.
+    fileprivate func indexedCandidates(_ plan: LogReadPlan) throws -> [StreamID: Set<LSN>]? {
         guard let planner = plan.planner else { return nil }
         let view = segment.pending.view(tokens: planner.tokens, prefixes: planner.prefixes)
         let (indexed, next) = try indexState()
         guard let candidates = try candidates(planner, indexed: indexed, next: next, pending: view) else { return nil }
-        var keep = Set<BlockKey>()
-        for (number, _) in candidates {
-            if let ref = try blockRef(number) { keep.insert(BlockKey(stream: ref.stream, firstLSN: ref.firstLSN)) }
+        var keep: [StreamID: Set<LSN>] = [:]
+        for posting in candidates {
+            if let ref = try blockRef(posting.block) { keep[ref.stream, default: []].insert(ref.firstLSN) }
         }
         if indexed < next {
             try forEachBlockRef(from: indexed) { ref in
                 if ref.number >= next { return false }
-                if !view.covered.contains(ref.number) { keep.insert(BlockKey(stream: ref.stream, firstLSN: ref.firstLSN)) }
+                if !view.covered.contains(ref.number) { keep[ref.stream, default: []].insert(ref.firstLSN) }
                 return true
             }
         }
@@ -141,11 +135,16 @@ extension SegmentSnapshot {
         let keep = try indexedCandidates(plan)
         var blocks: [StoredBlock] = []
         for id in plan.streams {
-            let pruned = keep != nil && plan.lineMatched.contains(id)
-            try forEachBlock(of: id) { block in
-                if pruned, !keep!.contains(BlockKey(stream: id, firstLSN: block.header.firstLSN)) { return true }
+            func add(_ block: StoredBlock) -> Bool {
                 if !window.excludes(block.header) && block.header.firstLSN <= plan.throughLSN { blocks.append(block) }
                 return true
+            }
+            if let keep, plan.lineMatched.contains(id) {
+                // Blocks the index rules out are skipped by their key, their headers unread.
+                guard let kept = keep[id] else { continue }
+                try forEachBlock(of: id, where: { kept.contains($0) }, add)
+            } else {
+                try forEachBlock(of: id, add)
             }
         }
         if ascending {

@@ -93,8 +93,8 @@ extension SegmentSnapshot {
         let found = try candidatesAndCounts(planner, indexed: indexed, next: next, pending: view)
         counts = found.counts
         if let candidates = found.candidates {
-            for (number, posting) in candidates {
-                guard let ref = try blockRef(number) else { continue }  // merged or purged
+            for posting in candidates {
+                guard let ref = try blockRef(posting.block) else { continue }  // merged or purged
                 add(ref, posting)
             }
             // Blocks neither in the stored postings nor in the pending index (sealed since the
