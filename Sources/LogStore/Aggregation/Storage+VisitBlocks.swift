@@ -152,7 +152,7 @@ extension Storage {
         let columns = Mutex<[[Int64]]>(Array(repeating: [], count: work.count))
         let next = Mutex(0)
         let failure = Mutex<(any Error)?>(nil)
-        let workers = max(1, min(work.count / 4, ProcessInfo.processInfo.activeProcessorCount))
+        let workers = max(1, min(work.count / 4, Processors.active))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let i = next.withLock { n in

@@ -63,7 +63,7 @@ extension Storage {
                 c.add(buckets.of(block.timestamps[row]), unit.stream, 1)
             }
         }
-        let workers = min(work.count / 2, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = min(work.count / 2, Processors.active)
         if workers <= 1 {
             for i in work.indices { try count(i, into: &counts) }
             return

@@ -47,7 +47,7 @@ struct GzipHitsWriter: Sendable {
         // The work: each missing part, big parts in slices of about (missing lines / cores) so
         // that every core gets a share (a thousand-line job is often one block); a part's
         // slices are joined back into its piece.
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = Processors.active
         let parallel = cores > 1 && lines.count >= Self.parallelLines
         let missingLines = missing.reduce(0) { $0 + parts[$1].range.count }
         let slice = max(Self.parallelLines / 2, (missingLines + cores - 1) / cores)
