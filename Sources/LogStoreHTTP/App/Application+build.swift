@@ -75,6 +75,9 @@ public func buildRouter(storage: Storage, options: ServerOptions, logger: Logger
 
 func buildRouter(storage: Storage, options: ServerOptions, tailHub: TailHub, logger: Logger) -> Router<LogStoreContext> {
     let router = Router(context: LogStoreContext.self)
+    // First: small ingest requests are answered on the connection's event loop, the rest on
+    // the cooperative pool (LoopOrPool, EventLoopExecutor).
+    router.middlewares.add(LoopOrPool())
     // Outermost: counts and times every answer by route and status, errors included once the
     // inner middleware has turned them into answers (a no-op until swift-metrics is bootstrapped).
     router.middlewares.add(MetricsMiddleware())
