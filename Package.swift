@@ -90,6 +90,7 @@ let package = Package(
                 "LogStoreHTTP", "LogStore", "LogStoreIngest", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
