@@ -38,7 +38,8 @@ struct CompactedSegmentWriter {
         _ = try dest.table(Keys.segmentPostings)
     }
 
-    /// Writes the whole segment `source` holds; returns what it wrote.
+    /// Writes the whole segment `source` holds; returns what it wrote. The catalog must hold
+    /// every stream of `source` (`Catalog.recordMissing`): the copy has no stream records.
     func write(_ source: borrowing SegmentSnapshot) throws -> CompactedWrite {
         var result = CompactedWrite()
         try copySmallTables(source)
@@ -54,14 +55,16 @@ struct CompactedSegmentWriter {
 
     func close() { dest.close() }
 
-    /// Tables copied as they are, each in key order, and the compacted-layout mark.
+    /// Tables copied as they are, each in key order, and the compacted-layout mark. The
+    /// per-stream `streams` records are left out (the catalog holds them; the table stays,
+    /// empty, for lines a later write adds), and so are the `sealed` marks
+    /// (`copyUnsealedHead` keeps those of streams with head lines).
     private func copySmallTables(_ source: borrowing SegmentSnapshot) throws {
         let segment = source.segment
+        _ = try dest.table(Keys.segmentStreams)
         let copied: [(LMDBTable, LMDBTable)] = [
             (segment.meta, meta),
-            (segment.streams, try dest.table(Keys.segmentStreams)),
             (segment.stats, try dest.table(Keys.segmentStreamStats)),
-            (segment.sealed, try dest.table(Keys.segmentSealed)),
             (segment.chunks, try dest.table(Keys.segmentChunks)),
             (segment.ids, try dest.table(Keys.segmentIDs)),
             (segment.blockDir, try dest.table(Keys.segmentBlockDir)),
@@ -74,7 +77,7 @@ struct CompactedSegmentWriter {
                 }
             }
         }
-        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompacted)) }
+        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompactedCatalogStreams)) }
     }
 
     /// The preset dictionary the copy's blocks are compressed with, or nil.
@@ -143,10 +146,23 @@ struct CompactedSegmentWriter {
     static let dictionarySample = 1 << 20
 
     /// Unsealed head lines (none after the seal that precedes a compaction, unless a caller
-    /// compacts without it); sealed ones awaiting truncation are left out.
+    /// compacts without it); sealed ones awaiting truncation are left out. The `sealed` marks
+    /// of the streams these belong to are copied: a mark only tells which head lines are
+    /// already in blocks, and the copy holds no other head lines.
     private func copyUnsealedHead(_ source: borrowing SegmentSnapshot) throws {
+        let sealed = try dest.table(Keys.segmentSealed)
+        var streams = Set<StreamID>()
         try dest.write { dst in
-            try source.forEachUnsealedHeadEntry { _, _, k, v in try dst.put(head, k, v, append: true) }
+            try source.forEachUnsealedHeadEntry { stream, _, k, v in
+                streams.insert(stream)
+                try dst.put(head, k, v, append: true)
+            }
+        }
+        guard !streams.isEmpty else { return }
+        try dest.write { dst in
+            for stream in streams.sorted() {
+                if let mark = try source.txn.get(source.segment.sealed, u64: stream) { try dst.put(sealed, Keys.u64(stream), mark, append: true) }
+            }
         }
     }
 
