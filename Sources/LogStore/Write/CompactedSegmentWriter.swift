@@ -22,12 +22,16 @@ struct CompactedSegmentWriter {
     let sourceDictionary: SegmentDictionary
     /// Whether to train a preset dictionary for a day that has none.
     let trainDictionary: Bool
+    /// Chunk records that arrived before this (ns) are left out: past the dedup window, no
+    /// resend is compared with them (`StoreRecovery` reads only later ones).
+    let chunksFrom: Int64
 
     /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`
     /// the blocks of `source`.
-    init(path: String, mapSize: Int, level: Int32, source: Segment, trainDictionary: Bool = true) throws {
+    init(path: String, mapSize: Int, level: Int32, source: Segment, chunksFrom: Int64 = 0, trainDictionary: Bool = true) throws {
         dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.readers)
         self.level = level
+        self.chunksFrom = chunksFrom
         sourceDictionary = source.dictionary
         self.trainDictionary = trainDictionary
         meta = try dest.table(Keys.segmentMeta)
@@ -65,9 +69,7 @@ struct CompactedSegmentWriter {
         let copied: [(LMDBTable, LMDBTable)] = [
             (segment.meta, meta),
             (segment.stats, try dest.table(Keys.segmentStreamStats)),
-            (segment.chunks, try dest.table(Keys.segmentChunks)),
             (segment.ids, try dest.table(Keys.segmentIDs)),
-            (segment.blockDir, try dest.table(Keys.segmentBlockDir)),
         ] + (try segment.docIDs.map { [($0, try dest.table(Keys.segmentDocIDs))] } ?? [])
         for (from, to) in copied {
             try dest.write { dst in
@@ -75,6 +77,21 @@ struct CompactedSegmentWriter {
                     try dst.put(to, k, v, append: true)
                     return true
                 }
+            }
+        }
+        let chunks = try dest.table(Keys.segmentChunks)
+        try dest.write { dst in
+            try source.txn.scan(segment.chunks, from: Keys.chunk(arrival: chunksFrom, key: ChunkKey(high: 0, low: 0))) { k, v in
+                try dst.put(chunks, k, v, append: true)
+                return true
+            }
+        }
+        // Block directory entries in the short form (`BlockRef.compactEncoded`).
+        let blockDir = try dest.table(Keys.segmentBlockDir)
+        try dest.write { dst in
+            try source.txn.scan(segment.blockDir) { k, v in
+                try dst.put(blockDir, k, try BlockRef(number: try Keys.decodeU32(k), decoding: v).compactEncoded(), append: true)
+                return true
             }
         }
         try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompactedCatalogStreams)) }
