@@ -45,6 +45,28 @@ struct CompactedLayoutTests {
         #expect(refs.map { $0.compactEncoded().count }.reduce(0, +) < refs.count * BlockRef.encodedSize)
     }
 
+    @Test func blockPointersRoundTripInBothFormsAndBlocksAreNotPointers() throws {
+        var random = SeededRandom(seed: 16)
+        func any() -> UInt32 {
+            let bits = Int(random.next() % 33)
+            return bits == 32 ? UInt32.max : UInt32(truncatingIfNeeded: random.next() & ((1 << UInt64(bits)) - 1))
+        }
+        for _ in 0..<5000 {
+            let pointer = BlockPointer(pack: any(), offset: any(), length: any())
+            let short = pointer.shortEncoded()
+            #expect(short.count <= BlockPointer.encodedSize && short.count >= 4)
+            #expect(try short.withUnsafeBytes { try BlockPointer.decode($0) } == pointer)
+            #expect(try pointer.encoded().withUnsafeBytes { try BlockPointer.decode($0) } == pointer)
+        }
+        #expect(BlockPointer(pack: 2, offset: 700_000, length: 300).shortEncoded().count == 7)
+        let block = BlockCodec.encode([BlockLine(timestamp: 1, lsn: 1, message: Array("p".utf8), fields: [])])
+        #expect(try block.withUnsafeBytes { try BlockPointer.decode($0) } == nil)
+        // A short pointer with bytes left over is refused, not misread.
+        var long = BlockPointer(pack: 1, offset: 2, length: 3).shortEncoded()
+        long.append(0)
+        #expect(throws: CorruptDataError.self) { try long.withUnsafeBytes { try BlockPointer.decode($0) } }
+    }
+
     /// A fixed-form entry of zeros, to start refs from.
     static let zero = [UInt8](repeating: 0, count: BlockRef.encodedSize)
 
@@ -75,6 +97,15 @@ struct CompactedLayoutTests {
                 return (try txn.count(segment.chunks), lengths)
             }
             #expect(chunks == (window == 1 ? 0 : 1))
+            let pointers = try segment.env.read { txn in
+                var lengths = Set<Int>()
+                try txn.scan(segment.blocks) { _, v in
+                    lengths.insert(v.count)
+                    return true
+                }
+                return lengths
+            }
+            #expect(!pointers.isEmpty && pointers.allSatisfy { $0 < BlockPointer.encodedSize }, "short block pointers: \(pointers)")
             #expect(!lengths.isEmpty && !lengths.contains(BlockRef.encodedSize), "\(lengths)")
             try sizes.expectSame(reads, try sizes.everyRead(store))
             if window > 1 {

@@ -74,7 +74,7 @@ public enum Keys {
     public static let segmentPostings = "postings"
 
     /// pack number u32 BE → blocks concatenated (compacted segments): a `blocks` value is then a
-    /// `BlockPointer` (16 bytes) into a pack instead of the block itself.
+    /// `BlockPointer` (at most 16 bytes) into a pack instead of the block itself.
     public static let segmentPacks = "packs"
     /// run's first token (UTF-8) → packed postings run (`PostingRuns`): the postings of the
     /// blocks a compaction saw, prefix-shared and zlib-compressed. Read together with `postings`.
