@@ -147,21 +147,12 @@ public enum Keys {
         return try r.u64BE()
     }
 
-    /// Stream record: three length-prefixed UTF-8 strings (index, workflow, job).
-    public static func encodeStreamKey(_ key: StreamKey) -> [UInt8] {
-        var w = ByteWriter(capacity: key.index.utf8.count + key.workflow.utf8.count + key.job.utf8.count + 3)
-        w.lengthPrefixed(key.index.utf8)
-        w.lengthPrefixed(key.workflow.utf8)
-        w.lengthPrefixed(key.job.utf8)
-        return w.bytes
-    }
+    /// Stream record (`StreamRecord`): index, workflow and job, a trailing UUID in 16 bytes;
+    /// records written before are three length-prefixed UTF-8 strings, read as well.
+    public static func encodeStreamKey(_ key: StreamKey) -> [UInt8] { StreamRecord.encode(key) }
 
     public static func decodeStreamKey(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> StreamKey {
-        var r = ByteReader(bytes)
-        let index = try r.lengthPrefixedString()
-        let workflow = try r.lengthPrefixedString()
-        let job = try r.lengthPrefixedString()
-        return StreamKey(index: index, workflow: workflow, job: job)
+        try StreamRecord.decode(bytes)
     }
 
     public static func encodeStats(_ s: StreamStats) -> [UInt8] {
