@@ -90,9 +90,13 @@ struct CompactCommand: AsyncParsableCommand {
             if day.blocksMerged > 0 { out += ", \(day.blocksMerged) small blocks merged into \(day.blocksWritten)" }
             out += "\n"
         }
+        if let catalog = report.catalog {
+            out += "  \(catalog.name)  \(StatsFormatter.bytes(catalog.bytesBefore)) → \(StatsFormatter.bytes(catalog.bytesAfter))"
+            out += catalog.kept ? "  kept\n" : "  rewritten\n"
+        }
         let kept = report.days.filter(\.kept).count
         out += """
-            compaction: \(report.compacted.count) segment(s)\(kept > 0 ? " (\(kept) kept)" : ""), \
+            compaction: \(report.compacted.count) segment(s)\(kept > 0 ? " (\(kept) kept)" : "")\(report.catalog == nil ? "" : " and the catalog"), \
             \(StatsFormatter.bytes(report.bytesBefore)) → \(StatsFormatter.bytes(report.bytesAfter)); \
             data directory \(StatsFormatter.bytes(report.directoryBytesBefore)) → \(StatsFormatter.bytes(report.directoryBytesAfter)) \
             (\(report.directoryBytesBefore) → \(report.directoryBytesAfter) bytes) in \(String(format: "%.1f", seconds)) s

@@ -77,6 +77,8 @@ struct CompactionSizeTests {
         try await fillSparse(store, streams: 12, days: 3)
         let names = (0..<3).map { Day.name(Day.of(day0) + Int32($0)) }
         let dayBefore = names.map { dayFiles(dir.path, $0) }
+        let catalog = dir.path + "/" + Keys.catalogFile
+        let catalogBefore = size(catalog) + size(catalog + "-lock")
         let before = measured(dir.path)
         let stats = try store.stats()
         #expect(stats.storedBytes == before)
@@ -92,8 +94,10 @@ struct CompactionSizeTests {
         #expect(report.days.map(\.name) == names)
         #expect(report.days.map(\.bytesBefore) == dayBefore)
         #expect(report.days.map(\.bytesAfter) == names.map { dayFiles(dir.path, $0) })
-        #expect(report.bytesBefore == dayBefore.reduce(0, +))
-        #expect(report.bytesAfter - report.bytesBefore == after - before, "only the days' files changed")
+        let catalogReport = try #require(report.catalog)
+        #expect(catalogReport.bytesBefore == catalogBefore && catalogReport.bytesAfter == size(catalog) + size(catalog + "-lock"))
+        #expect(report.bytesBefore == dayBefore.reduce(0, +) + catalogBefore)
+        #expect(report.bytesAfter - report.bytesBefore == after - before, "only the days' and the catalog's files changed")
         #expect(try store.stats().storedBytes == after)
         #expect(try store.stats().segments.map(\.diskBytes) == report.days.map(\.bytesAfter))
         // The JSON form carries the same numbers.

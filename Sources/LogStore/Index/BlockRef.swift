@@ -25,16 +25,42 @@ struct BlockRef: Sendable, Equatable {
         count = header.count
     }
 
+    /// Reads the fixed form (`encodedSize` bytes) or, any other length, the short form.
     init(number: UInt32, decoding bytes: UnsafeRawBufferPointer) throws(CorruptDataError) {
-        guard bytes.count == Self.encodedSize else { throw CorruptDataError("block directory entry of \(bytes.count) bytes") }
         var r = ByteReader(bytes)
         self.number = number
+        guard bytes.count == Self.encodedSize else {
+            stream = try r.varint()
+            firstLSN = try r.varint()
+            lastLSN = firstLSN &+ (try r.varint())
+            minTimestamp = try r.zigzag()
+            maxTimestamp = minTimestamp &+ Int64(bitPattern: try r.varint())
+            let n = try r.varint()
+            guard n <= UInt64(UInt32.max) else { throw CorruptDataError("block directory entry counts \(n) lines") }
+            count = Int(n)
+            return
+        }
         stream = try r.u64LE()
         firstLSN = try r.u64LE()
         lastLSN = try r.u64LE()
         minTimestamp = Int64(bitPattern: try r.u64LE())
         maxTimestamp = Int64(bitPattern: try r.u64LE())
         count = Int(try r.u32LE())
+    }
+
+    /// The short form compacted days store: varints stream, first LSN, last − first LSN,
+    /// zig-zag min time, max − min time, line count; a byte more when that comes to exactly
+    /// `encodedSize` bytes (the length tells the forms apart).
+    func compactEncoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 40)
+        w.varint(stream)
+        w.varint(firstLSN)
+        w.varint(lastLSN &- firstLSN)
+        w.zigzag(minTimestamp)
+        w.varint(UInt64(bitPattern: maxTimestamp &- minTimestamp))
+        w.varint(UInt64(count))
+        if w.bytes.count == Self.encodedSize { w.u8(0) }
+        return w.bytes
     }
 
     func encoded() -> [UInt8] {

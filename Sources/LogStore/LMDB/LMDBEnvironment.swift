@@ -51,6 +51,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
     private let pinned = Atomic<Bool>(false)
     /// A commit without sync happened since the last sync (a park syncs first).
     private let unsynced = Atomic<Bool>(false)
+    /// A descriptor of the lock file kept open after `replaceFile` (closing any descriptor of
+    /// a file drops every `fcntl` lock the process holds on it, LMDB's own included); closed
+    /// after the environment. Guarded by resizeLock.
+    private var heldLockFile: Int32 = -1
 
     /// Opens (creating when writable and missing) the environment at `path`.
     ///
@@ -141,8 +145,17 @@ public final class LMDBEnvironment: @unchecked Sendable {
         guard env == nil, parked else { return }
         // A writable open would create a missing file: a removed one stays closed.
         guard access(path, F_OK) == 0 else { throw LMDBError(code: ENOENT, operation: "reopen of \(path) (the file is gone)") }
-        let handle = try Self.openHandle(
-            path: path, mapSize: parkedInfo.mapSize, maxTables: maxTables, maxReaders: maxReaders, readOnly: readOnly)
+        env = try openWithTables(mapSize: parkedInfo.mapSize)
+        parked = false
+        reopened = true
+        if let pool { lastUseClock.store(pool.tick(), ordering: .relaxed) }
+    }
+
+    /// Opens the file at `path` with the tables opened so far under the same handles.
+    /// Called with resizeLock held exclusively.
+    private func openWithTables(mapSize: Int) throws -> OpaquePointer {
+        let handle = try Self.openHandle(path: path, mapSize: mapSize, maxTables: maxTables, maxReaders: maxReaders, readOnly: readOnly)
+        _ = mdb_env_set_mapsize(handle, 0)
         tablesLock.lock()
         let order = tableOrder
         tablesLock.unlock()
@@ -169,10 +182,61 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mdb_env_close(handle)
             throw error
         }
-        env = handle
-        parked = false
-        reopened = true
-        if let pool { lastUseClock.store(pool.tick(), ordering: .relaxed) }
+        return handle
+    }
+
+    /// Puts the complete, synced environment file `replacement` in place of this one's file and
+    /// goes on with it under the same table handles: false (nothing changed, `replacement` left
+    /// where it is) when another process has the environment open.
+    ///
+    /// Waits for this process's transactions to end and closes the environment, then takes
+    /// the exclusive `fcntl` lock LMDB's first opener takes on the lock file (a process with
+    /// the environment open holds it shared: then the old file stays). Holding it, the file is
+    /// renamed into place, the lock file emptied and the environment opened again: as first
+    /// opener LMDB sizes the lock file for `maxReaders` and sets it up for the new file before
+    /// sharing the lock, so a process that started opening meanwhile (it waits for the shared
+    /// lock) reads the new file with a lock file that describes it. The descriptor used for
+    /// the exclusive lock stays open until `close()` (closing it would drop LMDB's locks).
+    /// A crash leaves the old or the new file, each complete (`rename`); the lock file is set
+    /// up afresh by the next first opener.
+    public func replaceFile(with replacement: String) throws -> Bool {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let current = env, !readOnly else { throw LMDBError(code: EINVAL, operation: "replace the file of closed or read-only \(path)") }
+        let mapSize = Self.info(of: current).mapSize
+        mdb_env_close(current)
+        env = nil
+        if heldLockFile >= 0 {
+            Glibc.close(heldLockFile)
+            heldLockFile = -1
+        }
+        let lockPath = path + "-lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var exclusive = false
+        if fd >= 0 {
+            var lock = flock()
+            lock.l_type = Int16(F_WRLCK)
+            lock.l_whence = Int16(SEEK_SET)
+            lock.l_start = 0
+            lock.l_len = 1
+            exclusive = fcntl(fd, F_SETLK, &lock) == 0
+            // Closed before LMDB opens the file again: it then holds no lock of this process.
+            if !exclusive { Glibc.close(fd) }
+        }
+        var replaced = false
+        if exclusive && rename(replacement, path) == 0 {
+            replaced = true
+            syncDirectory((path as NSString).deletingLastPathComponent)
+            _ = ftruncate(fd, 0)
+        }
+        do {
+            env = try openWithTables(mapSize: mapSize)
+        } catch {
+            if exclusive { Glibc.close(fd) }
+            throw error
+        }
+        if exclusive { heldLockFile = fd }
+        return replaced
     }
 
     /// Closes the environment when no transaction uses it (the pool's eviction): true when it
@@ -225,6 +289,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if let env {
             mdb_env_close(env)
             self.env = nil
+        }
+        if heldLockFile >= 0 {
+            Glibc.close(heldLockFile)
+            heldLockFile = -1
         }
         parked = false
         pthread_rwlock_unlock(resizeLock)

@@ -9,7 +9,8 @@ public struct MaintenanceReport: Sendable, Codable, Equatable {
     /// True when the disk cap could not be met without dropping the current day.
     public var capUnmet = false
     /// Segments compaction went through (rewritten or kept), and the sum of their bytes on
-    /// disk (data file and lock file, as `du -sb` counts them) before and after.
+    /// disk (data file and lock file, as `du -sb` counts them) before and after, the catalog's
+    /// included.
     public var compacted: [String] = []
     public var bytesBefore: Int = 0
     public var bytesAfter: Int = 0
@@ -18,6 +19,8 @@ public struct MaintenanceReport: Sendable, Codable, Equatable {
     public var blocksWritten: Int = 0
     /// Each day compaction went through, in `compacted`'s order.
     public var days: [CompactedDay] = []
+    /// The catalog (`catalog.mdb` and its lock file; named so), rewritten or kept after the days.
+    public var catalog: CompactedDay?
     /// `du -sb` of the whole data directory when compaction started and when it ended.
     public var directoryBytesBefore: Int = 0
     public var directoryBytesAfter: Int = 0
@@ -32,12 +35,13 @@ public struct MaintenanceReport: Sendable, Codable, Equatable {
         blocksMerged += compaction.blocksMerged
         blocksWritten += compaction.blocksWritten
         days += compaction.days
+        if let other = compaction.catalog { catalog = other }
         directoryBytesBefore = compaction.directoryBytesBefore
         directoryBytesAfter = compaction.directoryBytesAfter
     }
 }
 
-/// What compaction did to one day.
+/// What compaction did to one day (or to the catalog).
 public struct CompactedDay: Sendable, Codable, Equatable {
     /// `YYYY-MM-DD`.
     public var name: String

@@ -12,6 +12,7 @@ extension Storage {
     /// next generation (`YYYY-MM-DD.gN.mdb`); otherwise the copy is dropped and the day kept.
     /// Readers holding the old file finish on it; it is deleted at once and freed after the
     /// last one. A crash at any point leaves either the old or the new generation, both complete.
+    /// Then the catalog is rewritten the same way when that makes it smaller (`Catalog.compact`).
     /// The report's bytes are what `du -sb` counts (data and lock files).
     ///
     /// - Parameters:
@@ -39,6 +40,11 @@ extension Storage {
                     "kept": "\(result.kept)", "blocks merged": "\(result.blocksMerged) into \(result.blocksWritten)",
                 ])
         }
+        // The catalog last: the days' rewrites may have recorded streams in it.
+        let catalog = try await writer.perform { writer in try writer.compactCatalog() }
+        report.catalog = catalog
+        report.bytesBefore += catalog.bytesBefore
+        report.bytesAfter += catalog.bytesAfter
         report.directoryBytesAfter = DiskUsage.tree(directory)
         return report
     }

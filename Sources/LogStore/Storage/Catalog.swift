@@ -1,7 +1,9 @@
 /// The catalog environment `catalog.mdb`: format version, the streams (id ↔ key) and the
-/// segments seen. It is derived data: segments are the source of truth for lines, and
-/// `Storage.open` reconciles the catalog from them (a crash may fall between the segment
-/// commit and the catalog commit).
+/// segments seen. Segments are the source of truth for lines, and `Storage.open` reconciles the
+/// catalog from them (a crash may fall between the segment commit and the catalog commit); the
+/// catalog is the record of the stream keys of compacted days, whose copies leave the stream
+/// records out (compaction makes sure the catalog holds them first). Compaction rewrites it
+/// (`Catalog+Compact`).
 final class Catalog: Sendable {
     let env: LMDBEnvironment
     let meta: LMDBTable
@@ -16,7 +18,9 @@ final class Catalog: Sendable {
     let indices: LMDBTable?
 
     init(path: String, readOnly: Bool) throws {
-        env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly)
+        // An unfinished compacting rewrite (`Catalog+Compact`) is dropped; the catalog as it was stays.
+        if !readOnly { Self.removeRewriteFiles(of: path) }
+        env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly, maxReaders: Self.readers)
         meta = try env.table(Keys.catalogMeta)
         streams = try env.table(Keys.catalogStreams)
         streamKeys = try env.table(Keys.catalogStreamKeys)
@@ -42,6 +46,14 @@ final class Catalog: Sendable {
         }
     }
 
+    /// Read transactions open on the catalog at once, all processes together (the writer, opens,
+    /// backups): an 8 KiB lock file as a day's (`Segment.readers`). A catalog written with more
+    /// slots keeps its bigger lock file until a compaction rewrites it.
+    static let readers = Segment.readers
+
+    /// The catalog's tables a copy carries over (`stream_keys` is copied empty: nothing reads it).
+    var copiedTables: [LMDBTable] { [meta, streams, segments] + [tombstones, deletedStreams, indices].compactMap { $0 } }
+
     /// Every stream recorded in the catalog.
     func loadStreams() throws -> [StreamID: StreamKey] {
         var result: [StreamID: StreamKey] = [:]
@@ -58,13 +70,9 @@ final class Catalog: Sendable {
     /// Records new streams and segments (one transaction, synced).
     func record(streams newStreams: [(StreamID, StreamKey)], segments newSegments: [Int32]) throws {
         if newStreams.isEmpty && newSegments.isEmpty { return }
-        let (streams, streamKeys, segments) = (self.streams, self.streamKeys, self.segments)
+        let (streams, segments) = (self.streams, self.segments)
         try env.write { txn in
-            for (id, key) in newStreams {
-                let record = Keys.encodeStreamKey(key)
-                try txn.put(streams, Keys.u64(id), record)
-                try txn.put(streamKeys, record, Keys.u64(id))
-            }
+            for (id, key) in newStreams { try txn.put(streams, Keys.u64(id), Keys.encodeStreamKey(key)) }
             for day in newSegments { try txn.put(segments, Keys.day(day), [UInt8]()) }
         }
     }

@@ -20,7 +20,8 @@ public enum Keys {
     public static let catalogMeta = "meta"
     /// streamID (u64 BE) → stream record (`encodeStreamKey`).
     public static let catalogStreams = "streams"
-    /// stream record bytes → streamID (u64 BE).
+    /// stream record bytes → streamID (u64 BE): no longer written (the writer keeps this map in
+    /// memory, built from `streams` at open); compaction's copy of the catalog leaves it empty.
     public static let catalogStreamKeys = "stream_keys"
     /// day (u32 BE, days since epoch + 2^31) → empty: the segments this catalog has seen.
     public static let catalogSegments = "segments"
@@ -38,7 +39,9 @@ public enum Keys {
     /// `"format"` → u32 BE; `"maxLSN"` → u64 BE highest LSN committed to this segment.
     public static let segmentMeta = "meta"
     /// streamID (u64 BE) → stream record: the streams with lines in this segment (self-describing,
-    /// so the catalog can be rebuilt from segments after a crash between the two commits).
+    /// so the catalog can be rebuilt from segments after a crash between the two commits). Empty
+    /// in a compacted copy (layout 2): compaction first makes sure the catalog holds them, and
+    /// the segment's streams are then the keys of `stream_stats`.
     public static let segmentStreams = "streams"
     /// streamID (u64 BE) → `StreamStats` of this segment (varints).
     public static let segmentStreamStats = "stream_stats"
@@ -71,7 +74,7 @@ public enum Keys {
     public static let segmentPostings = "postings"
 
     /// pack number u32 BE → blocks concatenated (compacted segments): a `blocks` value is then a
-    /// `BlockPointer` (16 bytes) into a pack instead of the block itself.
+    /// `BlockPointer` (at most 16 bytes) into a pack instead of the block itself.
     public static let segmentPacks = "packs"
     /// run's first token (UTF-8) → packed postings run (`PostingRuns`): the postings of the
     /// blocks a compaction saw, prefix-shared and zlib-compressed. Read together with `postings`.
@@ -85,9 +88,12 @@ public enum Keys {
     /// (`PendingIndex`) and rebuilt from their blocks at open.
     public static let metaIndexedBlocks: [UInt8] = Array("indexedBlocks".utf8)
 
-    /// u32 BE: 1 once a compaction wrote the segment in the compacted layout (packs, runs).
+    /// u32 BE: 1 once a compaction wrote the segment in the compacted layout (packs, runs);
+    /// 2 when that copy also left out the `streams` records (the catalog holds them) and the
+    /// `sealed` marks of streams without head lines.
     public static let metaLayout: [UInt8] = Array("layout".utf8)
     public static let layoutCompacted: UInt32 = 1
+    public static let layoutCompactedCatalogStreams: UInt32 = 2
 
     public static func u32(_ v: UInt32) -> [UInt8] {
         var w = ByteWriter(capacity: 4)
@@ -141,21 +147,12 @@ public enum Keys {
         return try r.u64BE()
     }
 
-    /// Stream record: three length-prefixed UTF-8 strings (index, workflow, job).
-    public static func encodeStreamKey(_ key: StreamKey) -> [UInt8] {
-        var w = ByteWriter(capacity: key.index.utf8.count + key.workflow.utf8.count + key.job.utf8.count + 3)
-        w.lengthPrefixed(key.index.utf8)
-        w.lengthPrefixed(key.workflow.utf8)
-        w.lengthPrefixed(key.job.utf8)
-        return w.bytes
-    }
+    /// Stream record (`StreamRecord`): index, workflow and job, a trailing UUID in 16 bytes;
+    /// records written before are three length-prefixed UTF-8 strings, read as well.
+    public static func encodeStreamKey(_ key: StreamKey) -> [UInt8] { StreamRecord.encode(key) }
 
     public static func decodeStreamKey(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> StreamKey {
-        var r = ByteReader(bytes)
-        let index = try r.lengthPrefixedString()
-        let workflow = try r.lengthPrefixedString()
-        let job = try r.lengthPrefixedString()
-        return StreamKey(index: index, workflow: workflow, job: job)
+        try StreamRecord.decode(bytes)
     }
 
     public static func encodeStats(_ s: StreamStats) -> [UInt8] {

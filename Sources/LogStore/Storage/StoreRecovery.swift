@@ -97,14 +97,16 @@ struct StoreRecovery {
                 missingStreams.append((id, key))
             }
         }
-        segmentStreams[day] = members
         try snapshot.forEachStreamStats { id, stats in
+            // A compacted day's streams are recorded in the catalog only (`Keys.segmentStreams`).
+            members.insert(id)
             guard let key = keys[id] else { throw CorruptDataError("segment \(snapshot.segment.name) has stats for unknown stream \(id)") }
             var info = streams[id] ?? StreamInfo(id: id, key: key, stats: StreamStats(), days: [])
             info.stats.merge(stats)
             info.days.append(day)
             streams[id] = info
         }
+        segmentStreams[day] = members
         var dayHeads: [StreamID: Writer.HeadState] = [:]
         var dayLSNs: [StreamID: [LSN]] = [:]
         let now = ContinuousClock.now

@@ -16,7 +16,7 @@ struct BlockPacker {
         let offset = pack.bytes.count
         pack.append(bytes)
         let length = pack.bytes.count - offset
-        pointers.append((key, BlockPointer(pack: number, offset: UInt32(offset), length: UInt32(length)).encoded()))
+        pointers.append((key, BlockPointer(pack: number, offset: UInt32(offset), length: UInt32(length)).shortEncoded()))
         return length
     }
 

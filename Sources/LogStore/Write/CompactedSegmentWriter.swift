@@ -22,12 +22,16 @@ struct CompactedSegmentWriter {
     let sourceDictionary: SegmentDictionary
     /// Whether to train a preset dictionary for a day that has none.
     let trainDictionary: Bool
+    /// Chunk records that arrived before this (ns) are left out: past the dedup window, no
+    /// resend is compared with them (`StoreRecovery` reads only later ones).
+    let chunksFrom: Int64
 
     /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`
     /// the blocks of `source`.
-    init(path: String, mapSize: Int, level: Int32, source: Segment, trainDictionary: Bool = true) throws {
+    init(path: String, mapSize: Int, level: Int32, source: Segment, chunksFrom: Int64 = 0, trainDictionary: Bool = true) throws {
         dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.readers)
         self.level = level
+        self.chunksFrom = chunksFrom
         sourceDictionary = source.dictionary
         self.trainDictionary = trainDictionary
         meta = try dest.table(Keys.segmentMeta)
@@ -38,7 +42,8 @@ struct CompactedSegmentWriter {
         _ = try dest.table(Keys.segmentPostings)
     }
 
-    /// Writes the whole segment `source` holds; returns what it wrote.
+    /// Writes the whole segment `source` holds; returns what it wrote. The catalog must hold
+    /// every stream of `source` (`Catalog.recordMissing`): the copy has no stream records.
     func write(_ source: borrowing SegmentSnapshot) throws -> CompactedWrite {
         var result = CompactedWrite()
         try copySmallTables(source)
@@ -54,17 +59,17 @@ struct CompactedSegmentWriter {
 
     func close() { dest.close() }
 
-    /// Tables copied as they are, each in key order, and the compacted-layout mark.
+    /// Tables copied as they are, each in key order, and the compacted-layout mark. The
+    /// per-stream `streams` records are left out (the catalog holds them; the table stays,
+    /// empty, for lines a later write adds), and so are the `sealed` marks
+    /// (`copyUnsealedHead` keeps those of streams with head lines).
     private func copySmallTables(_ source: borrowing SegmentSnapshot) throws {
         let segment = source.segment
+        _ = try dest.table(Keys.segmentStreams)
         let copied: [(LMDBTable, LMDBTable)] = [
             (segment.meta, meta),
-            (segment.streams, try dest.table(Keys.segmentStreams)),
             (segment.stats, try dest.table(Keys.segmentStreamStats)),
-            (segment.sealed, try dest.table(Keys.segmentSealed)),
-            (segment.chunks, try dest.table(Keys.segmentChunks)),
             (segment.ids, try dest.table(Keys.segmentIDs)),
-            (segment.blockDir, try dest.table(Keys.segmentBlockDir)),
         ] + (try segment.docIDs.map { [($0, try dest.table(Keys.segmentDocIDs))] } ?? [])
         for (from, to) in copied {
             try dest.write { dst in
@@ -74,7 +79,22 @@ struct CompactedSegmentWriter {
                 }
             }
         }
-        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompacted)) }
+        let chunks = try dest.table(Keys.segmentChunks)
+        try dest.write { dst in
+            try source.txn.scan(segment.chunks, from: Keys.chunk(arrival: chunksFrom, key: ChunkKey(high: 0, low: 0))) { k, v in
+                try dst.put(chunks, k, v, append: true)
+                return true
+            }
+        }
+        // Block directory entries in the short form (`BlockRef.compactEncoded`).
+        let blockDir = try dest.table(Keys.segmentBlockDir)
+        try dest.write { dst in
+            try source.txn.scan(segment.blockDir) { k, v in
+                try dst.put(blockDir, k, try BlockRef(number: try Keys.decodeU32(k), decoding: v).compactEncoded(), append: true)
+                return true
+            }
+        }
+        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompactedCatalogStreams)) }
     }
 
     /// The preset dictionary the copy's blocks are compressed with, or nil.
@@ -143,10 +163,23 @@ struct CompactedSegmentWriter {
     static let dictionarySample = 1 << 20
 
     /// Unsealed head lines (none after the seal that precedes a compaction, unless a caller
-    /// compacts without it); sealed ones awaiting truncation are left out.
+    /// compacts without it); sealed ones awaiting truncation are left out. The `sealed` marks
+    /// of the streams these belong to are copied: a mark only tells which head lines are
+    /// already in blocks, and the copy holds no other head lines.
     private func copyUnsealedHead(_ source: borrowing SegmentSnapshot) throws {
+        let sealed = try dest.table(Keys.segmentSealed)
+        var streams = Set<StreamID>()
         try dest.write { dst in
-            try source.forEachUnsealedHeadEntry { _, _, k, v in try dst.put(head, k, v, append: true) }
+            try source.forEachUnsealedHeadEntry { stream, _, k, v in
+                streams.insert(stream)
+                try dst.put(head, k, v, append: true)
+            }
+        }
+        guard !streams.isEmpty else { return }
+        try dest.write { dst in
+            for stream in streams.sorted() {
+                if let mark = try source.txn.get(source.segment.sealed, u64: stream) { try dst.put(sealed, Keys.u64(stream), mark, append: true) }
+            }
         }
     }
 

@@ -15,7 +15,9 @@ extension Writer {
             try? FileManager.default.removeItem(atPath: draft)
             try? FileManager.default.removeItem(atPath: draft + "-lock")
         }
-        let writer = try CompactedSegmentWriter(path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment)
+        let chunksFrom = Self.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        let writer = try CompactedSegmentWriter(
+            path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment, chunksFrom: max(0, chunksFrom - 1_000_000_000))
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
