@@ -1,8 +1,9 @@
 /// NameLimits holds the longest index name, workflow, job and `_id` a document may carry, and
 /// checks them before anything is stored, so every name fits every LMDB key it becomes (LMDB
 /// keys are at most 511 bytes):
-/// - a stream key is stored as three length-prefixed strings (`Keys.encodeStreamKey`: a
-///   varint length of 1–2 bytes before each part) in the catalog's `stream_keys` table;
+/// - a stream key is encoded as three length-prefixed strings (`Keys.encodeStreamKey`: a
+///   varint length of 1–2 bytes before each part), kept within one key so that a table may be
+///   keyed by it (the catalog's `stream_keys` was);
 /// - a deleted workflow is a key of its own (the workflow id);
 /// - a bulk `_id` is stored as `index 0x00 id` (`Keys.documentID`).
 ///
