@@ -323,6 +323,25 @@ struct QueryParserLimitTests {
             #expect(try QueryParser.parse(query.description) == query, "\(text) → \(query.description)")
         }
     }
+
+    /// A field name holding a backslash that carries a combining mark prints each scalar
+    /// escaped, so it reads back as the same field; a range bound holding whitespace (a line
+    /// break beside `TO`) is refused rather than printed as a different range.
+    @Test func marksOnEscapesAndWhitespaceInBounds() throws {
+        let name = "obi\u{061A}o\u{064C}" + String(repeating: "\\\\", count: 27) + "\\\u{030C}" + String(repeating: "\\\\", count: 39) + "\\p:-"
+        let query = try QueryParser.parse(name)
+        guard case .doc(let p) = query else { throw TestFailure("\(query) is not a field test") }
+        #expect(p.field == "obi\u{061A}o\u{064C}" + String(repeating: "\\", count: 27) + "\u{030C}" + String(repeating: "\\", count: 39) + "p")
+        #expect(try QueryParser.parse(query.description) == query, "\(query.description)")
+        for text in ["a\\\u{030C}:x", "a\\\u{030C}\\\u{0301}b:x", "\u{0602}x\\\u{030C}:y"] {
+            let q = try QueryParser.parse(text)
+            #expect(try QueryParser.parse(q.description) == q, "\(text) → \(q.description)")
+        }
+        for text in ["e:[a TO\r TO }", "e:[a b TO c]", "e:[a TO b\tc]", "e:[a\u{2028}b TO c]"] {
+            #expect(throws: QueryParseError.self, "\(text)") { try QueryParser.parse(text) }
+        }
+        #expect(try QueryParser.parse("e:[a  TO  b]") == QueryParser.parse("e:[a TO b]"))
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -53,10 +53,20 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `text` with a backslash before each character `keeping` refuses.
+    /// `text` with a backslash before each character `keeping` refuses. A cluster holding a
+    /// syntax character is read back scalar by scalar (`QueryParser.characters`), so it is
+    /// escaped scalar by scalar too (a backslash with a combining mark is a backslash, then a
+    /// mark, each escaped).
     static func escaped(_ text: String, keeping: (Character) -> Bool) -> String {
         var out = ""
         for c in text {
+            if c.unicodeScalars.count > 1, holdsSyntax(c) {
+                for scalar in c.unicodeScalars {
+                    if !keeping(Character(scalar)) { out.unicodeScalars.append("\\") }
+                    out.unicodeScalars.append(scalar)
+                }
+                continue
+            }
             if !keeping(c) { out.append("\\") }
             out.append(c)
         }

@@ -294,8 +294,14 @@ private enum Lexer {
                     while let c = part.last, c.isWhitespace { part.removeLast() }
                     return String(part)
                 }
-                let lower = range(bound(parts[0]), inclusive: chars[valueStart] == "[")
-                let upper = range(bound(parts[1]), inclusive: chars[close] == "]")
+                let bounds = (bound(parts[0]), bound(parts[1]))
+                // A bound is one word, as in Lucene: `[a b TO c]`, or a tab or line break beside
+                // `TO` (`[a TO\r TO }`), would not read back as the same two bounds.
+                for b in [bounds.0, bounds.1] where b.unicodeScalars.contains(where: { $0.properties.isWhitespace }) {
+                    throw QueryParseError(position: valueStart, message: "a range bound cannot hold whitespace: '\(b)' (a range is [LOW TO HIGH])")
+                }
+                let lower = range(bounds.0, inclusive: chars[valueStart] == "[")
+                let upper = range(bounds.1, inclusive: chars[close] == "]")
                 return (.doc(FieldPredicate(field: name, test: .range(lower: lower, upper: upper))), close + 1)
             }
             if valueStart < fieldEnd {
