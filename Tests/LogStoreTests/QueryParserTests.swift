@@ -341,6 +341,11 @@ struct QueryParserLimitTests {
             #expect(throws: QueryParseError.self, "\(text)") { try QueryParser.parse(text) }
         }
         #expect(try QueryParser.parse("e:[a  TO  b]") == QueryParser.parse("e:[a TO b]"))
+        // A quoted value whose backslash follows a prepend mark (one cluster): escaped as a scalar.
+        for text in ["index:\"a\u{0604}\\\\\" z", "index:\"\u{0604}\\\"\"", "\"x\u{0602}\\\\ y\"", "job:\"\u{0301}\\\\\u{0604}\\\\\""] {
+            let q = try QueryParser.parse(text)
+            #expect(try QueryParser.parse(q.description) == q, "\(text) → \(q.description)")
+        }
     }
 }
 

@@ -212,8 +212,17 @@ public indirect enum Query: Sendable, Hashable, CustomStringConvertible {
     static func quoted(_ text: String) -> String {
         var out = "\""
         for c in text {
-            // (A quote or backslash carrying combining marks is read as itself: `QueryParser.characters`.)
-            if let first = c.unicodeScalars.first, first == "\"" || first == "\\" { out.append("\\") }
+            // A cluster holding a syntax character is read scalar by scalar
+            // (`QueryParser.characters`): each quote or backslash in it is escaped, wherever it
+            // sits (a prepend mark joins the backslash after it into one cluster).
+            if c.unicodeScalars.count > 1, FieldPredicate.holdsSyntax(c) {
+                for scalar in c.unicodeScalars {
+                    if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }
+                    out.unicodeScalars.append(scalar)
+                }
+                continue
+            }
+            if c == "\"" || c == "\\" { out.append("\\") }
             out.append(c)
         }
         out.append("\"")
