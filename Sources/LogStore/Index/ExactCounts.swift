@@ -23,7 +23,7 @@ import Foundation
 /// parts are and at most one matches lines of the block.
 ///
 /// The query is compiled once per segment into nodes holding the postings they read, so a
-/// block costs dictionary lookups by block number only.
+/// block costs lookups by block number only.
 struct ExactCounts {
     /// What a phrase test on a field finds, block by block: the value tokens that pass it with
     /// their line counts, and the values whose token cannot tell.

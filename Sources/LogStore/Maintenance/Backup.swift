@@ -157,13 +157,6 @@ public enum Backup {
         return stat(path, &st) == 0 ? Int64(st.st_size) : 0
     }
 
-    private static func syncFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw StorageError.io("cannot open \(path) to sync it: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw StorageError.io("fsync \(path): \(String(cString: strerror(errno)))") }
-    }
-
 }
 
 /// A flag shared by the copying thread and its progress watcher.

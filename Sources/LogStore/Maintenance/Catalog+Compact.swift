@@ -68,10 +68,7 @@ extension Catalog {
             }
         }
         try draft.copyCompacted(to: copy)
-        let fd = open(copy, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StorageError.io("cannot open \(copy): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw StorageError.io("cannot sync \(copy): \(String(cString: strerror(errno)))") }
+        try syncFile(copy)
     }
 }
 

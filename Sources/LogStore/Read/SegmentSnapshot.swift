@@ -120,21 +120,14 @@ struct SegmentSnapshot: ~Copyable {
     // MARK: Blocks
 
     /// Calls `body` with each block of `stream` in key (first LSN) order, its header parsed in
-    /// place (nothing decompressed), while `body` returns true.
-    func forEachBlock(of stream: StreamID, _ body: (StoredBlock) throws -> Bool) throws {
-        try txn.scan(segment.blocks, prefix: Keys.u64(stream)) { _, v in
-            let bytes = try segment.blockBytes(txn, v)
-            return try body(StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes)))
-        }
-    }
-
-    /// `forEachBlock(of:)` for the blocks whose first LSN `include` takes; the others are
-    /// skipped by their key.
-    func forEachBlock(of stream: StreamID, where include: (LSN) -> Bool, _ body: (StoredBlock) throws -> Bool) throws {
+    /// place (nothing decompressed), while `body` returns true; blocks whose first LSN `include`
+    /// refuses are skipped by their key, their headers unread.
+    func forEachBlock(of stream: StreamID, where include: ((LSN) -> Bool)? = nil, _ body: (StoredBlock) throws -> Bool) throws {
         try txn.scan(segment.blocks, prefix: Keys.u64(stream)) { k, v in
-            guard k.count >= 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
-            var r = ByteReader(UnsafeRawBufferPointer(rebasing: k[8..<16]))
-            guard include(try r.u64BE()) else { return true }
+            if let include {
+                guard k.count == 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
+                guard include(try Keys.decodeU64(UnsafeRawBufferPointer(rebasing: k[8...]))) else { return true }
+            }
             let bytes = try segment.blockBytes(txn, v)
             return try body(StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes)))
         }

@@ -39,6 +39,12 @@ public struct StorageOptions: Sendable {
     public var durability = Durability.fsync
 
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
+
+    /// The wall-clock time (ns) before which a chunk record is past `dedupWindow`: no resend
+    /// is compared with it any more.
+    func dedupCutoff() -> Int64 {
+        Writer.wallClock() - Int64(dedupWindow.components.seconds) * 1_000_000_000
+    }
 }
 
 /// When `append` returns (when the server acknowledges a request).

@@ -46,7 +46,7 @@ struct StoreRecovery {
                 }
             }
         }
-        let cutoff = Writer.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        let cutoff = options.dedupCutoff()
         for (day, segment) in segments.sorted(by: { $0.key < $1.key }) {
             try SegmentSnapshot.read(segment) { snapshot in try scan(snapshot, day: day, chunksFrom: cutoff) }
         }

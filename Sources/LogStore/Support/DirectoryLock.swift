@@ -38,6 +38,14 @@ final class DirectoryLock: Sendable {
     deinit { release() }
 }
 
+/// fsyncs a file written without syncs (LMDB's compacting copies) before it is relied on.
+func syncFile(_ path: String) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw StorageError.io("cannot open \(path) to sync it: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw StorageError.io("fsync \(path): \(String(cString: strerror(errno)))") }
+}
+
 /// fsyncs a directory so that a file created in it survives a power loss.
 func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -3,7 +3,7 @@ import Foundation
 extension Writer {
     /// Deletes chunk records older than the dedup window (one transaction per segment that has any).
     func pruneChunks() {
-        let cutoff = Self.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        let cutoff = options.dedupCutoff()
         recentChunks = recentChunks.filter { $0.value.arrival >= cutoff }
         if !partialChunks.isEmpty { partialChunks = partialChunks.filter { $0.value.arrival >= cutoff } }
         let segments = shared.state.withLock { Array($0.segments.values) }

@@ -43,11 +43,7 @@ extension Writer {
             result.bytesAfter = current
             return result
         }
-        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+        try syncFile(temporary)
         guard rename(temporary, target) == 0 else {
             throw StorageError.io("cannot rename \(temporary): \(String(cString: strerror(errno)))")
         }

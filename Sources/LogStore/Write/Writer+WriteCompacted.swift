@@ -15,9 +15,10 @@ extension Writer {
             try? FileManager.default.removeItem(atPath: draft)
             try? FileManager.default.removeItem(atPath: draft + "-lock")
         }
-        let chunksFrom = Self.wallClock() - Int64(options.dedupWindow.components.seconds) * 1_000_000_000
+        // A second more than the window: what recovery reads after the copy is in place.
         let writer = try CompactedSegmentWriter(
-            path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment, chunksFrom: max(0, chunksFrom - 1_000_000_000))
+            path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment,
+            chunksFrom: max(0, options.dedupCutoff() - 1_000_000_000))
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
