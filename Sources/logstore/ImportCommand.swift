@@ -53,6 +53,9 @@ struct ImportCommand: AsyncParsableCommand {
         // Every line into compressed, indexed blocks now, as a server does once a head is 30 s
         // old: an imported directory is then as small and as fast to search as a served one.
         try await store.sealAll()
+        // Sealing leaves the heads' pages free (most of a sparse day's file): given back to
+        // the file system, so an imported directory takes no more room than its data.
+        let released = try await store.releaseFreePages().filter { !$0.kept }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         let stats = await importer.totals
         if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -60,7 +63,10 @@ struct ImportCommand: AsyncParsableCommand {
         printError(
             "imported \(stats.stored) lines from \(files.count) file(s) in \(String(format: "%.2f", seconds)) s (\(rate) lines/s)"
                 + (stats.refused > 0 ? "; \(stats.refused) refused" : "")
-                + (stats.alreadyStored > 0 ? "; \(stats.alreadyStored) already stored" : ""))
+                + (stats.alreadyStored > 0 ? "; \(stats.alreadyStored) already stored" : "")
+                + (released.isEmpty
+                    ? ""
+                    : "; \(released.reduce(0) { $0 + $1.bytesBefore - $1.bytesAfter }) bytes of free pages released from \(released.count) day(s)"))
         if stats.refused > 0 { throw ExitCode(1) }
     }
 }

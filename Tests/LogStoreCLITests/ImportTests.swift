@@ -63,6 +63,9 @@ struct ImportTests {
         let json = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
         #expect((json?["lines"] as? Int ?? 0) > 0)
         #expect(json?["streams"] as? Int == 2)
+        // The pages the heads held until the import sealed them are given back.
+        #expect(json?["freeBytes"] as? Int == 0)
+        #expect(result.stderr.contains("bytes of free pages released from 1 day(s)"), "\(result.stderr)")
 
         // The job's documents carry no workflow id: found by job name alone.
         let jobName = try #require(

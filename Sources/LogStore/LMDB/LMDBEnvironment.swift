@@ -201,6 +201,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// up afresh by the next first opener.
     public func replaceFile(with replacement: String) throws -> Bool {
         pthread_rwlock_wrlock(resizeLock)
+        // A parked environment (closed by the pool) is opened first: closed, it would be
+        // opened again on the old file's lock file by its next transaction.
+        while env == nil && parked {
+            pthread_rwlock_unlock(resizeLock)
+            try reopen()
+            pthread_rwlock_wrlock(resizeLock)
+        }
         defer { pthread_rwlock_unlock(resizeLock) }
         guard let current = env, !readOnly else { throw LMDBError(code: EINVAL, operation: "replace the file of closed or read-only \(path)") }
         let mapSize = Self.info(of: current).mapSize
