@@ -1,15 +1,15 @@
 import Foundation
 
 extension Writer {
-    /// Gives a day's free pages back to the file system when they are at least a quarter of
+    /// Gives a day's free pages back to the file system when they are at least a sixteenth of
     /// its file: LMDB's compacting copy of the file as it stands (`mdb_env_copy2`,
     /// `MDB_CP_COMPACT`: the same tables, keys and blocks, no rewrite), synced and put in place
     /// by `LMDBEnvironment.replaceFile` (a crash leaves the old or the new file, each whole; the
     /// copy is named `….mdb.tmp`, which opening removes). An import seals every head at its
     /// end, and the pages those heads held are then free: most of a sparse day's file.
     /// Kept as it is when the copy would not be smaller, or when another process has the day
-    /// open. The day's pending postings are written first. Returns nil when the day has no segment. Writer thread only: nothing writes the
-    /// day between the copy and the swap.
+    /// open. The day's pending postings are written first. Returns nil when the day has no
+    /// segment. Writer thread only: nothing writes the day between the copy and the swap.
     func releaseFreePages(_ day: Int32) throws -> CompactedDay? {
         guard let segment = shared.state.withLock({ $0.segments[day] }) else { return nil }
         let before = segment.diskBytes
@@ -19,7 +19,7 @@ extension Writer {
         if options.fullTextIndex { try flushIndex(segment) }
         let pageSize = segment.env.info().pageSize
         let free = try segment.env.read { txn in try txn.freePages() } * pageSize
-        guard free > 0, free * 4 >= segment.fileBytes else { return result }
+        guard free > 0, free >= segment.fileBytes / 16 else { return result }
         let copy = segment.path + ".tmp"
         try? FileManager.default.removeItem(atPath: copy)
         try? FileManager.default.removeItem(atPath: copy + "-lock")
@@ -44,7 +44,7 @@ extension Writer {
 }
 
 extension Storage {
-    /// Gives the free pages of every day whose file is at least a quarter free back to the file
+    /// Gives the free pages of every day whose file is at least a sixteenth free back to the file
     /// system (`Writer.releaseFreePages`): what `logstore import` does once it has sealed every
     /// head. Returns the days whose files were replaced, and those kept.
     public func releaseFreePages() async throws -> [CompactedDay] {
