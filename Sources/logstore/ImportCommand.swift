@@ -66,7 +66,7 @@ struct ImportCommand: AsyncParsableCommand {
                 + (stats.alreadyStored > 0 ? "; \(stats.alreadyStored) already stored" : "")
                 + (released.isEmpty
                     ? ""
-                    : "; \(released.reduce(0) { $0 + $1.bytesBefore - $1.bytesAfter }) bytes of free pages released from \(released.count) day(s)"))
+                    : "; \(StatsFormatter.bytes(released.reduce(0) { $0 + $1.bytesBefore - $1.bytesAfter })) of free pages given back from \(released.count) day(s)"))
         if stats.refused > 0 { throw ExitCode(1) }
     }
 }

@@ -65,7 +65,7 @@ struct ImportTests {
         #expect(json?["streams"] as? Int == 2)
         // The pages the heads held until the import sealed them are given back.
         #expect(json?["freeBytes"] as? Int == 0)
-        #expect(result.stderr.contains("bytes of free pages released from 1 day(s)"), "\(result.stderr)")
+        #expect(result.stderr.contains("of free pages given back from 1 day(s)"), "\(result.stderr)")
 
         // The job's documents carry no workflow id: found by job name alone.
         let jobName = try #require(

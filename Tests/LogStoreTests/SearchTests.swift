@@ -198,6 +198,40 @@ struct SearchTests {
         #expect(found.blocksRead == 1)
     }
 
+    /// Pending postings over `indexFlushBytes` of memory are flushed without waiting for
+    /// `indexFlushBlocks`, the idle time or the age (varied text: many distinct tokens a block);
+    /// under the bound they stay pending. Search answers the same either way.
+    @Test(arguments: [nil, 30_000] as [Int?])
+    func pendingPostingsOverTheMemoryBoundAreFlushed(bound: Int?) async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealLines = 100
+        options.sealAge = .seconds(3600)
+        options.indexFlushIdle = .seconds(3600)
+        if let bound { options.indexFlushBytes = bound }
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let key = StreamKey(index: "i", workflow: "w", job: "varied")
+        // Two tokens no other line has on each line: ~100 bytes of pending postings a line.
+        _ = try await store.append((0..<1000).map { line(key, day0 + Int64($0), "request r\($0)x served by h\($0 * 7)y") })
+        // Ten blocks sealed by count in that commit; the writer then decides about a flush.
+        var pending = -1
+        for _ in 0..<40 {
+            pending = try store.stats().segments.reduce(0) { $0 + $1.pendingIndexBlocks }
+            if bound != nil && pending < 10 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if bound == nil {
+            #expect(pending == 10, "under the memory bound the postings wait")
+        } else {
+            #expect(pending < 10, "over the memory bound the postings are flushed")
+        }
+        let found = try store.search(SearchRequest(query: try QueryParser.parse("r123x"), limit: 10))
+        #expect(found.lines.map(\.message) == ["request r123x served by h861y"])
+        #expect(found.blocksRead == 1)
+    }
+
     /// A flush writes its tokens in runs, one transaction each, and only the last run advances
     /// `indexedBlocks`. A crash after some runs leaves postings stored for blocks the reopened
     /// store re-tokenizes and flushes again: each block must still be in a token's postings

@@ -13,7 +13,14 @@ final class PendingIndex: Sendable {
         var postings: [[Posting]] = []
         var oldest: ContinuousClock.Instant?
         var newest: ContinuousClock.Instant?
+        /// About the heap these postings hold (`approximateBytes`).
+        var bytes = 0
     }
+
+    /// A new token costs its bytes, its table slot and an array of its own; each posting its
+    /// stride and the arrays' growth.
+    static let bytesPerToken = 64
+    static let bytesPerPosting = MemoryLayout<Posting>.stride * 3 / 2
 
     private let state = Mutex(State())
 
@@ -29,13 +36,22 @@ final class PendingIndex: Sendable {
                     let token = UnsafeRawBufferPointer(rebasing: all[Int(tokens.starts[i])..<Int(tokens.starts[i + 1])])
                     let posting = Posting(block: number, count: tokens.counts[i], maxOffset: tokens.maxOffsets[i])
                     let (id, inserted) = s.tokens.insert(token, hash: tokens.hashes[i])
-                    if inserted { s.postings.append([posting]) } else { s.postings[id].append(posting) }
+                    if inserted {
+                        s.postings.append([posting])
+                        s.bytes += token.count + Self.bytesPerToken
+                    } else {
+                        s.postings[id].append(posting)
+                    }
+                    s.bytes += Self.bytesPerPosting
                 }
             }
         }
     }
 
     var blockCount: Int { state.withLock { $0.covered.count } }
+    /// About the bytes of memory the pending postings hold: varied text (numbers, addresses,
+    /// ids) has many more distinct tokens per block than REANA's job logs.
+    var approximateBytes: Int { state.withLock { $0.bytes } }
     var oldest: ContinuousClock.Instant? { state.withLock { $0.oldest } }
     var newest: ContinuousClock.Instant? { state.withLock { $0.newest } }
 

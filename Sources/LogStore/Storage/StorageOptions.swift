@@ -20,6 +20,8 @@ public struct StorageOptions: Sendable {
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks
+    /// Memory of all segments' pending postings that makes the writer flush them (`Limits.indexFlushBytes`).
+    public var indexFlushBytes = Limits.indexFlushBytes
     /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
     public var indexFlushIdle = Limits.indexFlushIdle
     /// Tokens written per transaction of a flush (`Limits.indexFlushTokens`).

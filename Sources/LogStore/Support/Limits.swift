@@ -14,6 +14,10 @@ public enum Limits {
     /// the index's size: batching 4096 blocks keeps that a small share of ingest, at the price of
     /// ~20 MB of pending postings in memory and ~2 s of re-tokenizing at open after a crash.
     public static let indexFlushBlocks = 4096
+    /// … or once the pending postings of all segments hold about this much memory: loghub's
+    /// varied text has ~5× the distinct tokens per block of REANA's job logs, and 4096 of its
+    /// blocks held ~220 MB of heap (a 5 M-line stream, until the idle flush).
+    public static let indexFlushBytes = 64 << 20
     /// … or once the oldest pending block is this old.
     public static let indexFlushAge: Duration = .seconds(120)
     /// … or once nothing was committed for this long: an idle server holds no pending postings

@@ -50,19 +50,22 @@ extension Writer {
         segment.pending.clear()
     }
 
-    /// Flushes the pending index of every segment that has enough of it (or any, when `all`,
+    /// Flushes the pending index of every segment that has enough of it (every one when all
+    /// together hold `indexFlushBytes` of memory; any, when `all`,
     /// or when `idle` — nothing committed for `indexFlushIdle` — and no block was added
     /// to it for as long: once the last heads of a burst are sealed, one flush).
     func flushIndexes(all: Bool, idle: Bool = false) {
         if options.indexFlushBlocks == .max { return }  // tests: postings stay in memory, rebuilt at open
         let segments = shared.state.withLock { Array($0.segments.values) }
         let now = ContinuousClock.now
+        // Over the memory bound, every segment's pending postings go to disk.
+        let full = segments.reduce(0) { $0 + $1.pending.approximateBytes } >= options.indexFlushBytes
         for segment in segments {
             let count = segment.pending.blockCount
             guard count > 0 else { continue }
             let old = segment.pending.oldest.map { now - $0 >= Limits.indexFlushAge } ?? false
             let quiet = idle && (segment.pending.newest.map { now - $0 >= options.indexFlushIdle } ?? false)
-            guard all || quiet || count >= options.indexFlushBlocks || old else { continue }
+            guard all || full || quiet || count >= options.indexFlushBlocks || old else { continue }
             do {
                 try flushIndex(segment)
             } catch {

@@ -92,7 +92,7 @@ public final class ServerMetrics: Sendable {
 
     /// Reads the store's figures into the gauges and renders every metric.
     func scrape(storage: Storage, tailWaiters waiting: Int) throws -> [UInt8] {
-        let stats = try storage.stats()
+        let stats = try storage.stats(countingBlocks: false)
         lines.set(Double(stats.lines))
         streams.set(Double(stats.streams))
         segments.set(Double(stats.segments.count))
