@@ -116,7 +116,6 @@ struct CatalogCompactionTests {
     /// Another process with the catalog open (as a backup has) holds LMDB's shared lock on its
     /// lock file: the catalog is then kept as it is, and rewritten once that process is gone.
     @Test func aCatalogAnotherProcessHasOpenIsKept() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let store = try Storage.open(directory: dir.path, options: sizes.quiet, logger: testLogger)
@@ -125,23 +124,7 @@ struct CatalogCompactionTests {
         try await fill(store, seed: 5, days: 1, into: &model)
         let catalog = dir.path + "/" + Keys.catalogFile
         // LMDB's readers hold a shared fcntl lock on the first byte of the lock file.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = [
-            "-c", "import fcntl, sys; f = open(sys.argv[1], 'rb'); fcntl.lockf(f, fcntl.LOCK_SH, 1, 0); print('held', flush=True); sys.stdin.read()",
-            catalog + "-lock",
-        ]
-        let input = Pipe()
-        let output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.runGuarded()
-        defer {
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
-        }
-        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        #expect(said.hasPrefix("held"))
+        guard let holder = try LockHolder.holding(catalog + "-lock") else { return }
         let file = try FileManager.default.attributesOfItem(atPath: catalog)
         let held = try #require(try await store.compact(now: day0 + dayNanos + 1).catalog)
         #expect(held.kept && held.bytesAfter == held.bytesBefore)
@@ -149,8 +132,7 @@ struct CatalogCompactionTests {
         #expect(!FileManager.default.fileExists(atPath: catalog + Catalog.rewriteSuffix))
         try expectModel(store, model)
 
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
+        holder.release()
         let freed = try #require(try await store.compact(now: day0 + dayNanos + 1).catalog)
         #expect(!freed.kept && freed.bytesAfter < freed.bytesBefore)
         try expectModel(store, model)

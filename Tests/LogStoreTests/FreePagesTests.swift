@@ -69,7 +69,6 @@ struct FreePagesTests {
     /// Another process with a day open holds LMDB's shared lock on its lock file: the day is
     /// then kept as it is (with its free pages), and replaced once that process is gone.
     @Test func aDayAnotherProcessHasOpenIsKept() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let store = try Storage.open(directory: dir.path, options: sizes.quiet, logger: testLogger)
@@ -77,23 +76,7 @@ struct FreePagesTests {
         var model: CatalogCompactionTests.Model = [:]
         try await catalogTests.fill(store, seed: 5, days: 1, into: &model)
         let segment = try #require(store.segment(Day.of(day0)))
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = [
-            "-c", "import fcntl, sys; f = open(sys.argv[1], 'rb'); fcntl.lockf(f, fcntl.LOCK_SH, 1, 0); print('held', flush=True); sys.stdin.read()",
-            segment.path + "-lock",
-        ]
-        let input = Pipe()
-        let output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.runGuarded()
-        defer {
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
-        }
-        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        #expect(said.hasPrefix("held"))
+        guard let holder = try LockHolder.holding(segment.path + "-lock") else { return }
         let inode = try FileManager.default.attributesOfItem(atPath: segment.path)[.systemFileNumber] as? Int
         let held = try await store.releaseFreePages()
         #expect(held.count == 1 && held[0].kept && held[0].bytesAfter == held[0].bytesBefore)
@@ -101,8 +84,7 @@ struct FreePagesTests {
         #expect(try freeBytes(segment) > 0)
         try catalogTests.expectModel(store, model)
 
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
+        holder.release()
         let released = try await store.releaseFreePages()
         #expect(released.count == 1 && !released[0].kept && released[0].bytesAfter < released[0].bytesBefore)
         #expect(try freeBytes(segment) == 0)
