@@ -324,6 +324,19 @@ struct QueryParserLimitTests {
         }
     }
 
+    /// The input FuzzQuery found marks after a space with (its printed form read back as a phrase).
+    static let fuzzedMarksAfterSpace: [UInt8] = [
+        0x41, 0x5f, 0x6c, 0x2f, 0xd8, 0x9a, 0x9b, 0xff, 0x9c, 0x64, 0x23, 0x3b, 0x20, 0xd8, 0x3f, 0x9a,
+        0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x6c,
+        0x2f, 0x2d, 0xd8, 0x9a, 0x62, 0x3a, 0x2e, 0xfc, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x6c, 0x2f, 0x2d,
+        0xd8, 0x9a, 0x62, 0x3a, 0x2e, 0xfc, 0xff, 0xff, 0x9c, 0x64, 0xe4, 0x2a, 0x20, 0x0d, 0x0a, 0xd8,
+        0x9a, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f,
+        0x6c, 0x2f, 0xff, 0xff, 0x9c, 0x64, 0xe4, 0x2a, 0x20, 0x0d, 0x0a, 0xd8, 0x9a, 0xcd, 0x9b, 0x2d,
+        0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x6c, 0x2f,
+        0x2d, 0xd8, 0x9a, 0x62, 0x3a, 0x2d, 0x9a, 0x62, 0x74, 0x60, 0x00, 0x9a, 0x62, 0x5f, 0x6c, 0x25,
+        0x2d, 0xd8, 0x9a, 0x62, 0x5f, 0x6c, 0x2e,
+    ]
+
     /// A field name holding a backslash that carries a combining mark prints each scalar
     /// escaped, so it reads back as the same field; a range bound holding whitespace (a line
     /// break beside `TO`) is refused rather than printed as a different range.
@@ -342,6 +355,19 @@ struct QueryParserLimitTests {
         }
         #expect(try QueryParser.parse("e:[a  TO  b]") == QueryParser.parse("e:[a TO b]"))
         // A quoted value whose backslash follows a prepend mark (one cluster): escaped as a scalar.
+        // Marks that start a field name read the same after a space (which they join as one
+        // cluster) as after a line break (where they start their own): the printed form, which
+        // separates with spaces, reads back as the same field test.
+        for separator in ["\r\n", " ", "\n", "-", "("] {
+            let text = "\"a\"" + separator + "\u{061A}\u{035B}-b_l/-b:-x" + (separator == "(" ? ")" : "")
+            let q = try QueryParser.parse(text)
+            #expect(try QueryParser.parse(q.description) == q, "\(text.debugDescription) → \(q.description.debugDescription)")
+        }
+        let spaced = try QueryParser.parse("\"a\" \u{061A}\u{035B}-b:x")
+        guard case .and(let parts) = spaced, case .doc(let p) = parts.last else { throw TestFailure("\(spaced) has no field test") }
+        #expect(p.field == "\u{061A}\u{035B}-b")
+        let fuzzed = try QueryParser.parse(String(decoding: Self.fuzzedMarksAfterSpace, as: UTF8.self))
+        #expect(try QueryParser.parse(fuzzed.description) == fuzzed)
         for text in ["index:\"a\u{0604}\\\\\" z", "index:\"\u{0604}\\\"\"", "\"x\u{0602}\\\\ y\"", "job:\"\u{0301}\\\\\u{0604}\\\\\""] {
             let q = try QueryParser.parse(text)
             #expect(try QueryParser.parse(q.description) == q, "\(text) → \(q.description)")

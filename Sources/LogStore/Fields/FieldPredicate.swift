@@ -80,7 +80,12 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
     /// Whether the grapheme cluster `c` holds whitespace or a syntax character anywhere: the
     /// query parser reads such a cluster scalar by scalar.
     static func holdsSyntax(_ c: Character) -> Bool {
-        c.unicodeScalars.contains { $0.properties.isWhitespace || splitSyntax.unicodeScalars.contains($0) }
+        c.unicodeScalars.contains(where: isSyntax)
+    }
+
+    /// A scalar `holdsSyntax` looks for: whitespace or one of `splitSyntax`.
+    static func isSyntax(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || splitSyntax.unicodeScalars.contains(scalar)
     }
 
     /// A value as the parser reads it back: syntax characters escaped (`*` and `?` too unless

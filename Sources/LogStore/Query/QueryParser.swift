@@ -123,14 +123,26 @@ private enum Lexer {
 
     /// The characters of `text`, except that a grapheme cluster holding a syntax character
     /// (quote, parenthesis, `-`, `:`, `*`, `?`, `[`, `]`, `{`, `}`, backslash, whitespace) is split
-    /// into its scalars: as one cluster the character would lose its meaning (`"` + U+0595 would
-    /// not open a phrase; a prepend mark such as U+0602 joins the space after it).
+    /// at it: as one cluster the character would lose its meaning (`"` + U+0595 would not open a
+    /// phrase; a prepend mark such as U+0602 joins the space after it). The scalars between
+    /// syntax characters stay together as the clusters they form on their own, so marks after a
+    /// space read as they do after a line break (where they start a cluster of their own).
     static func characters(_ text: String) -> [Character] {
         var out: [Character] = []
         out.reserveCapacity(text.utf8.count)
         for c in text {
             if c.unicodeScalars.count > 1, c != "\r\n", FieldPredicate.holdsSyntax(c) {
-                out.append(contentsOf: c.unicodeScalars.map(Character.init))
+                var run = ""
+                for scalar in c.unicodeScalars {
+                    if FieldPredicate.isSyntax(scalar) {
+                        out.append(contentsOf: run)
+                        run = ""
+                        out.append(Character(scalar))
+                    } else {
+                        run.unicodeScalars.append(scalar)
+                    }
+                }
+                out.append(contentsOf: run)
             } else {
                 out.append(c)
             }
