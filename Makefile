@@ -83,6 +83,7 @@ FUZZ_TARGETS := FuzzBulk FuzzJSONScanner FuzzMessagePack FuzzQuery FuzzDSL FuzzB
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 5
 fuzz-build: deps
+	@mkdir -p .build-fuzz
 	@if [ ! -d .build-fuzz/checkouts ] && [ -d .build/checkouts ]; then \
 	  mkdir -p .build-fuzz && cp -r .build/checkouts .build/workspace-state.json .build-fuzz/ && \
 	  { [ ! -d .build/repositories ] || cp -r .build/repositories .build-fuzz/; }; fi
