@@ -3,12 +3,11 @@ import Foundation
 /// DayWrite is everything one write transaction of a day segment stores, settled before the
 /// transaction opens (so the closure depends only on it and runs again after a map resize).
 struct DayWrite {
-    /// Streams whose new lines go to the head, and those lines.
+    /// Streams whose new lines go to the head.
     var toHead: [StreamID] = []
-    var headGroups: [[LineView]] = []
-    /// The head lines in LSN order, as (LSN, index in `headGroups`, index in the group):
-    /// plain records, so sorting them counts no references.
-    var headOrder: [(lsn: LSN, group: Int32, line: Int32)] = []
+    /// Their new lines in LSN order, each with its stream: plain records (a line points into
+    /// the commit's arena), so neither sorting nor writing them counts references.
+    var headLines: [(stream: StreamID, line: LineView)] = []
     /// Streams sealed, their blocks, and the last head LSN each had (its new `sealed` mark;
     /// nil when it had no head lines).
     var toSeal: [StreamID] = []

@@ -25,16 +25,15 @@ extension Writer {
             (plan.toSeal, plan.toHead) = planSeal(group, seal: seal, heads: dayHeads)
             plan.sealedThrough = plan.toSeal.map { id in dayHeads[id].flatMap { $0.count > 0 ? $0.last : nil } }
             plan.blocks = plan.toSeal.isEmpty ? [] : try encodeSealed(plan.toSeal, group: group, segment: segment)
-            plan.headGroups = plan.toHead.map { group[$0] ?? [] }
-            for (g, lines) in plan.headGroups.enumerated() {
-                for i in lines.indices { plan.headOrder.append((lines[i].lsn, Int32(g), Int32(i))) }
+            for id in plan.toHead {
+                for line in group[id] ?? [] { plan.headLines.append((id, line)) }
             }
-            plan.headOrder.sort { $0.lsn < $1.lsn }
+            if plan.toHead.count > 1 { plan.headLines.sort { $0.line.lsn < $1.line.lsn } }
             if !plan.toSeal.isEmpty {
                 // After sealing, the head below the oldest unsealed line of any stream can go (the
                 // head states are plain values: scanning thousands of them copies nothing).
                 let sealing = Set(plan.toSeal)
-                var oldest = plan.headOrder.first?.lsn ?? LSN.max
+                var oldest = plan.headLines.first?.line.lsn ?? LSN.max
                 for (id, head) in dayHeads where !sealing.contains(id) && head.count > 0 { oldest = min(oldest, head.first) }
                 plan.truncateBelow = oldest
             }
@@ -126,16 +125,10 @@ extension Writer {
             var numbered: [(UInt32, BlockTokens)] = []
             var key = ByteWriter(capacity: 8)
             var value = ByteWriter(capacity: 4096)
-            for entry in plan.headOrder {
-                let g = Int(entry.group)
-                plan.headGroups[g].withUnsafeBufferPointer { lines in
-                    let i = Int(entry.line)
-                    Keys.encodeHeadLine(
-                        into: &value, stream: plan.toHead[g], timestamp: lines[i].timestamp, message: lines[i].message,
-                        fields: lines[i].fields)
-                }
+            for (stream, line) in plan.headLines {
+                Keys.encodeHeadLine(into: &value, stream: stream, timestamp: line.timestamp, message: line.message, fields: line.fields)
                 key.bytes.removeAll(keepingCapacity: true)
-                key.u64BE(entry.lsn)
+                key.u64BE(line.lsn)
                 try txn.put(segment.head, key.bytes, value.bytes, append: true)
             }
             var nextBlock = plan.toSeal.isEmpty ? 0 : try segment.indexState(txn).next
