@@ -167,12 +167,12 @@ final class Writer: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// With `Durability.written` a commit is quick, so a writer woken by the first of several
-    /// senders' requests would commit them one or two at a time, paying a transaction each.
+    /// A writer woken by the first of several senders' requests would commit them one or two
+    /// at a time, paying a transaction (and, with `Durability.fsync`, its two flushes) each.
     /// When the last batch held several requests and fewer are queued, it waits up to
     /// `gatherWait` for as many (each enqueue wakes it). Called with `condition` locked.
     private func gatherSenders() {
-        guard options.durability != .fsync, !queue.isEmpty, lastBatchRequests > 1, queue.count < lastBatchRequests else { return }
+        guard !queue.isEmpty, lastBatchRequests > 1, queue.count < lastBatchRequests else { return }
         let until = Date().addingTimeInterval(Self.gatherWait)
         while queue.count < lastBatchRequests && !stopping && queuedLines < options.maxLinesPerCommit {
             if !condition.wait(until: until) { break }
