@@ -366,6 +366,15 @@ struct QueryParserLimitTests {
         let spaced = try QueryParser.parse("\"a\" \u{061A}\u{035B}-b:x")
         guard case .and(let parts) = spaced, case .doc(let p) = parts.last else { throw TestFailure("\(spaced) has no field test") }
         #expect(p.field == "\u{061A}\u{035B}-b")
+        // Marks escaped after a name's `@` or `_` join it as one cluster in the printed form,
+        // which still reads as a field name starting with `@` or `_`; so does a `.` with marks.
+        for text in ["@\\\u{05B0}\u{05B0}\u{059C}\u{059B}:t", "_\\\u{0301}:t", "a.\\\u{0301}b:t", "\\@\u{05B0}:t"] {
+            let q = try QueryParser.parse(text)
+            #expect(try QueryParser.parse(q.description) == q, "\(text.debugDescription) → \(q.description.debugDescription)")
+        }
+        let escapedMarks = try QueryParser.parse("@\\\u{05B0}\u{05B0}\u{059C}\u{059B}:t")
+        guard case .doc(let marked) = escapedMarks else { throw TestFailure("\(escapedMarks) is not a field test") }
+        #expect(marked.field == "@\u{05B0}\u{05B0}\u{059C}\u{059B}")
         let fuzzed = try QueryParser.parse(String(decoding: Self.fuzzedMarksAfterSpace, as: UTF8.self))
         #expect(try QueryParser.parse(fuzzed.description) == fuzzed)
         for text in ["index:\"a\u{0604}\\\\\" z", "index:\"\u{0604}\\\"\"", "\"x\u{0602}\\\\ y\"", "job:\"\u{0301}\\\\\u{0604}\\\\\""] {

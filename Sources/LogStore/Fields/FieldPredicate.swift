@@ -34,7 +34,7 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
     /// The query-language form, which `QueryParser` reads back to this predicate (the
     /// predicates it makes; `tokens`, `phrasePrefix` and `tokenPattern` come from the DSL only).
     public var description: String {
-        var name = Self.escaped(field, keeping: { $0.isLetter || $0.isNumber || "_.-@/".contains($0) })
+        var name = Self.escaped(field, keeping: Self.isNameCharacter)
         if QueryField(rawValue: field.lowercased()) != nil, field.count > 1 {
             // `job:x` would name the stream's job; `j\ob:x` is the document field.
             name.insert("\\", at: name.index(after: name.startIndex))
@@ -71,6 +71,19 @@ public struct FieldPredicate: Sendable, Hashable, CustomStringConvertible {
             out.append(c)
         }
         return out
+    }
+
+    /// Whether `c` may stand unescaped in a field name of the query language: a letter, digit,
+    /// `_ . - @ /`. A cluster counts by its first scalar, as `isLetter` and `isNumber` do
+    /// (`@` with combining marks is one cluster when printed, two characters when the marks
+    /// were escaped in the text parsed).
+    static func isNameCharacter(_ c: Character) -> Bool {
+        c.isLetter || c.isNumber || c.unicodeScalars.first.map { "_.-@/".unicodeScalars.contains($0) } == true
+    }
+
+    /// Whether a field name may start with `c`: a letter, `_` or `@` (by its first scalar).
+    static func isNameStart(_ c: Character) -> Bool {
+        c.isLetter || c.unicodeScalars.first.map { $0 == "_" || $0 == "@" } == true
     }
 
     /// The syntax characters the query parser splits from the combining marks after them

@@ -179,9 +179,10 @@ private enum Lexer {
     }
 
     /// The end of a document field name at `start`: letters, digits, `_ . - @ /` and escaped
-    /// characters, starting with a letter, `_` or `@`; the index of its `:` or nil.
+    /// characters, starting with a letter, `_` or `@` (`FieldPredicate.isNameStart`,
+    /// `isNameCharacter`); the index of its `:` or nil.
     static func fieldColon(_ chars: [Character], _ start: Int, _ end: Int) -> Int? {
-        guard start < end, chars[start].isLetter || chars[start] == "_" || chars[start] == "@" else { return nil }
+        guard start < end, FieldPredicate.isNameStart(chars[start]) else { return nil }
         var j = start
         while j < end {
             let c = chars[j]
@@ -190,7 +191,7 @@ private enum Lexer {
                 continue
             }
             if c == ":" { return j > start ? j : nil }
-            guard c.isLetter || c.isNumber || c == "_" || c == "." || c == "-" || c == "@" || c == "/" else { return nil }
+            guard FieldPredicate.isNameCharacter(c) else { return nil }
             j += 1
         }
         return nil
