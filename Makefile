@@ -85,7 +85,7 @@ FUZZ_SMOKE_SECONDS ?= 5
 fuzz-build: deps
 	@mkdir -p .build-fuzz
 	@if [ ! -d .build-fuzz/checkouts ] && [ -d .build/checkouts ]; then \
-	  mkdir -p .build-fuzz && cp -r .build/checkouts .build/workspace-state.json .build-fuzz/ && \
+	  cp -r .build/checkouts .build/workspace-state.json .build-fuzz/ && \
 	  { [ ! -d .build/repositories ] || cp -r .build/repositories .build-fuzz/; }; fi
 	@for target in $(FUZZ_TARGETS); do \
 	  LOGSTORE_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --sanitize fuzzer --product $$target \

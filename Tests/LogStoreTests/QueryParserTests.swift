@@ -354,7 +354,6 @@ struct QueryParserLimitTests {
             #expect(throws: QueryParseError.self, "\(text)") { try QueryParser.parse(text) }
         }
         #expect(try QueryParser.parse("e:[a  TO  b]") == QueryParser.parse("e:[a TO b]"))
-        // A quoted value whose backslash follows a prepend mark (one cluster): escaped as a scalar.
         // Marks that start a field name read the same after a space (which they join as one
         // cluster) as after a line break (where they start their own): the printed form, which
         // separates with spaces, reads back as the same field test.
@@ -377,6 +376,7 @@ struct QueryParserLimitTests {
         #expect(marked.field == "@\u{05B0}\u{05B0}\u{059C}\u{059B}")
         let fuzzed = try QueryParser.parse(String(decoding: Self.fuzzedMarksAfterSpace, as: UTF8.self))
         #expect(try QueryParser.parse(fuzzed.description) == fuzzed)
+        // A quoted value whose backslash follows a prepend mark (one cluster): escaped as a scalar.
         for text in ["index:\"a\u{0604}\\\\\" z", "index:\"\u{0604}\\\"\"", "\"x\u{0602}\\\\ y\"", "job:\"\u{0301}\\\\\u{0604}\\\\\""] {
             let q = try QueryParser.parse(text)
             #expect(try QueryParser.parse(q.description) == q, "\(text) → \(q.description)")
