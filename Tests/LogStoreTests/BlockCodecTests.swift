@@ -136,7 +136,7 @@ struct BlockCodecTests {
                 BlockLine(timestamp: Int64(i * 13 % 500), lsn: LSN(i + 1), message: Array("line \(i) of \(name)".utf8), fields: fields(i))
             }
             let decoded = try roundTrip(lines, level: 1)
-            #expect(decoded.header.version == 2)
+            #expect(decoded.header.version == BlockHeader.version)
             let sorted = lines.sorted { $0.position < $1.position }
             #expect((0..<700).allSatisfy { decoded.line($0) == sorted[$0] }, "\(name)")
         }
@@ -145,6 +145,66 @@ struct BlockCodecTests {
         let messages = lines.reduce(0) { $0 + $1.message.count }
         // Three columns of ~1–2 byte varints, the messages, one copy of the fields.
         #expect(header.rawSize < messages + pod.count + 6 * 1000, "raw payload \(header.rawSize) bytes")
+    }
+
+    /// Timestamps of any precision come back exactly, both from the whole block and from its
+    /// timestamp column alone; the stored unit is the largest power of ten (up to a second)
+    /// dividing every line's offset from the block's first time, found here by brute force.
+    @Test func timestampsOfEveryPrecisionRoundTrip() throws {
+        var random = SeededRandom(seed: 3)
+        let precisions: [Int64] = [1, 7, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000, 10]
+        for trial in 0..<300 {
+            let precision = precisions[trial % precisions.count]
+            let count = 1 + Int(random.next() % 300)
+            let base = Int64(bitPattern: random.next() % (1 << 62)) / precision * precision - (trial % 2 == 0 ? 0 : 1 << 61)
+            var lines: [BlockLine] = []
+            for i in 0..<count {
+                var ts = base + Int64(random.next() % 86_400_000_000_000) / precision * precision
+                // Now and then a line of finer precision than the rest.
+                if trial % 5 == 4 && i == count / 2 { ts += 3 }
+                lines.append(BlockLine(timestamp: ts, lsn: LSN(i + 1), message: Array("line \(i)".utf8), fields: []))
+            }
+            let bytes = BlockCodec.encode(lines, level: 1)
+            let decoded = try bytes.withUnsafeBytes { try BlockCodec.decode($0) }
+            let sorted = lines.sorted { $0.position < $1.position }
+            #expect(decoded.timestamps == sorted.map(\.timestamp), "trial \(trial)")
+            #expect(try bytes.withUnsafeBytes { try BlockCodec.timestamps($0) } == sorted.map(\.timestamp), "trial \(trial)")
+            let first = sorted[0].timestamp
+            let expected = (0..<BlockHeader.unitNanos.count).last { u in sorted.allSatisfy { ($0.timestamp - first) % BlockHeader.unitNanos[u] == 0 } }!
+            #expect(Int(decoded.header.timeUnit) == expected, "trial \(trial)")
+        }
+        // Millisecond times a second apart take fewer payload bytes than nanosecond ones.
+        let ms = (0..<500).map { BlockLine(timestamp: Int64($0) * 1_000_137_000, lsn: LSN($0 + 1), message: [], fields: []) }
+        let ns = (0..<500).map { BlockLine(timestamp: Int64($0) * 1_000_137_001, lsn: LSN($0 + 1), message: [], fields: []) }
+        let msHeader = try BlockCodec.encode(ms, level: 1).withUnsafeBytes { try BlockHeader(parsing: $0) }
+        let nsHeader = try BlockCodec.encode(ns, level: 1).withUnsafeBytes { try BlockHeader(parsing: $0) }
+        #expect(msHeader.timeUnit == 3 && nsHeader.timeUnit == 0 && msHeader.rawSize + 500 < nsHeader.rawSize)
+    }
+
+    /// A version 2 block (nanosecond deltas, the unit byte reserved) still decodes, and
+    /// compaction's re-encoding writes it in the current version with the same lines.
+    @Test func version2BlocksStillDecode() throws {
+        let lines = (0..<200).map {
+            BlockLine(timestamp: 1_700_000_000_000_000_000 + Int64($0) * 1_000_000, lsn: LSN($0 + 1), message: Array("v2 line \($0)".utf8), fields: Array("{}".utf8))
+        }
+        var bytes = BlockCodec.encode(lines, level: 1)
+        #expect(try bytes.withUnsafeBytes { try BlockHeader(parsing: $0) }.timeUnit == 6)
+        // Lines as version 2 wrote them: deltas in nanoseconds (every other time is odd, so
+        // the unit is 1 ns and the payload is version 2's), byte 6 zero.
+        let odd = lines.map { BlockLine(timestamp: $0.timestamp + Int64($0.lsn % 2), lsn: $0.lsn, message: $0.message, fields: $0.fields) }
+        var v2 = BlockCodec.encodeSorted(odd, level: 1).bytes
+        #expect(v2[6] == 0)
+        v2[4] = 2
+        let crc = v2.withUnsafeBytes { b in Compression.crc32(UnsafeRawBufferPointer(rebasing: b[BlockHeader.size...]), crc: Compression.crc32(UnsafeRawBufferPointer(rebasing: b[0..<52]))) }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { v2[52 + i] = $0[i] } }
+        let old = try v2.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(old.header.version == 2 && old.header.timeUnit == 0)
+        #expect(old.timestamps == odd.map(\.timestamp))
+        let again = try v2.withUnsafeBytes { try BlockCodec.recompress($0, level: 9) }
+        let current = try again.withUnsafeBytes { try BlockCodec.decode($0) }
+        #expect(current.header.version == BlockHeader.version && (0..<200).allSatisfy { current.line($0) == old.line($0) })
+        bytes[6] = 10
+        #expect(throws: CorruptDataError.self, "a unit past 10^9 ns") { try bytes.withUnsafeBytes { try BlockCodec.decode($0) } }
     }
 
     /// Blocks of version 1 (every line's fields stored in full) still decode to the same lines.

@@ -137,6 +137,101 @@ struct CompactionSizeTests {
         try expectSame(reads, try everyRead(reopened))
     }
 
+    /// A day of many tiny jobs (a few lines each) beside two busy ones, written the same way
+    /// into `stores`: appended in time order, sealed every few batches as age sealing would.
+    func fillTinyJobs(_ stores: [Storage], tiny: Int, seed: UInt64) async throws {
+        var random = SeededRandom(seed: seed)
+        var lines: [IncomingLine] = []
+        for s in 0..<tiny {
+            let start = Int64(random.next() % UInt64(20 * hour))
+            for k in 0..<(3 + Int(random.next() % 4)) {
+                let text = (0..<6).map { _ in words[Int(random.next() % UInt64(words.count))] }.joined(separator: " ")
+                lines.append(
+                    line(
+                        StreamKey(index: "fluentbit-job_log", workflow: "w\(s % 4)", job: "tiny-\(s)"),
+                        day0 + start + Int64(k) * 61 * nanosPerSecond + Int64(random.next() % 1000), "tiny \(s) step \(k): \(text)",
+                        fields: #"{"kubernetes.labels.user-uuid":"u\#(s % 3)","step":\#(k)}"#))
+            }
+        }
+        for b in 0..<2 {
+            for k in 0..<1500 {
+                lines.append(
+                    line(
+                        StreamKey(index: "fluentbit-job_log", workflow: "w\(b)", job: "busy-\(b)"), day0 + Int64(k) * 40 * nanosPerSecond + Int64(b),
+                        "busy \(b) line \(k) \(words[k % words.count]) \(words[(k / 7) % words.count])"))
+            }
+        }
+        lines.sort { $0.timestamp < $1.timestamp }
+        for (n, batch) in stride(from: 0, to: lines.count, by: 150).map({ Array(lines[$0..<min($0 + 150, lines.count)]) }).enumerated() {
+            for store in stores {
+                _ = try await store.append(batch)
+                if n % 4 == 3 { try await store.sealAll() }
+            }
+        }
+    }
+
+    /// The `blocks` values of `day` that are blocks of shared frames, and their frames.
+    func sharedRuns(_ store: Storage, _ day: Int32) throws -> (runs: Int, frames: Int) {
+        let segment = try #require(store.segment(day))
+        var runs = 0
+        var frames = Set<[UInt32]>()
+        try segment.env.read { txn in
+            try txn.scan(segment.blocks) { _, v in
+                if let run = try SharedRun.decode(v) {
+                    runs += 1
+                    frames.insert([run.pack, run.frameOffset])
+                }
+                return true
+            }
+        }
+        return (runs, frames.count)
+    }
+
+    @Test func tinyJobsShareFramesAndEveryReadStaysTheSame() async throws {
+        // The same lines in two stores; only the first is compacted. Every read of it must
+        // answer as the other does, after the compaction, after late lines and a second
+        // compaction (which frames the shared blocks again), and reopened.
+        let dirs = (TempDirectory(), TempDirectory())
+        defer {
+            dirs.0.cleanup()
+            dirs.1.cleanup()
+        }
+        let compacted = try Storage.open(directory: dirs.0.path, options: quiet, logger: testLogger)
+        let model = try Storage.open(directory: dirs.1.path, options: quiet, logger: testLogger)
+        defer { model.close() }
+        try await fillTinyJobs([compacted, model], tiny: 400, seed: 7)
+        try expectSame(try everyRead(model), try everyRead(compacted))
+
+        let report = try await compacted.compact(now: day0 + dayNanos + 1)
+        let day = try #require(report.days.first)
+        #expect(!day.kept && day.bytesAfter < day.bytesBefore)
+        let shared = try sharedRuns(compacted, Day.of(day0))
+        #expect(shared.runs == 400, "every tiny job's day is a block of a shared frame: \(shared)")
+        #expect(shared.frames >= 2 && shared.frames * 40 < shared.runs, "\(shared)")
+        let blocks = try compacted.stats().segments[0].blocks
+        #expect(blocks == 400 + 2, "each busy job's day is one block of its own: \(blocks)")
+        try expectSame(try everyRead(model), try everyRead(compacted))
+
+        // Late lines for some tiny jobs and a new one: the second compaction merges them with
+        // their framed blocks and frames the day again.
+        let late = (0..<12).map { k in
+            line(
+                StreamKey(index: "fluentbit-job_log", workflow: "w\(k < 9 ? k * 3 % 4 : 1)", job: "tiny-\(k < 9 ? k * 3 : 999)"), day0 + 23 * hour + Int64(k),
+                "late line \(k) checkpoint")
+        }
+        for store in [compacted, model] { _ = try await store.append(late) }
+        try expectSame(try everyRead(model), try everyRead(compacted))
+        _ = try await compacted.compact(now: day0 + dayNanos + 1)
+        let again = try sharedRuns(compacted, Day.of(day0))
+        #expect(again.runs == 401, "\(again)")
+        try expectSame(try everyRead(model), try everyRead(compacted))
+
+        compacted.close()
+        let reopened = try Storage.open(directory: dirs.0.path, options: quiet, logger: testLogger)
+        defer { reopened.close() }
+        try expectSame(try everyRead(model), try everyRead(reopened))
+    }
+
     @Test func aDayWhoseCopyWouldNotBeSmallerIsKept() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }

@@ -187,6 +187,8 @@ extension Storage {
     }
 
     private static func inflatedColumn(_ stored: StoredBlock, cache: BlockCache?, segment: Segment) throws -> [Int64] {
+        // A block of a shared frame: the frame is inflated whole anyway (and kept for the next).
+        if stored.frame != nil { return try stored.decode(cache: cache, segment: segment).timestamps }
         switch stored.header.codec {
         case 0, 1, 2: return try BlockCodec.timestamps(stored.bytes)
         case 3:

@@ -22,5 +22,14 @@ final class BlockCache: Sendable {
         return block
     }
 
+    /// The decoded block `id`, from the cache when it is there, else made by `make` and kept.
+    func decoded(_ id: BlockID, _ make: () throws -> DecodedBlock) throws -> DecodedBlock {
+        if lru.capacity == 0 { return try make() }
+        if let found = lru.get(id) { return found }
+        let block = try make()
+        lru.put(id, block, size: block.memorySize + id.memorySize)
+        return block
+    }
+
     var statistics: (entries: Int, bytes: Int, hits: Int, misses: Int) { lru.statistics }
 }

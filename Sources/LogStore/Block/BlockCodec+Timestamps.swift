@@ -118,7 +118,7 @@ private struct TimestampColumn {
             if shift == 63 && byte > 1 { throw CorruptDataError("varint overflow in the timestamp column") }
             partial |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 {
-                ts = ts &+ Int64(bitPattern: partial)
+                ts = ts &+ Int64(bitPattern: partial) &* header.unitNanos
                 values.append(ts)
                 partial = 0
                 shift = 0

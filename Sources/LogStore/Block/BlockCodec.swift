@@ -22,12 +22,25 @@ public enum BlockCodec {
     static func encodeSorted<Line: SealableLine>(
         _ lines: [Line], level: Int32, dictionary: [UInt8]? = nil
     ) -> (bytes: [UInt8], header: BlockHeader) {
+        var (header, raw) = rawColumns(lines)
+        let (codec, stored) = compress(raw, level: level, dictionary: dictionary)
+        raw = []
+        header.codec = codec
+        header.payloadSize = stored.count
+        return assemble(header, stored)
+    }
+
+    /// The header (codec and stored size not set yet) and the raw payload, in the current
+    /// version, of `lines` sorted by `(timestamp, LSN)`.
+    static func rawColumns<Line: SealableLine>(_ lines: [Line]) -> (header: BlockHeader, raw: [UInt8]) {
         precondition(!lines.isEmpty, "BUG: empty block")
         let minTs = lines[0].timestamp
         var maxTs = Int64.min
         var minLSN = LSN.max
         var maxLSN: LSN = 0
         var messageBytes = 0
+        // The largest power of ten (up to a second) dividing every line's offset from the first.
+        var unit = BlockHeader.unitNanos.count - 1
         // Each distinct field value once: FluentBit repeats a pod's metadata on every line of
         // its stream (~240 of REANA's ~370 bytes a line), which deflate shrank well but inflate
         // and deflate still had to walk on every seal and every read.
@@ -39,12 +52,15 @@ public enum BlockCodec {
             minLSN = min(minLSN, line.lsn)
             maxLSN = max(maxLSN, line.lsn)
             messageBytes += line.messageCount
+            let offset = line.timestamp &- minTs
+            while unit > 0 && offset % BlockHeader.unitNanos[unit] != 0 { unit -= 1 }
             slots.append(line.withFields { values.slot(for: $0) })
         }
+        let unitNanos = BlockHeader.unitNanos[unit]
         var payload = ByteWriter(capacity: messageBytes + values.bytes.count + lines.count * 8 + values.ends.count * 2 + 8)
         var prevTs = minTs
         for line in lines {
-            payload.varint(UInt64(bitPattern: line.timestamp &- prevTs))
+            payload.varint(UInt64(bitPattern: (line.timestamp &- prevTs) / unitNanos))
             prevTs = line.timestamp
         }
         var prevLSN = Int64(bitPattern: minLSN)
@@ -69,22 +85,31 @@ public enum BlockCodec {
         for line in lines { line.withMessage { payload.bytes.append(contentsOf: $0) } }
         payload.bytes.append(contentsOf: values.bytes)
 
-        let raw = payload.bytes
-        let (codec, stored) = compress(raw, level: level, dictionary: dictionary)
-        let header = BlockHeader(
-            codec: codec, count: lines.count, rawSize: raw.count, minTimestamp: minTs, maxTimestamp: maxTs,
-            firstLSN: minLSN, lastLSN: maxLSN, payloadSize: stored.count)
-        return assemble(header, stored)
+        var header = BlockHeader(
+            codec: 0, count: lines.count, rawSize: payload.bytes.count, minTimestamp: minTs, maxTimestamp: maxTs,
+            firstLSN: minLSN, lastLSN: maxLSN, payloadSize: payload.bytes.count)
+        header.timeUnit = UInt8(unit)
+        return (header, payload.bytes)
+    }
+
+    /// The header and raw payload, in the current version, of the stored block `bytes`
+    /// (crc and size checked; `source` is its segment's dictionary): as stored, or the lines
+    /// of an earlier version laid out again.
+    static func currentRawPayload(_ bytes: UnsafeRawBufferPointer, source: SegmentDictionary?) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
+        let (header, raw) = try rawPayload(bytes, dictionary: source)
+        if header.version == BlockHeader.version { return (header, raw) }
+        let decoded = try DecodedBlock(header: header, payload: raw)
+        return rawColumns((0..<decoded.count).map { decoded.line($0) })
     }
 
     /// The stored block: `header` (its codec, sizes and ranges; the crc is computed here) and
     /// the payload after the codec.
-    private static func assemble(_ header: BlockHeader, _ stored: [UInt8]) -> (bytes: [UInt8], header: BlockHeader) {
+    static func assemble(_ header: BlockHeader, _ stored: [UInt8]) -> (bytes: [UInt8], header: BlockHeader) {
         var out = ByteWriter(capacity: BlockHeader.size + stored.count)
         out.append(BlockHeader.magic)
         out.u8(header.version)
         out.u8(header.codec)
-        out.u8(0)
+        out.u8(header.timeUnit)
         out.u8(0)
         out.u32LE(UInt32(header.count))
         out.u32LE(UInt32(header.rawSize))
@@ -122,6 +147,39 @@ public enum BlockCodec {
         return assemble(header, stored).bytes
     }
 
+    /// A shared frame (`SharedFrame.swift`): its member `table`, then `raw` (its blocks' raw
+    /// payloads one after another) compressed at `level` (codec 3 with `dictionary` when
+    /// smaller), under a block header of version `BlockHeader.frameVersion` whose count is its
+    /// number of blocks.
+    static func encodeFrame(
+        _ raw: [UInt8], table: [UInt8], members: Int, minTimestamp: Int64, maxTimestamp: Int64, firstLSN: LSN, lastLSN: LSN,
+        level: Int32, dictionary: [UInt8]?
+    ) -> [UInt8] {
+        let (codec, stored) = compress(raw, level: level, dictionary: dictionary)
+        var payload = ByteWriter(capacity: table.count + stored.count + 8)
+        payload.varint(UInt64(table.count))
+        payload.append(table)
+        payload.append(stored)
+        var header = BlockHeader(
+            codec: codec, count: members, rawSize: raw.count, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp,
+            firstLSN: firstLSN, lastLSN: lastLSN, payloadSize: payload.bytes.count)
+        header.version = BlockHeader.frameVersion
+        return assemble(header, payload.bytes).bytes
+    }
+
+    /// The inflated data of a shared frame (its stored bytes, header included): checks that it
+    /// is a frame, its crc and its inflated size.
+    static func framePayload(_ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?) throws(CorruptDataError) -> [UInt8] {
+        let header = try BlockHeader(parsing: bytes, frame: true)
+        var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
+        crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...]), crc: crc)
+        guard crc == header.crc else { throw CorruptDataError("shared frame crc mismatch (stored \(header.crc), computed \(crc))") }
+        var r = ByteReader(bytes, offset: BlockHeader.size)
+        let tableEnd = try r.length() + r.offset
+        guard tableEnd <= bytes.count else { throw CorruptDataError("shared frame table beyond its frame") }
+        return try inflatePayload(UnsafeRawBufferPointer(rebasing: bytes[tableEnd...]), header: header, dictionary: dictionary)
+    }
+
     /// Checks the crc and decodes a stored block into its columns.
     /// A block is the preset dictionary of the block's segment (read only for codec 3).
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> DecodedBlock {
@@ -136,7 +194,7 @@ public enum BlockCodec {
 
     /// The header of a stored block and its payload before the codec; checks the crc and the
     /// inflated size.
-    private static func rawPayload(
+    static func rawPayload(
         _ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?
     ) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
         let header = try BlockHeader(parsing: bytes)
@@ -175,7 +233,7 @@ public enum BlockCodec {
     /// The codec and stored bytes of a payload: raw deflate at `level` (codec 2), with
     /// `dictionary` preset (codec 3) when given and smaller, or the payload itself (codec 0)
     /// when it is too small or does not shrink.
-    private static func compress(_ raw: [UInt8], level: Int32, dictionary: [UInt8]? = nil) -> (codec: UInt8, stored: [UInt8]) {
+    static func compress(_ raw: [UInt8], level: Int32, dictionary: [UInt8]? = nil) -> (codec: UInt8, stored: [UInt8]) {
         var best: (codec: UInt8, stored: [UInt8]) = (0, raw)
         if let dictionary, !dictionary.isEmpty {
             let preset = raw.withUnsafeBytes { PresetDictionary.deflate($0, dictionary: dictionary, level: level) }

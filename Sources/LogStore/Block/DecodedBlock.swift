@@ -42,8 +42,9 @@ public struct DecodedBlock: Sendable {
             do throws(CorruptDataError) {
                 var r = ByteReader(buffer)
                 var ts = header.minTimestamp
+                let unit = header.unitNanos
                 for _ in 0..<n {
-                    ts = ts &+ Int64(bitPattern: try r.varint())
+                    ts = ts &+ Int64(bitPattern: try r.varint()) &* unit
                     timestamps.append(ts)
                 }
                 var lsn = Int64(bitPattern: header.firstLSN)

@@ -8,6 +8,8 @@ struct CompactedWrite {
     var rawBytes = 0
     var blockBytes = 0
     var packs = 0
+    /// Shared frames written (`SharedFrame.swift`).
+    var frames = 0
     var runs = 0
     var runBytes = 0
     /// The stored size of the copy's preset dictionary (0 when it has none).

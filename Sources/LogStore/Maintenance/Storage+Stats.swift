@@ -53,7 +53,7 @@ extension SegmentSnapshot {
         if countingBlocks {
             try forEachBlock { block, _, _ in
                 st.blocks += 1
-                st.blockBytes += block.bytes.count
+                st.blockBytes += block.storedSize
                 st.blockLines += block.header.count
                 return true
             }

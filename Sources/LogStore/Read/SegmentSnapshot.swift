@@ -128,8 +128,9 @@ struct SegmentSnapshot: ~Copyable {
                 guard k.count == 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
                 guard include(try Keys.decodeU64(UnsafeRawBufferPointer(rebasing: k[8...]))) else { return true }
             }
-            let bytes = try segment.blockBytes(txn, v)
-            return try body(StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes)))
+            guard k.count == 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
+            let lsn = try Keys.decodeU64(UnsafeRawBufferPointer(rebasing: k[8...]))
+            return try body(try segment.storedBlock(txn, stream: stream, firstLSN: lsn, value: v))
         }
     }
 
@@ -139,18 +140,17 @@ struct SegmentSnapshot: ~Copyable {
     func forEachBlock(_ body: (StoredBlock, _ key: UnsafeRawBufferPointer, _ packed: Bool) throws -> Bool) throws {
         try txn.scan(segment.blocks) { k, v in
             let packed = try BlockPointer.decode(v) != nil
-            let bytes = try segment.blockBytes(txn, v)
             var r = ByteReader(k)
             let stream = try r.u64BE()
-            return try body(StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes)), k, packed)
+            let lsn = try r.u64BE()
+            return try body(try segment.storedBlock(txn, stream: stream, firstLSN: lsn, value: v), k, packed)
         }
     }
 
     /// The block of `stream` whose first LSN is `firstLSN`, or nil when this snapshot has none.
     func block(stream: StreamID, firstLSN: LSN) throws -> StoredBlock? {
         guard let value = try txn.get(segment.blocks, Keys.streamLSN(stream, firstLSN)) else { return nil }
-        let bytes = try segment.blockBytes(txn, value)
-        return StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes))
+        return try segment.storedBlock(txn, stream: stream, firstLSN: firstLSN, value: value)
     }
 
     /// The lines of `block`, from the block cache when the snapshot has one (keyed by the

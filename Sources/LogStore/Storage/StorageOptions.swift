@@ -9,6 +9,10 @@ public struct StorageOptions: Sendable {
     public var compressionLevel = Limits.compressionLevel
     /// zlib level of the blocks a compaction rewrites (`Limits.compactionLevel`).
     public var compactionLevel = Limits.compactionLevel
+    /// Most lines and raw bytes of a block compaction merges; by default
+    /// `Limits.compactedBlockFactor` × `sealLines` / `sealBytes`.
+    public var compactedBlockLines: Int?
+    public var compactedBlockBytes: Int?
     public var segmentMapSize = Limits.segmentMapSize
     public var maxQueuedLines = Limits.maxQueuedLines
     public var maxLinesPerCommit = Limits.maxLinesPerCommit
@@ -41,6 +45,10 @@ public struct StorageOptions: Sendable {
     public var durability = Durability.fsync
 
     public init(readOnly: Bool = false) { self.readOnly = readOnly }
+
+    /// Most lines and raw bytes of a block compaction merges.
+    var mergedBlockLines: Int { compactedBlockLines ?? Limits.compactedBlockFactor * sealLines }
+    var mergedBlockBytes: Int { compactedBlockBytes ?? Limits.compactedBlockFactor * sealBytes }
 
     /// The wall-clock time (ns) before which a chunk record is past `dedupWindow`: no resend
     /// is compared with it any more.

@@ -40,6 +40,12 @@ public enum Limits {
     /// compressed once and read for 30 days, so it gets zlib's smallest output (see
     /// docs/BENCHMARKS.md, "What bounds these figures", for 6 against 9), whatever the ingest level.
     public static let compactionLevel: Int32 = 9
+    /// Compaction merges a stream's blocks of a finished day into blocks of up to this many
+    /// times the seal limits' lines and raw bytes: a 1,000-line job or a day of a line a minute then
+    /// is one block — its pod's fields stored once, each of its tokens one posting — which made
+    /// such days 5–7 % smaller (docs/BENCHMARKS.md, "Shapes of log"); decoding one such block
+    /// for a search costs ~3 ms.
+    public static let compactedBlockFactor = 4
     /// Initial LMDB map of a day segment; it doubles when full (LMDB files only grow as used).
     public static let segmentMapSize = 256 << 20
     /// Initial LMDB map of the catalog.

@@ -127,8 +127,8 @@ struct CompactedSegmentWriter {
             guard !packed else { return true }
             defer { index += 1 }
             switch index % (2 * stride) {
-            case 0: trainer.add(try BlockCodec.decode(block.bytes, dictionary: sourceDictionary))
-            case stride: trial.append(try BlockCodec.decode(block.bytes, dictionary: sourceDictionary))
+            case 0: trainer.add(try block.decode(cache: nil, segment: source.segment))
+            case stride: trial.append(try block.decode(cache: nil, segment: source.segment))
             default: break
             }
             return true
@@ -184,32 +184,45 @@ struct CompactedSegmentWriter {
     }
 
     /// Blocks in key order (a stream's blocks side by side), re-encoded in parallel batches of
-    /// 256, concatenated into packs of about `Packs.target` bytes.
+    /// 256, concatenated into packs of about `Packs.target` bytes; small blocks
+    /// (`SharedFrames.smallBlockBytes`) go into shared frames instead (`SharedFrame.swift`).
     private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws {
         var packer = BlockPacker()
-        var batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)] = []
+        var frame = SharedFrameBuilder()
+        var batch: [(key: [UInt8], block: StoredBlock, packed: Bool)] = []
+        let segment = source.segment
         try source.forEachBlock { block, key, packed in
-            batch.append((key.array, block.bytes, packed))
+            batch.append((key.array, block, packed))
             if batch.count >= 256 {
-                try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
+                try packBatch(batch, segment: segment, dictionary: dictionary, into: &packer, frame: &frame, result: &result)
                 batch.removeAll(keepingCapacity: true)
             }
             return true
         }
-        try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
+        try packBatch(batch, segment: segment, dictionary: dictionary, into: &packer, frame: &frame, result: &result)
+        try placeFrame(&frame, dictionary: dictionary, into: &packer, result: &result)
         try flushPack(&packer, result: &result)
     }
 
+    /// What compaction makes of one block: copied as it is (already packed), re-encoded, or
+    /// its raw payload for a shared frame.
+    private enum Rewrite {
+        case copy
+        case block([UInt8])
+        case shared(BlockHeader, [UInt8])
+    }
+
     /// Re-encodes the blocks of `batch` not packed yet on every core (their bytes point into the
-    /// source's map, valid while its snapshot is open) and appends all of them to the pack.
+    /// source's map, valid while its snapshot is open) and appends all of them to the pack, the
+    /// small ones through `frame`.
     private func packBatch(
-        _ batch: [(key: [UInt8], bytes: UnsafeRawBufferPointer, packed: Bool)], dictionary: [UInt8]?,
-        into packer: inout BlockPacker, result: inout CompactedWrite
+        _ batch: [(key: [UInt8], block: StoredBlock, packed: Bool)], segment: Segment, dictionary: [UInt8]?,
+        into packer: inout BlockPacker, frame: inout SharedFrameBuilder, result: inout CompactedWrite
     ) throws {
         guard !batch.isEmpty else { return }
         nonisolated(unsafe) let work = batch
-        let output = UnsafeMutableBufferPointer<[UInt8]?>.allocate(capacity: work.count)
-        output.initialize(repeating: nil)
+        let output = UnsafeMutableBufferPointer<Rewrite>.allocate(capacity: work.count)
+        output.initialize(repeating: .copy)
         defer {
             output.deinitialize()
             output.deallocate()
@@ -219,36 +232,67 @@ struct CompactedSegmentWriter {
         let level = self.level
         let source = sourceDictionary
         DispatchQueue.concurrentPerform(iterations: work.count) { i in
-            guard !work[i].packed else { return }
+            let item = work[i]
+            guard !item.packed else { return }
             do {
-                out[i] = try BlockCodec.recompress(work[i].bytes, level: level, source: source, dictionary: dictionary)
+                let header = item.block.header
+                if item.block.frame != nil {
+                    out[i] = .shared(header, try item.block.rawPayload(segment: segment))
+                } else if header.rawSize < SharedFrames.smallBlockBytes {
+                    let (current, raw) = try BlockCodec.currentRawPayload(item.block.bytes, source: source)
+                    out[i] = .shared(current, raw)
+                } else {
+                    out[i] = .block(try BlockCodec.recompress(item.block.bytes, level: level, source: source, dictionary: dictionary))
+                }
             } catch {
                 failed.withLock { $0 = error }
             }
         }
         if let error = failed.withLock({ $0 }) { throw error }
         for (i, item) in work.enumerated() {
-            if output[i] != nil {
-                result.reencoded += 1
-                result.rawBytes += (try? BlockHeader(parsing: item.bytes).rawSize) ?? 0
-            }
-            let length: Int
-            if let bytes = output[i] { length = packer.append(key: item.key, bytes) } else { length = packer.append(key: item.key, item.bytes) }
             result.blocks += 1
-            result.blockBytes += length
+            switch output[i] {
+            case .copy:
+                result.blockBytes += packer.append(key: item.key, item.block.bytes)
+            case .block(let bytes):
+                result.reencoded += 1
+                result.rawBytes += item.block.header.rawSize
+                result.blockBytes += packer.append(key: item.key, bytes)
+            case .shared(let header, let raw):
+                result.reencoded += 1
+                result.rawBytes += raw.count
+                packer.reserveFrameMember(key: item.key)
+                frame.add(key: item.key, header: header, payload: raw)
+                if frame.isFull { try placeFrame(&frame, dictionary: dictionary, into: &packer, result: &result) }
+            }
             if packer.isFull { try flushPack(&packer, result: &result) }
         }
     }
 
-    /// Stores the pack being filled and the pointers of its blocks.
+    /// Compresses the frame being filled and places it in the pack.
+    private func placeFrame(
+        _ frame: inout SharedFrameBuilder, dictionary: [UInt8]?, into packer: inout BlockPacker, result: inout CompactedWrite
+    ) throws {
+        guard !frame.isEmpty else { return }
+        result.blockBytes += packer.placeFrame(frame.encode(level: level, dictionary: dictionary))
+        result.frames += 1
+        frame.reset()
+        if packer.isFull { try flushPack(&packer, result: &result) }
+    }
+
+    /// Stores the pack being filled and the `blocks` entries ready so far.
     private func flushPack(_ packer: inout BlockPacker, result: inout CompactedWrite) throws {
-        guard !packer.pointers.isEmpty else { return }
+        let entries = packer.takeReadyEntries()
+        guard !packer.isEmpty || !entries.isEmpty else { return }
+        let stored = !packer.isEmpty
         try dest.write { dst in
-            try dst.put(packs, Keys.u32(packer.number), packer.pack.bytes, append: true)
-            for (k, v) in packer.pointers { try dst.put(blocks, k, v, append: true) }
+            if stored { try dst.put(packs, Keys.u32(packer.number), packer.pack.bytes, append: true) }
+            for (k, v) in entries { try dst.put(blocks, k, v, append: true) }
         }
-        result.packs += 1
-        packer.next()
+        if stored {
+            result.packs += 1
+            packer.next()
+        }
     }
 
     /// Postings runs from the appendable entries and earlier runs, merged by token; postings of

@@ -70,8 +70,8 @@ extension Writer {
     }
 
     /// Merges each stream's runs of small blocks (sealed by age: quiet jobs give blocks of a few
-    /// dozen lines, a stream that writes once an hour one line each) into blocks of up to
-    /// `sealLines`/`sealBytes`, across UTC hours: a quiet stream's day becomes one block, so the
+    /// dozen lines, a stream that writes once an hour one line each; or by size during ingest)
+    /// into blocks of up to `mergedBlockLines`/`mergedBlockBytes`, across UTC hours: a quiet stream's day becomes one block, so the
     /// size of a day does not depend on how fast its streams write (larger blocks compress
     /// better and cost fewer postings; per-block time bounds still prune time ranges). One
     /// transaction per stream, so readers always see each line exactly once; the merged blocks get new numbers and their postings
@@ -85,7 +85,7 @@ extension Writer {
                 return true
             }
         }
-        let small = options.sealLines / 2
+        let small = options.mergedBlockLines / 2
         var removed = Set<UInt32>()
         var written = 0
         // A stream's blocks in windows of at most ~50k lines (bounded memory per transaction).
@@ -115,7 +115,7 @@ extension Writer {
                     for i in 0..<block.count { lines.append(block.line(i)) }
                 }
             }
-            let blocks = encodeBlocks([lines], hourCut: .max)[0]
+            let blocks = encodeBlocks([lines], hourCut: .max, maxLines: options.mergedBlockLines, maxBytes: options.mergedBlockBytes)[0]
             guard blocks.count < refs.count else { continue }
             var numbered: [(UInt32, BlockTokens)] = []
             try segment.env.write { txn in

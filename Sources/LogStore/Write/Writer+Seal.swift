@@ -16,8 +16,12 @@ extension Writer {
     /// cut at a UTC hour once a block holds `hourCut` lines (by default `sealLines / 8`), and
     /// encodes them (zlib `level`, by default `options.compressionLevel`), on all cores when
     /// there is enough work.
-    func encodeBlocks<Line: SealableLine & Sendable>(_ streams: [[Line]], level: Int32? = nil, hourCut: Int? = nil) -> [[SealedBlock]] {
+    func encodeBlocks<Line: SealableLine & Sendable>(
+        _ streams: [[Line]], level: Int32? = nil, hourCut: Int? = nil, maxLines: Int? = nil, maxBytes: Int? = nil
+    ) -> [[SealedBlock]] {
         let hourCut = hourCut ?? max(1, options.sealLines / 8)
+        let maxLines = maxLines ?? options.sealLines
+        let maxBytes = maxBytes ?? options.sealBytes
         if streams.isEmpty { return [] }
         var chunks: [(stream: Int, lines: [Line])] = []
         for (i, lines) in streams.enumerated() {
@@ -31,7 +35,7 @@ extension Writer {
                 // stream's lines of several hours share a block instead of one block each, and
                 // `hits` decodes that block.
                 if !current.isEmpty
-                    && (current.count >= options.sealLines || bytes + size > options.sealBytes
+                    && (current.count >= maxLines || bytes + size > maxBytes
                         || (current.count >= hourCut && Self.hour(line.timestamp) != Self.hour(current[0].timestamp)))
                 {
                     chunks.append((i, current))
