@@ -117,13 +117,14 @@ enum SharedFrames {
     /// this short finds little repetition (its 32 KiB window is mostly empty) and its header,
     /// pointer and stream overhead are a large share of it.
     static let smallBlockBytes = 16 * 1024
-    /// Raw bytes a frame collects before it is closed: reading one block of a frame inflates
-    /// the whole frame (~0.3 ms for this much), so not more.
-    static let targetBytes = 128 * 1024
+    /// Raw bytes a frame collects before it is closed: deflate's window, beyond which a bigger
+    /// frame saves only headers (frames of 128 KiB made the shapes benchmark's days no smaller),
+    /// while reading one block of a frame inflates the whole frame.
+    static let targetBytes = 32 * 1024
 }
 
 /// SharedFrameBuilder collects the raw payloads of small blocks for one frame, in the order
-/// they are added (key order).
+/// they are added (block-number order).
 struct SharedFrameBuilder {
     struct Member {
         var key: [UInt8]

@@ -59,6 +59,7 @@ extension SegmentSnapshot {
     /// Every unit of this segment that can hold lines matching `scope`: streams the query rules
     /// out by their key, blocks the full-text index rules out and blocks outside the time window
     /// are skipped without decompressing anything. Head units carry their matching lines.
+    /// Ordered by last LSN.
     func searchUnits(_ scope: SearchScope) throws -> [SearchUnit] {
         var verdicts: [StreamID: SearchUnit.Verdict] = [:]
         func verdict(_ id: StreamID) -> SearchUnit.Verdict {
@@ -112,6 +113,9 @@ extension SegmentSnapshot {
                 return true
             }
         }
+        // By last LSN, the order compaction fills shared frames in (`SharedFrame.swift`): a
+        // visit of the day's small blocks inflates each frame once, not once per block.
+        units.sort { ($0.lastLSN, $0.number) < ($1.lastLSN, $1.number) }
         return units
     }
 

@@ -36,7 +36,7 @@ public final class Segment: Sendable {
     let dictionary: SegmentDictionary
     /// Inflated shared frames (`SharedFrame.swift`) by pack and offset, for the next block of
     /// the same frame: the file's packs never change.
-    let frames = ByteBoundedLRU<UInt64, [UInt8]>(capacity: 4 * (SharedFrames.targetBytes + SharedFrames.smallBlockBytes + 4096))
+    let frames = ByteBoundedLRU<UInt64, [UInt8]>(capacity: 8 * (SharedFrames.targetBytes + SharedFrames.smallBlockBytes + 4096))
 
     /// Read transactions open on one day at once, all processes together: LMDB's default. Its
     /// lock file is then 8 KiB (`du -sb`) instead of the 64 KiB of 1,024 slots, which was a

@@ -1,18 +1,14 @@
 import Foundation
 
 /// BlockPacker fills the packs of a compacted segment: blocks' and shared frames' bytes one
-/// after another, and the `blocks` entries (key → `BlockPointer` or `SharedRun`) in key order.
-/// A block added to the frame being filled gets its entry once the frame is placed, so entries
-/// are handed out only up to the first block still waiting for its frame (`MDB_APPEND` needs
-/// them in key order).
+/// after another, and the `blocks` entries (key → `BlockPointer` or `SharedRun`) to store with
+/// them, in key order (`MDB_APPEND`).
 struct BlockPacker {
     var pack = ByteWriter(capacity: Packs.target + 512 * 1024)
     /// The number of the pack being filled.
     var number: UInt32 = 0
-    /// `blocks` entries in key order; nil values wait for their frame.
-    private var entries: [([UInt8], [UInt8]?)] = []
-    /// Index in `entries` of each block of the frame being filled.
-    private var frameSlots: [Int] = []
+    /// `blocks` entries not stored yet, in key order.
+    private(set) var entries: [([UInt8], [UInt8])] = []
 
     /// True when the pack has reached `Packs.target` bytes.
     var isFull: Bool { pack.bytes.count >= Packs.target }
@@ -27,37 +23,25 @@ struct BlockPacker {
         return length
     }
 
-    /// Notes a block of the frame being filled, stored under `key` (its entry comes with
-    /// `placeFrame`).
-    mutating func reserveFrameMember(key: [UInt8]) {
-        frameSlots.append(entries.count)
-        entries.append((key, nil))
-    }
-
-    /// Appends the frame holding the blocks reserved since the last frame (its members, in
-    /// the order reserved); returns its length.
-    mutating func placeFrame(_ bytes: [UInt8]) -> Int {
+    /// Appends a shared frame; returns where its blocks' pointers say it is.
+    mutating func appendFrame(_ bytes: [UInt8]) -> (pack: UInt32, offset: UInt32, length: UInt32) {
         let offset = pack.bytes.count
         pack.append(bytes)
-        for (index, slot) in frameSlots.enumerated() {
-            entries[slot].1 = SharedRun(pack: number, frameOffset: UInt32(offset), frameLength: UInt32(bytes.count), index: index).encoded()
-        }
-        frameSlots.removeAll(keepingCapacity: true)
-        return bytes.count
+        return (number, UInt32(offset), UInt32(bytes.count))
     }
 
-    /// The entries ready to store, in key order (removed from the packer).
-    mutating func takeReadyEntries() -> [([UInt8], [UInt8])] {
-        let ready = entries.firstIndex { $0.1 == nil } ?? entries.count
-        let out = entries[..<ready].map { ($0.0, $0.1!) }
-        entries.removeFirst(ready)
-        for i in frameSlots.indices { frameSlots[i] -= ready }
-        return out
+    /// Adds the entry of a block already placed (a block of a shared frame).
+    mutating func addEntry(key: [UInt8], _ value: [UInt8]) {
+        entries.append((key, value))
     }
 
-    /// Starts the next pack (after the current one was stored).
+    /// Starts the next pack (after the current one and the entries were stored).
     mutating func next() {
         number += 1
         pack.bytes.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
     }
+
+    /// Forgets the entries (after they were stored with a pack not yet full).
+    mutating func clearEntries() { entries.removeAll(keepingCapacity: true) }
 }

@@ -183,46 +183,119 @@ struct CompactedSegmentWriter {
         }
     }
 
-    /// Blocks in key order (a stream's blocks side by side), re-encoded in parallel batches of
-    /// 256, concatenated into packs of about `Packs.target` bytes; small blocks
-    /// (`SharedFrames.smallBlockBytes`) go into shared frames instead (`SharedFrame.swift`).
+    /// The day's small blocks (`SharedFrames.smallBlockBytes`) into shared frames
+    /// (`SharedFrame.swift`), then every other block in key order (a stream's blocks side by
+    /// side), re-encoded in parallel batches of 256, all concatenated into packs of about
+    /// `Packs.target` bytes.
     private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws {
         var packer = BlockPacker()
-        var frame = SharedFrameBuilder()
-        var batch: [(key: [UInt8], block: StoredBlock, packed: Bool)] = []
-        let segment = source.segment
+        let framed = try frameSmallBlocks(source, dictionary: dictionary, into: &packer, result: &result)
+        var batch: [(key: [UInt8], block: StoredBlock, packed: Bool, framed: [UInt8]?)] = []
         try source.forEachBlock { block, key, packed in
-            batch.append((key.array, block, packed))
+            let k = key.array
+            batch.append((k, block, packed, framed[k]))
             if batch.count >= 256 {
-                try packBatch(batch, segment: segment, dictionary: dictionary, into: &packer, frame: &frame, result: &result)
+                try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
                 batch.removeAll(keepingCapacity: true)
             }
             return true
         }
-        try packBatch(batch, segment: segment, dictionary: dictionary, into: &packer, frame: &frame, result: &result)
-        try placeFrame(&frame, dictionary: dictionary, into: &packer, result: &result)
+        try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
         try flushPack(&packer, result: &result)
     }
 
-    /// What compaction makes of one block: copied as it is (already packed), re-encoded, or
-    /// its raw payload for a shared frame.
-    private enum Rewrite {
-        case copy
-        case block([UInt8])
-        case shared(BlockHeader, [UInt8])
+    /// Whether compaction stores `block` in a shared frame.
+    private static func isSmall(_ block: StoredBlock) -> Bool {
+        block.frame != nil || block.header.rawSize < SharedFrames.smallBlockBytes
+    }
+
+    /// Writes the small blocks into shared frames in the order of their last LSN — the order a
+    /// search (newest first, by LSN) reads them, one frame after another rather than a frame
+    /// per block — and returns the `blocks` value (`SharedRun`) of each by key.
+    private func frameSmallBlocks(
+        _ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into packer: inout BlockPacker, result: inout CompactedWrite
+    ) throws -> [[UInt8]: [UInt8]] {
+        var framed: [[UInt8]: [UInt8]] = [:]
+        var frame = SharedFrameBuilder()
+        var batch: [(key: [UInt8], block: StoredBlock)] = []
+        let segment = source.segment
+        let sourceDictionary = self.sourceDictionary
+        func flush(_ batch: [(key: [UInt8], block: StoredBlock)], packer: inout BlockPacker, result: inout CompactedWrite) throws {
+            guard !batch.isEmpty else { return }
+            nonisolated(unsafe) let work = batch
+            let output = UnsafeMutableBufferPointer<(BlockHeader, [UInt8])?>.allocate(capacity: work.count)
+            output.initialize(repeating: nil)
+            defer {
+                output.deinitialize()
+                output.deallocate()
+            }
+            nonisolated(unsafe) let out = output
+            let failed = Mutex<Error?>(nil)
+            DispatchQueue.concurrentPerform(iterations: work.count) { i in
+                let block = work[i].block
+                do {
+                    if block.frame != nil {
+                        out[i] = (block.header, try block.rawPayload(segment: segment))
+                    } else {
+                        out[i] = try BlockCodec.currentRawPayload(block.bytes, source: sourceDictionary)
+                    }
+                } catch {
+                    failed.withLock { $0 = error }
+                }
+            }
+            if let error = failed.withLock({ $0 }) { throw error }
+            for (i, item) in work.enumerated() {
+                let (header, raw) = output[i]!
+                result.blocks += 1
+                result.reencoded += 1
+                result.rawBytes += raw.count
+                frame.add(key: item.key, header: header, payload: raw)
+                if frame.isFull { try place(&packer, result: &result) }
+            }
+        }
+        func place(_ packer: inout BlockPacker, result: inout CompactedWrite) throws {
+            guard !frame.isEmpty else { return }
+            let bytes = frame.encode(level: level, dictionary: dictionary)
+            let (pack, offset, length) = packer.appendFrame(bytes)
+            for (index, member) in frame.members.enumerated() {
+                framed[member.key] = SharedRun(pack: pack, frameOffset: offset, frameLength: length, index: index).encoded()
+            }
+            result.blockBytes += bytes.count
+            result.frames += 1
+            frame.reset()
+            if packer.isFull { try flushPack(&packer, result: &result) }
+        }
+        var small: [(lastLSN: LSN, stream: StreamID, firstLSN: LSN)] = []
+        try source.forEachBlockRef { ref in
+            guard let block = try source.block(stream: ref.stream, firstLSN: ref.firstLSN), Self.isSmall(block) else { return true }
+            small.append((ref.lastLSN, ref.stream, ref.firstLSN))
+            return true
+        }
+        small.sort { ($0.lastLSN, $0.stream) < ($1.lastLSN, $1.stream) }
+        for item in small {
+            guard let block = try source.block(stream: item.stream, firstLSN: item.firstLSN) else { continue }
+            batch.append((block.key, block))
+            if batch.count >= 256 {
+                try flush(batch, packer: &packer, result: &result)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        try flush(batch, packer: &packer, result: &result)
+        try place(&packer, result: &result)
+        return framed
     }
 
     /// Re-encodes the blocks of `batch` not packed yet on every core (their bytes point into the
-    /// source's map, valid while its snapshot is open) and appends all of them to the pack, the
-    /// small ones through `frame`.
+    /// source's map, valid while its snapshot is open) and appends all of them to the pack; the
+    /// blocks of shared frames (`framed`, their `blocks` value) only get their entries.
     private func packBatch(
-        _ batch: [(key: [UInt8], block: StoredBlock, packed: Bool)], segment: Segment, dictionary: [UInt8]?,
-        into packer: inout BlockPacker, frame: inout SharedFrameBuilder, result: inout CompactedWrite
+        _ batch: [(key: [UInt8], block: StoredBlock, packed: Bool, framed: [UInt8]?)], dictionary: [UInt8]?, into packer: inout BlockPacker,
+        result: inout CompactedWrite
     ) throws {
         guard !batch.isEmpty else { return }
         nonisolated(unsafe) let work = batch
-        let output = UnsafeMutableBufferPointer<Rewrite>.allocate(capacity: work.count)
-        output.initialize(repeating: .copy)
+        let output = UnsafeMutableBufferPointer<[UInt8]?>.allocate(capacity: work.count)
+        output.initialize(repeating: nil)
         defer {
             output.deinitialize()
             output.deallocate()
@@ -232,66 +305,44 @@ struct CompactedSegmentWriter {
         let level = self.level
         let source = sourceDictionary
         DispatchQueue.concurrentPerform(iterations: work.count) { i in
-            let item = work[i]
-            guard !item.packed else { return }
+            guard !work[i].packed, work[i].framed == nil else { return }
             do {
-                let header = item.block.header
-                if item.block.frame != nil {
-                    out[i] = .shared(header, try item.block.rawPayload(segment: segment))
-                } else if header.rawSize < SharedFrames.smallBlockBytes {
-                    let (current, raw) = try BlockCodec.currentRawPayload(item.block.bytes, source: source)
-                    out[i] = .shared(current, raw)
-                } else {
-                    out[i] = .block(try BlockCodec.recompress(item.block.bytes, level: level, source: source, dictionary: dictionary))
-                }
+                out[i] = try BlockCodec.recompress(work[i].block.bytes, level: level, source: source, dictionary: dictionary)
             } catch {
                 failed.withLock { $0 = error }
             }
         }
         if let error = failed.withLock({ $0 }) { throw error }
         for (i, item) in work.enumerated() {
-            result.blocks += 1
-            switch output[i] {
-            case .copy:
-                result.blockBytes += packer.append(key: item.key, item.block.bytes)
-            case .block(let bytes):
+            if let pointer = item.framed {
+                packer.addEntry(key: item.key, pointer)
+                continue
+            }
+            if output[i] != nil {
                 result.reencoded += 1
                 result.rawBytes += item.block.header.rawSize
-                result.blockBytes += packer.append(key: item.key, bytes)
-            case .shared(let header, let raw):
-                result.reencoded += 1
-                result.rawBytes += raw.count
-                packer.reserveFrameMember(key: item.key)
-                frame.add(key: item.key, header: header, payload: raw)
-                if frame.isFull { try placeFrame(&frame, dictionary: dictionary, into: &packer, result: &result) }
             }
+            let length: Int
+            if let bytes = output[i] { length = packer.append(key: item.key, bytes) } else { length = packer.append(key: item.key, item.block.bytes) }
+            result.blocks += 1
+            result.blockBytes += length
             if packer.isFull { try flushPack(&packer, result: &result) }
         }
     }
 
-    /// Compresses the frame being filled and places it in the pack.
-    private func placeFrame(
-        _ frame: inout SharedFrameBuilder, dictionary: [UInt8]?, into packer: inout BlockPacker, result: inout CompactedWrite
-    ) throws {
-        guard !frame.isEmpty else { return }
-        result.blockBytes += packer.placeFrame(frame.encode(level: level, dictionary: dictionary))
-        result.frames += 1
-        frame.reset()
-        if packer.isFull { try flushPack(&packer, result: &result) }
-    }
-
-    /// Stores the pack being filled and the `blocks` entries ready so far.
+    /// Stores the pack being filled (when full, or at the end) and the `blocks` entries so far.
     private func flushPack(_ packer: inout BlockPacker, result: inout CompactedWrite) throws {
-        let entries = packer.takeReadyEntries()
-        guard !packer.isEmpty || !entries.isEmpty else { return }
         let stored = !packer.isEmpty
+        guard stored || !packer.entries.isEmpty else { return }
         try dest.write { dst in
             if stored { try dst.put(packs, Keys.u32(packer.number), packer.pack.bytes, append: true) }
-            for (k, v) in entries { try dst.put(blocks, k, v, append: true) }
+            for (k, v) in packer.entries { try dst.put(blocks, k, v, append: true) }
         }
         if stored {
             result.packs += 1
             packer.next()
+        } else {
+            packer.clearEntries()
         }
     }
 
