@@ -33,7 +33,8 @@ case $target in
           '{"query":{"prefix":{"log":"err"}}}' '{"query":{"bool":{"should":[{"match":{"log":{"query":"a b","operator":"and"}}}],"minimum_should_match":1}}}'; do
         printf '%s' "$q" > "$corpus/seed$i"; i=$((i + 1)); done ;;
   FuzzBlock) printf '\0%s' "$(head -c 3000 "$fixtures"/reana/input_job.log)" > "$corpus/lines"
-      printf '\0short line\nanother\n\nlast' > "$corpus/short" ;;
+      printf '\0short line\nanother\n\nlast' > "$corpus/short"
+      printf '\016%s' "$(head -c 3000 "$fixtures"/reana/input_job.log)" > "$corpus/frame" ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 log=$root/.build-fuzz/$target.log

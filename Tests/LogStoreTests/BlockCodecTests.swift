@@ -207,6 +207,38 @@ struct BlockCodecTests {
         #expect(throws: CorruptDataError.self, "a unit past 10^9 ns") { try bytes.withUnsafeBytes { try BlockCodec.decode($0) } }
     }
 
+    /// A shared frame gives back each of its blocks' lines; a bit flipped anywhere in it is
+    /// caught (by the crc, or by the header and member table checks) and never read as lines.
+    @Test func sharedFramesRoundTripAndCatchCorruption() throws {
+        var random = SeededRandom(seed: 11)
+        var blocks: [[BlockLine]] = []
+        for b in 0..<40 {
+            var lines: [BlockLine] = []
+            for i in 0..<(1 + Int(random.next() % 9)) {
+                let jitter = Int64(random.next() % 3) * 1_000_000
+                let timestamp: Int64 = 1_700_000_000_000_000_000 + Int64(b * 1000 + i) * 1_000_000 + jitter
+                let message = Array("job \(b) line \(i) \(random.next() % 1000)".utf8)
+                let fields = Array(#"{"kubernetes.labels.job-name":"job-\#(b)"}"#.utf8)
+                lines.append(BlockLine(timestamp: timestamp, lsn: LSN(b * 100 + i + 1), message: message, fields: fields))
+            }
+            blocks.append(lines)
+        }
+        let (frame, firsts) = BlockCodec.encodeFrame(blocks)
+        let decoded = try frame.withUnsafeBytes { try BlockCodec.decodeFrame($0, firstLSNs: firsts) }
+        #expect(decoded.count == blocks.count)
+        for (block, lines) in zip(decoded, blocks) {
+            let sorted = lines.sorted { $0.position < $1.position }
+            #expect((0..<block.count).map { block.line($0) } == sorted)
+        }
+        let separately = blocks.map { BlockCodec.encode($0, level: 9).count }.reduce(0, +)
+        #expect(frame.count * 3 < separately, "one frame (\(frame.count) bytes) is far smaller than the blocks one by one (\(separately))")
+        for position in stride(from: 0, to: frame.count, by: 7) {
+            var bad = frame
+            bad[position] ^= 0x04
+            #expect(throws: CorruptDataError.self, "byte \(position)") { try bad.withUnsafeBytes { try BlockCodec.decodeFrame($0, firstLSNs: firsts) } }
+        }
+    }
+
     /// Blocks of version 1 (every line's fields stored in full) still decode to the same lines.
     @Test func version1BlocksStillDecode() throws {
         let lines = (0..<400).map { (i: Int) -> BlockLine in

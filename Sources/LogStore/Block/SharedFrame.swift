@@ -169,3 +169,35 @@ struct SharedFrameBuilder {
         members.removeAll(keepingCapacity: true)
     }
 }
+
+extension BlockCodec {
+    /// One shared frame holding `blocks` (each a block's lines, sorted here by `(timestamp,
+    /// LSN)`), compressed at `level`: the frame compaction writes for them, for tools and
+    /// tests. Returns the frame's stored bytes and each block's first LSN (its key's).
+    public static func encodeFrame(_ blocks: [[BlockLine]], level: Int32 = 9) -> (bytes: [UInt8], firstLSNs: [LSN]) {
+        var builder = SharedFrameBuilder()
+        var firsts: [LSN] = []
+        for lines in blocks where !lines.isEmpty {
+            let (header, raw) = rawColumns(lines.sorted { $0.position < $1.position })
+            builder.add(key: [], header: header, payload: raw)
+            firsts.append(header.firstLSN)
+        }
+        return (builder.encode(level: level, dictionary: nil), firsts)
+    }
+
+    /// Every block of the shared frame `bytes` (without a preset dictionary), decoded; the
+    /// member at index i read with `firstLSNs[i]` as its first LSN. Checks the frame's crc, its
+    /// member table and each block's columns.
+    public static func decodeFrame(_ bytes: UnsafeRawBufferPointer, firstLSNs: [LSN]) throws(CorruptDataError) -> [DecodedBlock] {
+        let frame = try BlockHeader(parsing: bytes, frame: true)
+        guard firstLSNs.count == frame.count else { throw CorruptDataError("frame of \(frame.count) blocks, \(firstLSNs.count) first LSNs") }
+        let raw = try framePayload(bytes, dictionary: nil)
+        var blocks: [DecodedBlock] = []
+        for (index, first) in firstLSNs.enumerated() {
+            let member = try FrameMember.read(bytes, frame: frame, index: index)
+            let run = Array(raw[member.runOffset..<(member.runOffset + member.runLength)])
+            blocks.append(try DecodedBlock(header: member.header(firstLSN: first, frame: frame), payload: run))
+        }
+        return blocks
+    }
+}
