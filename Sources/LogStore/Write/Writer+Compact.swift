@@ -60,7 +60,7 @@ extension Writer {
             "segment rewritten",
             metadata: [
                 "segment": "\(Day.name(day))", "blocks": "\(written.blocks) (\(written.reencoded) re-encoded)",
-                "raw MB": "\(written.rawBytes / 1_000_000)", "block bytes": "\(written.blockBytes)", "packs": "\(written.packs)",
+                "raw MB": "\(written.rawBytes / 1_000_000)", "block bytes": "\(written.blockBytes)", "packs": "\(written.packs)", "shared frames": "\(written.frames)",
                 "postings runs": "\(written.runs) (\(written.runBytes) bytes)", "dictionary bytes": "\(written.dictionaryBytes)",
                 "seconds": "\(seconds)",
             ])
