@@ -221,31 +221,14 @@ struct CompactedSegmentWriter {
         let segment = source.segment
         let sourceDictionary = self.sourceDictionary
         func flush(_ batch: [(key: [UInt8], block: StoredBlock)], packer: inout BlockPacker, result: inout CompactedWrite) throws {
-            guard !batch.isEmpty else { return }
-            nonisolated(unsafe) let work = batch
-            let output = UnsafeMutableBufferPointer<(BlockHeader, [UInt8])?>.allocate(capacity: work.count)
-            output.initialize(repeating: nil)
-            defer {
-                output.deinitialize()
-                output.deallocate()
-            }
-            nonisolated(unsafe) let out = output
-            let failed = Mutex<Error?>(nil)
-            DispatchQueue.concurrentPerform(iterations: work.count) { i in
+            nonisolated(unsafe) let work = batch  // block bytes in the map, valid while the snapshot is open
+            let output = try concurrentMap(work.count) { i -> (BlockHeader, [UInt8]) in
                 let block = work[i].block
-                do {
-                    if block.frame != nil {
-                        out[i] = (block.header, try block.rawPayload(segment: segment))
-                    } else {
-                        out[i] = try BlockCodec.currentRawPayload(block.bytes, source: sourceDictionary)
-                    }
-                } catch {
-                    failed.withLock { $0 = error }
-                }
+                if block.frame != nil { return (block.header, try block.rawPayload(segment: segment)) }
+                return try BlockCodec.currentRawPayload(block.bytes, source: sourceDictionary)
             }
-            if let error = failed.withLock({ $0 }) { throw error }
             for (i, item) in work.enumerated() {
-                let (header, raw) = output[i]!
+                let (header, raw) = output[i]
                 result.blocks += 1
                 result.reencoded += 1
                 result.rawBytes += raw.count
@@ -293,26 +276,13 @@ struct CompactedSegmentWriter {
         result: inout CompactedWrite
     ) throws {
         guard !batch.isEmpty else { return }
-        nonisolated(unsafe) let work = batch
-        let output = UnsafeMutableBufferPointer<[UInt8]?>.allocate(capacity: work.count)
-        output.initialize(repeating: nil)
-        defer {
-            output.deinitialize()
-            output.deallocate()
-        }
-        nonisolated(unsafe) let out = output
-        let failed = Mutex<Error?>(nil)
+        nonisolated(unsafe) let work = batch  // block bytes in the map, valid while the snapshot is open
         let level = self.level
         let source = sourceDictionary
-        DispatchQueue.concurrentPerform(iterations: work.count) { i in
-            guard !work[i].packed, work[i].framed == nil else { return }
-            do {
-                out[i] = try BlockCodec.recompress(work[i].block.bytes, level: level, source: source, dictionary: dictionary)
-            } catch {
-                failed.withLock { $0 = error }
-            }
+        let output = try concurrentMap(work.count) { i -> [UInt8]? in
+            guard !work[i].packed, work[i].framed == nil else { return nil }
+            return try BlockCodec.recompress(work[i].block.bytes, level: level, source: source, dictionary: dictionary)
         }
-        if let error = failed.withLock({ $0 }) { throw error }
         for (i, item) in work.enumerated() {
             if let pointer = item.framed {
                 packer.addEntry(key: item.key, pointer)

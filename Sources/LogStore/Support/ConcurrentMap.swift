@@ -1,0 +1,28 @@
+import Foundation
+import Synchronization
+
+/// `body(0) … body(count − 1)` on every core, in an array in that order; the first error any
+/// of them throws is rethrown once all have run. `body` must be safe to call concurrently.
+func concurrentMap<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+    guard count > 0 else { return [] }
+    let output = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+    output.initialize(repeating: nil)
+    defer {
+        output.deinitialize()
+        output.deallocate()
+    }
+    nonisolated(unsafe) let out = output
+    let failed = Mutex<(any Error)?>(nil)
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let work = body
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            do {
+                out[i] = try work(i)
+            } catch {
+                failed.withLock { $0 = $0 ?? error }
+            }
+        }
+    }
+    if let error = failed.withLock({ $0 }) { throw error }
+    return output.map { $0! }
+}
