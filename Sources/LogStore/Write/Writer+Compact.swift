@@ -71,11 +71,12 @@ extension Writer {
 
     /// Merges each stream's runs of small blocks (sealed by age: quiet jobs give blocks of a few
     /// dozen lines, a stream that writes once an hour one line each; or by size during ingest)
-    /// into blocks of up to `mergedBlockLines`/`mergedBlockBytes`, across UTC hours: a quiet stream's day becomes one block, so the
-    /// size of a day does not depend on how fast its streams write (larger blocks compress
-    /// better and cost fewer postings; per-block time bounds still prune time ranges). One
-    /// transaction per stream, so readers always see each line exactly once; the merged blocks get new numbers and their postings
-    /// go to the pending index (flushed by the caller), the old numbers are returned.
+    /// into blocks of up to `mergedBlockLines`/`mergedBlockBytes`, across UTC hours: a quiet
+    /// stream's day becomes one block, so the size of a day does not depend on how fast its
+    /// streams write (larger blocks compress better and cost fewer postings; per-block time
+    /// bounds still prune time ranges). One transaction per stream window, so readers always see
+    /// each line exactly once; the merged blocks get new numbers and their postings go to the
+    /// pending index (flushed by the caller), the old numbers are returned.
     /// Writer thread only (compaction).
     func mergeSmallBlocks(_ segment: Segment) throws -> (removed: Set<UInt32>, written: Int) {
         var byStream: [StreamID: [BlockRef]] = [:]

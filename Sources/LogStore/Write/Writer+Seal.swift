@@ -12,8 +12,9 @@ extension Writer {
     static let sealBudgetStreams = 16
     static let sealBudgetBytes = 8 << 20
 
-    /// Splits each stream's lines into blocks of at most `sealLines` lines / `sealBytes` bytes,
-    /// cut at a UTC hour once a block holds `hourCut` lines (by default `sealLines / 8`), and
+    /// Splits each stream's lines into blocks of at most `maxLines` lines / `maxBytes` bytes (by
+    /// default `sealLines` / `sealBytes`), cut at a UTC hour once a block holds `hourCut` lines
+    /// (by default `sealLines / 8`), and
     /// encodes them (zlib `level`, by default `options.compressionLevel`), on all cores when
     /// there is enough work.
     func encodeBlocks<Line: SealableLine & Sendable>(
