@@ -12,18 +12,8 @@ final class BlockCache: Sendable {
         lru = ByteBoundedLRU(capacity: capacity)
     }
 
-    /// The decoded block stored as `bytes` (identity `id`), from the cache when it is there;
-    /// `dictionary` is its segment's (codec 3).
-    func decoded(_ id: BlockID, bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary? = nil) throws(CorruptDataError) -> DecodedBlock {
-        if lru.capacity == 0 { return try BlockCodec.decode(bytes, dictionary: dictionary) }
-        if let found = lru.get(id) { return found }
-        let block = try BlockCodec.decode(bytes, dictionary: dictionary)
-        lru.put(id, block, size: block.memorySize + id.memorySize)
-        return block
-    }
-
     /// The decoded block `id`, from the cache when it is there, else made by `make` and kept.
-    func decoded(_ id: BlockID, _ make: () throws -> DecodedBlock) throws -> DecodedBlock {
+    func decoded(_ id: BlockID, _ make: () throws(CorruptDataError) -> DecodedBlock) throws(CorruptDataError) -> DecodedBlock {
         if lru.capacity == 0 { return try make() }
         if let found = lru.get(id) { return found }
         let block = try make()

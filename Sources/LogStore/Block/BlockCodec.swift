@@ -151,7 +151,7 @@ public enum BlockCodec {
     /// payloads one after another) compressed at `level` (codec 3 with `dictionary` when
     /// smaller), under a block header of version `BlockHeader.frameVersion` whose count is its
     /// number of blocks.
-    static func encodeFrame(
+    static func assembleFrame(
         _ raw: [UInt8], table: [UInt8], members: Int, minTimestamp: Int64, maxTimestamp: Int64, firstLSN: LSN, lastLSN: LSN,
         level: Int32, dictionary: [UInt8]?
     ) -> [UInt8] {
@@ -171,12 +171,9 @@ public enum BlockCodec {
     /// is a frame, its crc and its inflated size.
     static func framePayload(_ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?) throws(CorruptDataError) -> [UInt8] {
         let header = try BlockHeader(parsing: bytes, frame: true)
-        var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
-        crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...]), crc: crc)
-        guard crc == header.crc else { throw CorruptDataError("shared frame crc mismatch (stored \(header.crc), computed \(crc))") }
-        var r = ByteReader(bytes, offset: BlockHeader.size)
-        let tableEnd = try r.length() + r.offset
-        guard tableEnd <= bytes.count else { throw CorruptDataError("shared frame table beyond its frame") }
+        try checkCRC(bytes, header, of: "shared frame")
+        let table = try FrameMember.table(bytes)
+        let tableEnd = table.offset + table.remaining
         return try inflatePayload(UnsafeRawBufferPointer(rebasing: bytes[tableEnd...]), header: header, dictionary: dictionary)
     }
 
@@ -198,11 +195,16 @@ public enum BlockCodec {
         _ bytes: UnsafeRawBufferPointer, dictionary: SegmentDictionary?
     ) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
         let header = try BlockHeader(parsing: bytes)
+        try checkCRC(bytes, header, of: "block")
+        return (header, try inflatePayload(UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...]), header: header, dictionary: dictionary))
+    }
+
+    /// Checks the crc of a stored block or frame (`header`, parsed from `bytes`): over the
+    /// header's first 52 bytes, then every byte after the header.
+    private static func checkCRC(_ bytes: UnsafeRawBufferPointer, _ header: BlockHeader, of what: String) throws(CorruptDataError) {
         var crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
-        let stored = UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...])
-        crc = Compression.crc32(stored, crc: crc)
-        guard crc == header.crc else { throw CorruptDataError("block crc mismatch (stored \(header.crc), computed \(crc))") }
-        return (header, try inflatePayload(stored, header: header, dictionary: dictionary))
+        crc = Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[BlockHeader.size...]), crc: crc)
+        guard crc == header.crc else { throw CorruptDataError("\(what) crc mismatch (stored \(header.crc), computed \(crc))") }
     }
 
     /// The payload of a block before its codec, from the `stored` bytes after its header

@@ -30,7 +30,7 @@ extension Segment {
                 stream: stream, bytes: bytes, header: member.header(firstLSN: firstLSN, frame: frame),
                 frame: StoredBlock.FramePlace(
                     pack: run.pack, offset: run.frameOffset, run: member.runOffset..<(member.runOffset + member.runLength),
-                    frameBytes: bytes.count, frameRaw: frame.rawSize))
+                    frameRaw: frame.rawSize))
         }
         let bytes = try blockBytes(txn, value)
         return StoredBlock(stream: stream, bytes: bytes, header: try BlockHeader(parsing: bytes))
@@ -38,7 +38,7 @@ extension Segment {
 
     /// The inflated payload of the shared frame at `offset` of pack `pack` (`bytes`, its stored
     /// form), from `frames` when there: a scan reads a frame's blocks one after another.
-    func inflatedFrame(pack: UInt32, offset: UInt32, bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+    func inflatedFrame(pack: UInt32, offset: UInt32, bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> [UInt8] {
         let key = UInt64(pack) << 32 | UInt64(offset)
         if let found = frames.get(key) { return found }
         let raw = try BlockCodec.framePayload(bytes, dictionary: dictionary)

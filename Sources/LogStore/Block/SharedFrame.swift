@@ -78,35 +78,56 @@ struct FrameMember: Equatable {
         return header
     }
 
+    /// A reader of the member table of the frame stored as `bytes`, ending where the table ends.
+    static func table(_ bytes: UnsafeRawBufferPointer) throws(CorruptDataError) -> ByteReader {
+        var r = ByteReader(bytes, offset: BlockHeader.size)
+        let length = try r.length()
+        guard r.offset + length <= bytes.count else { throw CorruptDataError("shared frame table beyond its frame") }
+        return ByteReader(UnsafeRawBufferPointer(rebasing: bytes[..<(r.offset + length)]), offset: r.offset)
+    }
+
     /// Member `index` of the frame stored as `bytes` (header `frame`), read from its table.
     static func read(_ bytes: UnsafeRawBufferPointer, frame: BlockHeader, index: Int) throws(CorruptDataError) -> FrameMember {
         guard index < frame.count else { throw CorruptDataError("shared block \(index) of a frame of \(frame.count)") }
-        var r = ByteReader(bytes, offset: BlockHeader.size)
-        let tableEnd = try r.length() + r.offset
-        guard tableEnd <= bytes.count else { throw CorruptDataError("shared frame table beyond its frame") }
+        var found: FrameMember?
+        try walk(bytes, frame: frame, through: index) { i, member in if i == index { found = member } }
+        return found!
+    }
+
+    /// Every member of the frame stored as `bytes` (header `frame`), in one pass of its table.
+    static func all(_ bytes: UnsafeRawBufferPointer, frame: BlockHeader) throws(CorruptDataError) -> [FrameMember] {
+        var members: [FrameMember] = []
+        members.reserveCapacity(frame.count)
+        if frame.count > 0 { try walk(bytes, frame: frame, through: frame.count - 1) { _, member in members.append(member) } }
+        return members
+    }
+
+    /// Calls `body` with members 0 … `last` of the frame's table, in order.
+    private static func walk(
+        _ bytes: UnsafeRawBufferPointer, frame: BlockHeader, through last: Int, _ body: (Int, FrameMember) -> Void
+    ) throws(CorruptDataError) {
+        var r = try table(bytes)
         var offset = 0
-        var i = 0
-        while true {
+        for i in 0...last {
             let length = try r.varint()
             let count = try r.varint()
             let start = try r.varint()
             let span = try r.varint()
             let lsnSpan = try r.varint()
             let unit = try r.varint()
-            guard r.offset <= tableEnd, length <= UInt64(frame.rawSize), count >= 1, count <= length, start <= UInt64(Int64.max),
+            guard length <= UInt64(frame.rawSize), count >= 1, count <= length, start <= UInt64(Int64.max),
                 span <= UInt64(Int64.max), unit < UInt64(BlockHeader.unitNanos.count)
             else { throw CorruptDataError("shared frame table entry \(i) does not parse") }
-            if i == index {
-                guard offset + Int(length) <= frame.rawSize else {
-                    throw CorruptDataError("shared block run ends at \(offset + Int(length)), its frame holds \(frame.rawSize) bytes")
-                }
-                let min = frame.minTimestamp &+ Int64(start)
-                return FrameMember(
-                    runOffset: offset, runLength: Int(length), count: Int(count), minTimestamp: min, maxTimestamp: min &+ Int64(span),
-                    lastLSNDelta: lsnSpan, timeUnit: UInt8(unit))
+            guard offset + Int(length) <= frame.rawSize else {
+                throw CorruptDataError("shared block run ends at \(offset + Int(length)), its frame holds \(frame.rawSize) bytes")
             }
+            let min = frame.minTimestamp &+ Int64(start)
+            body(
+                i,
+                FrameMember(
+                    runOffset: offset, runLength: Int(length), count: Int(count), minTimestamp: min, maxTimestamp: min &+ Int64(span),
+                    lastLSNDelta: lsnSpan, timeUnit: UInt8(unit)))
             offset += Int(length)
-            i += 1
         }
     }
 }
@@ -121,10 +142,13 @@ enum SharedFrames {
     /// frame saves only headers (frames of 128 KiB made the shapes benchmark's days no smaller),
     /// while reading one block of a frame inflates the whole frame.
     static let targetBytes = 32 * 1024
+    /// Most blocks in one frame: a block's header is found by walking the frame's member table,
+    /// so the walk stays a few hundred entries even for frames of one-line blocks.
+    static let maxMembers = 256
 }
 
 /// SharedFrameBuilder collects the raw payloads of small blocks for one frame, in the order
-/// they are added (block-number order).
+/// they are added (compaction adds them by last LSN).
 struct SharedFrameBuilder {
     struct Member {
         var key: [UInt8]
@@ -137,7 +161,7 @@ struct SharedFrameBuilder {
     private(set) var members: [Member] = []
 
     var isEmpty: Bool { members.isEmpty }
-    var isFull: Bool { raw.count >= SharedFrames.targetBytes }
+    var isFull: Bool { raw.count >= SharedFrames.targetBytes || members.count >= SharedFrames.maxMembers }
 
     /// Adds the block stored under `key` (its header and raw payload, in the current version).
     mutating func add(key: [UInt8], header: BlockHeader, payload: [UInt8]) {
@@ -158,7 +182,7 @@ struct SharedFrameBuilder {
             table.varint(m.header.lastLSN &- m.header.firstLSN)
             table.varint(UInt64(m.header.timeUnit))
         }
-        return BlockCodec.encodeFrame(
+        return BlockCodec.assembleFrame(
             raw, table: table.bytes, members: members.count, minTimestamp: minTimestamp,
             maxTimestamp: members.map(\.header.maxTimestamp).max()!, firstLSN: members.map(\.header.firstLSN).min()!,
             lastLSN: members.map(\.header.lastLSN).max()!, level: level, dictionary: dictionary)
@@ -193,8 +217,7 @@ extension BlockCodec {
         guard firstLSNs.count == frame.count else { throw CorruptDataError("frame of \(frame.count) blocks, \(firstLSNs.count) first LSNs") }
         let raw = try framePayload(bytes, dictionary: nil)
         var blocks: [DecodedBlock] = []
-        for (index, first) in firstLSNs.enumerated() {
-            let member = try FrameMember.read(bytes, frame: frame, index: index)
+        for (member, first) in zip(try FrameMember.all(bytes, frame: frame), firstLSNs) {
             let run = Array(raw[member.runOffset..<(member.runOffset + member.runLength)])
             blocks.append(try DecodedBlock(header: member.header(firstLSN: first, frame: frame), payload: run))
         }

@@ -124,12 +124,9 @@ struct SegmentSnapshot: ~Copyable {
     /// refuses are skipped by their key, their headers unread.
     func forEachBlock(of stream: StreamID, where include: ((LSN) -> Bool)? = nil, _ body: (StoredBlock) throws -> Bool) throws {
         try txn.scan(segment.blocks, prefix: Keys.u64(stream)) { k, v in
-            if let include {
-                guard k.count == 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
-                guard include(try Keys.decodeU64(UnsafeRawBufferPointer(rebasing: k[8...]))) else { return true }
-            }
             guard k.count == 16 else { throw CorruptDataError("block key of \(k.count) bytes") }
             let lsn = try Keys.decodeU64(UnsafeRawBufferPointer(rebasing: k[8...]))
+            if let include, !include(lsn) { return true }
             return try body(try segment.storedBlock(txn, stream: stream, firstLSN: lsn, value: v))
         }
     }

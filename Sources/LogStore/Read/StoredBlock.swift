@@ -19,8 +19,6 @@ struct StoredBlock {
         let pack: UInt32
         let offset: UInt32
         let run: Range<Int>
-        /// The frame's stored bytes (for `stats`, shared with the frame's other blocks).
-        let frameBytes: Int
         /// The frame's raw bytes.
         let frameRaw: Int
     }
@@ -38,7 +36,7 @@ struct StoredBlock {
     /// Stored bytes this block accounts for: its own, or its share of its frame's (by raw size).
     var storedSize: Int {
         guard let frame else { return bytes.count }
-        return frame.frameRaw == 0 ? 0 : Int((Double(frame.frameBytes) * Double(frame.run.count) / Double(frame.frameRaw)).rounded())
+        return frame.frameRaw == 0 ? 0 : Int((Double(bytes.count) * Double(frame.run.count) / Double(frame.frameRaw)).rounded())
     }
 
     /// The block's identity for caches (`BlockID`) in `segment`.
@@ -48,7 +46,7 @@ struct StoredBlock {
 
     /// The block's payload before its codec (crc and size checked): for a block of a shared
     /// frame, its run of the inflated frame (from the segment's frame cache).
-    func rawPayload(segment: Segment) throws -> [UInt8] {
+    func rawPayload(segment: Segment) throws(CorruptDataError) -> [UInt8] {
         if let frame {
             let raw = try segment.inflatedFrame(pack: frame.pack, offset: frame.offset, bytes: bytes)
             guard frame.run.upperBound <= raw.count else {
@@ -59,15 +57,21 @@ struct StoredBlock {
         return try BlockCodec.rawPayload(bytes, dictionary: segment.dictionary).1
     }
 
+    /// The block's header and raw payload in the current block version (what a shared frame
+    /// holds): a block of an earlier version is laid out again.
+    func currentRawPayload(segment: Segment) throws(CorruptDataError) -> (BlockHeader, [UInt8]) {
+        if frame != nil { return (header, try rawPayload(segment: segment)) }
+        return try BlockCodec.currentRawPayload(bytes, source: segment.dictionary)
+    }
+
     /// The block's lines, from `cache` when given (under `id(in: segment)`), else decoded afresh.
     /// Safe on any thread while the snapshot that found the block is open.
-    func decode(cache: BlockCache?, segment: Segment) throws -> DecodedBlock {
-        if frame != nil {
-            let make = { () throws -> DecodedBlock in try DecodedBlock(header: header, payload: try rawPayload(segment: segment)) }
-            guard let cache else { return try make() }
-            return try cache.decoded(id(in: segment), make)
+    func decode(cache: BlockCache?, segment: Segment) throws(CorruptDataError) -> DecodedBlock {
+        let make = { () throws(CorruptDataError) -> DecodedBlock in
+            if frame == nil { return try BlockCodec.decode(bytes, dictionary: segment.dictionary) }
+            return try DecodedBlock(header: header, payload: try rawPayload(segment: segment))
         }
-        guard let cache else { return try BlockCodec.decode(bytes, dictionary: segment.dictionary) }
-        return try cache.decoded(id(in: segment), bytes: bytes, dictionary: segment.dictionary)
+        guard let cache else { return try make() }
+        return try cache.decoded(id(in: segment), make)
     }
 }

@@ -219,14 +219,9 @@ struct CompactedSegmentWriter {
         var frame = SharedFrameBuilder()
         var batch: [(key: [UInt8], block: StoredBlock)] = []
         let segment = source.segment
-        let sourceDictionary = self.sourceDictionary
         func flush(_ batch: [(key: [UInt8], block: StoredBlock)], packer: inout BlockPacker, result: inout CompactedWrite) throws {
             nonisolated(unsafe) let work = batch  // block bytes in the map, valid while the snapshot is open
-            let output = try concurrentMap(work.count) { i -> (BlockHeader, [UInt8]) in
-                let block = work[i].block
-                if block.frame != nil { return (block.header, try block.rawPayload(segment: segment)) }
-                return try BlockCodec.currentRawPayload(block.bytes, source: sourceDictionary)
-            }
+            let output = try concurrentMap(work.count) { i in try work[i].block.currentRawPayload(segment: segment) }
             for (i, item) in work.enumerated() {
                 let (header, raw) = output[i]
                 result.blocks += 1
@@ -248,15 +243,13 @@ struct CompactedSegmentWriter {
             frame.reset()
             if packer.isFull { try flushPack(&packer, result: &result) }
         }
-        var small: [(lastLSN: LSN, stream: StreamID, firstLSN: LSN)] = []
+        var small: [StoredBlock] = []  // bytes in the map, valid while the snapshot is open
         try source.forEachBlockRef { ref in
-            guard let block = try source.block(stream: ref.stream, firstLSN: ref.firstLSN), Self.isSmall(block) else { return true }
-            small.append((ref.lastLSN, ref.stream, ref.firstLSN))
+            if let block = try source.block(stream: ref.stream, firstLSN: ref.firstLSN), Self.isSmall(block) { small.append(block) }
             return true
         }
-        small.sort { ($0.lastLSN, $0.stream) < ($1.lastLSN, $1.stream) }
-        for item in small {
-            guard let block = try source.block(stream: item.stream, firstLSN: item.firstLSN) else { continue }
+        small.sort { ($0.header.lastLSN, $0.stream) < ($1.header.lastLSN, $1.stream) }
+        for block in small {
             batch.append((block.key, block))
             if batch.count >= 256 {
                 try flush(batch, packer: &packer, result: &result)
