@@ -400,6 +400,12 @@ public final class LMDBEnvironment: @unchecked Sendable {
     private func writeOnce<T>(flags: UInt32, _ body: (borrowing LMDBTransaction) throws -> T) throws -> T {
         let env = try lockOpen("write")
         defer { endTransaction() }
+        // LMDB 0.9 decides whether a commit syncs from the environment's flags, not the
+        // transaction's (`mdb_env_sync(env, 0)` in `mdb_txn_commit`): `MDB_NOSYNC` is set for
+        // this transaction only. Only the writer thread writes, so nothing else sees it set.
+        let noSync = flags & UInt32(MDB_NOSYNC) != 0
+        if noSync { mdb_env_set_flags(env, UInt32(MDB_NOSYNC), 1) }
+        defer { if noSync { mdb_env_set_flags(env, UInt32(MDB_NOSYNC), 0) } }
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, flags, &txn), "mdb_txn_begin(write, \(path))")
         let transaction = LMDBTransaction(txn: txn!, path: path)
@@ -526,6 +532,16 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// Flushes buffers to disk (needed only for environments opened without sync).
+    /// The environment's flags (`mdb_env_get_flags`); nil when it is parked.
+    var environmentFlags: UInt32? {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        guard let env else { return nil }
+        var flags: UInt32 = 0
+        mdb_env_get_flags(env, &flags)
+        return flags
+    }
+
     public func sync() throws {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
