@@ -55,7 +55,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     /// Handles the connection on its event loop (`EventLoopExecutor`; `LoopOrPool` moves the
     /// requests that are not small ingest to the cooperative pool).
     func handle(value: Value, logger: Logger) async {
-        await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
+        await withTaskExecutorPreference(EventLoopExecutor.for(value.channel.eventLoop)) {
             await http1.handle(value: value, logger: logger)
         }
     }
