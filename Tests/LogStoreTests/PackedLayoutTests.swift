@@ -35,8 +35,9 @@ struct PackedLayoutTests {
 
     /// Thousands of tokens over many runs: tokens found with exactly their postings, every
     /// prefix (including ones before the first and after the last token) yields exactly the
-    /// tokens that start with it.
-    @Test func lookupsAndPrefixScansMatchTheEntries() throws {
+    /// tokens that start with it. In runs as written now (counts packed with the block delta,
+    /// the LSN bound the block's last) and as written before (`count << 4 | q`).
+    @Test(arguments: [false, true]) func lookupsAndPrefixScansMatchTheEntries(formerRuns: Bool) throws {
         var rng = SeededRandom(seed: 7)
         let alphabet = Array("abcdez019_.".utf8)
         var entries: [[UInt8]: [Posting]] = [:]
@@ -46,24 +47,33 @@ struct PackedLayoutTests {
             var postings: [Posting] = []
             for _ in 0..<Int.random(in: 1...40, using: &rng) {
                 block += UInt32.random(in: 1...500, using: &rng)
-                postings.append(Posting(block: block, count: UInt32.random(in: 1...1000, using: &rng), maxOffset: UInt64.random(in: 0...15, using: &rng)))
+                let count = Bool.random(using: &rng) ? UInt32.random(in: 1...9, using: &rng) : UInt32.random(in: 1...100_000, using: &rng)
+                postings.append(Posting(block: block, count: count, maxOffset: UInt64.random(in: 0...15, using: &rng)))
             }
             entries[token] = postings
         }
         let sorted = entries.keys.sorted { $0.lexicographicallyPrecedes($1) }
-        var builder = PostingRuns.Builder(level: 6)
-        for token in sorted { try builder.add(token, entries[token]!) }
-        try builder.flush()
-        #expect(builder.runs.count > 5)
+        let runs: [([UInt8], [UInt8])]
+        if formerRuns {
+            runs = Self.formerRuns(sorted.map { ($0, entries[$0]!) })
+        } else {
+            var builder = PostingRuns.Builder(level: 6)
+            for token in sorted { try builder.add(token, entries[token]!) }
+            try builder.flush()
+            runs = builder.runs
+        }
+        #expect(runs.count > 5)
 
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let env = try LMDBEnvironment(path: dir.path + "/runs.mdb", mapSize: 64 << 20)
         defer { env.close() }
         let table = try env.table("postruns")
-        let runs = builder.runs
         try env.write { txn in for (k, v) in runs { try txn.put(table, k, v, append: true) } }
-        func quantized(_ ps: [Posting]) -> [Posting] { ps.map { Posting(block: $0.block, count: $0.count, maxOffset: Posting.quantizedFlag | $0.maxOffset) } }
+        // Runs written now keep no bucket: the bound is the block's last LSN (bucket 15).
+        func quantized(_ ps: [Posting]) -> [Posting] {
+            ps.map { Posting(block: $0.block, count: $0.count, maxOffset: Posting.quantizedFlag | (formerRuns ? $0.maxOffset : 15)) }
+        }
         try env.read { txn in
             // The first and last token of every run, and a sample of the others (a debug build
             // inflates a run per lookup).
@@ -91,5 +101,43 @@ struct PackedLayoutTests {
                 #expect(got == want, "prefix \(String(decoding: prefix, as: UTF8.self))")
             }
         }
+    }
+
+    /// Runs as written before counts were packed with the block delta: varint raw size, zlib
+    /// stream; per posting varint delta and varint `count << 4 | q`; cut at ~32 KiB raw.
+    static func formerRuns(_ entries: [([UInt8], [Posting])]) -> [([UInt8], [UInt8])] {
+        var runs: [([UInt8], [UInt8])] = []
+        var raw = ByteWriter(capacity: 40_000)
+        var first: [UInt8]?
+        var previous: [UInt8] = []
+        func flush() {
+            guard let start = first else { return }
+            var w = ByteWriter(capacity: raw.bytes.count)
+            w.varint(UInt64(raw.bytes.count))
+            w.append(raw.bytes.withUnsafeBytes { Compression.deflate($0, level: 6) })
+            runs.append((start, w.bytes))
+            raw.bytes.removeAll()
+            first = nil
+            previous = []
+        }
+        for (token, postings) in entries {
+            if first == nil { first = token }
+            var shared = 0
+            while shared < min(previous.count, token.count) && previous[shared] == token[shared] { shared += 1 }
+            raw.varint(UInt64(shared))
+            raw.varint(UInt64(token.count - shared))
+            raw.append(token[shared...])
+            raw.varint(UInt64(postings.count))
+            var prev: UInt32 = 0
+            for p in postings {
+                raw.varint(UInt64(p.block - prev))
+                raw.varint(UInt64(p.count) << 4 | (p.maxOffset & 15))
+                prev = p.block
+            }
+            previous = token
+            if raw.bytes.count >= 32 * 1024 { flush() }
+        }
+        flush()
+        return runs
     }
 }

@@ -2,11 +2,17 @@ import Foundation
 
 /// Packed postings runs (`postruns`).
 ///
-/// Run value: varint raw size, then a zlib stream of the raw run. Raw run: entries, each
-/// varint bytes shared with the previous token, varint suffix length, suffix, varint number of
-/// postings, then per posting varint block delta (the first from 0) and varint
-/// `count << 4 | q`, where q = ⌊16·offset/(span+1)⌋ buckets the highest matching LSN offset
-/// within the block's LSN span (`Posting.quantizedFlag`).
+/// Run value: a 0 byte, varint raw size, then a zlib stream of the raw run. Raw run: entries,
+/// each varint bytes shared with the previous token, varint suffix length, suffix, varint
+/// number of postings, then per posting varint `delta << 3 | min(count, 7)` (delta: the block
+/// number's difference from the previous posting's, the first from 0) and, when count ≥ 7,
+/// varint count − 7. The LSN bound of such a posting is its block's last LSN.
+///
+/// Runs written before (no leading 0 byte: their raw size, never 0, comes first) hold per
+/// posting varint delta and varint `count << 4 | q`, where q = ⌊16·offset/(span+1)⌋ buckets
+/// the highest matching LSN offset within the block's LSN span (`Posting.quantizedFlag`).
+/// That bucket cost a third of the postings of dense days (4 bits that do not compress) for
+/// a bound only a newest-first full-text search uses to stop early; both forms are read.
 enum PostingRuns {
     /// Raw bytes per run: large enough for zlib to find the repetition, small enough that a
     /// lookup inflates little (~40 µs).
@@ -32,7 +38,7 @@ enum PostingRuns {
             self.level = level
         }
 
-        /// Adds a token with its postings (block order; maxOffset holds the quantized bucket).
+        /// Adds a token with its postings (block order; their `maxOffset` is not stored).
         mutating func add(_ token: [UInt8], _ postings: [Posting]) throws {
             guard !postings.isEmpty else { return }
             if first == nil {
@@ -48,8 +54,9 @@ enum PostingRuns {
             raw.varint(UInt64(postings.count))
             var prev: UInt32 = 0
             for p in postings {
-                raw.varint(UInt64(p.block &- prev))
-                raw.varint(UInt64(p.count) << 4 | (p.maxOffset & 15))
+                let small = UInt64(min(p.count, 7))
+                raw.varint(UInt64(p.block &- prev) << 3 | small)
+                if small == 7 { raw.varint(UInt64(p.count - 7)) }
                 prev = p.block
             }
             previous = token
@@ -59,6 +66,7 @@ enum PostingRuns {
         mutating func flush() throws {
             guard let first, !raw.bytes.isEmpty else { return }
             var w = ByteWriter(capacity: raw.bytes.count / 2 + 16)
+            w.u8(0)
             w.varint(UInt64(raw.bytes.count))
             w.append(raw.bytes.withUnsafeBytes { Compression.deflate($0, level: level) })
             runs.append((first, w.bytes))
@@ -80,6 +88,9 @@ enum PostingRuns {
         _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void
     ) throws {
         var header = ByteReader(value)
+        // A leading 0 byte: counts packed with the block delta, no LSN bucket (above).
+        let packedCounts = value.first == 0
+        if packedCounts { _ = try header.u8() }
         let size = try header.varint()
         guard size <= 1 << 28 else { throw CorruptDataError("postings run of \(size) bytes") }
         let raw = try Compression.inflate(UnsafeRawBufferPointer(rebasing: value[header.offset...]), expectedSize: Int(size))
@@ -97,18 +108,29 @@ enum PostingRuns {
                 let wanted = want(token[...])
                 if wanted == .stop { return }
                 if wanted == .skip {
-                    for _ in 0..<(2 * n) { _ = try r.varint() }
+                    if packedCounts {
+                        for _ in 0..<n where try r.varint() & 7 == 7 { _ = try r.varint() }
+                    } else {
+                        for _ in 0..<(2 * n) { _ = try r.varint() }
+                    }
                     continue
                 }
                 var postings: [Posting] = []
                 postings.reserveCapacity(Int(n))
                 var block: UInt32 = 0
                 for _ in 0..<n {
-                    let delta = try r.varint()
+                    let first = try r.varint()
+                    let delta = packedCounts ? first >> 3 : first
                     guard delta <= UInt64(UInt32.max) else { throw CorruptDataError("postings run block delta \(delta)") }
                     block = block &+ UInt32(delta)
-                    let v = try r.varint()
-                    postings.append(Posting(block: block, count: UInt32(clamping: v >> 4), maxOffset: Posting.quantizedFlag | (v & 15)))
+                    if packedCounts {
+                        var count = first & 7
+                        if count == 7 { count &+= try r.varint() }
+                        postings.append(Posting(block: block, count: UInt32(clamping: count), maxOffset: Posting.quantizedFlag | 15))
+                    } else {
+                        let v = try r.varint()
+                        postings.append(Posting(block: block, count: UInt32(clamping: v >> 4), maxOffset: Posting.quantizedFlag | (v & 15)))
+                    }
                 }
                 try body(token[...], postings)
             }
