@@ -1,5 +1,5 @@
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// EventLoopExecutor runs a task's jobs on one SwiftNIO event loop. A connection is handled
 /// with its loop's executor as the task executor preference (`GuardedHTTP1Channel`), so
@@ -14,7 +14,7 @@ import NIOCore
 /// commit of many requests wakes each loop once, not once per request.
 final class EventLoopExecutor: TaskExecutor, Sendable {
     let eventLoop: any EventLoop
-    private let foreign = NIOLockedValueBox(Foreign())
+    private let foreign = Mutex(Foreign())
 
     private struct Foreign {
         var jobs: [UnownedJob] = []
@@ -23,11 +23,11 @@ final class EventLoopExecutor: TaskExecutor, Sendable {
 
     private init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
-    private static let executors = NIOLockedValueBox([ObjectIdentifier: EventLoopExecutor]())
+    private static let executors = Mutex([ObjectIdentifier: EventLoopExecutor]())
 
     /// The executor of `eventLoop` (made on first use; loops live as long as the server).
     static func `for`(_ eventLoop: any EventLoop) -> EventLoopExecutor {
-        executors.withLockedValue { all in
+        executors.withLock { all in
             if let known = all[ObjectIdentifier(eventLoop)] { return known }
             let made = EventLoopExecutor(eventLoop)
             all[ObjectIdentifier(eventLoop)] = made
@@ -41,7 +41,7 @@ final class EventLoopExecutor: TaskExecutor, Sendable {
             eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
             return
         }
-        let schedule = foreign.withLockedValue { state in
+        let schedule = foreign.withLock { state in
             state.jobs.append(job)
             if state.drainScheduled { return false }
             state.drainScheduled = true
@@ -51,7 +51,7 @@ final class EventLoopExecutor: TaskExecutor, Sendable {
     }
 
     private func drainForeignJobs() {
-        let jobs = foreign.withLockedValue { state in
+        let jobs = foreign.withLock { state in
             let jobs = state.jobs
             state.jobs.removeAll(keepingCapacity: true)
             state.drainScheduled = false

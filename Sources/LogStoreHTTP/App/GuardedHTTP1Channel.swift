@@ -7,7 +7,7 @@ import NIOSSL
 
 /// GuardedHTTP1Channel is Hummingbird's HTTP/1 channel with the connection hygiene of
 /// `ConnectionOptions` around it: `RequestHeadDeadline` first in the pipeline (raw bytes), and
-/// `RequestPartSignal` and `CloseAfterAnswer` right after the HTTP/1 decoder; a client address
+/// `RequestPartSignal`, `CloseAfterAnswer` and `HeadWithBody` right after the HTTP/1 decoder; a client address
 /// over `maxConnectionsPerClient` is answered 429 and closed. The idle timeout is Hummingbird's own
 /// (`HTTP1Channel.Configuration.idleTimeout`), which never cuts a request being answered.
 struct GuardedHTTP1Channel: ServerChildChannel {
@@ -42,7 +42,8 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         }.flatMapThrowing { value in
             let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let deadline = try channel.pipeline.syncOperations.handler(type: RequestHeadDeadline.self)
-            try channel.pipeline.syncOperations.addHandlers([RequestPartSignal(deadline: deadline), CloseAfterAnswer()], position: .after(decoder))
+            try channel.pipeline.syncOperations.addHandlers(
+                [RequestPartSignal(deadline: deadline), CloseAfterAnswer(), HeadWithBody()], position: .after(decoder))
             if let refusedClient {
                 deadline.refuse(
                     status: 429, phrase: "Too Many Requests", type: "too_many_connections_exception",
