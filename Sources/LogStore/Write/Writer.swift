@@ -40,6 +40,9 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Pending] = []
     private var queuedLines = 0
+    /// While the writer gathers senders: the queue length it waits for (an enqueue below it
+    /// does not wake the writer); 0 otherwise.
+    private var gatherTarget = 0
     private var stopping = false
     private var sealAllWaiters: [CheckedContinuation<Void, Error>] = []
     private var tasks: [@Sendable (Writer) -> Void] = []
@@ -136,7 +139,8 @@ final class Writer: @unchecked Sendable {
         }
         queue.append(Pending(lines: lines, chunk: chunk, continuation: continuation))
         queuedLines += lines.count
-        condition.signal()
+        // A writer gathering senders sleeps until as many as it waits for are queued.
+        if queue.count >= gatherTarget || queuedLines >= options.maxLinesPerCommit { condition.signal() }
         condition.unlock()
     }
 
@@ -174,6 +178,8 @@ final class Writer: @unchecked Sendable {
     private func gatherSenders() {
         guard !queue.isEmpty, lastBatchRequests > 1, queue.count < lastBatchRequests else { return }
         let until = Date().addingTimeInterval(Self.gatherWait)
+        gatherTarget = lastBatchRequests
+        defer { gatherTarget = 0 }
         while queue.count < lastBatchRequests && !stopping && queuedLines < options.maxLinesPerCommit {
             if !condition.wait(until: until) { break }
         }
