@@ -122,12 +122,7 @@ struct PackedLayoutTests {
         }
         for (token, postings) in entries {
             if first == nil { first = token }
-            var shared = 0
-            while shared < min(previous.count, token.count) && previous[shared] == token[shared] { shared += 1 }
-            raw.varint(UInt64(shared))
-            raw.varint(UInt64(token.count - shared))
-            raw.append(token[shared...])
-            raw.varint(UInt64(postings.count))
+            PostingRuns.appendEntryHead(token, after: previous, postings: postings.count, into: &raw)
             var prev: UInt32 = 0
             for p in postings {
                 raw.varint(UInt64(p.block - prev))

@@ -25,6 +25,18 @@ enum PostingRuns {
         return min(15, (o << 4) / (span &+ 1))
     }
 
+    /// Writes a run entry's head: bytes `token` shares with `previous`, the suffix's length,
+    /// the suffix, the number of postings (which follow).
+    static func appendEntryHead(_ token: [UInt8], after previous: [UInt8], postings: Int, into raw: inout ByteWriter) {
+        var shared = 0
+        let limit = min(previous.count, token.count)
+        while shared < limit && previous[shared] == token[shared] { shared += 1 }
+        raw.varint(UInt64(shared))
+        raw.varint(UInt64(token.count - shared))
+        raw.append(token[shared...])
+        raw.varint(UInt64(postings))
+    }
+
     /// Builds runs from tokens added in byte order.
     struct Builder {
         var raw = ByteWriter(capacity: target + 4096)
@@ -45,13 +57,7 @@ enum PostingRuns {
                 first = token
                 previous = []
             }
-            var shared = 0
-            let limit = min(previous.count, token.count)
-            while shared < limit && previous[shared] == token[shared] { shared += 1 }
-            raw.varint(UInt64(shared))
-            raw.varint(UInt64(token.count - shared))
-            raw.append(token[shared...])
-            raw.varint(UInt64(postings.count))
+            PostingRuns.appendEntryHead(token, after: previous, postings: postings.count, into: &raw)
             var prev: UInt32 = 0
             for p in postings {
                 let small = UInt64(min(p.count, 7))
