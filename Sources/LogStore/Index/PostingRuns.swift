@@ -12,7 +12,8 @@ import Foundation
 /// posting varint delta and varint `count << 4 | q`, where q = ⌊16·offset/(span+1)⌋ buckets
 /// the highest matching LSN offset within the block's LSN span (`Posting.quantizedFlag`).
 /// That bucket cost a third of the postings of dense days (4 bits that do not compress) for
-/// a bound only a newest-first full-text search uses to stop early; both forms are read.
+/// a bound only a full-text search with a cursor or newest first uses to pass over blocks
+/// sooner; both forms are read.
 enum PostingRuns {
     /// Raw bytes per run: large enough for zlib to find the repetition, small enough that a
     /// lookup inflates little (~40 µs).
