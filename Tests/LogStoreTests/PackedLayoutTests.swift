@@ -9,7 +9,7 @@ struct PackedLayoutTests {
     @Test func quantizedBoundIsAnUpperBoundAndTight() {
         for span in [0, 1, 2, 15, 16, 17, 999, 1000, 123_456] as [UInt64] {
             for offset in Set([0, 1, span / 3, span / 2, span &- 1, span].filter { $0 <= span }) {
-                let q = PostingRuns.bucket(offset: offset, span: span)
+                let q = Self.bucket(offset: offset, span: span)
                 #expect(q <= 15)
                 let p = Posting(block: 0, count: 1, maxOffset: Posting.quantizedFlag | q)
                 let first: LSN = 1000
@@ -101,6 +101,12 @@ struct PackedLayoutTests {
                 #expect(got == want, "prefix \(String(decoding: prefix, as: UTF8.self))")
             }
         }
+    }
+
+    /// The 4-bit bucket runs written before held: ⌊16·offset/(span+1)⌋ of the highest matching
+    /// LSN's offset within the block's LSN span (last − first).
+    static func bucket(offset: UInt64, span: UInt64) -> UInt64 {
+        min(15, (min(offset, span) << 4) / (span &+ 1))
     }
 
     /// Runs as written before counts were packed with the block delta: varint raw size, zlib

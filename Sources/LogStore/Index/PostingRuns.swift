@@ -19,13 +19,6 @@ enum PostingRuns {
     /// lookup inflates little (~40 µs).
     static let target = 32 * 1024
 
-    /// The 4-bit bucket of `offset` within a block whose LSNs span `span` (last − first).
-    static func bucket(offset: UInt64, span: UInt64) -> UInt64 {
-        let o = min(offset, span)
-        // 16·o/(span+1) in 128 bits-safe arithmetic (spans are far below 2^59).
-        return min(15, (o << 4) / (span &+ 1))
-    }
-
     /// Writes a run entry's head: bytes `token` shares with `previous`, the suffix's length,
     /// the suffix, the number of postings (which follow).
     static func appendEntryHead(_ token: [UInt8], after previous: [UInt8], postings: Int, into raw: inout ByteWriter) {
@@ -89,7 +82,7 @@ enum PostingRuns {
     /// Calls `body` with each (token, postings) of a run value, in token order, for the tokens
     /// `want` takes (the postings of skipped tokens are stepped over, not built); stops at the
     /// first token `want` answers `.stop` for. Postings carry the quantized bound
-    /// (`Posting.quantizedFlag`).
+    /// (`Posting.quantizedFlag`): the former runs' bucket, or 15 (the block's last LSN).
     static func decode(
         _ value: UnsafeRawBufferPointer, want: (ArraySlice<UInt8>) -> Want = { _ in .take },
         _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void

@@ -310,14 +310,14 @@ struct CompactedSegmentWriter {
     }
 
     /// Postings runs from the appendable entries and earlier runs, merged by token; postings of
-    /// blocks no longer in the directory are dropped, the others' highest-LSN offsets bucketed.
+    /// blocks no longer in the directory are dropped.
     private func writePostingRuns(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws {
-        var spans: [UInt32: UInt64] = [:]
+        var blocks = Set<UInt32>()
         try source.forEachBlockRef { ref in
-            spans[ref.number] = ref.lastLSN &- ref.firstLSN
+            blocks.insert(ref.number)
             return true
         }
-        var merger = PostingRunsMerger(earlier: try Self.earlierRuns(source), spans: spans, level: level)
+        var merger = PostingRunsMerger(earlier: try Self.earlierRuns(source), blocks: blocks, level: level)
         var token: [UInt8] = []
         var postings: [Posting] = []
         try source.txn.scan(source.segment.postings) { k, v in

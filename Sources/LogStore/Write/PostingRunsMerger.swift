@@ -2,19 +2,19 @@ import Foundation
 
 /// PostingRunsMerger merges a segment's appendable postings (given token by token in byte
 /// order) with the runs an earlier compaction wrote, into new `PostingRuns`: postings of blocks
-/// no longer in the block directory are dropped, exact highest-LSN offsets are bucketed.
+/// no longer in the block directory are dropped.
 struct PostingRunsMerger {
     private let earlier: [([UInt8], [Posting])]
-    private let spans: [UInt32: UInt64]
+    private let blocks: Set<UInt32>
     private var builder: PostingRuns.Builder
     private var next = 0
 
     /// - Parameters:
     ///   - earlier: the earlier runs' postings by token, in byte order.
-    ///   - spans: each block in the directory → its LSN span (last − first).
-    init(earlier: [([UInt8], [Posting])], spans: [UInt32: UInt64], level: Int32) {
+    ///   - blocks: the numbers of the blocks in the directory.
+    init(earlier: [([UInt8], [Posting])], blocks: Set<UInt32>, level: Int32) {
         self.earlier = earlier
-        self.spans = spans
+        self.blocks = blocks
         builder = PostingRuns.Builder(level: level)
     }
 
@@ -22,7 +22,7 @@ struct PostingRunsMerger {
     /// preceding it.
     mutating func add(_ token: [UInt8], _ postings: [Posting]) throws {
         while next < earlier.count && earlier[next].0.lexicographicallyPrecedes(token) {
-            try builder.add(earlier[next].0, quantized(earlier[next].1))
+            try builder.add(earlier[next].0, kept(earlier[next].1))
             next += 1
         }
         var all = postings
@@ -30,27 +30,21 @@ struct PostingRunsMerger {
             all += earlier[next].1
             next += 1
         }
-        try builder.add(token, quantized(all))
+        try builder.add(token, kept(all))
     }
 
     /// Adds the earlier tokens left and returns the runs (first token, value).
     mutating func finish() throws -> [([UInt8], [UInt8])] {
         while next < earlier.count {
-            try builder.add(earlier[next].0, quantized(earlier[next].1))
+            try builder.add(earlier[next].0, kept(earlier[next].1))
             next += 1
         }
         try builder.flush()
         return builder.runs
     }
 
-    private func quantized(_ postings: [Posting]) -> [Posting] {
-        var out: [Posting] = []
-        out.reserveCapacity(postings.count)
-        for p in postings {
-            guard let span = spans[p.block] else { continue }  // removed block
-            let q = p.maxOffset & Posting.quantizedFlag != 0 ? p.maxOffset & 15 : PostingRuns.bucket(offset: p.maxOffset, span: span)
-            out.append(Posting(block: p.block, count: p.count, maxOffset: q))
-        }
-        return out.sorted { $0.block < $1.block }
+    /// The postings of blocks still in the directory, in block order.
+    private func kept(_ postings: [Posting]) -> [Posting] {
+        postings.filter { blocks.contains($0.block) }.sorted { $0.block < $1.block }
     }
 }
