@@ -49,23 +49,12 @@ extension Writer {
             if !current.isEmpty { chunks.append((i, current)) }
         }
         let level = level ?? options.compressionLevel
-        let encoded = UnsafeMutableBufferPointer<SealedBlock>.allocate(capacity: chunks.count)
-        defer { encoded.deallocate() }
-        nonisolated(unsafe) let output = encoded
-        let work = chunks
         let index = options.fullTextIndex
-        if chunks.count > 1 {
-            DispatchQueue.concurrentPerform(iterations: work.count) { i in
-                (output.baseAddress! + i).initialize(to: SealedBlock(lines: work[i].lines, level: level, index: index))
-            }
-        } else {
-            (output.baseAddress!).initialize(to: SealedBlock(lines: work[0].lines, level: level, index: index))
-        }
+        let encoded = concurrentMap(chunks.count) { i in SealedBlock(lines: chunks[i].lines, level: level, index: index) }
         var result = [[SealedBlock]](repeating: [], count: streams.count)
         for (i, chunk) in chunks.enumerated() {
-            result[chunk.stream].append(output[i])
+            result[chunk.stream].append(encoded[i])
         }
-        _ = output.deinitialize()
         return result
     }
 

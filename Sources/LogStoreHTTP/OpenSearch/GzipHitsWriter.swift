@@ -76,17 +76,7 @@ struct GzipHitsWriter: Sendable {
         }
         // A slice after its part's first line starts with the comma between them.
         let work = tasks.map { ($0.range, $0.range.lowerBound != parts[$0.part].range.lowerBound) }
-        var built: [DeflatedPiece] = []
-        if parallel && work.count > 1 {
-            let slots = Slots<DeflatedPiece>(count: work.count)
-            defer { slots.deallocate() }
-            DispatchQueue.concurrentPerform(iterations: work.count) { t in
-                slots.set(t, build(work[t].0, work[t].1))
-            }
-            built = (0..<work.count).map { slots.get($0)! }
-        } else {
-            built = work.map { build($0.0, $0.1) }
-        }
+        let built = parallel ? concurrentMap(work.count) { t in build(work[t].0, work[t].1) } : work.map { build($0.0, $0.1) }
         for (t, task) in tasks.enumerated() {
             parts[task.part].piece = parts[task.part].piece.map { $0.joined(with: built[t]) } ?? built[t]
         }
