@@ -131,14 +131,20 @@ struct BadInputTests {
         var storageOptions = StorageOptions()
         storageOptions.maxQueuedLines = 10
         let server = try await TestServer.start(storageOptions: storageOptions)
-        // The writer is kept busy; a first small request queues; the next one finds the queue full.
-        try await server.storage.suspendWriter(for: .seconds(5))
+        // The writer is held; a first small request queues; the next ones find the queue full.
+        // The writer goes on once a refusal has come back (or three answers, or 60 s), so a slow
+        // test scheduler cannot let it drain the queue before the other requests arrive.
+        let release = try await server.storage.suspendWriter(atMost: .seconds(60))
         let port = server.port
-        async let a = Self.send(Self.small(0), port: port)
-        async let b = Self.send(Self.small(1), port: port)
-        async let c = Self.send(Self.small(2), port: port)
-        async let d = Self.send(Self.small(3), port: port)
-        let statuses = [try await a.status, try await b.status, try await c.status, try await d.status]
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for n in 0..<4 { group.addTask { try await Self.send(Self.small(n), port: port).status } }
+            var statuses: [Int] = []
+            for try await status in group {
+                statuses.append(status)
+                if status == 503 || statuses.count == 3 { release() }
+            }
+            return statuses
+        }
         #expect(statuses.contains(503) && statuses.contains(200), "statuses \(statuses)")
         #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 })
         // Every acknowledged small request is stored, nothing refused is.

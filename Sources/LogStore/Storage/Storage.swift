@@ -180,19 +180,22 @@ public final class Storage: Sendable {
         }
     }
 
-    /// Keeps the writer busy for `duration` (appends queue up meanwhile); returns once the
-    /// writer has started waiting. For tests of back-pressure.
-    func suspendWriter(for duration: Duration) async throws {
+    /// Keeps the writer busy until the returned function is called or `limit` passes (appends
+    /// queue up meanwhile); returns once the writer has started waiting. For tests of
+    /// back-pressure.
+    func suspendWriter(atMost limit: Duration) async throws -> @Sendable () -> Void {
         guard let writer else { throw StorageError.readOnly }
         let started = AsyncStream<Void>.makeStream()
+        let gate = DispatchSemaphore(value: 0)
         Task {
             try await writer.perform { _ in
                 started.continuation.yield()
                 started.continuation.finish()
-                Thread.sleep(forTimeInterval: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+                _ = gate.wait(timeout: .now() + .nanoseconds(Int(limit / .nanoseconds(1))))
             }
         }
         for await _ in started.stream { break }
+        return { gate.signal() }
     }
 
     /// Wall-clock time, nanoseconds since the Unix epoch (arrival times, retention).
