@@ -25,12 +25,15 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: "The server to ask when it owns the data directory.") var server: String?
     @Option(help: "zlib level (1-9) of the blocks and index a compaction writes (default \(Limits.compactionLevel)).")
     var compactionLevel: Int32?
+    @Option(help: "A day with less log text than this keeps no token index: searches read it whole; 0 indexes every day (default \(Limits.minIndexedDayBytes >> 20)MiB).")
+    var minIndexedDay: String?
     @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
         if let retention { _ = try RetentionOption.parse(retention) }
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
         if let compactionLevel, !(1...9).contains(compactionLevel) { throw ValidationError("--compaction-level must be 1 to 9") }
+        if let minIndexedDay, ByteSize.parse(minIndexedDay) == nil { throw ValidationError("--min-indexed-day '\(minIndexedDay)' is not a size (e.g. 4MiB)") }
     }
 
     func run() async throws {
@@ -40,6 +43,7 @@ struct CompactCommand: AsyncParsableCommand {
         do {
             var options = StorageOptions()
             if let compactionLevel { options.compactionLevel = compactionLevel }
+            if let minIndexedDay { options.minIndexedDayBytes = Int(ByteSize.parse(minIndexedDay) ?? 0) }
             store = try Storage.open(directory: data.dataDirectory, options: options, logger: data.logger())
         } catch StorageError.locked {
             try await askServer(policy)

@@ -66,6 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "How often retention and compaction run, e.g. 1h (env LOGSTORE_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: String = env["LOGSTORE_MAINTENANCE_INTERVAL"] ?? "1h"
 
+    @Option(help: "A day compaction finds with less log text than this keeps no token index: searches read it whole; 0 indexes every day (env LOGSTORE_MIN_INDEXED_DAY).")
+    var minIndexedDay: String = env["LOGSTORE_MIN_INDEXED_DAY"] ?? "\(Limits.minIndexedDayBytes >> 20)MiB"
+
     @Option(name: .customLong("mapping"), help: "Field mapping, e.g. 'job=labels.job;workflow=labels.run' (env LOGSTORE_MAPPING; default: REANA's labels).")
     var mappingOption: String?
     var mapping: String? { mappingOption ?? Self.env["LOGSTORE_MAPPING"] }
@@ -126,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         if ServerOptions(listen: listen) == nil { throw ValidationError("--listen '\(listen)' is not host:port") }
-        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache), ("--max-read-bytes", maxReadBytes)]
+        for (name, value) in [("--max-body", maxBody), ("--max-decoded", maxDecoded), ("--max-line", maxLine), ("--min-free-disk", minFreeDisk), ("--block-cache", blockCache), ("--answer-cache", answerCache), ("--max-read-bytes", maxReadBytes), ("--min-indexed-day", minIndexedDay)]
         where ByteSize.parse(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a size (e.g. 64MiB, 2GB, 1048576)")
         }
@@ -237,6 +240,7 @@ struct ServeCommand: AsyncParsableCommand {
             storageOptions.queryTimeout = try Self.duration("--query-timeout", queryTimeout)
             storageOptions.maxReadBytes = try Self.size("--max-read-bytes", maxReadBytes)
             storageOptions.durability = DurabilityText.parse(durability) ?? .fsync
+            storageOptions.minIndexedDayBytes = try Self.size("--min-indexed-day", minIndexedDay)
             storage = try Storage.open(directory: data.dataDirectory, options: storageOptions, logger: logger)
         } catch {
             printError("error: \(error)")

@@ -49,7 +49,7 @@ enum StatsFormatter {
             for seg in s.segments {
                 out += pad(seg.name, 12, left: true) + pad(bytes(seg.diskBytes), 12) + pad(bytes(seg.usedBytes), 12)
                     + pad(bytes(seg.mapBytes), 12) + pad(bytes(seg.freeBytes), 11) + pad("\(seg.streams)", 9) + pad("\(seg.lines)", 12) + pad(bytes(seg.rawBytes), 12)
-                    + pad("\(seg.blocks)", 9) + pad(bytes(seg.indexBytes), 11) + pad("\(seg.headLines)", 8) + "  \(seg.state)\n"
+                    + pad("\(seg.blocks)", 9) + pad(bytes(seg.indexBytes), 11) + pad("\(seg.headLines)", 8) + "  \(seg.state)\(seg.tokenIndex ? "" : ", no token index")\n"
             }
         }
         return out

@@ -160,7 +160,7 @@ struct CatalogCompactionTests {
         try await fill(store, seed: 7, days: 1, into: &model)
         let rewritten = try #require(try await store.compact(now: day0 + dayNanos + 1).catalog)
         #expect(!rewritten.kept)
-        #expect(DiskUsage.file(catalog + "-lock") == Segment.lockFileBytes)
+        #expect(DiskUsage.file(catalog + "-lock") == Segment.lockFileBytes(readers: Catalog.readers))
         try expectModel(store, model)
     }
 }

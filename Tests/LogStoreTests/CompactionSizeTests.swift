@@ -232,6 +232,89 @@ struct CompactionSizeTests {
         try expectSame(try everyRead(model), try everyRead(reopened))
     }
 
+    /// The token index state of `store`'s first day: (kept none, indexed blocks, postings
+    /// runs, pending blocks).
+    func indexState(_ store: Storage) throws -> (unindexed: Bool, indexed: UInt32, runs: Int, pending: Int) {
+        let segment = try #require(store.segment(Day.of(day0)))
+        return try segment.env.read { txn in
+            let (indexed, _) = try segment.indexState(txn)
+            var runs = 0
+            if let table = segment.postingRuns {
+                try txn.scan(table) { _, _ in
+                    runs += 1
+                    return true
+                }
+            }
+            return (try txn.get(segment.meta, Keys.metaUnindexed) != nil, indexed, runs, segment.pending.blockCount)
+        }
+    }
+
+    @Test func aSmallDayKeepsNoTokenIndexAndGetsItBackOnceItMayHaveOne() async throws {
+        // The same lines in two stores: one indexes every day, the other leaves days under
+        // 4 MiB of text without a token index. Every read, the field catalog included, must
+        // answer the same, compacted, after late lines, reopened, and once the day is
+        // indexed again.
+        let dirs = (TempDirectory(), TempDirectory())
+        defer {
+            dirs.0.cleanup()
+            dirs.1.cleanup()
+        }
+        var indexedOptions = quiet
+        indexedOptions.minIndexedDayBytes = 0
+        var small = try Storage.open(directory: dirs.0.path, options: quiet, logger: testLogger)
+        let model = try Storage.open(directory: dirs.1.path, options: indexedOptions, logger: testLogger)
+        defer { model.close() }
+        try await fillTinyJobs([small, model], tiny: 150, seed: 11)
+        _ = try await model.compact(now: day0 + dayNanos + 1)
+        let modelState = try indexState(model)
+        #expect(!modelState.unindexed && modelState.runs > 0)
+        let report = try await small.compact(now: day0 + dayNanos + 1)
+        let day = try #require(report.days.first)
+        #expect(!day.kept)
+        #expect(try indexState(small) == (true, 0, 0, 0))
+        #expect(try small.stats().segments.map(\.tokenIndex) == [false] && model.stats().segments.map(\.tokenIndex) == [true])
+        #expect(day.bytesAfter < dayFiles(dirs.1.path, day.name), "no postings: smaller than the indexed copy")
+        try expectSame(try everyRead(model), try everyRead(small))
+        #expect(try small.fieldCatalog() == (try model.fieldCatalog()))
+        #expect(try small.fieldCatalog().keys.contains("step"))
+
+        // Late lines: sealed into the day and not indexed either; the answers stay the same.
+        let late = (0..<20).map { k in
+            line(
+                StreamKey(index: "fluentbit-job_log", workflow: "w\(k % 4)", job: k < 10 ? "tiny-\(k)" : "late-\(k)"), day0 + 23 * hour + Int64(k),
+                "late line \(k) retry", fields: #"{"late":\#(k)}"#)
+        }
+        for store in [small, model] {
+            _ = try await store.append(late)
+            try await store.sealAll()
+        }
+        #expect(try indexState(small) == (true, 0, 0, 0))
+        try expectSame(try everyRead(model), try everyRead(small))
+        #expect(try small.fieldCatalog() == (try model.fieldCatalog()))
+        #expect(try small.fieldCatalog().keys.contains("late"))
+
+        // Reopened: still without an index (nothing re-tokenized at open).
+        small.close()
+        small = try Storage.open(directory: dirs.0.path, options: quiet, logger: testLogger)
+        #expect(try indexState(small) == (true, 0, 0, 0))
+        try expectSame(try everyRead(model), try everyRead(small))
+
+        // Compacted where every day keeps an index: the day gets its postings back.
+        small.close()
+        small = try Storage.open(directory: dirs.0.path, options: indexedOptions, logger: testLogger)
+        defer { small.close() }
+        _ = try await small.compact(now: day0 + dayNanos + 1)
+        _ = try await model.compact(now: day0 + dayNanos + 1)
+        let back = try indexState(small)
+        #expect(!back.unindexed && back.runs > 0 && back.pending == 0)
+        #expect(try small.stats().segments.map(\.tokenIndex) == [true])
+        try expectSame(try everyRead(model), try everyRead(small))
+        #expect(try small.fieldCatalog() == (try model.fieldCatalog()))
+        let found = try small.search(SearchRequest(query: try QueryParser.parse("retry"), limit: 100_000))
+        let scanned = try model.search(SearchRequest(query: try QueryParser.parse("retry"), limit: 100_000))
+        #expect(found.lines == scanned.lines && found.blocksRead == scanned.blocksRead, "the postings narrow the blocks read again")
+    }
+
     @Test func aDayWhoseCopyWouldNotBeSmallerIsKept() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
@@ -257,7 +340,7 @@ struct CompactionSizeTests {
         defer { store.close() }
         try await fillSparse(store, streams: 3, days: 1)
         let segment = try #require(store.segment(Day.of(day0)))
-        #expect(segment.lockBytes == 8192 && Segment.lockFileBytes == 8192)
+        #expect(segment.lockBytes == 8192 && Segment.lockFileBytes(readers: Segment.readers) == 8192)
         // Twice as many readers as slots, each holding its transaction for a while: every one
         // reads, the later ones after waiting for a slot.
         let count = Int(Segment.readers) * 2
@@ -303,7 +386,7 @@ struct CompactionSizeTests {
         #expect(try store.stats().segments[0].lockBytes == 65_664)
         let day = try #require(try await store.compact(now: day0 + dayNanos + 1).days.first)
         #expect(!day.kept && day.bytesAfter < day.bytesBefore)
-        #expect(try store.stats().segments[0].lockBytes == 8192, "the next generation gets the small lock file")
+        #expect(try store.stats().segments[0].lockBytes == 4096, "the next generation gets the compacted day's one-page lock file")
         #expect(try store.readAll(StreamSelector(index: "fluentbit-job_log")) == expected)
     }
 

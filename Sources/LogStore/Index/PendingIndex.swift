@@ -15,6 +15,8 @@ final class PendingIndex: Sendable {
         var newest: ContinuousClock.Instant?
         /// About the heap these postings hold (`approximateBytes`).
         var bytes = 0
+        /// False for a day that keeps no token index (`Keys.metaUnindexed`): `add` does nothing.
+        var accepts = true
     }
 
     /// A new token costs its bytes, its table slot and an array of its own; each posting its
@@ -22,12 +24,26 @@ final class PendingIndex: Sendable {
     static let bytesPerToken = 64
     static let bytesPerPosting = MemoryLayout<Posting>.stride * 3 / 2
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    /// Adds the tokens of block `number`. Writer thread, after the seal committed.
+    /// `accepts`: false for a day that keeps no token index.
+    init(accepts: Bool = true) {
+        var s = State()
+        s.accepts = accepts
+        state = Mutex(s)
+    }
+
+    /// Whether `add` keeps tokens (the day is indexed).
+    var accepts: Bool { state.withLock { $0.accepts } }
+
+    /// The day is indexed from now on (writer thread, once `Keys.metaUnindexed` is gone).
+    func acceptTokens() { state.withLock { $0.accepts = true } }
+
+    /// Adds the tokens of block `number` (nothing for a day that keeps no token index). Writer
+    /// thread, after the seal committed.
     func add(_ number: UInt32, _ tokens: BlockTokens) {
         state.withLock { s in
-            if !s.covered.insert(number).inserted { return }
+            if !s.accepts || !s.covered.insert(number).inserted { return }
             let now = ContinuousClock.now
             if s.oldest == nil { s.oldest = now }
             s.newest = now
@@ -49,6 +65,8 @@ final class PendingIndex: Sendable {
     }
 
     var blockCount: Int { state.withLock { $0.covered.count } }
+    /// The blocks whose tokens are here.
+    var coveredBlocks: Set<UInt32> { state.withLock { $0.covered } }
     /// About the bytes of memory the pending postings hold: varied text (numbers, addresses,
     /// ids) has many more distinct tokens per block than REANA's job logs.
     var approximateBytes: Int { state.withLock { $0.bytes } }
@@ -76,7 +94,13 @@ final class PendingIndex: Sendable {
     }
 
     /// Forgets everything (after a flush committed). Writer thread.
-    func clear() { state.withLock { $0 = State() } }
+    func clear() {
+        state.withLock { s in
+            let accepts = s.accepts
+            s = State()
+            s.accepts = accepts
+        }
+    }
 
     /// The covered blocks and, for each token asked, its postings; for each prefix asked, the
     /// postings of every token starting with it.

@@ -26,6 +26,7 @@ extension Segment {
 
     /// Re-tokenizes the blocks sealed after the last flush into the pending index (at open).
     func recoverPendingIndex() throws -> Int {
+        guard pending.accepts else { return 0 }
         var recovered = 0
         try SegmentSnapshot.read(self) { snapshot in
             let (indexed, next) = try snapshot.indexState()

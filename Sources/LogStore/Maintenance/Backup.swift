@@ -93,7 +93,7 @@ public enum Backup {
                 let name = Segment.fileName(day: day, generation: generation)
                 let env: LMDBEnvironment
                 do {
-                    env = try LMDBEnvironment(path: segmentsDirectory + "/" + name, mapSize: Limits.segmentMapSize, readOnly: true, maxReaders: Segment.readers)
+                    env = try LMDBEnvironment(path: segmentsDirectory + "/" + name, mapSize: Limits.segmentMapSize, readOnly: true, maxReaders: Segment.readers(generation: generation))
                 } catch let error as LMDBError where error.code == ENOENT {
                     continue
                 }

@@ -38,7 +38,7 @@ extension Catalog {
         defer { Self.removeRewriteFiles(of: path) }
         try writeCopy(to: copy)
         // Once replaced, the lock file is set up afresh for `readers` slots.
-        let rewritten = DiskUsage.file(copy) + min(DiskUsage.file(path + "-lock"), Segment.lockFileBytes)
+        let rewritten = DiskUsage.file(copy) + min(DiskUsage.file(path + "-lock"), Segment.lockFileBytes(readers: Self.readers))
         guard rewritten < before, try env.replaceFile(with: copy) else {
             result.bytesAfter = diskBytes
             return result

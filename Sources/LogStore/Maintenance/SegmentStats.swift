@@ -31,4 +31,7 @@ public struct SegmentStats: Sendable, Codable, Equatable {
     public var generation: Int
     /// `active` (today: receiving lines), `finished` (an earlier day), `compacted`.
     public var state: String
+    /// False for a day compaction left without a token index (`--min-indexed-day`): searches
+    /// read all of it.
+    public var tokenIndex = true
 }

@@ -44,6 +44,7 @@ extension SegmentSnapshot {
         st.diskBytes = st.fileBytes + st.lockBytes
         st.maxLSN = try maxLSN()
         st.indexBytes = try segment.indexBytes(txn)
+        st.tokenIndex = try txn.get(segment.meta, Keys.metaUnindexed) == nil
         st.freeBytes = try txn.freePages() * pageSize
         try forEachStreamStats { _, s in
             st.streams += 1

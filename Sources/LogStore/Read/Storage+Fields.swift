@@ -3,7 +3,8 @@ import Foundation
 extension Storage {
     /// The field catalog: every document field of the lines of `indices` (all when nil), with
     /// the types its values were mapped to (`text`, `long`, `float`, `boolean`, `date`,
-    /// `object`), from each day's field tokens (sealed blocks) and its head lines.
+    /// `object`), from each day's field tokens (sealed blocks) and its head lines; the lines of
+    /// blocks no index holds (a day that keeps no token index) are read.
     ///
     /// Blocks written before field tokens existed are not in it. Throws
     /// `StorageError.queryTimeout` past `deadline` (`queryDeadline()` when nil).
@@ -56,17 +57,36 @@ extension Storage {
                     }
                     if wantedHere { add(token[...]) }
                 }
-                // Head lines: their fields, each distinct value once.
+                // Head lines, and the lines of blocks neither in the stored postings this
+                // snapshot sees nor in the pending index: their fields, each distinct value once.
                 var seen = Set<[UInt8]>()
+                func addFields(_ fields: UnsafeRawBufferPointer, _ message: UnsafeRawBufferPointer, _ timestamp: Int64) {
+                    let bytes = Array(fields)
+                    if !bytes.contains(StoredSource.rawMessageSlot), !seen.insert(bytes).inserted { return }
+                    for token in FieldTokens.tokens(fields: fields, message: message, timestamp: timestamp) where token.first == FieldTokens.type {
+                        add(token[...])
+                    }
+                }
                 for id in snapshot.heads.keys where wanted?.contains(id) ?? true {
                     try deadline.check()
-                    try snapshot.forEachHeadLine(of: id) { line in
-                        let fields = Array(line.fields)
-                        if !fields.contains(StoredSource.rawMessageSlot), !seen.insert(fields).inserted { return }
-                        for token in FieldTokens.tokens(fields: line.fields, message: line.message, timestamp: line.timestamp)
-                        where token.first == FieldTokens.type {
-                            add(token[...])
+                    try snapshot.forEachHeadLine(of: id) { line in addFields(line.fields, line.message, line.timestamp) }
+                }
+                let (_, next) = try snapshot.indexState()
+                if indexed < next {
+                    let covered = segment.pending.coveredBlocks
+                    try snapshot.forEachBlockRef(from: indexed) { ref in
+                        if ref.number >= next { return false }
+                        guard !covered.contains(ref.number), wanted?.contains(ref.stream) ?? true,
+                            let stored = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
+                        else { return true }
+                        try deadline.check()
+                        let block = try snapshot.decode(stored)
+                        for i in 0..<block.count {
+                            block.messageBytes(i).withUnsafeBytes { message in
+                                block.withFields(i) { fields in addFields(fields, message, block.timestamps[i]) }
+                            }
                         }
+                        return true
                     }
                 }
             }

@@ -87,6 +87,10 @@ public enum Keys {
     /// u32 BE: blocks numbered below this are in `postings`; later ones are indexed in memory
     /// (`PendingIndex`) and rebuilt from their blocks at open.
     public static let metaIndexedBlocks: [UInt8] = Array("indexedBlocks".utf8)
+    /// Present (empty value) when the day keeps no token index: a compaction found it smaller
+    /// than `StorageOptions.minIndexedDayBytes`. `indexedBlocks` is then 0, every block is read
+    /// by the searches that reach the day, and the writer indexes none of its blocks.
+    public static let metaUnindexed: [UInt8] = Array("unindexed".utf8)
 
     /// u32 BE: 1 once a compaction wrote the segment in the compacted layout (packs, runs);
     /// 2 when that copy also left out the `streams` records (the catalog holds them) and the

@@ -30,8 +30,9 @@ public final class Segment: Sendable {
     /// Compacted layout (`Packed.swift`); nil in a read-only segment written before it existed.
     let packs: LMDBTable?
     let postingRuns: LMDBTable?
-    /// Postings of blocks sealed since the last index flush.
-    let pending = PendingIndex()
+    /// Postings of blocks sealed since the last index flush; refuses them when the day keeps no token
+    /// index (`Keys.metaUnindexed`).
+    let pending: PendingIndex
     /// The preset dictionary of a compacted day (block codec 3), read on first use.
     let dictionary: SegmentDictionary
     /// Inflated shared frames (`SharedFrame.swift`) by pack and offset, for the next block of
@@ -43,9 +44,17 @@ public final class Segment: Sendable {
     /// third of a quiet compacted day; a read finding every slot taken waits for one
     /// (`LMDBEnvironment.read`). A day's older, bigger lock file is used as it is.
     static let readers: UInt32 = 126
+    /// A compacted day (generation 1 on) is read far less often than the current one: half the
+    /// slots, and a lock file of one page, 4 KiB, where a quiet compacted day's file is tens of
+    /// KiB. The lock file's creator sets its size; later openers read the slot count from it.
+    static let compactedReaders: UInt32 = 62
+
+    /// Reader slots of the lock file of a day's `generation`.
+    static func readers(generation: Int) -> UInt32 { generation > 0 ? compactedReaders : readers }
+
     /// The size of the lock file LMDB creates for `readers` slots (64 bytes each, the first in
     /// its 192-byte header).
-    static let lockFileBytes = Int(readers - 1) * 64 + 192
+    static func lockFileBytes(readers: UInt32) -> Int { Int(readers - 1) * 64 + 192 }
 
     /// Opens (or, when writable, creates) the segment of `day` in `directory`.
     /// `pool` bounds the segments open at once (`StorageOptions.maxOpenSegments`): it closes
@@ -54,15 +63,17 @@ public final class Segment: Sendable {
         self.day = day
         self.generation = generation
         path = directory + "/" + Self.fileName(day: day, generation: generation)
-        env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers, pool: pool)
+        env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers(generation: generation), pool: pool)
         meta = try env.table(Keys.segmentMeta)
         dictionary = SegmentDictionary(env: env, meta: meta)
         let (metaTable, environment) = (meta, env)
-        let found: UInt32? = try environment.read { txn in
-            guard let v = try txn.get(metaTable, Keys.metaFormat) else { return nil }
+        let (found, unindexed): (UInt32?, Bool) = try environment.read { txn in
+            let unindexed = try txn.get(metaTable, Keys.metaUnindexed) != nil
+            guard let v = try txn.get(metaTable, Keys.metaFormat) else { return (nil, unindexed) }
             var r = ByteReader(v)
-            return try r.u32BE()
+            return (try r.u32BE(), unindexed)
         }
+        pending = PendingIndex(accepts: !unindexed)
         if let found, found != Keys.formatVersion {
             throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion)
         }

@@ -21,6 +21,9 @@ public struct StorageOptions: Sendable {
     /// Index sealed blocks for full-text search (off only to measure what indexing costs:
     /// without it every search scans).
     public var fullTextIndex = true
+    /// A compacted day with fewer raw bytes of log text than this keeps no token index
+    /// (`Limits.minIndexedDayBytes`; 0 indexes every day). Decided at each compaction of a day.
+    public var minIndexedDayBytes = Limits.minIndexedDayBytes
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks

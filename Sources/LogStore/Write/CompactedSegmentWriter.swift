@@ -25,13 +25,16 @@ struct CompactedSegmentWriter {
     /// Chunk records that arrived before this (ns) are left out: past the dedup window, no
     /// resend is compared with them (`StoreRecovery` reads only later ones).
     let chunksFrom: Int64
+    /// False: the copy keeps no token index (no runs, `indexedBlocks` 0, `Keys.metaUnindexed`).
+    let index: Bool
 
     /// Creates the environment at `path` (map of `mapSize` bytes), re-encoding at zlib `level`
     /// the blocks of `source`.
-    init(path: String, mapSize: Int, level: Int32, source: Segment, chunksFrom: Int64 = 0, trainDictionary: Bool = true) throws {
-        dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.readers)
+    init(path: String, mapSize: Int, level: Int32, source: Segment, chunksFrom: Int64 = 0, trainDictionary: Bool = true, index: Bool = true) throws {
+        dest = try LMDBEnvironment(path: path, mapSize: mapSize, maxReaders: Segment.compactedReaders)
         self.level = level
         self.chunksFrom = chunksFrom
+        self.index = index
         sourceDictionary = source.dictionary
         self.trainDictionary = trainDictionary
         meta = try dest.table(Keys.segmentMeta)
@@ -50,7 +53,14 @@ struct CompactedSegmentWriter {
         try copyUnsealedHead(source)
         let dictionary = try presetDictionary(source, into: &result)
         try packBlocks(source, dictionary: dictionary, into: &result)
-        try writePostingRuns(source, into: &result)
+        if index {
+            try writePostingRuns(source, into: &result)
+        } else {
+            try dest.write { dst in
+                try dst.put(meta, Keys.metaIndexedBlocks, Keys.u32(0))
+                try dst.put(meta, Keys.metaUnindexed, [UInt8]())
+            }
+        }
         return result
     }
 

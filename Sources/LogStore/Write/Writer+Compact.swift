@@ -4,11 +4,18 @@ extension Writer {
     /// Seals a day's heads, merges its small blocks and writes a compacted copy of its
     /// segment; swaps the copy in when it is smaller than the file as it stands, else drops it
     /// and keeps the day as it is. Returns what it did (nil when the day has no segment).
-    /// Writer thread only.
+    ///
+    /// A day with less raw log text than `minIndexedDayBytes` is written without a token
+    /// index (`Keys.metaUnindexed`); a day without one that has grown past it gets its index
+    /// back first (`reindex`). Writer thread only.
     func compactSegment(_ day: Int32) throws -> CompactedDay? {
         guard var segment = shared.state.withLock({ $0.segments[day] }) else { return nil }
         let before = segment.diskBytes
         let hadHeads = heads[day].map { !$0.isEmpty } ?? false
+        let wasUnindexed = !segment.pending.accepts
+        let raw = try rawBytes(segment)
+        let unindexed = options.fullTextIndex && raw < UInt64(max(0, options.minIndexedDayBytes))
+        if options.fullTextIndex && wasUnindexed && !unindexed { try reindex(segment) }
         while let pending = heads[day], !pending.isEmpty {
             _ = try write(segment: segment, group: [:], seal: Set(pending.keys.prefix(Self.sealBudgetStreams)))
         }
@@ -19,7 +26,7 @@ extension Writer {
         var result = CompactedDay(
             name: segment.name, bytesBefore: before, bytesAfter: before, kept: true, blocksMerged: merge.removed.count, blocksWritten: merge.written)
         // A compacted day nothing was added to or removed from: the copy would be the same file.
-        if segment.generation > 0 && !hadHeads && purged.isEmpty && merge.removed.isEmpty {
+        if segment.generation > 0 && !hadHeads && purged.isEmpty && merge.removed.isEmpty && unindexed == wasUnindexed {
             result.bytesAfter = segment.diskBytes
             return result
         }
@@ -30,11 +37,11 @@ extension Writer {
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         let started = ContinuousClock.now
         try catalog.recordMissing(of: segment)
-        let written = try writeCompacted(segment, to: temporary)
+        let written = try writeCompacted(segment, to: temporary, index: !unindexed)
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         // Opened, the copy gets a fresh lock file (an older day may have a bigger one).
         let current = segment.diskBytes
-        let rewritten = DiskUsage.file(temporary) + min(segment.lockBytes, Segment.lockFileBytes)
+        let rewritten = DiskUsage.file(temporary) + Segment.lockFileBytes(readers: Segment.compactedReaders)
         guard rewritten < current else {
             try? FileManager.default.removeItem(atPath: temporary)
             logger.info(
@@ -67,6 +74,41 @@ extension Writer {
         result.kept = false
         result.bytesAfter = fresh.diskBytes
         return result
+    }
+
+    /// The raw bytes of log text the day holds (its streams' `stats`).
+    private func rawBytes(_ segment: Segment) throws -> UInt64 {
+        try segment.env.read { txn in
+            var total: UInt64 = 0
+            try txn.scan(segment.stats) { _, v in
+                total += try Keys.decodeStats(v).rawBytes
+                return true
+            }
+            return total
+        }
+    }
+
+    /// Gives a day that kept no token index one again: drops the mark, then tokenizes its
+    /// blocks into postings, `Limits.indexFlushBlocks` blocks per flush. After a crash in
+    /// between, the day is indexed below `indexedBlocks` and the open re-tokenizes the rest.
+    func reindex(_ segment: Segment) throws {
+        try segment.env.write { txn in _ = try txn.delete(segment.meta, Keys.metaUnindexed) }
+        segment.pending.acceptTokens()
+        let (indexed, next) = try SegmentSnapshot.read(segment) { try $0.indexState() }
+        let step = UInt32(Limits.indexFlushBlocks)
+        var from = indexed
+        while from < next {
+            let to = next - from > step ? from + step : next
+            try SegmentSnapshot.read(segment) { snapshot in
+                for number in from..<to {
+                    guard let ref = try snapshot.blockRef(number), let block = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
+                    else { continue }
+                    segment.pending.add(number, BlockTokens(block: try snapshot.decode(block)))
+                }
+            }
+            try flushIndex(segment)
+            from = to
+        }
     }
 
     /// Merges each stream's runs of small blocks (sealed by age: quiet jobs give blocks of a few

@@ -5,8 +5,9 @@ extension Writer {
     /// from one snapshot of it (`CompactedSegmentWriter`). The writer's own transactions leave
     /// a few free pages behind (16 KiB, a fifth of a quiet day's file), so the file kept is
     /// LMDB's compacting copy of it (`mdb_env_copy2`, `MDB_CP_COMPACT`), not synced yet: the
-    /// caller syncs it before the rename. Writer thread only.
-    func writeCompacted(_ segment: Segment, to path: String) throws -> CompactedWrite {
+    /// caller syncs it before the rename. Without `index` the copy keeps no token index
+    /// (`Keys.metaUnindexed`). Writer thread only.
+    func writeCompacted(_ segment: Segment, to path: String, index: Bool = true) throws -> CompactedWrite {
         let mapSize = max(options.segmentMapSize, segment.env.info().usedBytes + (64 << 20))
         let draft = path + Self.draftSuffix
         try? FileManager.default.removeItem(atPath: draft)
@@ -18,7 +19,7 @@ extension Writer {
         // A second more than the window: what recovery reads after the copy is in place.
         let writer = try CompactedSegmentWriter(
             path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment,
-            chunksFrom: max(0, options.dedupCutoff() - 1_000_000_000))
+            chunksFrom: max(0, options.dedupCutoff() - 1_000_000_000), index: index)
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
