@@ -47,8 +47,8 @@ public enum Limits {
     /// block decodes all of it: inflating 1 MiB of loghub text takes ~1.2 ms on the 2-core VM.
     public static let compactedBlockFactor = 4
     /// A day a compaction finds holding less raw log text than this keeps no token index
-    /// (`StorageOptions.minIndexedDayBytes`): on quiet days the postings are a third of the
-    /// compacted file, while a search reads the whole day in a few milliseconds (measured in
+    /// (`StorageOptions.minIndexedDayBytes`): on quiet days the postings are a fifth to a quarter of the
+    /// compacted file, while a search reads the whole day in about a millisecond per MB (measured in
     /// docs/BENCHMARKS.md, "Shapes of log").
     public static let minIndexedDayBytes = 4 << 20
     /// Initial LMDB map of a day segment; it doubles when full (LMDB files only grow as used).
