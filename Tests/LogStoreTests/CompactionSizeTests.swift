@@ -315,6 +315,50 @@ struct CompactionSizeTests {
         #expect(found.lines == scanned.lines && found.blocksRead == scanned.blocksRead, "the postings narrow the blocks read again")
     }
 
+    @Test func longPostingsRunsGoIntoPacksAndEveryTokenIsStillFound() async throws {
+        // Thousands of distinct tokens (ids no two lines share): the day's runs are long.
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = quiet
+        options.minIndexedDayBytes = 0
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        var random = SeededRandom(seed: 5)
+        var lines: [IncomingLine] = []
+        var ids: [String] = []
+        for k in 0..<6000 {
+            let id = String(random.next() % 1_000_000_000_000, radix: 36)
+            ids.append(id)
+            lines.append(
+                line(
+                    StreamKey(index: "fluentbit-job_log", workflow: "w\(k % 3)", job: "job-\(k % 40)"), day0 + Int64(k) * 10 * nanosPerSecond,
+                    "request \(id) \(words[k % words.count]) in \(random.next() % 5000) ms by worker-\(random.next() % 300)"))
+        }
+        _ = try await store.append(lines)
+        try await store.sealAll()
+        let reads = try everyRead(store)
+        _ = try await store.compact(now: day0 + dayNanos + 1)
+        let segment = try #require(store.segment(Day.of(day0)))
+        let (inline, pointers) = try segment.env.read { txn in
+            var inline = 0
+            var pointers = 0
+            try txn.scan(try #require(segment.postingRuns)) { _, v in
+                if v.first == PostingRuns.pointerTag { pointers += 1 } else { inline += 1 }
+                #expect(v.first == PostingRuns.pointerTag || v.count < PostingRuns.packedFrom)
+                return true
+            }
+            return (inline, pointers)
+        }
+        #expect(pointers >= 2, "\(pointers) packed runs, \(inline) inline")
+        #expect(try store.stats().segments[0].indexBytes > 0)
+        try expectSame(reads, try everyRead(store))
+        for id in ids.enumerated().filter({ $0.offset % 97 == 0 }).map(\.element) {
+            let found = try store.search(SearchRequest(query: try QueryParser.parse(id), limit: 100))
+            #expect(found.lines.map(\.message).allSatisfy { $0.contains(id) } && !found.lines.isEmpty, "\(id)")
+            #expect(found.blocksRead <= 2, "the postings, not a scan, find \(id): \(found.blocksRead) blocks read")
+        }
+    }
+
     @Test func aDayWhoseCopyWouldNotBeSmallerIsKept() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }

@@ -33,11 +33,33 @@ struct PackedLayoutTests {
         #expect(try block.withUnsafeBytes { try BlockPointer.decode($0) } == nil)
     }
 
+    @Test func aRunPointerOutsideItsPackIsRefusedNotMisread() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let env = try LMDBEnvironment(path: dir.path + "/runs.mdb", mapSize: 16 << 20)
+        defer { env.close() }
+        let table = try env.table("postruns")
+        let packs = try env.table("packs")
+        try env.write { txn in
+            try txn.put(packs, Keys.u32(0), [UInt8](repeating: 1, count: 3000))
+            try txn.put(table, Array("a".utf8), PostingRuns.pointer(pack: 0, offset: 2000, length: 1001))
+            try txn.put(table, Array("b".utf8), PostingRuns.pointer(pack: 4, offset: 0, length: 10))
+            try txn.put(table, Array("c".utf8), PostingRuns.pointer(pack: 0, offset: 0, length: 10) + [0])
+        }
+        try env.read { txn in
+            for token in ["a", "b", "c"] {
+                #expect(throws: CorruptDataError.self, "\(token)") { try PostingRuns.lookup(txn, table, packs: packs, token: Array(token.utf8)) }
+            }
+        }
+    }
+
     /// Thousands of tokens over many runs: tokens found with exactly their postings, every
     /// prefix (including ones before the first and after the last token) yields exactly the
     /// tokens that start with it. In runs as written now (counts packed with the block delta,
-    /// the LSN bound the block's last) and as written before (`count << 4 | q`).
-    @Test(arguments: [false, true]) func lookupsAndPrefixScansMatchTheEntries(formerRuns: Bool) throws {
+    /// the LSN bound the block's last) and as written before (`count << 4 | q`), stored in the
+    /// `postruns` values or (`inPacks`) in packs the values point into.
+    @Test(arguments: [(false, false), (true, false), (false, true)])
+    func lookupsAndPrefixScansMatchTheEntries(formerRuns: Bool, inPacks: Bool) throws {
         var rng = SeededRandom(seed: 7)
         let alphabet = Array("abcdez019_.".utf8)
         var entries: [[UInt8]: [Posting]] = [:]
@@ -69,7 +91,28 @@ struct PackedLayoutTests {
         let env = try LMDBEnvironment(path: dir.path + "/runs.mdb", mapSize: 64 << 20)
         defer { env.close() }
         let table = try env.table("postruns")
-        try env.write { txn in for (k, v) in runs { try txn.put(table, k, v, append: true) } }
+        let packs = try env.table("packs")
+        try env.write { txn in
+            // Two packs after a pack 0 of other bytes, the runs split between them.
+            var pack: [UInt8] = Array(repeating: 7, count: 100)
+            var number: UInt32 = 1
+            try txn.put(packs, Keys.u32(0), pack)
+            pack = []
+            for (i, (k, v)) in runs.enumerated() {
+                guard inPacks else {
+                    try txn.put(table, k, v, append: true)
+                    continue
+                }
+                try txn.put(table, k, PostingRuns.pointer(pack: number, offset: pack.count, length: v.count), append: true)
+                pack += v
+                if i == runs.count / 2 {
+                    try txn.put(packs, Keys.u32(number), pack)
+                    number += 1
+                    pack = []
+                }
+            }
+            if inPacks { try txn.put(packs, Keys.u32(number), pack) }
+        }
         // Runs written now keep no bucket: the bound is the block's last LSN (bucket 15).
         func quantized(_ ps: [Posting]) -> [Posting] {
             ps.map { Posting(block: $0.block, count: $0.count, maxOffset: Posting.quantizedFlag | (formerRuns ? $0.maxOffset : 15)) }
@@ -84,10 +127,10 @@ struct PackedLayoutTests {
                 if let j = sorted.firstIndex(of: run.0), j > 0 { probes.insert(sorted[j - 1]) }
             }
             for token in probes {
-                #expect(try PostingRuns.lookup(txn, table, token: token) == quantized(entries[token]!))
+                #expect(try PostingRuns.lookup(txn, table, packs: packs, token: token) == quantized(entries[token]!))
             }
             for missing in [[UInt8(ascii: "A")], Array("zzzzzzzzzzzzzz".utf8), Array("abq".utf8), Array("0".utf8) + [0xFF]] {
-                #expect(try PostingRuns.lookup(txn, table, token: missing).isEmpty)
+                #expect(try PostingRuns.lookup(txn, table, packs: packs, token: missing).isEmpty)
             }
             var prefixes: [[UInt8]] = [[UInt8(ascii: "A")], Array("zzzzzzzzzzzzzz".utf8), [UInt8(ascii: "z")]]
             for _ in 0..<60 {
@@ -96,7 +139,7 @@ struct PackedLayoutTests {
             }
             for prefix in prefixes {
                 var got: [Posting] = []
-                try PostingRuns.scan(txn, table, prefix: prefix) { got += $0 }
+                try PostingRuns.scan(txn, table, packs: packs, prefix: prefix) { got += $0 }
                 let want = sorted.filter { $0.starts(with: prefix) }.flatMap { quantized(entries[$0]!) }
                 #expect(got == want, "prefix \(String(decoding: prefix, as: UTF8.self))")
             }

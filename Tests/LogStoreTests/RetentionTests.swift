@@ -233,9 +233,9 @@ struct DeleteTests {
             // none of the deleted words either.
             let runs = try #require(segment.postingRuns)
             for word in ["secret", "leaked", "token"] {
-                #expect(try PostingRuns.lookup(txn, runs, token: Array(word.utf8)).isEmpty, "\(word)")
+                #expect(try PostingRuns.lookup(txn, runs, packs: segment.packs, token: Array(word.utf8)).isEmpty, "\(word)")
             }
-            #expect(try !PostingRuns.lookup(txn, runs, token: Array("kept".utf8)).isEmpty)
+            #expect(try !PostingRuns.lookup(txn, runs, packs: segment.packs, token: Array("kept".utf8)).isEmpty)
             try txn.scan(segment.head) { k, v in
                 messages.append(String(decoding: try Keys.decodeHeadLine(lsn: try Keys.decodeU64(k), value: v).1.message, as: UTF8.self))
                 return true

@@ -321,7 +321,7 @@ extension SegmentSnapshot {
             return true
         }
         if let runs = segment.postingRuns {
-            try PostingRuns.scanTokens(txn, runs, prefix: prefix) { token, postings in
+            try PostingRuns.scanTokens(txn, runs, packs: segment.packs, prefix: prefix) { token, postings in
                 for posting in postings where posting.block < indexed { body(token, posting) }
             }
         }

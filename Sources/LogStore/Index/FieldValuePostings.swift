@@ -62,7 +62,7 @@ struct FieldValuePostings {
         }
         if tooMany { return nil }
         if let runs = segment.postingRuns {
-            try PostingRuns.scanTokens(txn, runs, prefix: prefix) { token, found in
+            try PostingRuns.scanTokens(txn, runs, packs: segment.packs, prefix: prefix) { token, found in
                 guard !tooMany, found.contains(where: { $0.block < indexed }) else { return }
                 guard use(token) else {
                     tooMany = true

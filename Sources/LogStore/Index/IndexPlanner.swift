@@ -97,7 +97,7 @@ struct IndexPlanner: Sendable {
                 return true
             }
             if let runs = segment.postingRuns {
-                for p in try PostingRuns.lookup(txn, runs, token: token) where p.block < indexed { found.append(p) }
+                for p in try PostingRuns.lookup(txn, runs, packs: segment.packs, token: token) where p.block < indexed { found.append(p) }
             }
             for p in pending.tokens[token] ?? [] where usePending(p) { found.append(p) }
             termPostings[token] = found.build(sum: false)
@@ -110,7 +110,7 @@ struct IndexPlanner: Sendable {
                 return true
             }
             if let runs = segment.postingRuns {
-                try PostingRuns.scan(txn, runs, prefix: prefix) { postings in for p in postings where p.block < indexed { found.append(p) } }
+                try PostingRuns.scan(txn, runs, packs: segment.packs, prefix: prefix) { postings in for p in postings where p.block < indexed { found.append(p) } }
             }
             for p in pending.prefixes[prefix] ?? [] where usePending(p) { found.append(p) }
             prefixPostings[prefix] = found.build(sum: true)

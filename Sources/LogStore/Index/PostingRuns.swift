@@ -8,6 +8,10 @@ import Foundation
 /// number's difference from the previous posting's, the first from 0) and, when count ≥ 7,
 /// varint count − 7. The LSN bound of such a posting is its block's last LSN.
 ///
+/// A run of `packedFrom` bytes or more is stored in `packs`, after the day's blocks, and its
+/// value is a pointer: a 1 byte, varints pack number, offset and length (`run(_:packs:_:)`).
+/// On its own it would take overflow pages whose last one is on average half empty.
+///
 /// Runs written before (no leading 0 byte: their raw size, never 0, comes first) hold per
 /// posting varint delta and varint `count << 4 | q`, where q = ⌊16·offset/(span+1)⌋ buckets
 /// the highest matching LSN offset within the block's LSN span (`Posting.quantizedFlag`).
@@ -18,6 +22,41 @@ enum PostingRuns {
     /// Raw bytes per run: large enough for zlib to find the repetition, small enough that a
     /// lookup inflates little (~40 µs).
     static let target = 32 * 1024
+    /// Runs this long or longer go into `packs` (shorter ones fit a leaf page with others).
+    static let packedFrom = 2000
+    /// The first byte of a value that points into `packs` (a raw size is never 1).
+    static let pointerTag: UInt8 = 1
+
+    /// A `postruns` value pointing at `length` bytes at `offset` of pack `pack`.
+    static func pointer(pack: UInt32, offset: Int, length: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: 16)
+        w.u8(pointerTag)
+        w.varint(UInt64(pack))
+        w.varint(UInt64(offset))
+        w.varint(UInt64(length))
+        return w.bytes
+    }
+
+    /// The run a `postruns` value holds: the value itself, or the bytes it points to in
+    /// `packs` (borrowed from the map, valid inside `txn`).
+    static func run(_ txn: borrowing LMDBTransaction, packs: LMDBTable?, _ value: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer {
+        guard value.first == pointerTag else { return value }
+        var r = ByteReader(value)
+        _ = try r.u8()
+        let pack = try r.varint()
+        let offset = try r.varint()
+        let length = try r.varint()
+        guard r.isAtEnd, pack <= UInt64(UInt32.max), offset <= 1 << 40, length <= 1 << 40 else {
+            throw CorruptDataError("postings run pointer of \(value.count) bytes")
+        }
+        guard let packs, let bytes = try txn.get(packs, Keys.u32(UInt32(pack))) else {
+            throw CorruptDataError("postings run points to missing pack \(pack)")
+        }
+        guard offset + length <= UInt64(bytes.count) else {
+            throw CorruptDataError("postings run pointer beyond pack \(pack) (\(offset + length) > \(bytes.count))")
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<Int(offset + length)])
+    }
 
     /// Writes a run entry's head: bytes `token` shares with `previous`, the suffix's length,
     /// the suffix, the number of postings (which follow).
@@ -137,18 +176,18 @@ enum PostingRuns {
         }
     }
 
-    /// The postings of `token` in `table` (empty when absent).
-    static func lookup(_ txn: borrowing LMDBTransaction, _ table: LMDBTable, token: [UInt8]) throws -> [Posting] {
+    /// The postings of `token` in `table` (empty when absent); `packs` holds the long runs.
+    static func lookup(_ txn: borrowing LMDBTransaction, _ table: LMDBTable, packs: LMDBTable?, token: [UInt8]) throws -> [Posting] {
         guard let (_, value) = try txn.floor(table, token) else { return [] }
         var found: [Posting] = []
-        try decode(value, want: { t in t.elementsEqual(token) ? .take : t.lexicographicallyPrecedes(token) ? .skip : .stop }) { _, postings in
+        try decode(try run(txn, packs: packs, value), want: { t in t.elementsEqual(token) ? .take : t.lexicographicallyPrecedes(token) ? .skip : .stop }) { _, postings in
             found = postings
         }
         return found
     }
 
     /// Calls `body` with the postings of every token of `table` starting with `prefix`.
-    static func scan(_ txn: borrowing LMDBTransaction, _ table: LMDBTable, prefix: [UInt8], _ body: ([Posting]) -> Void) throws {
+    static func scan(_ txn: borrowing LMDBTransaction, _ table: LMDBTable, packs: LMDBTable?, prefix: [UInt8], _ body: ([Posting]) -> Void) throws {
         // Runs that can hold such tokens: the last one starting at or before the prefix, then
         // every one whose first token starts with the prefix.
         let start = try txn.floor(table, prefix).map { $0.key.array } ?? prefix
@@ -156,7 +195,7 @@ enum PostingRuns {
             if !key.elementsEqual(start) && !key.starts(with: prefix) { return false }
             var more = true
             try decode(
-                value,
+                try run(txn, packs: packs, value),
                 want: { t in
                     if t.starts(with: prefix) { return .take }
                     if prefix.lexicographicallyPrecedes(t) {
@@ -172,14 +211,15 @@ enum PostingRuns {
 
     /// Calls `body` with every token of `table` starting with `prefix` and its postings.
     static func scanTokens(
-        _ txn: borrowing LMDBTransaction, _ table: LMDBTable, prefix: [UInt8], _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void
+        _ txn: borrowing LMDBTransaction, _ table: LMDBTable, packs: LMDBTable?, prefix: [UInt8],
+        _ body: (ArraySlice<UInt8>, [Posting]) throws -> Void
     ) throws {
         let start = try txn.floor(table, prefix).map { $0.key.array } ?? prefix
         try txn.scan(table, from: start) { key, value in
             if !key.elementsEqual(start) && !key.starts(with: prefix) { return false }
             var more = true
             try decode(
-                value,
+                try run(txn, packs: packs, value),
                 want: { t in
                     if t.starts(with: prefix) { return .take }
                     if prefix.lexicographicallyPrecedes(t) {

@@ -41,9 +41,18 @@ extension Segment {
         return recovered
     }
 
-    /// Bytes of the block directory and postings, appendable and packed (pages × page size).
+    /// Bytes of the block directory and postings, appendable and packed (pages × page size,
+    /// and the bytes of the runs stored in `packs`).
     func indexBytes(_ txn: borrowing LMDBTransaction) throws -> Int {
-        let runs = try postingRuns.map { try txn.pages($0) } ?? 0
-        return (try txn.pages(postings) + txn.pages(blockDir) + runs) * env.info().pageSize
+        var runs = 0
+        var packed = 0
+        if let table = postingRuns {
+            runs = try txn.pages(table)
+            try txn.scan(table) { _, v in
+                if v.first == PostingRuns.pointerTag { packed += try PostingRuns.run(txn, packs: packs, v).count }
+                return true
+            }
+        }
+        return (try txn.pages(postings) + txn.pages(blockDir) + runs) * env.info().pageSize + packed
     }
 }

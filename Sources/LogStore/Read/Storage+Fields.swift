@@ -33,7 +33,7 @@ extension Storage {
                     return true
                 }
                 if let runs = segment.postingRuns {
-                    try PostingRuns.scanTokens(snapshot.txn, runs, prefix: prefix) { token, postings in
+                    try PostingRuns.scanTokens(snapshot.txn, runs, packs: segment.packs, prefix: prefix) { token, postings in
                         found.append((Array(token), postings.filter { $0.block < indexed }))
                     }
                 }

@@ -52,9 +52,9 @@ struct CompactedSegmentWriter {
         try copySmallTables(source)
         try copyUnsealedHead(source)
         let dictionary = try presetDictionary(source, into: &result)
-        try packBlocks(source, dictionary: dictionary, into: &result)
+        let nextPack = try packBlocks(source, dictionary: dictionary, into: &result)
         if index {
-            try writePostingRuns(source, into: &result)
+            try writePostingRuns(source, firstPack: nextPack, into: &result)
         } else {
             try dest.write { dst in
                 try dst.put(meta, Keys.metaIndexedBlocks, Keys.u32(0))
@@ -197,7 +197,8 @@ struct CompactedSegmentWriter {
     /// (`SharedFrame.swift`), then every other block in key order (a stream's blocks side by
     /// side), re-encoded in parallel batches of 256, all concatenated into packs of about
     /// `Packs.target` bytes.
-    private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws {
+    /// Returns the number of the first pack after the blocks'.
+    private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws -> UInt32 {
         var packer = BlockPacker()
         let framed = try frameSmallBlocks(source, dictionary: dictionary, into: &packer, result: &result)
         var batch: [(key: [UInt8], block: StoredBlock, packed: Bool, framed: [UInt8]?)] = []
@@ -212,6 +213,7 @@ struct CompactedSegmentWriter {
         }
         try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
         try flushPack(&packer, result: &result)
+        return packer.number
     }
 
     /// Whether compaction stores `block` in a shared frame.
@@ -320,8 +322,9 @@ struct CompactedSegmentWriter {
     }
 
     /// Postings runs from the appendable entries and earlier runs, merged by token; postings of
-    /// blocks no longer in the directory are dropped.
-    private func writePostingRuns(_ source: borrowing SegmentSnapshot, into result: inout CompactedWrite) throws {
+    /// blocks no longer in the directory are dropped. Runs of `PostingRuns.packedFrom` bytes or
+    /// more go into packs numbered from `firstPack` (their `postruns` values point there).
+    private func writePostingRuns(_ source: borrowing SegmentSnapshot, firstPack: UInt32, into result: inout CompactedWrite) throws {
         var blocks = Set<UInt32>()
         try source.forEachBlockRef { ref in
             blocks.insert(ref.number)
@@ -342,9 +345,29 @@ struct CompactedSegmentWriter {
         }
         if !postings.isEmpty { try merger.add(token, postings) }
         let written = try merger.finish()
-        try dest.write { dst in
-            for (k, v) in written { try dst.put(runs, k, v, append: true) }
+        var number = firstPack
+        var pack = ByteWriter(capacity: Packs.target + PostingRuns.target)
+        var stored: [(UInt32, [UInt8])] = []
+        var entries: [([UInt8], [UInt8])] = []
+        for (k, v) in written {
+            guard v.count >= PostingRuns.packedFrom else {
+                entries.append((k, v))
+                continue
+            }
+            entries.append((k, PostingRuns.pointer(pack: number, offset: pack.bytes.count, length: v.count)))
+            pack.append(v)
+            if pack.bytes.count >= Packs.target {
+                stored.append((number, pack.bytes))
+                number += 1
+                pack.bytes.removeAll(keepingCapacity: true)
+            }
         }
+        if !pack.bytes.isEmpty { stored.append((number, pack.bytes)) }
+        try dest.write { dst in
+            for (n, bytes) in stored { try dst.put(packs, Keys.u32(n), bytes, append: true) }
+            for (k, v) in entries { try dst.put(runs, k, v, append: true) }
+        }
+        result.packs += stored.count
         result.runs = written.count
         result.runBytes = written.reduce(0) { $0 + $1.1.count }
     }
@@ -354,7 +377,9 @@ struct CompactedSegmentWriter {
         var earlier: [([UInt8], [Posting])] = []
         guard let oldRuns = source.segment.postingRuns else { return earlier }
         try source.txn.scan(oldRuns) { _, v in
-            try PostingRuns.decode(v) { token, postings in earlier.append((Array(token), postings)) }
+            try PostingRuns.decode(try PostingRuns.run(source.txn, packs: source.segment.packs, v)) { token, postings in
+                earlier.append((Array(token), postings))
+            }
             return true
         }
         return earlier
