@@ -315,6 +315,47 @@ struct CompactionSizeTests {
         #expect(found.lines == scanned.lines && found.blocksRead == scanned.blocksRead, "the postings narrow the blocks read again")
     }
 
+    @Test func searchesWhileADayGetsItsIndexBackAnswerTheSame() async throws {
+        // Days compacted without an index, then compacted again with one (re-tokenized, flushed
+        // and rewritten) while readers search them: every answer is the one before.
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var store = try Storage.open(directory: dir.path, options: quiet, logger: testLogger)
+        try await fillSparse(store, streams: 10, days: 2)
+        _ = try await store.compact(now: day0 + 2 * dayNanos + 1)
+        #expect(try store.stats().segments.allSatisfy { !$0.tokenIndex })
+        let queries = try ["refused", "connection AND error", "\"block served\"", "checkpoint OR retry", "job-3"].map { try QueryParser.parse($0) }
+        let expected = try queries.map { try store.search(SearchRequest(query: $0, limit: 100_000)).lines }
+        #expect(expected.contains { !$0.isEmpty })
+        store.close()
+        var indexed = quiet
+        indexed.minIndexedDayBytes = 0
+        store = try Storage.open(directory: dir.path, options: indexed, logger: testLogger)
+        defer { store.close() }
+        let current = store
+        let reader = Task {
+            var reads = 0
+            while !Task.isCancelled && reads < 400 {
+                for (query, lines) in zip(queries, expected) {
+                    let found: [LogLine]
+                    do {
+                        found = try current.search(SearchRequest(query: query, limit: 100_000)).lines
+                    } catch StorageError.queryCancelled {
+                        return reads
+                    }
+                    #expect(found == lines)
+                }
+                reads += 1
+            }
+            return reads
+        }
+        _ = try await store.compact(now: day0 + 2 * dayNanos + 1)
+        reader.cancel()
+        #expect(try await reader.value > 0)
+        #expect(try store.stats().segments.allSatisfy(\.tokenIndex))
+        for (query, lines) in zip(queries, expected) { #expect(try store.search(SearchRequest(query: query, limit: 100_000)).lines == lines) }
+    }
+
     @Test func longPostingsRunsGoIntoPacksAndEveryTokenIsStillFound() async throws {
         // Thousands of distinct tokens (ids no two lines share): the day's runs are long.
         let dir = TempDirectory()
