@@ -27,18 +27,24 @@ extension Segment {
     /// Re-tokenizes the blocks sealed after the last flush into the pending index (at open).
     func recoverPendingIndex() throws -> Int {
         guard pending.accepts else { return 0 }
-        var recovered = 0
-        try SegmentSnapshot.read(self) { snapshot in
-            let (indexed, next) = try snapshot.indexState()
-            guard indexed < next else { return }
-            for number in indexed..<next {
+        let (indexed, next) = try SegmentSnapshot.read(self) { try $0.indexState() }
+        return try tokenize(indexed..<next)
+    }
+
+    /// Adds the tokens of the blocks numbered `numbers` (those still in the directory) to the
+    /// pending index; returns how many blocks that was.
+    func tokenize(_ numbers: Range<UInt32>) throws -> Int {
+        guard !numbers.isEmpty else { return 0 }
+        return try SegmentSnapshot.read(self) { snapshot in
+            var added = 0
+            for number in numbers {
                 guard let ref = try snapshot.blockRef(number), let block = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
                 else { continue }
                 pending.add(number, BlockTokens(block: try snapshot.decode(block)))
-                recovered += 1
+                added += 1
             }
+            return added
         }
-        return recovered
     }
 
     /// Bytes of the block directory and postings, appendable and packed (pages × page size,

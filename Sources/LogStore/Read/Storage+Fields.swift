@@ -25,7 +25,7 @@ extension Storage {
             try SegmentSnapshot.read(segment, shared: shared, streams: wanted, cache: blockCache) { snapshot in
                 // Type tokens with their blocks: stored, packed, pending.
                 var found: [([UInt8], [Posting])] = []
-                let (indexed, _) = try snapshot.indexState()
+                let (indexed, next) = try snapshot.indexState()
                 try snapshot.txn.scan(segment.postings, prefix: prefix) { k, v in
                     var postings: [Posting] = []
                     try Postings.decode(key: k, value: v) { p in if p.block < indexed { postings.append(p) } }
@@ -71,7 +71,6 @@ extension Storage {
                     try deadline.check()
                     try snapshot.forEachHeadLine(of: id) { line in addFields(line.fields, line.message, line.timestamp) }
                 }
-                let (_, next) = try snapshot.indexState()
                 if indexed < next {
                     let covered = segment.pending.coveredBlocks
                     try snapshot.forEachBlockRef(from: indexed) { ref in

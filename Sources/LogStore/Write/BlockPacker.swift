@@ -1,8 +1,8 @@
 import Foundation
 
 /// BlockPacker fills the packs of a compacted segment: blocks' and shared frames' bytes one
-/// after another, and the `blocks` entries (key → `BlockPointer` or `SharedRun`) to store with
-/// them, in key order (`MDB_APPEND`).
+/// after another, then long postings runs, and the `blocks` entries (key → `BlockPointer` or
+/// `SharedRun`) to store with them, in key order (`MDB_APPEND`).
 struct BlockPacker {
     var pack = ByteWriter(capacity: Packs.target + 512 * 1024)
     /// The number of the pack being filled.
@@ -23,8 +23,9 @@ struct BlockPacker {
         return length
     }
 
-    /// Appends a shared frame; returns where its blocks' pointers say it is.
-    mutating func appendFrame(_ bytes: [UInt8]) -> (pack: UInt32, offset: UInt32, length: UInt32) {
+    /// Appends bytes that values elsewhere point into (a shared frame's blocks, a postings run);
+    /// returns where they are.
+    mutating func appendPointed(_ bytes: [UInt8]) -> (pack: UInt32, offset: UInt32, length: UInt32) {
         let offset = pack.bytes.count
         pack.append(bytes)
         return (number, UInt32(offset), UInt32(bytes.count))

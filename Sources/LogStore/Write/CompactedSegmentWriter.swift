@@ -52,15 +52,17 @@ struct CompactedSegmentWriter {
         try copySmallTables(source)
         try copyUnsealedHead(source)
         let dictionary = try presetDictionary(source, into: &result)
-        let nextPack = try packBlocks(source, dictionary: dictionary, into: &result)
+        var packer = BlockPacker()
+        try packBlocks(source, dictionary: dictionary, into: &packer, result: &result)
         if index {
-            try writePostingRuns(source, firstPack: nextPack, into: &result)
+            try writePostingRuns(source, into: &packer, result: &result)
         } else {
             try dest.write { dst in
                 try dst.put(meta, Keys.metaIndexedBlocks, Keys.u32(0))
                 try dst.put(meta, Keys.metaUnindexed, [UInt8]())
             }
         }
+        try flushPack(&packer, result: &result)
         return result
     }
 
@@ -196,10 +198,10 @@ struct CompactedSegmentWriter {
     /// The day's small blocks (`SharedFrames.smallBlockBytes`) into shared frames
     /// (`SharedFrame.swift`), then every other block in key order (a stream's blocks side by
     /// side), re-encoded in parallel batches of 256, all concatenated into packs of about
-    /// `Packs.target` bytes.
-    /// Returns the number of the first pack after the blocks'.
-    private func packBlocks(_ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into result: inout CompactedWrite) throws -> UInt32 {
-        var packer = BlockPacker()
+    /// `Packs.target` bytes; the last pack is left to fill for the caller.
+    private func packBlocks(
+        _ source: borrowing SegmentSnapshot, dictionary: [UInt8]?, into packer: inout BlockPacker, result: inout CompactedWrite
+    ) throws {
         let framed = try frameSmallBlocks(source, dictionary: dictionary, into: &packer, result: &result)
         var batch: [(key: [UInt8], block: StoredBlock, packed: Bool, framed: [UInt8]?)] = []
         try source.forEachBlock { block, key, packed in
@@ -212,8 +214,6 @@ struct CompactedSegmentWriter {
             return true
         }
         try packBatch(batch, dictionary: dictionary, into: &packer, result: &result)
-        try flushPack(&packer, result: &result)
-        return packer.number
     }
 
     /// Whether compaction stores `block` in a shared frame.
@@ -246,7 +246,7 @@ struct CompactedSegmentWriter {
         func place(_ packer: inout BlockPacker, result: inout CompactedWrite) throws {
             guard !frame.isEmpty else { return }
             let bytes = frame.encode(level: level, dictionary: dictionary)
-            let (pack, offset, length) = packer.appendFrame(bytes)
+            let (pack, offset, length) = packer.appendPointed(bytes)
             for (index, member) in frame.members.enumerated() {
                 framed[member.key] = SharedRun(pack: pack, frameOffset: offset, frameLength: length, index: index).encoded()
             }
@@ -323,8 +323,10 @@ struct CompactedSegmentWriter {
 
     /// Postings runs from the appendable entries and earlier runs, merged by token; postings of
     /// blocks no longer in the directory are dropped. Runs of `PostingRuns.packedFrom` bytes or
-    /// more go into packs numbered from `firstPack` (their `postruns` values point there).
-    private func writePostingRuns(_ source: borrowing SegmentSnapshot, firstPack: UInt32, into result: inout CompactedWrite) throws {
+    /// more go into the packs after the blocks (their `postruns` values point there).
+    private func writePostingRuns(
+        _ source: borrowing SegmentSnapshot, into packer: inout BlockPacker, result: inout CompactedWrite
+    ) throws {
         var blocks = Set<UInt32>()
         try source.forEachBlockRef { ref in
             blocks.insert(ref.number)
@@ -345,29 +347,19 @@ struct CompactedSegmentWriter {
         }
         if !postings.isEmpty { try merger.add(token, postings) }
         let written = try merger.finish()
-        var number = firstPack
-        var pack = ByteWriter(capacity: Packs.target + PostingRuns.target)
-        var stored: [(UInt32, [UInt8])] = []
         var entries: [([UInt8], [UInt8])] = []
         for (k, v) in written {
             guard v.count >= PostingRuns.packedFrom else {
                 entries.append((k, v))
                 continue
             }
-            entries.append((k, PostingRuns.pointer(pack: number, offset: pack.bytes.count, length: v.count)))
-            pack.append(v)
-            if pack.bytes.count >= Packs.target {
-                stored.append((number, pack.bytes))
-                number += 1
-                pack.bytes.removeAll(keepingCapacity: true)
-            }
+            let (pack, offset, length) = packer.appendPointed(v)
+            entries.append((k, PostingRuns.pointer(pack: pack, offset: Int(offset), length: Int(length))))
+            if packer.isFull { try flushPack(&packer, result: &result) }
         }
-        if !pack.bytes.isEmpty { stored.append((number, pack.bytes)) }
         try dest.write { dst in
-            for (n, bytes) in stored { try dst.put(packs, Keys.u32(n), bytes, append: true) }
             for (k, v) in entries { try dst.put(runs, k, v, append: true) }
         }
-        result.packs += stored.count
         result.runs = written.count
         result.runBytes = written.reduce(0) { $0 + $1.1.count }
     }

@@ -78,12 +78,9 @@ extension Writer {
 
     /// The raw bytes of log text the day holds (its streams' `stats`).
     private func rawBytes(_ segment: Segment) throws -> UInt64 {
-        try segment.env.read { txn in
+        try SegmentSnapshot.read(segment) { snapshot in
             var total: UInt64 = 0
-            try txn.scan(segment.stats) { _, v in
-                total += try Keys.decodeStats(v).rawBytes
-                return true
-            }
+            try snapshot.forEachStreamStats { _, stats in total += stats.rawBytes }
             return total
         }
     }
@@ -99,13 +96,7 @@ extension Writer {
         var from = indexed
         while from < next {
             let to = next - from > step ? from + step : next
-            try SegmentSnapshot.read(segment) { snapshot in
-                for number in from..<to {
-                    guard let ref = try snapshot.blockRef(number), let block = try snapshot.block(stream: ref.stream, firstLSN: ref.firstLSN)
-                    else { continue }
-                    segment.pending.add(number, BlockTokens(block: try snapshot.decode(block)))
-                }
-            }
+            _ = try segment.tokenize(from..<to)
             try flushIndex(segment)
             from = to
         }
