@@ -2,6 +2,7 @@
  * overflow) and entries, the free pages, and the file and lock file sizes, in bytes.
  *   cc -O2 -o /tmp/mdb_split Benchmarks/shapes/mdb_split.c -llmdb
  *   /tmp/mdb_split DATA/catalog.mdb DATA/segments/YYYY-MM-DD*.mdb
+ * A compacted day's "shared" table is split by table (key prefix).
  * Opens each file read-only (MDB_NOSUBDIR); safe beside a running server. */
 #include <lmdb.h>
 #include <stdio.h>
@@ -12,6 +13,30 @@
 static long long fsize(const char *p) { struct stat st; return stat(p, &st) == 0 ? (long long)st.st_size : 0; }
 
 static long long pages(MDB_stat *s) { return (long long)(s->ms_branch_pages + s->ms_leaf_pages + s->ms_overflow_pages); }
+
+/* A compacted day's "shared" table holds its tables as key ranges after a prefix byte
+ * (Keys.segmentSharedPrefixes): per range, entries, bytes of keys and small values, and the
+ * overflow pages of big values. */
+static void split_shared(MDB_txn *txn, MDB_dbi dbi, long long psize) {
+    static const char *names[] = {"", "meta", "streams", "stream_stats", "head", "sealed", "blockdir", "blocks",
+                                  "chunks", "docids", "postings", "postruns", "packs"};
+    long long entries[256] = {0}, inline_bytes[256] = {0}, overflow[256] = {0};
+    MDB_cursor *c; MDB_val k, v;
+    if (mdb_cursor_open(txn, dbi, &c)) return;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        unsigned char p = k.mv_size ? *(unsigned char *)k.mv_data : 0;
+        entries[p]++;
+        if (v.mv_size > (size_t)psize / 2 - 16) {
+            inline_bytes[p] += 8 + k.mv_size + 8 + 2;
+            overflow[p] += (v.mv_size + 16 + psize - 1) / psize;
+        } else inline_bytes[p] += 8 + k.mv_size + v.mv_size + 2;
+    }
+    mdb_cursor_close(c);
+    for (int p = 0; p < 256; p++)
+        if (entries[p])
+            printf("    %-14s %10lld bytes on leaves %8lld entries, %lld overflow pages\n", p < 13 ? names[p] : "?", inline_bytes[p],
+                   entries[p], overflow[p]);
+}
 
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -46,6 +71,7 @@ int main(int argc, char **argv) {
             MDB_stat s; mdb_stat(txn, dbi, &s);
             printf("  %-16s %10lld bytes %8zu entries (%zu leaf, %zu branch, %zu overflow pages)\n", name, pages(&s) * psize,
                    s.ms_entries, s.ms_leaf_pages, s.ms_branch_pages, s.ms_overflow_pages);
+            if (strcmp(name, "shared") == 0) split_shared(txn, dbi, psize);
         }
         mdb_cursor_close(cur);
         mdb_txn_abort(txn);

@@ -51,8 +51,10 @@ struct SearchTests {
     /// (packed blocks, packed postings runs) (-1); compacted and then given late lines, some
     /// sealed into ordinary blocks with appendable postings beside the packed ones (-2); as -2
     /// with the days compacted without a token index (-3: these days are under
-    /// `minIndexedDayBytes`, so every block is read and the late ones are not indexed either).
-    @Test(arguments: [(11, 1), (12, 3), (13, .max), (14, 0), (15, -1), (16, -2), (17, -3)] as [(UInt64, Int)])
+    /// `minIndexedDayBytes`, so every block is read and the late ones are not indexed either);
+    /// as -2 with the compacted days keeping a table each (-4: format 3's layout; the others
+    /// keep their tables as ranges of one, `Keys.segmentShared`).
+    @Test(arguments: [(11, 1), (12, 3), (13, .max), (14, 0), (15, -1), (16, -2), (17, -3), (18, -4)] as [(UInt64, Int)])
     func searchAndHitsMatchBruteForce(seed: UInt64, flushEvery: Int) async throws {
         var rng = SeededRandom(seed: seed)
         let dir = TempDirectory()
@@ -61,7 +63,8 @@ struct SearchTests {
         options.sealLines = 40
         options.sealAge = .seconds(3600)  // heads stay heads however slow the machine
         options.indexFlushBlocks = flushEvery == 0 ? .max : flushEvery < 0 ? 1 : flushEvery
-        options.minIndexedDayBytes = flushEvery == -1 || flushEvery == -2 ? 0 : Limits.minIndexedDayBytes
+        options.minIndexedDayBytes = flushEvery == -1 || flushEvery == -2 || flushEvery == -4 ? 0 : Limits.minIndexedDayBytes
+        options.shareCompactedTables = flushEvery != -4
         var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
         defer { store.close() }
         let keys = (0..<5).map { StreamKey(index: "idx", workflow: "w\($0 % 3)", job: "j\($0)") }
@@ -94,6 +97,13 @@ struct SearchTests {
             if flushEvery <= -2 { try await appendBatches(15) }
             let unindexed = try store.stats().segments.filter { !$0.tokenIndex }.count
             #expect(unindexed == (flushEvery == -3 ? 3 : 0))
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments").filter { $0.hasSuffix(".g1.mdb") }
+            #expect(files.count == 3)
+            for file in files {
+                let env = try LMDBEnvironment(path: dir.path + "/segments/" + file, mapSize: 64 << 20, readOnly: true)
+                #expect((try env.existingTable(Keys.segmentShared) != nil) == (flushEvery != -4), "\(file)")
+                env.close()
+            }
         }
         let stats = try store.stats()
         #expect(stats.segments.count >= 3)

@@ -18,15 +18,47 @@ public struct LMDBTransaction: ~Copyable {
         return LMDBTable(dbi: dbi, name: name)
     }
 
+    /// Runs `body` with the LMDB key of `key` in `table`: the bytes themselves, or, in a table
+    /// sharing an LMDB table, its prefix byte and the bytes (on the stack).
+    @inline(__always)
+    private func withKey<T>(_ table: LMDBTable, _ key: UnsafeRawBufferPointer, _ body: (inout MDB_val) throws -> T) throws -> T {
+        guard let prefix = table.prefix else {
+            var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+            return try body(&k)
+        }
+        guard key.count < Self.maxKeyBytes else {
+            throw LMDBError(code: MDB_BAD_VALSIZE, operation: "key of \(key.count) bytes in \(table.name)")
+        }
+        return try withUnsafeTemporaryAllocation(byteCount: key.count + 1, alignment: 1) { buffer in
+            buffer[0] = prefix
+            if let base = key.baseAddress, key.count > 0 { (buffer.baseAddress! + 1).copyMemory(from: base, byteCount: key.count) }
+            var k = MDB_val(mv_size: key.count + 1, mv_data: buffer.baseAddress)
+            return try body(&k)
+        }
+    }
+
+    /// LMDB's longest key (`mdb_env_get_maxkeysize` of the default build).
+    static let maxKeyBytes = 511
+
+    /// The key LMDB returned, as `table`'s key: nil when it lies outside the table (another
+    /// table's range of a shared LMDB table), else without the prefix byte.
+    @inline(__always)
+    private static func tableKey(_ table: LMDBTable, _ k: MDB_val) -> UnsafeRawBufferPointer? {
+        guard let prefix = table.prefix else { return UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size) }
+        guard k.mv_size > 0, k.mv_data.load(as: UInt8.self) == prefix else { return nil }
+        return UnsafeRawBufferPointer(start: k.mv_data + 1, count: k.mv_size - 1)
+    }
+
     /// The value stored under `key`, borrowed from the map, or nil.
     public func get(_ table: LMDBTable, _ key: some ContiguousBytes) throws -> UnsafeRawBufferPointer? {
         try key.withUnsafeBytes { keyBytes in
-            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            var v = MDB_val()
-            let rc = mdb_get(txn, table.dbi, &k, &v)
-            if rc == MDB_NOTFOUND { return nil }
-            try lmdbCheck(rc, "mdb_get(\(table.name))")
-            return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            try withKey(table, keyBytes) { k in
+                var v = MDB_val()
+                let rc = mdb_get(txn, table.dbi, &k, &v)
+                if rc == MDB_NOTFOUND { return nil }
+                try lmdbCheck(rc, "mdb_get(\(table.name))")
+                return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            }
         }
     }
 
@@ -34,24 +66,38 @@ public struct LMDBTransaction: ~Copyable {
     @inline(__always)
     public func get(_ table: LMDBTable, u64 key: UInt64) throws -> UnsafeRawBufferPointer? {
         var bigEndian = key.bigEndian
-        return try withUnsafeMutableBytes(of: &bigEndian) { keyBytes in
-            var k = MDB_val(mv_size: 8, mv_data: keyBytes.baseAddress)
-            var v = MDB_val()
-            let rc = mdb_get(txn, table.dbi, &k, &v)
-            if rc == MDB_NOTFOUND { return nil }
-            try lmdbCheck(rc, "mdb_get(\(table.name))")
-            return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+        return try withUnsafeBytes(of: &bigEndian) { keyBytes in
+            try withKey(table, keyBytes) { k in
+                var v = MDB_val()
+                let rc = mdb_get(txn, table.dbi, &k, &v)
+                if rc == MDB_NOTFOUND { return nil }
+                try lmdbCheck(rc, "mdb_get(\(table.name))")
+                return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            }
         }
     }
 
-    /// Stores `value` under `key` (replacing any value).
+    /// Stores `value` under `key` (replacing any value). `append` (`MDB_APPEND`: the key must
+    /// sort after every key of the table) fills pages completely; it is ignored in a table
+    /// sharing an LMDB table, whose later ranges may already hold keys.
     public func put(_ table: LMDBTable, _ key: some ContiguousBytes, _ value: some ContiguousBytes, append: Bool = false) throws {
         try key.withUnsafeBytes { keyBytes in
             try value.withUnsafeBytes { valueBytes in
-                var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-                var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
-                try lmdbCheck(mdb_put(txn, table.dbi, &k, &v, append ? UInt32(MDB_APPEND) : 0), "mdb_put(\(table.name), \(path))")
+                try withKey(table, keyBytes) { k in
+                    var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+                    let flags = append && table.prefix == nil ? UInt32(MDB_APPEND) : 0
+                    try lmdbCheck(mdb_put(txn, table.dbi, &k, &v, flags), "mdb_put(\(table.name), \(path))")
+                }
             }
+        }
+    }
+
+    /// `put` with `MDB_APPEND` into a table sharing an LMDB table, written in key order from
+    /// its first range to its last (`LMDBEnvironment.copySharing`).
+    func putAppending(_ table: LMDBTable, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        try withKey(table, key) { k in
+            var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+            try lmdbCheck(mdb_put(txn, table.dbi, &k, &v, UInt32(MDB_APPEND)), "mdb_put(\(table.name), \(path))")
         }
     }
 
@@ -59,28 +105,57 @@ public struct LMDBTransaction: ~Copyable {
     @discardableResult
     public func delete(_ table: LMDBTable, _ key: some ContiguousBytes) throws -> Bool {
         try key.withUnsafeBytes { keyBytes in
-            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            let rc = mdb_del(txn, table.dbi, &k, nil)
-            if rc == MDB_NOTFOUND { return false }
-            try lmdbCheck(rc, "mdb_del(\(table.name), \(path))")
-            return true
+            try withKey(table, keyBytes) { k in
+                let rc = mdb_del(txn, table.dbi, &k, nil)
+                if rc == MDB_NOTFOUND { return false }
+                try lmdbCheck(rc, "mdb_del(\(table.name), \(path))")
+                return true
+            }
         }
     }
 
     /// Removes every entry of `table` (keeps the table).
     public func clear(_ table: LMDBTable) throws {
+        guard table.prefix == nil else {
+            try deleteAll(table, prefix: [])
+            return
+        }
         try lmdbCheck(mdb_drop(txn, table.dbi, 0), "mdb_drop(\(table.name))")
     }
 
     /// Number of entries in `table`.
     public func count(_ table: LMDBTable) throws -> Int {
+        guard table.prefix == nil else {
+            var n = 0
+            try scan(table) { _, _ in
+                n += 1
+                return true
+            }
+            return n
+        }
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(txn, table.dbi, &stat), "mdb_stat(\(table.name))")
         return stat.ms_entries
     }
 
-    /// Pages used by `table` (branch + leaf + overflow).
+    /// Pages used by `table` (branch + leaf + overflow). For a table sharing an LMDB table:
+    /// the leaf pages its entries fill (LMDB node sizes, as for a table of its own written in
+    /// key order) and the overflow pages of its big values.
     public func pages(_ table: LMDBTable) throws -> Int {
+        guard table.prefix == nil else {
+            let pageSize = 4096
+            var leafBytes = 0
+            var overflow = 0
+            try scan(table) { k, v in
+                // Node: 8-byte header, the key with its prefix byte, the value or an overflow page
+                // number; 2 bytes of the page's index; 2-byte aligned.
+                let inline = v.count <= pageSize / 2 - 16
+                leafBytes += (8 + k.count + 1 + (inline ? v.count : 8) + 1) & ~1 + 2
+                if !inline { overflow += (v.count + 16 + pageSize - 1) / pageSize }
+                return true
+            }
+            return (leafBytes + pageSize - 17) / (pageSize - 16) + overflow
+        }
         var stat = MDB_stat()
         try lmdbCheck(mdb_stat(txn, table.dbi, &stat), "mdb_stat(\(table.name))")
         return stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages
@@ -117,16 +192,20 @@ public struct LMDBTransaction: ~Copyable {
         var k = MDB_val()
         var v = MDB_val()
         var rc: Int32
-        if let start {
-            rc = start.withUnsafeBytes { bytes in
-                k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-            }
-        } else {
+        let seek = start ?? []
+        if seek.isEmpty && table.prefix == nil {
             rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        } else {
+            rc = try seek.withUnsafeBytes { bytes in
+                try withKey(table, bytes) { key in
+                    let found = mdb_cursor_get(cursor, &key, &v, MDB_SET_RANGE)
+                    k = key  // the key found, in the map
+                    return found
+                }
+            }
         }
         while rc == 0 {
-            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            guard let key = Self.tableKey(table, k) else { return }
             let value = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
             if try !body(key, value) { return }
             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
@@ -150,10 +229,11 @@ public struct LMDBTransaction: ~Copyable {
     public func last(
         _ table: LMDBTable, prefix: [UInt8]
     ) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
-        // The last key at most the prefix followed by 0xFF up to LMDB's longest key.
-        let beyond = prefix + [UInt8](repeating: 0xFF, count: 511 - prefix.count)
+        // The last key at most the prefix followed by 0xFF up to the table's longest key.
+        let longest = Self.maxKeyBytes - (table.prefix == nil ? 0 : 1)
+        let beyond = prefix + [UInt8](repeating: 0xFF, count: longest - prefix.count)
         guard let found = try floor(table, beyond), found.key.count >= prefix.count,
-            memcmp(found.key.baseAddress!, prefix, prefix.count) == 0
+            prefix.isEmpty || memcmp(found.key.baseAddress!, prefix, prefix.count) == 0
         else { return nil }
         return found
     }
@@ -167,19 +247,23 @@ public struct LMDBTransaction: ~Copyable {
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val()
         var v = MDB_val()
-        var rc = key.withUnsafeBytes { bytes in
-            k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        var rc = try key.withUnsafeBytes { bytes in
+            try withKey(table, bytes) { sought in
+                let found = mdb_cursor_get(cursor, &sought, &v, MDB_SET_RANGE)
+                k = sought
+                return found
+            }
         }
         if rc == 0 {
-            let found = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
-            if !found.elementsEqual(key) { rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
+            let found = Self.tableKey(table, k)
+            if found == nil || !found!.elementsEqual(key) { rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
         } else if rc == MDB_NOTFOUND {
             rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
         }
         if rc == MDB_NOTFOUND { return nil }
         try lmdbCheck(rc, "mdb_cursor_get(\(table.name))")
-        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        guard let found = Self.tableKey(table, k) else { return nil }
+        return (found, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
 
     /// Deletes entries from the first key on while `predicate(key)` holds; returns how many.
@@ -190,10 +274,18 @@ public struct LMDBTransaction: ~Copyable {
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val()
         var v = MDB_val()
-        var rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        var rc: Int32
+        if var prefix = table.prefix {
+            rc = withUnsafeMutableBytes(of: &prefix) { bytes in
+                k = MDB_val(mv_size: 1, mv_data: bytes.baseAddress)
+                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            }
+        } else {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        }
         var deleted = 0
         while rc == 0 {
-            guard predicate(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)) else { break }
+            guard let key = Self.tableKey(table, k), predicate(key) else { break }
             try lmdbCheck(mdb_cursor_del(cursor, 0), "mdb_cursor_del(\(table.name))")
             deleted += 1
             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
@@ -210,13 +302,14 @@ public struct LMDBTransaction: ~Copyable {
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val()
         var v = MDB_val()
-        var rc = prefix.withUnsafeBytes { bytes in
+        let full = (table.prefix.map { [$0] } ?? []) + prefix
+        var rc = full.withUnsafeBytes { bytes in
             k = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            return mdb_cursor_get(cursor, &k, &v, full.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
         }
         var deleted = 0
         while rc == 0 {
-            guard k.mv_size >= prefix.count, memcmp(k.mv_data, prefix, prefix.count) == 0 else { break }
+            guard k.mv_size >= full.count, memcmp(k.mv_data, full, full.count) == 0 else { break }
             try lmdbCheck(mdb_cursor_del(cursor, 0), "mdb_cursor_del(\(table.name))")
             deleted += 1
             // After mdb_cursor_del the cursor already rests on the following entry; LMDB's

@@ -34,10 +34,11 @@ final class Catalog: Sendable {
             var r = ByteReader(v)
             return try r.u32BE()
         }
-        if let format, format != Keys.formatVersion {
+        if let format, !Keys.readableFormats.contains(format) {
             throw StorageError.unsupportedFormat(found: format, supported: Keys.formatVersion)
         }
-        if format == nil && !readOnly {
+        // An older format is marked current: this build may write what older builds cannot read.
+        if format != Keys.formatVersion && !readOnly {
             try env.write { txn in
                 var w = ByteWriter()
                 w.u32BE(Keys.formatVersion)

@@ -4,7 +4,10 @@
 /// `formatVersion` whenever a layout here changes.
 public enum Keys {
     /// The on-disk format this build writes and reads. Must be updated when a layout changes.
-    public static let formatVersion: UInt32 = 3
+    public static let formatVersion: UInt32 = 4
+    /// Formats this build reads: 3 differs from 4 only in that no compacted day shares its
+    /// tables (`segmentShared`); a writable open of the catalog marks the directory 4.
+    public static let readableFormats: ClosedRange<UInt32> = 3...4
 
     // MARK: Files
     /// The catalog environment, directly in the data directory.
@@ -79,6 +82,19 @@ public enum Keys {
     /// run's first token (UTF-8) → packed postings run (`PostingRuns`): the postings of the
     /// blocks a compaction saw, prefix-shared and zlib-compressed. Read together with `postings`.
     public static let segmentPostingRuns = "postruns"
+
+    /// Compacted days (format 4) keep their tables as key ranges of this one LMDB table, each
+    /// after its byte in `segmentSharedPrefixes`, so that the dozen small tables of a quiet day
+    /// share leaf pages instead of taking at least a page each. `ids` keeps a table of its own
+    /// (its keys may take LMDB's whole 511 bytes).
+    public static let segmentShared = "shared"
+    public static let segmentSharedPrefixes: [(name: String, prefix: UInt8)] = [
+        (segmentMeta, 0x01), (segmentStreams, 0x02), (segmentStreamStats, 0x03), (segmentHead, 0x04), (segmentSealed, 0x05),
+        (segmentBlockDir, 0x06), (segmentBlocks, 0x07), (segmentChunks, 0x08), (segmentDocIDs, 0x09), (segmentPostings, 0x0A),
+        (segmentPostingRuns, 0x0B), (segmentPacks, 0x0C),
+    ]
+    /// The segment tables a compacted day keeps as tables of their own.
+    public static let segmentSeparate = [segmentIDs]
 
     public static let metaFormat: [UInt8] = Array("format".utf8)
     public static let metaMaxLSN: [UInt8] = Array("maxLSN".utf8)

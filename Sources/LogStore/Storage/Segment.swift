@@ -30,6 +30,8 @@ public final class Segment: Sendable {
     /// Compacted layout (`Packed.swift`); nil in a read-only segment written before it existed.
     let packs: LMDBTable?
     let postingRuns: LMDBTable?
+    /// The tables are key ranges of one LMDB table (`Keys.segmentShared`): a compacted day of format 4.
+    let shared: Bool
     /// Postings of blocks sealed since the last index flush; refuses them when the day keeps no token
     /// index (`Keys.metaUnindexed`).
     let pending: PendingIndex
@@ -64,7 +66,18 @@ public final class Segment: Sendable {
         self.generation = generation
         path = directory + "/" + Self.fileName(day: day, generation: generation)
         env = try LMDBEnvironment(path: path, mapSize: mapSize, readOnly: readOnly, maxReaders: Self.readers(generation: generation), pool: pool)
-        meta = try env.table(Keys.segmentMeta)
+        // A compacted day of format 4 keeps its tables in one (`Keys.segmentShared`).
+        let opened = env
+        let shared = generation > 0 ? try opened.existingTable(Keys.segmentShared) : nil
+        self.shared = shared != nil
+        let table = { (name: String) throws -> LMDBTable in
+            guard let shared, let prefix = Keys.segmentSharedPrefixes.first(where: { $0.name == name })?.prefix else { return try opened.table(name) }
+            return shared.sharing(name, prefix: prefix)
+        }
+        let optionalTable = { (name: String) throws -> LMDBTable? in
+            shared != nil ? try table(name) : try Self.optionalTable(opened, name, readOnly: readOnly)
+        }
+        meta = try table(Keys.segmentMeta)
         dictionary = SegmentDictionary(env: env, meta: meta)
         let (metaTable, environment) = (meta, env)
         let (found, unindexed): (UInt32?, Bool) = try environment.read { txn in
@@ -74,28 +87,28 @@ public final class Segment: Sendable {
             return (try r.u32BE(), unindexed)
         }
         pending = PendingIndex(accepts: !unindexed)
-        if let found, found != Keys.formatVersion {
+        if let found, !Keys.readableFormats.contains(found) {
             throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion)
         }
-        streams = try env.table(Keys.segmentStreams)
-        stats = try env.table(Keys.segmentStreamStats)
-        head = try env.table(Keys.segmentHead)
-        blocks = try env.table(Keys.segmentBlocks)
-        chunks = try env.table(Keys.segmentChunks)
-        sealed = try env.table(Keys.segmentSealed)
-        ids = try env.table(Keys.segmentIDs)
-        docIDs = try Self.optionalTable(env, Keys.segmentDocIDs, readOnly: readOnly)
-        blockDir = try env.table(Keys.segmentBlockDir)
-        postings = try env.table(Keys.segmentPostings)
-        packs = try Self.optionalTable(env, Keys.segmentPacks, readOnly: readOnly)
-        postingRuns = try Self.optionalTable(env, Keys.segmentPostingRuns, readOnly: readOnly)
+        streams = try table(Keys.segmentStreams)
+        stats = try table(Keys.segmentStreamStats)
+        head = try table(Keys.segmentHead)
+        blocks = try table(Keys.segmentBlocks)
+        chunks = try table(Keys.segmentChunks)
+        sealed = try table(Keys.segmentSealed)
+        ids = try table(Keys.segmentIDs)
+        docIDs = try optionalTable(Keys.segmentDocIDs)
+        blockDir = try table(Keys.segmentBlockDir)
+        postings = try table(Keys.segmentPostings)
+        packs = try optionalTable(Keys.segmentPacks)
+        postingRuns = try optionalTable(Keys.segmentPostingRuns)
         if !readOnly {
             let (meta, env) = (self.meta, self.env)
             try env.write { txn in
                 if let v = try txn.get(meta, Keys.metaFormat) {
                     var r = ByteReader(v)
                     let found = try r.u32BE()
-                    if found != Keys.formatVersion { throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion) }
+                    if !Keys.readableFormats.contains(found) { throw StorageError.unsupportedFormat(found: found, supported: Keys.formatVersion) }
                 } else {
                     var w = ByteWriter()
                     w.u32BE(Keys.formatVersion)

@@ -24,6 +24,9 @@ public struct StorageOptions: Sendable {
     /// A compacted day with fewer raw bytes of log text than this keeps no token index
     /// (`Limits.minIndexedDayBytes`; 0 indexes every day). Decided at each compaction of a day.
     public var minIndexedDayBytes = Limits.minIndexedDayBytes
+    /// Compaction writes a day's tables as key ranges of one LMDB table (`Keys.segmentShared`);
+    /// false writes a table each, as format 3 did (tests of reading such days).
+    public var shareCompactedTables = true
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks

@@ -106,7 +106,10 @@ struct CompactedSegmentWriter {
                 return true
             }
         }
-        try dest.write { dst in try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompactedCatalogStreams)) }
+        try dest.write { dst in
+            try dst.put(meta, Keys.metaFormat, Keys.u32(Keys.formatVersion))
+            try dst.put(meta, Keys.metaLayout, Keys.u32(Keys.layoutCompactedCatalogStreams))
+        }
     }
 
     /// The preset dictionary the copy's blocks are compressed with, or nil.

@@ -2,12 +2,14 @@ import Foundation
 
 extension Writer {
     /// Writes a fresh environment at `path` holding `segment` in the compacted layout, read
-    /// from one snapshot of it (`CompactedSegmentWriter`). The writer's own transactions leave
-    /// a few free pages behind (16 KiB, a fifth of a quiet day's file), so the file kept is
-    /// LMDB's compacting copy of it (`mdb_env_copy2`, `MDB_CP_COMPACT`), not synced yet: the
-    /// caller syncs it before the rename. Without `index` the copy keeps no token index
-    /// (`Keys.metaUnindexed`). Writer thread only.
-    func writeCompacted(_ segment: Segment, to path: String, index: Bool = true) throws -> CompactedWrite {
+    /// from one snapshot of it (`CompactedSegmentWriter`) into a draft with a table each. The
+    /// file kept is a copy of the draft with the tables as key ranges of one LMDB table
+    /// (`Keys.segmentShared`, `LMDBEnvironment.copySharing`; with `shareTables` false, LMDB's
+    /// compacting copy with a table each, as format 3 wrote): no free pages (the draft's
+    /// transactions leave some), and the small tables of a quiet day on a few shared leaf pages.
+    /// Not synced yet: the caller syncs it before the rename. Without `index` the copy keeps no
+    /// token index (`Keys.metaUnindexed`). Writer thread only.
+    func writeCompacted(_ segment: Segment, to path: String, index: Bool = true, shareTables: Bool = true) throws -> CompactedWrite {
         let mapSize = max(options.segmentMapSize, segment.env.info().usedBytes + (64 << 20))
         let draft = path + Self.draftSuffix
         try? FileManager.default.removeItem(atPath: draft)
@@ -23,7 +25,12 @@ extension Writer {
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
-            try writer.dest.copyCompacted(to: path)
+            if shareTables {
+                try writer.dest.copySharing(
+                    to: path, sharedName: Keys.segmentShared, shared: Keys.segmentSharedPrefixes, separate: Keys.segmentSeparate)
+            } else {
+                try writer.dest.copyCompacted(to: path)
+            }
             writer.close()
             return result
         } catch {
