@@ -14,12 +14,15 @@ static long long fsize(const char *p) { struct stat st; return stat(p, &st) == 0
 
 static long long pages(MDB_stat *s) { return (long long)(s->ms_branch_pages + s->ms_leaf_pages + s->ms_overflow_pages); }
 
-/* A compacted day's "shared" table holds its tables as key ranges after a prefix byte
- * (Keys.segmentSharedPrefixes): per range, entries, bytes of keys and small values, and the
+/* A compacted day's or a catalog's "shared" table holds its tables as key ranges after a
+ * prefix byte (Keys.segmentSharedPrefixes, Keys.catalogSharedPrefixes): per range, entries, bytes of keys and small values, and the
  * overflow pages of big values. */
-static void split_shared(MDB_txn *txn, MDB_dbi dbi, long long psize) {
-    static const char *names[] = {"", "meta", "streams", "stream_stats", "head", "sealed", "blockdir", "blocks",
-                                  "chunks", "docids", "postings", "postruns", "packs"};
+static void split_shared(MDB_txn *txn, MDB_dbi dbi, long long psize, int catalog) {
+    static const char *segment[] = {"", "meta", "streams", "stream_stats", "head", "sealed", "blockdir", "blocks",
+                                    "chunks", "docids", "postings", "postruns", "packs"};
+    static const char *catalogs[] = {"", "meta", "streams", "segments", "tombstones", "deleted_streams", "indices", "?",
+                                     "?", "?", "?", "?", "?"};
+    const char **names = catalog ? catalogs : segment;
     long long entries[256] = {0}, inline_bytes[256] = {0}, overflow[256] = {0};
     MDB_cursor *c; MDB_val k, v;
     if (mdb_cursor_open(txn, dbi, &c)) return;
@@ -71,7 +74,7 @@ int main(int argc, char **argv) {
             MDB_stat s; mdb_stat(txn, dbi, &s);
             printf("  %-16s %10lld bytes %8zu entries (%zu leaf, %zu branch, %zu overflow pages)\n", name, pages(&s) * psize,
                    s.ms_entries, s.ms_leaf_pages, s.ms_branch_pages, s.ms_overflow_pages);
-            if (strcmp(name, "shared") == 0) split_shared(txn, dbi, psize);
+            if (strcmp(name, "shared") == 0) split_shared(txn, dbi, psize, strstr(argv[i], "catalog") != NULL);
         }
         mdb_cursor_close(cur);
         mdb_txn_abort(txn);

@@ -64,7 +64,7 @@ struct SearchTests {
         options.sealAge = .seconds(3600)  // heads stay heads however slow the machine
         options.indexFlushBlocks = flushEvery == 0 ? .max : flushEvery < 0 ? 1 : flushEvery
         options.minIndexedDayBytes = flushEvery == -1 || flushEvery == -2 || flushEvery == -4 ? 0 : Limits.minIndexedDayBytes
-        options.shareCompactedTables = flushEvery != -4
+        options.sharedTables = flushEvery != -4
         var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
         defer { store.close() }
         let keys = (0..<5).map { StreamKey(index: "idx", workflow: "w\($0 % 3)", job: "j\($0)") }
@@ -104,6 +104,9 @@ struct SearchTests {
                 #expect((try env.existingTable(Keys.segmentShared) != nil) == (flushEvery != -4), "\(file)")
                 env.close()
             }
+            let catalog = try LMDBEnvironment(path: dir.path + "/" + Keys.catalogFile, mapSize: 64 << 20, readOnly: true)
+            #expect((try catalog.existingTable(Keys.catalogShared) != nil) == (flushEvery != -4))
+            catalog.close()
         }
         let stats = try store.stats()
         #expect(stats.segments.count >= 3)

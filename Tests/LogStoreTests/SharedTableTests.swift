@@ -187,18 +187,34 @@ import TestSupport
         try env.write { txn in try txn.put(meta, Keys.metaFormat, Keys.u32(format)) }
     }
 
+    /// Whether the catalog and the newest file of the day share their tables.
+    static func layouts(_ directory: String) throws -> [Bool] {
+        let day = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/segments").filter { $0.hasSuffix(".mdb") }.max())
+        return try [Keys.catalogFile, "segments/" + day].map { file in
+            let env = try LMDBEnvironment(path: directory + "/" + file, mapSize: 16 << 20, readOnly: true)
+            defer { env.close() }
+            return try env.existingTable(Keys.segmentShared) != nil
+        }
+    }
+
     static func messages(_ store: Storage) throws -> [String] {
         try store.search(SearchRequest(query: try QueryParser.parse("kept"), limit: 10)).lines.map(\.message)
     }
 
+    /// A directory in format 3's layout (a table each) opens, is marked 4, compacts (its days
+    /// then share their tables, its catalog keeps a table each) and reads the same throughout.
     @Test func formatThreeOpensAndIsMarkedFourANewerOneIsRefused() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         let key = StreamKey(index: "idx", workflow: "w", job: "j")
-        var store = try Storage.open(directory: dir.path, options: StorageOptions(), logger: testLogger)
-        _ = try await store.append([line(key, 1_700_000_000 * nanosPerSecond, "kept across formats")])
+        var formatThree = StorageOptions()
+        formatThree.sharedTables = false
+        var store = try Storage.open(directory: dir.path, options: formatThree, logger: testLogger)
+        _ = try await store.append([line(key, day0, "kept across formats")])
+        _ = try await store.compact(now: day0 + 3 * 24 * 3600 * nanosPerSecond)
         store.close()
         #expect(try Self.catalogFormat(dir.path) == Keys.formatVersion)
+        #expect(try Self.layouts(dir.path) == [false, false])
 
         try Self.setCatalogFormat(dir.path, 3)
         var readOnlyOptions = StorageOptions()
@@ -209,8 +225,15 @@ import TestSupport
         #expect(try Self.catalogFormat(dir.path) == 3)
         store = try Storage.open(directory: dir.path, options: StorageOptions(), logger: testLogger)
         #expect(try Self.messages(store) == ["kept across formats"])
+        _ = try await store.append([line(key, day0 + 1, "a late line kept across formats")])
+        _ = try await store.compact(now: day0 + 3 * 24 * 3600 * nanosPerSecond)
+        #expect(try Self.messages(store) == ["a late line kept across formats", "kept across formats"])
         store.close()
         #expect(try Self.catalogFormat(dir.path) == 4)
+        #expect(try Self.layouts(dir.path) == [false, true])
+        store = try Storage.open(directory: dir.path, options: StorageOptions(), logger: testLogger)
+        #expect(try Self.messages(store) == ["a late line kept across formats", "kept across formats"])
+        store.close()
 
         try Self.setCatalogFormat(dir.path, Keys.formatVersion + 1)
         #expect {

@@ -24,8 +24,8 @@ extension Catalog {
 
     /// Rewrites the catalog into a tight file when that is smaller: every table is copied in key
     /// order with `MDB_APPEND` into a draft (full pages; `stream_keys`, which nothing reads, is
-    /// left empty), the draft's compacting
-    /// copy (`mdb_env_copy2`, no free pages) is synced and put in place by
+    /// left empty), the draft's copy in the catalog's layout (`LMDBEnvironment.copySharing`, or
+    /// the compacting copy `mdb_env_copy2` for a table each; no free pages) is synced and put in place by
     /// `LMDBEnvironment.replaceFile` (a crash leaves the old or the new catalog, each whole).
     /// Kept as it is when the copy would not be smaller, or when another process (a backup)
     /// has the catalog open. Writer thread only: nothing writes the catalog meanwhile.
@@ -67,7 +67,11 @@ extension Catalog {
                 }
             }
         }
-        try draft.copyCompacted(to: copy)
+        if shared {
+            try draft.copySharing(to: copy, sharedName: Keys.catalogShared, shared: Keys.catalogSharedPrefixes, separate: [Keys.catalogStreamKeys])
+        } else {
+            try draft.copyCompacted(to: copy)
+        }
         try syncFile(copy)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The catalog environment `catalog.mdb`: format version, the streams (id ↔ key) and the
 /// segments seen. Segments are the source of truth for lines, and `Storage.open` reconciles the
 /// catalog from them (a crash may fall between the segment commit and the catalog commit); the
@@ -17,17 +19,32 @@ final class Catalog: Sendable {
     let deletedStreams: LMDBTable?
     let indices: LMDBTable?
 
-    init(path: String, readOnly: Bool) throws {
+    /// The tables are key ranges of one LMDB table (`Keys.catalogShared`).
+    let shared: Bool
+
+    /// Opens (creating when writable and missing) the catalog at `path`; a new one keeps its
+    /// tables in one LMDB table unless `sharedTables` is false (format 3's layout, for tests).
+    init(path: String, readOnly: Bool, sharedTables: Bool = true) throws {
         // An unfinished compacting rewrite (`Catalog+Compact`) is dropped; the catalog as it was stays.
         if !readOnly { Self.removeRewriteFiles(of: path) }
+        let fresh = !readOnly && !FileManager.default.fileExists(atPath: path)
         env = try LMDBEnvironment(path: path, mapSize: Limits.catalogMapSize, readOnly: readOnly, maxReaders: Self.readers)
-        meta = try env.table(Keys.catalogMeta)
-        streams = try env.table(Keys.catalogStreams)
+        // A catalog created by format 4 keeps its tables in one (`Keys.catalogShared`); one
+        // created before keeps a table each, also after compaction.
+        let shared = fresh && sharedTables ? try env.table(Keys.catalogShared) : try env.existingTable(Keys.catalogShared)
+        self.shared = shared != nil
+        let opened = env
+        let table = { (name: String) throws -> LMDBTable in
+            guard let shared, let prefix = Keys.catalogSharedPrefixes.first(where: { $0.name == name })?.prefix else { return try opened.table(name) }
+            return shared.sharing(name, prefix: prefix)
+        }
+        meta = try table(Keys.catalogMeta)
+        streams = try table(Keys.catalogStreams)
         streamKeys = try env.table(Keys.catalogStreamKeys)
-        segments = try env.table(Keys.catalogSegments)
-        tombstones = readOnly ? try? env.table(Keys.catalogTombstones) : try env.table(Keys.catalogTombstones)
-        deletedStreams = readOnly ? try? env.table(Keys.catalogDeletedStreams) : try env.table(Keys.catalogDeletedStreams)
-        indices = readOnly ? try? env.table(Keys.catalogIndices) : try env.table(Keys.catalogIndices)
+        segments = try table(Keys.catalogSegments)
+        tombstones = readOnly ? try? table(Keys.catalogTombstones) : try table(Keys.catalogTombstones)
+        deletedStreams = readOnly ? try? table(Keys.catalogDeletedStreams) : try table(Keys.catalogDeletedStreams)
+        indices = readOnly ? try? table(Keys.catalogIndices) : try table(Keys.catalogIndices)
         let (meta, env) = (self.meta, self.env)
         let format: UInt32? = try env.read { txn in
             guard let v = try txn.get(meta, Keys.metaFormat) else { return nil }

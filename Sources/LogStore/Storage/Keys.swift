@@ -38,6 +38,14 @@ public enum Keys {
     /// index name (UTF-8) → creation time ns (u64 BE): indices created empty (`PUT /{index}`).
     public static let catalogIndices = "indices"
 
+    /// A catalog created by format 4 keeps its tables (but `stream_keys`, never written) as key
+    /// ranges of this one LMDB table, each after its byte in `catalogSharedPrefixes`.
+    public static let catalogShared = "shared"
+    public static let catalogSharedPrefixes: [(name: String, prefix: UInt8)] = [
+        (catalogMeta, 0x01), (catalogStreams, 0x02), (catalogSegments, 0x03), (catalogTombstones, 0x04),
+        (catalogDeletedStreams, 0x05), (catalogIndices, 0x06),
+    ]
+
     // MARK: Segment tables
     /// `"format"` → u32 BE; `"maxLSN"` → u64 BE highest LSN committed to this segment.
     public static let segmentMeta = "meta"

@@ -80,7 +80,7 @@ public final class Storage: Sendable {
             }
             lock = try DirectoryLock(directory: directory)
         }
-        catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly)
+        catalog = try Catalog(path: directory + "/" + Keys.catalogFile, readOnly: options.readOnly, sharedTables: options.sharedTables)
         let segmentPool = LMDBEnvironmentPool(maxOpen: options.maxOpenSegments)
         let recovered = try StoreRecovery(
             segmentsDirectory: directory + "/" + Keys.segmentsDirectory, catalog: catalog, options: options, pool: segmentPool,

@@ -24,9 +24,10 @@ public struct StorageOptions: Sendable {
     /// A compacted day with fewer raw bytes of log text than this keeps no token index
     /// (`Limits.minIndexedDayBytes`; 0 indexes every day). Decided at each compaction of a day.
     public var minIndexedDayBytes = Limits.minIndexedDayBytes
-    /// Compaction writes a day's tables as key ranges of one LMDB table (`Keys.segmentShared`);
-    /// false writes a table each, as format 3 did (tests of reading such days).
-    public var shareCompactedTables = true
+    /// Compaction writes a day's tables as key ranges of one LMDB table (`Keys.segmentShared`),
+    /// and a new catalog keeps its tables in one (`Keys.catalogShared`); false writes a table
+    /// each, as format 3 did (tests of reading such files).
+    public var sharedTables = true
     /// Pending blocks that make the writer flush a segment's postings (`Limits.indexFlushBlocks`);
     /// `Int.max` never flushes (tests of the rebuild at open).
     public var indexFlushBlocks = Limits.indexFlushBlocks

@@ -37,7 +37,7 @@ extension Writer {
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         let started = ContinuousClock.now
         try catalog.recordMissing(of: segment)
-        let written = try writeCompacted(segment, to: temporary, index: !unindexed, shareTables: options.shareCompactedTables)
+        let written = try writeCompacted(segment, to: temporary, index: !unindexed, shareTables: options.sharedTables)
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         // Opened, the copy gets a fresh lock file (an older day may have a bigger one).
         let current = segment.diskBytes
