@@ -24,6 +24,10 @@ lines acknowledged.
 `_msg_field=log`, `_time_field=@timestamp`, the job-name and workflow labels as stream fields)
 in the same run, alternating systems phase by phase, and prints the ratios.
 `--durability MODE` passes `--durability` to `logstore serve` (default: the server's default).
+`--bytes` also measures the data directory (`du -sb`) of each phase: right after the last
+answer, once settled (unchanged for 2 s, at least 10 s later: VictoriaLogs writes its in-memory
+parts, logstore seals idle heads and gives back free pages), and then, server stopped, after
+`logstore compact` (logstore) or `/internal/force_merge` (VictoriaLogs, before the stop).
 """
 from __future__ import annotations
 
@@ -210,10 +214,51 @@ def run_phase(a, system: str, name: str, bodies_path: Path, lines_total: int, se
                 time.sleep(0.5)
             r["stored_lines"] = got
             r["count_ok"] = got == r["lines"] + warm_lines
+        if a.bytes:
+            r["raw_bytes"] = raw_bytes(bodies_path, r["requests"]) + (raw_bytes(warmup[0], 10**9) if warmup else 0)
+            r["bytes_after"] = du(data)
+            r["bytes_settled"] = settled(data, at_least=10)
+            if system == "victorialogs":
+                lg.http_get("127.0.0.1", port, "/internal/force_merge", timeout=300)
+                r["bytes_compacted"] = settled(data, at_least=4)
         return r
     finally:
         server.stop()
+        if a.bytes and system == "logstore" and "r" in locals():
+            subprocess.run([a.bin, "compact", "--data-dir", str(data)], check=True, capture_output=True)
+            r["bytes_compacted"] = du(data)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def du(path: Path) -> int:
+    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def settled(path: Path, at_least: float, limit: float = 120) -> int:
+    """`du -sb` of `path` once it stopped changing for two seconds, `at_least` seconds from now."""
+    start = time.monotonic()
+    last = -1
+    while time.monotonic() - start < limit:
+        time.sleep(2)
+        now = du(path)
+        if now == last and time.monotonic() - start >= at_least:
+            return now
+        last = now
+    return du(path)
+
+
+def raw_bytes(bodies_path: Path, requests: int) -> int:
+    """Bytes of the first `requests` bodies of a driver's bodies file."""
+    total = 0
+    with open(bodies_path, "rb") as f:
+        for _ in range(requests):
+            header = f.readline()
+            if not header:
+                break
+            size = int(header.split()[2])
+            f.seek(size, 1)
+            total += size
+    return total
 
 
 def fmt_row(r: dict) -> str:
@@ -241,6 +286,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="3 s phases, fewer bodies")
     ap.add_argument("--json", help="write all figures here")
+    ap.add_argument("--bytes", action="store_true", help="also measure the data directories (see above)")
     a = ap.parse_args(argv)
     if a.quick:
         a.seconds, a.chunk_requests, a.big_bodies = 3.0, 15000, 40
@@ -295,6 +341,21 @@ def main(argv: list[str]) -> int:
             cpu = ls.get("server_cpu_us_per_line", 0) / max(1e-9, vl.get("server_cpu_us_per_line", 0))
             ratios[name] = {"lines_per_second": round(ratio, 2), "server_cpu_per_line": round(cpu, 2)}
             print(f"  {name:<10} lines/s {ratio:.2f}x   server CPU per line {cpu:.2f}x")
+    if a.bytes:
+        print("\ndata directory, MiB (du -sb): raw bodies / after the phase / settled / compacted or merged")
+        for r in results:
+            mib = [r.get(k, 0) / 1048576 for k in ("raw_bytes", "bytes_after", "bytes_settled", "bytes_compacted")]
+            print(f"  {r['system']:<13}{r['phase']:<10}" + " / ".join(f"{x:,.2f}" for x in mib))
+        if a.victorialogs:
+            for name in dict.fromkeys(r["phase"] for r in results):
+                ls = next(r for r in results if r["phase"] == name and r["system"] == "logstore")
+                vl = next(r for r in results if r["phase"] == name and r["system"] == "victorialogs")
+                # Per line acknowledged: the phases stop at a time limit, not a line count.
+                per = [(ls[k] / max(1, ls["lines"] + ls["warmup_lines"])) / max(1e-9, vl[k] / max(1, vl["lines"] + vl["warmup_lines"]))
+                       for k in ("bytes_after", "bytes_settled", "bytes_compacted")]
+                ratios.setdefault(name, {})["bytes_per_line"] = [round(x, 2) for x in per]
+                print(f"  {name:<10} bytes per line, logstore / VictoriaLogs: after {per[0]:.2f}x, settled {per[1]:.2f}x, "
+                      f"compacted/merged {per[2]:.2f}x")
     report = {"machine": {"cpus": os.cpu_count(), "loadavg_start": load0,
                           "loadavg_end": open("/proc/loadavg").read().split()[:3]},
               "durability": a.durability or "default", "results": results, "ratios": ratios}

@@ -27,6 +27,8 @@ struct CompactCommand: AsyncParsableCommand {
     var compactionLevel: Int32?
     @Option(help: "A day with less log text than this keeps no token index: searches read it whole; 0 indexes every day (default \(Limits.minIndexedDayBytes >> 20)MiB).")
     var minIndexedDay: String?
+    @Option(help: "Keep the records of requests stored within this long, to recognise a resent one: the server's --dedup-window (default 1h).")
+    var dedupWindow: String?
     @OptionGroup(title: "Server access") var client: ClientOptions
 
     func validate() throws {
@@ -34,6 +36,7 @@ struct CompactCommand: AsyncParsableCommand {
         if let maxDisk, ByteSize.parse(maxDisk) == nil { throw ValidationError("--max-disk '\(maxDisk)' is not a size (e.g. 200GB)") }
         if let compactionLevel, !(1...9).contains(compactionLevel) { throw ValidationError("--compaction-level must be 1 to 9") }
         if let minIndexedDay, ByteSize.parse(minIndexedDay) == nil { throw ValidationError("--min-indexed-day '\(minIndexedDay)' is not a size (e.g. 4MiB)") }
+        if let dedupWindow, DurationText.parse(dedupWindow) == nil { throw ValidationError("--dedup-window '\(dedupWindow)' is not a duration (e.g. 30m, 1h)") }
     }
 
     func run() async throws {
@@ -44,6 +47,7 @@ struct CompactCommand: AsyncParsableCommand {
             var options = StorageOptions()
             if let compactionLevel { options.compactionLevel = compactionLevel }
             if let minIndexedDay { options.minIndexedDayBytes = Int(ByteSize.parse(minIndexedDay) ?? 0) }
+            if let dedupWindow, let window = DurationText.parse(dedupWindow) { options.dedupWindow = window }
             store = try Storage.open(directory: data.dataDirectory, options: options, logger: data.logger())
         } catch StorageError.locked {
             try await askServer(policy)
@@ -112,6 +116,10 @@ struct CompactCommand: AsyncParsableCommand {
         let base = server ?? HTTPFetch.localServer
         if !policy.perIndex.isEmpty {
             throw ValidationError("a running server applies per-index retention from its own --retention; give compact a single age, e.g. 30d")
+        }
+        let own = [("--compaction-level", compactionLevel != nil), ("--min-indexed-day", minIndexedDay != nil), ("--dedup-window", dedupWindow != nil)]
+        if let given = own.first(where: { $0.1 })?.0 {
+            throw ValidationError("a running server compacts with its own settings; \(given) applies only when compact opens the data directory itself (stop the server, or set it on serve)")
         }
         var query: [(String, String?)] = []
         if let maxAge = policy.maxAge { query.append(("retention", "\(maxAge.components.seconds / 86_400)d")) }

@@ -119,4 +119,38 @@ struct CompactedLayoutTests {
             if window > 1 { #expect(try await store.append(lines, chunk: chunk).duplicateChunk) }
         }
     }
+
+    /// A day compacted within the dedup window of its last request keeps that request's
+    /// record; the next compaction, past the window, rewrites the day without it although
+    /// nothing else changed: smaller, every read the same.
+    @Test func aCompactedDayIsRewrittenOnceItsChunkRecordsExpire() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = sizes.quiet
+        options.dedupWindow = .seconds(2)
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let key = StreamKey(index: "fluentbit-job_log", workflow: "w0", job: "job-0")
+        for request in 0..<200 {
+            let lines = (0..<2).map { line(key, day0 + Int64(request * 2 + $0) * nanosPerSecond, "refused connection, request \(request) line \($0)") }
+            _ = try await store.append(lines, chunk: ChunkKey(body: Array("body \(request)".utf8), context: "/_bulk"))
+        }
+        try await store.sealAll()
+        let reads = try sizes.everyRead(store)
+        let first = try #require(try await store.compact(now: day0 + sizes.dayNanos + 1).days.first)
+        #expect(!first.kept)
+        let segment = try #require(store.segment(Day.of(day0)))
+        #expect(try segment.env.read { txn in try txn.count(segment.chunks) } == 200)
+        // Nothing changed and the records are young: the day is left as it is.
+        let again = try #require(try await store.compact(now: day0 + sizes.dayNanos + 1).days.first)
+        #expect(again.kept && again.bytesAfter == first.bytesAfter)
+        #expect(store.segment(Day.of(day0))?.generation == segment.generation)
+        try await Task.sleep(for: .seconds(3.5))
+        let expired = try #require(try await store.compact(now: day0 + sizes.dayNanos + 1).days.first)
+        #expect(!expired.kept && expired.bytesAfter < first.bytesAfter, "\(first.bytesAfter) → \(expired.bytesAfter)")
+        let rewritten = try #require(store.segment(Day.of(day0)))
+        #expect(rewritten.generation == segment.generation + 1)
+        #expect(try rewritten.env.read { txn in try txn.count(rewritten.chunks) } == 0)
+        try sizes.expectSame(reads, try sizes.everyRead(store))
+    }
 }

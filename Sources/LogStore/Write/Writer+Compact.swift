@@ -25,8 +25,12 @@ extension Writer {
         if options.fullTextIndex { try flushIndex(segment) }
         var result = CompactedDay(
             name: segment.name, bytesBefore: before, bytesAfter: before, kept: true, blocksMerged: merge.removed.count, blocksWritten: merge.written)
-        // A compacted day nothing was added to or removed from: the copy would be the same file.
-        if segment.generation > 0 && !hadHeads && purged.isEmpty && merge.removed.isEmpty && unindexed == wasUnindexed {
+        // A compacted day nothing was added to or removed from: the copy would be the same file
+        // (unless it would leave out chunk records past the dedup window, or the free pages
+        // their pruning left: a day compacted within the window of its last requests).
+        if segment.generation > 0 && !hadHeads && purged.isEmpty && merge.removed.isEmpty && unindexed == wasUnindexed,
+            try !hasSpaceToGiveBack(segment)
+        {
             result.bytesAfter = segment.diskBytes
             return result
         }
@@ -74,6 +78,13 @@ extension Writer {
         result.kept = false
         result.bytesAfter = fresh.diskBytes
         return result
+    }
+
+    /// Whether a copy of `segment` would leave something out that nothing else changed: chunk
+    /// records past the dedup window (`writeCompacted` keeps only later ones), or free pages.
+    private func hasSpaceToGiveBack(_ segment: Segment) throws -> Bool {
+        let expired = try SegmentSnapshot.read(segment) { try $0.hasChunk(before: Self.chunksFrom(options)) }
+        return try expired || segment.env.read { txn in try txn.freePages() } > 0
     }
 
     /// The raw bytes of log text the day holds (its streams' `stats`).

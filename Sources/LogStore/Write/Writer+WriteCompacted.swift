@@ -18,10 +18,8 @@ extension Writer {
             try? FileManager.default.removeItem(atPath: draft)
             try? FileManager.default.removeItem(atPath: draft + "-lock")
         }
-        // A second more than the window: what recovery reads after the copy is in place.
         let writer = try CompactedSegmentWriter(
-            path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment,
-            chunksFrom: max(0, options.dedupCutoff() - 1_000_000_000), index: index)
+            path: draft, mapSize: mapSize, level: options.compactionLevel, source: segment, chunksFrom: Self.chunksFrom(options), index: index)
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
@@ -38,6 +36,10 @@ extension Writer {
             throw error
         }
     }
+
+    /// The oldest arrival (ns) of the chunk records a compacted copy keeps: a second more than
+    /// the dedup window, what recovery reads after the copy is in place.
+    static func chunksFrom(_ options: StorageOptions) -> Int64 { max(0, options.dedupCutoff() - 1_000_000_000) }
 
     /// The name suffix of the draft a compaction writes before its compacting copy (removed
     /// at open when a crash left one).
