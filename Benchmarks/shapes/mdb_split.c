@@ -20,7 +20,7 @@ static long long pages(MDB_stat *s) { return (long long)(s->ms_branch_pages + s-
 static void split_shared(MDB_txn *txn, MDB_dbi dbi, long long psize, int catalog) {
     static const char *segment[] = {"", "meta", "streams", "stream_stats", "head", "sealed", "blockdir", "blocks",
                                     "chunks", "docids", "postings", "postruns", "packs"};
-    static const char *catalogs[] = {"", "meta", "streams", "segments", "tombstones", "deleted_streams", "indices", "?",
+    static const char *catalogs[] = {"", "meta", "segments", "tombstones", "deleted_streams", "indices", "streams", "?",
                                      "?", "?", "?", "?", "?"};
     const char **names = catalog ? catalogs : segment;
     long long entries[256] = {0}, inline_bytes[256] = {0}, overflow[256] = {0};

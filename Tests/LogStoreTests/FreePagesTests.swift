@@ -16,6 +16,40 @@ struct FreePagesTests {
         try segment.env.read { txn in try txn.freePages() } * segment.env.info().pageSize
     }
 
+    /// A burst of lines of many streams is stored in the head as it came; once the streams are
+    /// sealed by age the day is mostly free pages, and the writer gives them back by itself:
+    /// the file shrinks, every read answers as before, and later lines go on to the new file.
+    static let trace = String(repeating: "\n\tat org.apache.hadoop.ipc.Server$Handler.run(Server.java:2217)", count: 4)
+
+    @Test func theWriterGivesBackTheHeadOfABurstOnceSealed() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        var options = StorageOptions()
+        options.sealAge = .seconds(1)
+        options.freePagesCheck = .milliseconds(300)
+        options.releaseFreeBytes = 256 << 10
+        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
+        let keys = (0..<300).map { StreamKey(index: "fluentbit-job_log", workflow: "w\($0 % 7)", job: "job-\($0)") }
+        for round in 0..<20 {
+            let lines = keys.enumerated().map { s, key in
+                line(key, day0 + Int64(round * 300 + s) * nanosPerSecond, "refused connection \(round) of job-\(s): retry block served after error \(round * s)" + Self.trace)
+            }
+            _ = try await store.append(lines)
+        }
+        let segment = try #require(store.segment(Day.of(day0)))
+        let peak = segment.fileBytes
+        let reads = try sizes.everyRead(store)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while segment.fileBytes * 2 > peak && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(segment.fileBytes * 2 <= peak, "\(peak) → \(segment.fileBytes)")
+        #expect(try freeBytes(segment) < options.releaseFreeBytes)
+        try sizes.expectSame(reads, try sizes.everyRead(store))
+        _ = try await store.append([line(keys[0], day0 + 7_000 * nanosPerSecond, "refused connection after the copy")])
+        let last = try store.readAll(StreamSelector(job: "job-0")).last
+        #expect(last?.message == "refused connection after the copy")
+    }
+
     @Test(arguments: [(21, nil), (22, 1)] as [(UInt64, Int?)])
     func sealedDaysGiveTheirFreePagesBackAndReadTheSame(seed: UInt64, maxOpenSegments: Int?) async throws {
         let dir = TempDirectory()

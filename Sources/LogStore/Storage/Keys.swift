@@ -39,11 +39,13 @@ public enum Keys {
     public static let catalogIndices = "indices"
 
     /// A catalog created by format 4 keeps its tables (but `stream_keys`, never written) as key
-    /// ranges of this one LMDB table, each after its byte in `catalogSharedPrefixes`.
+    /// ranges of this one LMDB table, each after its byte in `catalogSharedPrefixes`. `streams`
+    /// is the last range: a new stream's id is the highest, so its record goes at the end of the
+    /// last page, which LMDB splits full (inside a page it would split in half).
     public static let catalogShared = "shared"
     public static let catalogSharedPrefixes: [(name: String, prefix: UInt8)] = [
-        (catalogMeta, 0x01), (catalogStreams, 0x02), (catalogSegments, 0x03), (catalogTombstones, 0x04),
-        (catalogDeletedStreams, 0x05), (catalogIndices, 0x06),
+        (catalogMeta, 0x01), (catalogSegments, 0x02), (catalogTombstones, 0x03), (catalogDeletedStreams, 0x04),
+        (catalogIndices, 0x05), (catalogStreams, 0x06),
     ]
 
     // MARK: Segment tables

@@ -33,6 +33,11 @@ public struct StorageOptions: Sendable {
     public var indexFlushBlocks = Limits.indexFlushBlocks
     /// Memory of all segments' pending postings that makes the writer flush them (`Limits.indexFlushBytes`).
     public var indexFlushBytes = Limits.indexFlushBytes
+    /// How often the writer gives back the free pages of days mostly made of them
+    /// (`Limits.freePagesCheck`; zero never does).
+    public var freePagesCheck = Limits.freePagesCheck
+    /// Free bytes a day needs (besides being half free) to give them back (`Limits.releaseFreeBytes`).
+    public var releaseFreeBytes = Limits.releaseFreeBytes
     /// An idle writer flushes the pending postings after this long (`Limits.indexFlushIdle`).
     public var indexFlushIdle = Limits.indexFlushIdle
     /// Tokens written per transaction of a flush (`Limits.indexFlushTokens`).

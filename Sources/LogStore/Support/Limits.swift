@@ -7,6 +7,11 @@ public enum Limits {
     public static let sealBytes = 256 * 1024
     /// …or when its oldest line waited this long, so quiet streams also end up compressed.
     public static let sealAge: Duration = .seconds(30)
+    /// How often the writer looks for days whose files are mostly free pages (`releaseFreeBytes`).
+    public static let freePagesCheck: Duration = .seconds(60)
+    /// A day whose file is at least half free pages and this many bytes of them gives them back
+    /// (`Writer.releaseBurstPages`): the head lines of a burst, sealed, leave that much behind.
+    public static let releaseFreeBytes = 16 << 20
     /// The writer writes a segment's in-memory postings to disk once this many blocks are pending:
     /// each flush rewrites the touched postings pages, so flushes are batched (a crash loses
     /// nothing: pending blocks are re-tokenized at open).

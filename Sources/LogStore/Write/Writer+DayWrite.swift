@@ -203,6 +203,7 @@ extension Writer {
             published[id] = .appended(lines.map(\.lsn))
         }
         heads[day] = updated.isEmpty ? nil : updated
+        if !updated.isEmpty { daysWithHeads.insert(day) }
         shared.updateHeads(day: day, published)
     }
 }

@@ -43,6 +43,29 @@ extension Writer {
     }
 }
 
+extension Writer {
+    /// Gives back the free pages of the days that held head lines since the last check and are
+    /// now at least half free pages, `releaseFreeBytes` or more (`releaseFreePages`): a burst's
+    /// head lines are stored as they came until their streams are sealed, and LMDB never
+    /// shrinks a file, so the day would keep the burst's size until its compaction. A day
+    /// written steadily stays under the bound (its head is a small part of it). The copy holds
+    /// the writer for about the time it takes to write the day's live pages once.
+    func releaseBurstPages() {
+        let days = daysWithHeads
+        daysWithHeads = Set(heads.keys)
+        for day in days.sorted() {
+            guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
+            do {
+                let free = try segment.env.read { txn in try txn.freePages() } * segment.env.info().pageSize
+                guard free >= options.releaseFreeBytes, 2 * free >= segment.fileBytes else { continue }
+                _ = try releaseFreePages(day)
+            } catch {
+                logger.error("giving back free pages failed", metadata: ["segment": "\(segment.name)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
 extension Storage {
     /// Gives the free pages of every day whose file is at least a sixteenth free back to the file
     /// system (`Writer.releaseFreePages`): what `logstore import` does once it has sealed every

@@ -65,6 +65,9 @@ final class Writer: @unchecked Sendable {
     /// bounded passes between commits so a burst of due heads never stalls ingest).
     var sealBacklog = false
     var lastPrune = ContinuousClock.now
+    var lastFreePagesCheck = ContinuousClock.now
+    /// Days that held head lines since the last free-page check (`releaseBurstPages`).
+    var daysWithHeads = Set<Int32>()
     /// When the last batch of lines was committed (an idle writer flushes the pending index).
     var lastCommit = ContinuousClock.now
     var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
@@ -247,6 +250,10 @@ final class Writer: @unchecked Sendable {
             }
             flushIndexes(all: exit, idle: now - lastCommit >= options.indexFlushIdle)
             syncIfDue(all: exit)
+            if !exit && options.freePagesCheck > .zero && now - lastFreePagesCheck >= options.freePagesCheck {
+                lastFreePagesCheck = now
+                releaseBurstPages()
+            }
             if exit { return }
         }
     }
