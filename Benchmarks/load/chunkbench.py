@@ -25,8 +25,9 @@ lines acknowledged.
 in the same run, alternating systems phase by phase, and prints the ratios.
 `--durability MODE` passes `--durability` to `logstore serve` (default: the server's default).
 `--bytes` also measures the data directory (`du -sb`) of each phase: right after the last
-answer, once settled (unchanged for 2 s, at least 10 s later: VictoriaLogs writes its in-memory
-parts, logstore seals idle heads), and then, server stopped, after `logstore compact
+answer, once settled (unchanged for 2 s, at least `--settle` seconds later, 100 by default:
+VictoriaLogs writes its in-memory parts and merges them; logstore seals idle heads after 30–45 s
+and gives back the pages they held at its next minutely check), and then, server stopped, after `logstore compact
 --dedup-window 0s` (logstore: the day as its compaction leaves it once the requests' dedup
 records are past their window, an hour by default) or `/internal/force_merge` (VictoriaLogs,
 before the stop).
@@ -219,7 +220,7 @@ def run_phase(a, system: str, name: str, bodies_path: Path, lines_total: int, se
         if a.bytes:
             r["raw_bytes"] = raw_bytes(bodies_path, r["requests"]) + (raw_bytes(warmup[0], 10**9) if warmup else 0)
             r["bytes_after"] = du(data)
-            r["bytes_settled"] = settled(data, at_least=10)
+            r["bytes_settled"] = settled(data, at_least=a.settle, limit=a.settle + 120)
             if system == "victorialogs":
                 lg.http_get("127.0.0.1", port, "/internal/force_merge", timeout=300)
                 r["bytes_compacted"] = settled(data, at_least=4)
@@ -289,6 +290,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="3 s phases, fewer bodies")
     ap.add_argument("--json", help="write all figures here")
     ap.add_argument("--bytes", action="store_true", help="also measure the data directories (see above)")
+    ap.add_argument("--settle", type=float, default=100.0, help="seconds before the settled size (--bytes)")
     a = ap.parse_args(argv)
     if a.quick:
         a.seconds, a.chunk_requests, a.big_bodies = 3.0, 15000, 40
