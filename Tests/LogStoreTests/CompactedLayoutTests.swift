@@ -122,14 +122,14 @@ struct CompactedLayoutTests {
 
     /// A day compacted within the dedup window of its last request keeps that request's
     /// record; the next compaction, past the window, rewrites the day without it although
-    /// nothing else changed: smaller, every read the same.
+    /// nothing else changed: smaller, every read the same. (The window is set per open: an hour
+    /// for the first store, a second for the second, opened seconds later.)
     @Test func aCompactedDayIsRewrittenOnceItsChunkRecordsExpire() async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         var options = sizes.quiet
-        options.dedupWindow = .seconds(2)
-        let store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
-        defer { store.close() }
+        options.dedupWindow = .seconds(3600)
+        var store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
         let key = StreamKey(index: "fluentbit-job_log", workflow: "w0", job: "job-0")
         for request in 0..<200 {
             let lines = (0..<2).map { line(key, day0 + Int64(request * 2 + $0) * nanosPerSecond, "refused connection, request \(request) line \($0)") }
@@ -145,7 +145,11 @@ struct CompactedLayoutTests {
         let again = try #require(try await store.compact(now: day0 + sizes.dayNanos + 1).days.first)
         #expect(again.kept && again.bytesAfter == first.bytesAfter)
         #expect(store.segment(Day.of(day0))?.generation == segment.generation)
-        try await Task.sleep(for: .seconds(3.5))
+        store.close()
+        try await Task.sleep(for: .seconds(2.5))
+        options.dedupWindow = .seconds(1)
+        store = try Storage.open(directory: dir.path, options: options, logger: testLogger)
+        defer { store.close() }
         let expired = try #require(try await store.compact(now: day0 + sizes.dayNanos + 1).days.first)
         #expect(!expired.kept && expired.bytesAfter < first.bytesAfter, "\(first.bytesAfter) → \(expired.bytesAfter)")
         let rewritten = try #require(store.segment(Day.of(day0)))

@@ -203,7 +203,7 @@ extension Writer {
             published[id] = .appended(lines.map(\.lsn))
         }
         heads[day] = updated.isEmpty ? nil : updated
-        if !updated.isEmpty { daysWithHeads.insert(day) }
+        if !updated.isEmpty { daysWithHeads[day] = Self.checksAfterHeads }
         shared.updateHeads(day: day, published)
     }
 }

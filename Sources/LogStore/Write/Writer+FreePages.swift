@@ -44,16 +44,22 @@ extension Writer {
 }
 
 extension Writer {
-    /// Gives back the free pages of the days that held head lines since the last check and are
+    /// Free-page checks that still look at a day after its last head lines were sealed.
+    static let checksAfterHeads = 3
+
+    /// Gives back the free pages of the days that held head lines lately and are
     /// now at least half free pages, `releaseFreeBytes` or more (`releaseFreePages`): a burst's
     /// head lines are stored as they came until their streams are sealed, and LMDB never
     /// shrinks a file, so the day would keep the burst's size until its compaction. A day
     /// written steadily stays under the bound (its head is a small part of it). The copy holds
     /// the writer for about the time it takes to write the day's live pages once.
     func releaseBurstPages() {
-        let days = daysWithHeads
-        daysWithHeads = Set(heads.keys)
-        for day in days.sorted() {
+        for day in heads.keys { daysWithHeads[day] = Self.checksAfterHeads }
+        let days = daysWithHeads.keys.sorted()
+        for day in days {
+            // A day without heads is looked at a few more times: its last seals, their index
+            // flush and the truncation of its head may come after the check that saw them go.
+            if heads[day] == nil { daysWithHeads[day] = daysWithHeads[day].map { $0 > 1 ? $0 - 1 : nil } ?? nil }
             guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
             do {
                 let free = try segment.env.read { txn in try txn.freePages() } * segment.env.info().pageSize

@@ -66,8 +66,9 @@ final class Writer: @unchecked Sendable {
     var sealBacklog = false
     var lastPrune = ContinuousClock.now
     var lastFreePagesCheck = ContinuousClock.now
-    /// Days that held head lines since the last free-page check (`releaseBurstPages`).
-    var daysWithHeads = Set<Int32>()
+    /// Days that held head lines lately, and how many more free-page checks look at each
+    /// (`releaseBurstPages`).
+    var daysWithHeads: [Int32: Int] = [:]
     /// When the last batch of lines was committed (an idle writer flushes the pending index).
     var lastCommit = ContinuousClock.now
     var recentChunks: [ChunkKey: (receipt: AppendReceipt, arrival: Int64)]
