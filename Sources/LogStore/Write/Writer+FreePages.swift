@@ -53,9 +53,11 @@ extension Writer {
     /// shrinks a file, so the day would keep the burst's size until its compaction. A day
     /// written steadily stays under the bound (its head is a small part of it). The copy holds
     /// the writer for about the time it takes to write the day's live pages once.
-    func releaseBurstPages() {
+    @discardableResult
+    func releaseBurstPages() -> [CompactedDay] {
         for day in heads.keys { daysWithHeads[day] = Self.checksAfterHeads }
         let days = daysWithHeads.keys.sorted()
+        var released: [CompactedDay] = []
         for day in days {
             // A day without heads is looked at a few more times: its last seals, their index
             // flush and the truncation of its head may come after the check that saw them go.
@@ -64,11 +66,12 @@ extension Writer {
             do {
                 let free = try segment.env.read { txn in try txn.freePages() } * segment.env.info().pageSize
                 guard free >= options.releaseFreeBytes, 2 * free >= segment.fileBytes else { continue }
-                _ = try releaseFreePages(day)
+                if let result = try releaseFreePages(day) { released.append(result) }
             } catch {
                 logger.error("giving back free pages failed", metadata: ["segment": "\(segment.name)", "error": "\(error)"])
             }
         }
+        return released
     }
 }
 
@@ -76,6 +79,14 @@ extension Storage {
     /// Gives the free pages of every day whose file is at least a sixteenth free back to the file
     /// system (`Writer.releaseFreePages`): what `logstore import` does once it has sealed every
     /// head. Returns the days whose files were replaced, and those kept.
+    /// What the writer does once a minute (`Writer.releaseBurstPages`), at once: the days that
+    /// held head lines lately give back their free pages when those are half the file and
+    /// `releaseFreeBytes`. Returns the days it copied (kept: another process had one open).
+    public func releaseBurstPages() async throws -> [CompactedDay] {
+        guard let writer else { throw StorageError.readOnly }
+        return try await writer.perform { writer in writer.releaseBurstPages() }
+    }
+
     public func releaseFreePages() async throws -> [CompactedDay] {
         guard let writer else { throw StorageError.readOnly }
         let days = shared.state.withLock { s in s.segments.keys.sorted() }
