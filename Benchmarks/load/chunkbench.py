@@ -35,6 +35,7 @@ before the stop).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -49,6 +50,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen as lg  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shapes"))
+from shapes import du, settled  # noqa: E402
 import workload as wl  # noqa: E402
 
 DEFAULT_DRIVER = "Benchmarks/.build/release/loaddriver"
@@ -233,23 +236,6 @@ def run_phase(a, system: str, name: str, bodies_path: Path, lines_total: int, se
         shutil.rmtree(data, ignore_errors=True)
 
 
-def du(path: Path) -> int:
-    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
-
-
-def settled(path: Path, at_least: float, limit: float = 120) -> int:
-    """`du -sb` of `path` once it stopped changing for two seconds, `at_least` seconds from now."""
-    start = time.monotonic()
-    last = -1
-    while time.monotonic() - start < limit:
-        time.sleep(2)
-        now = du(path)
-        if now == last and time.monotonic() - start >= at_least:
-            return now
-        last = now
-    return du(path)
-
-
 def raw_bytes(bodies_path: Path, requests: int) -> int:
     """Bytes of the first `requests` bodies of a driver's bodies file."""
     total = 0
@@ -305,7 +291,13 @@ def main(argv: list[str]) -> int:
     load0 = open("/proc/loadavg").read().split()[:3]
     try:
         t0 = time.time()
-        w = wl.build(seed=a.seed, lines_per_job=1000)
+        # With --bytes the lines are two days old, so that their day is a finished one that
+        # `compact` rewrites (the workload's own base, 3 hours ago, may fall on today).
+        base = None
+        if a.bytes:
+            today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+            base = today - datetime.timedelta(days=2) + datetime.timedelta(hours=1)
+        w = wl.build(seed=a.seed, lines_per_job=1000, base=base)
         plan: list[tuple[str, Path, int, int]] = []
         warm = None
         if "chunks" in phases:

@@ -51,29 +51,24 @@ public struct LMDBTransaction: ~Copyable {
 
     /// The value stored under `key`, borrowed from the map, or nil.
     public func get(_ table: LMDBTable, _ key: some ContiguousBytes) throws -> UnsafeRawBufferPointer? {
-        try key.withUnsafeBytes { keyBytes in
-            try withKey(table, keyBytes) { k in
-                var v = MDB_val()
-                let rc = mdb_get(txn, table.dbi, &k, &v)
-                if rc == MDB_NOTFOUND { return nil }
-                try lmdbCheck(rc, "mdb_get(\(table.name))")
-                return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
-            }
-        }
+        try key.withUnsafeBytes { keyBytes in try get(table, bytes: keyBytes) }
     }
 
     /// `get` under the 8-byte big-endian key of `key` (`Keys.u64`), without allocating it.
     @inline(__always)
     public func get(_ table: LMDBTable, u64 key: UInt64) throws -> UnsafeRawBufferPointer? {
         var bigEndian = key.bigEndian
-        return try withUnsafeBytes(of: &bigEndian) { keyBytes in
-            try withKey(table, keyBytes) { k in
-                var v = MDB_val()
-                let rc = mdb_get(txn, table.dbi, &k, &v)
-                if rc == MDB_NOTFOUND { return nil }
-                try lmdbCheck(rc, "mdb_get(\(table.name))")
-                return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
-            }
+        return try withUnsafeBytes(of: &bigEndian) { keyBytes in try get(table, bytes: keyBytes) }
+    }
+
+    @inline(__always)
+    private func get(_ table: LMDBTable, bytes: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        try withKey(table, bytes) { k in
+            var v = MDB_val()
+            let rc = mdb_get(txn, table.dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try lmdbCheck(rc, "mdb_get(\(table.name))")
+            return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
         }
     }
 
