@@ -324,8 +324,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
         pool?.didClose(ObjectIdentifier(self))
     }
 
-    /// Opens (creating it in a writable environment) the named table.
-    public func table(_ name: String, flags: Int32 = 0) throws -> LMDBTable {
+    /// Opens (creating it in a writable environment, unless `create` is false) the named table.
+    public func table(_ name: String, flags: Int32 = 0, create: Bool = true) throws -> LMDBTable {
         tablesLock.lock()
         if let table = tables[name] {
             tablesLock.unlock()
@@ -333,7 +333,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
         tablesLock.unlock()
         let table: LMDBTable
-        if readOnly {
+        if readOnly || !create {
             table = try openTableReadOnly(name, flags: UInt32(flags))
         } else {
             table = try write { txn in try txn.openTable(name, flags: UInt32(flags | MDB_CREATE)) }
@@ -350,20 +350,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// The named table when the file has it (never created), else nil.
     public func existingTable(_ name: String) throws -> LMDBTable? {
         do {
-            if readOnly { return try table(name) }
-            tablesLock.lock()
-            let known = tables[name]
-            tablesLock.unlock()
-            if let known { return known }
-            // A handle opened in a write transaction that changed nothing: committed like any.
-            let table = try write { txn in try txn.openTable(name, flags: 0) }
-            tablesLock.lock()
-            if tables[name] == nil {
-                tables[name] = table
-                tableOrder.append((name, 0))
-            }
-            tablesLock.unlock()
-            return table
+            return try table(name, create: false)
         } catch let error as LMDBError where error.code == MDB_NOTFOUND {
             return nil
         }
@@ -568,51 +555,6 @@ public final class LMDBEnvironment: @unchecked Sendable {
             }
             try lmdbCheck(rc, "mdb_env_copy2(\(destination))")
             return
-        }
-    }
-
-    /// Writes a copy of the environment, as of one read transaction, to the new file
-    /// `destination`, with the tables `shared` stored as one LMDB table `sharedName`: each as
-    /// the keys that start with its prefix byte (`LMDBTable.sharing`), written in key order with
-    /// `MDB_APPEND` (full pages, no free ones); `separate` tables are copied as tables of their
-    /// own (created even when empty). A day's small tables then share leaf pages instead of
-    /// taking at least one each. The copy has no lock file (its first opener creates it) and
-    /// is not synced: `fsync` it before relying on it. The file must not exist.
-    public func copySharing(to destination: String, sharedName: String, shared: [(name: String, prefix: UInt8)], separate: [String]) throws {
-        let sources = try shared.sorted { $0.prefix < $1.prefix }.map { (table: try table($0.name), prefix: $0.prefix) }
-        let others = try separate.map { try table($0) }
-        let mapSize = info().mapSize
-        var handle: OpaquePointer?
-        try lmdbCheck(mdb_env_create(&handle), "mdb_env_create")
-        defer { mdb_env_close(handle) }
-        try lmdbCheck(mdb_env_set_maxdbs(handle, UInt32(separate.count + 1)), "mdb_env_set_maxdbs")
-        try lmdbCheck(mdb_env_set_mapsize(handle, mapSize), "mdb_env_set_mapsize")
-        try lmdbCheck(mdb_env_open(handle, destination, UInt32(MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC), 0o644), "mdb_env_open(\(destination))")
-        var txn: OpaquePointer?
-        try lmdbCheck(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin(write, \(destination))")
-        do {
-            let copy = LMDBTransaction(txn: txn!, path: destination)
-            let target = try copy.openTable(sharedName, flags: UInt32(MDB_CREATE))
-            let targets = try separate.map { try copy.openTable($0, flags: UInt32(MDB_CREATE)) }
-            try read { source in
-                for (table, prefix) in sources {
-                    let into = target.sharing(table.name, prefix: prefix)
-                    try source.scan(table) { k, v in
-                        try copy.putAppending(into, k, v)
-                        return true
-                    }
-                }
-                for (from, to) in zip(others, targets) {
-                    try source.scan(from) { k, v in
-                        try copy.put(to, k, v, append: true)
-                        return true
-                    }
-                }
-            }
-            try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit(\(destination))")
-        } catch {
-            mdb_txn_abort(txn)
-            throw error
         }
     }
 

@@ -34,10 +34,7 @@ final class Catalog: Sendable {
         let shared = fresh && sharedTables ? try env.table(Keys.catalogShared) : try env.existingTable(Keys.catalogShared)
         self.shared = shared != nil
         let opened = env
-        let table = { (name: String) throws -> LMDBTable in
-            guard let shared, let prefix = Keys.catalogSharedPrefixes.first(where: { $0.name == name })?.prefix else { return try opened.table(name) }
-            return shared.sharing(name, prefix: prefix)
-        }
+        let table = { (name: String) throws -> LMDBTable in try opened.table(name, sharedIn: shared, prefixes: Keys.catalogSharedPrefixes) }
         meta = try table(Keys.catalogMeta)
         streams = try table(Keys.catalogStreams)
         streamKeys = try env.table(Keys.catalogStreamKeys)

@@ -30,8 +30,6 @@ public final class Segment: Sendable {
     /// Compacted layout (`Packed.swift`); nil in a read-only segment written before it existed.
     let packs: LMDBTable?
     let postingRuns: LMDBTable?
-    /// The tables are key ranges of one LMDB table (`Keys.segmentShared`): a compacted day of format 4.
-    let shared: Bool
     /// Postings of blocks sealed since the last index flush; refuses them when the day keeps no token
     /// index (`Keys.metaUnindexed`).
     let pending: PendingIndex
@@ -69,11 +67,7 @@ public final class Segment: Sendable {
         // A compacted day of format 4 keeps its tables in one (`Keys.segmentShared`).
         let opened = env
         let shared = generation > 0 ? try opened.existingTable(Keys.segmentShared) : nil
-        self.shared = shared != nil
-        let table = { (name: String) throws -> LMDBTable in
-            guard let shared, let prefix = Keys.segmentSharedPrefixes.first(where: { $0.name == name })?.prefix else { return try opened.table(name) }
-            return shared.sharing(name, prefix: prefix)
-        }
+        let table = { (name: String) throws -> LMDBTable in try opened.table(name, sharedIn: shared, prefixes: Keys.segmentSharedPrefixes) }
         let optionalTable = { (name: String) throws -> LMDBTable? in
             shared != nil ? try table(name) : try Self.optionalTable(opened, name, readOnly: readOnly)
         }
@@ -168,6 +162,11 @@ public final class Segment: Sendable {
     func maxLSN(_ txn: borrowing LMDBTransaction) throws -> LSN {
         guard let v = try txn.get(meta, Keys.metaMaxLSN) else { return 0 }
         return try Keys.decodeU64(v)
+    }
+
+    /// Bytes of LMDB's free pages inside the file (reused by later writes; a copy leaves them out).
+    func freeBytes() throws -> Int {
+        try env.read { txn in try txn.freePages() } * env.info().pageSize
     }
 
     /// Size of the file on disk.

@@ -41,7 +41,7 @@ extension Writer {
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         let started = ContinuousClock.now
         try catalog.recordMissing(of: segment)
-        let written = try writeCompacted(segment, to: temporary, index: !unindexed, shareTables: options.sharedTables)
+        let written = try writeCompacted(segment, to: temporary, index: !unindexed)
         try? FileManager.default.removeItem(atPath: temporary + "-lock")
         // Opened, the copy gets a fresh lock file (an older day may have a bigger one).
         let current = segment.diskBytes
@@ -84,7 +84,7 @@ extension Writer {
     /// records past the dedup window (`writeCompacted` keeps only later ones), or free pages.
     private func hasSpaceToGiveBack(_ segment: Segment) throws -> Bool {
         let expired = try SegmentSnapshot.read(segment) { try $0.hasChunk(before: Self.chunksFrom(options)) }
-        return try expired || segment.env.read { txn in try txn.freePages() } > 0
+        return try expired || segment.freeBytes() > 0
     }
 
     /// The raw bytes of log text the day holds (its streams' `stats`).

@@ -17,8 +17,7 @@ extension Writer {
         // The postings of the blocks just sealed go in first (else the close writes them after
         // the copy, into free pages of their own).
         if options.fullTextIndex { try flushIndex(segment) }
-        let pageSize = segment.env.info().pageSize
-        let free = try segment.env.read { txn in try txn.freePages() } * pageSize
+        let free = try segment.freeBytes()
         guard free > 0, free >= segment.fileBytes / 16 else { return result }
         let copy = segment.path + ".tmp"
         try? FileManager.default.removeItem(atPath: copy)
@@ -64,7 +63,7 @@ extension Writer {
             if heads[day] == nil { daysWithHeads[day] = daysWithHeads[day].map { $0 > 1 ? $0 - 1 : nil } ?? nil }
             guard let segment = shared.state.withLock({ $0.segments[day] }) else { continue }
             do {
-                let free = try segment.env.read { txn in try txn.freePages() } * segment.env.info().pageSize
+                let free = try segment.freeBytes()
                 guard free >= options.releaseFreeBytes, 2 * free >= segment.fileBytes else { continue }
                 if let result = try releaseFreePages(day) { released.append(result) }
             } catch {

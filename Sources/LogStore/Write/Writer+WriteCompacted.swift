@@ -4,12 +4,12 @@ extension Writer {
     /// Writes a fresh environment at `path` holding `segment` in the compacted layout, read
     /// from one snapshot of it (`CompactedSegmentWriter`) into a draft with a table each. The
     /// file kept is a copy of the draft with the tables as key ranges of one LMDB table
-    /// (`Keys.segmentShared`, `LMDBEnvironment.copySharing`; with `shareTables` false, LMDB's
+    /// (`Keys.segmentShared`, `LMDBEnvironment.copySharing`; with `StorageOptions.sharedTables` false, LMDB's
     /// compacting copy with a table each, as format 3 wrote): no free pages (the draft's
     /// transactions leave some), and the small tables of a quiet day on a few shared leaf pages.
     /// Not synced yet: the caller syncs it before the rename. Without `index` the copy keeps no
     /// token index (`Keys.metaUnindexed`). Writer thread only.
-    func writeCompacted(_ segment: Segment, to path: String, index: Bool = true, shareTables: Bool = true) throws -> CompactedWrite {
+    func writeCompacted(_ segment: Segment, to path: String, index: Bool = true) throws -> CompactedWrite {
         let mapSize = max(options.segmentMapSize, segment.env.info().usedBytes + (64 << 20))
         let draft = path + Self.draftSuffix
         try? FileManager.default.removeItem(atPath: draft)
@@ -23,7 +23,7 @@ extension Writer {
         do {
             let result = try SegmentSnapshot.read(segment) { snapshot in try writer.write(snapshot) }
             try? FileManager.default.removeItem(atPath: path)
-            if shareTables {
+            if options.sharedTables {
                 try writer.dest.copySharing(
                     to: path, sharedName: Keys.segmentShared, shared: Keys.segmentSharedPrefixes, separate: Keys.segmentSeparate)
             } else {
